@@ -1,0 +1,69 @@
+"""ferlib: FER2013, the report's CNN and ViT, training, evaluation and plots, in one import.
+
+    import ferlib as fl
+    run = fl.prepare_run(data="auto", profile="smoke")
+    result, scores = fl.train_phase1(run, "cnn")
+    fl.plot_training_curves(result.history)
+
+The modules follow the data's path: data, splits, augment, models, train, phase2,
+evaluate, features, plots, experiments (the notebooks' recipes) and pipeline.
+"""
+
+from .augment import BatchSequence, augment_examples, make_augmenter
+from .data import (
+    EMOTIONS,
+    FER2013,
+    FER2013Error,
+    FER2013NotFound,
+    find_fer2013,
+    load_data,
+    load_fer2013,
+    load_synthetic,
+)
+from .evaluate import (
+    REPORT_CORRECT_COUNTS,
+    REPORT_TABLE1,
+    confusion_frame,
+    evaluate_model,
+    per_class_metrics,
+    predict_labels,
+    table1,
+)
+from .experiments import (
+    PROFILES,
+    compare_models,
+    load_stage_model,
+    prepare_run,
+    run_overfitting_fix,
+    train_phase1,
+    vit_tuning_story,
+)
+from .features import cnn_feature_maps, vit_attention_map, vit_block_activations
+from .models import VIT_TUNING_STORY, ViTConfig, build_cnn, build_vit, count_params, model_summary
+from .phase2 import hard_sample_indices, run_phase2
+from .plots import (
+    plot_class_samples,
+    plot_class_balance,
+    plot_augmentation_grid,
+    plot_training_curves,
+    plot_confusion_matrices,
+    plot_per_class,
+    plot_feature_maps,
+    plot_activation_bars,
+    plot_attention,
+    plot_tuning_results,
+)
+from .splits import check_disjoint, class_distribution, duplicate_report, official_split, report_split
+from .train import TrainConfig, read_history, set_seed, train_model
+
+__version__ = "0.1.0"
+
+
+def glue(name: str, value, display: bool = False):
+    """myst-nb's ``glue`` when it is installed (the book build); a no-op otherwise (Colab)."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value

@@ -1,0 +1,196 @@
+"""Evaluation, the report's Table 1, and results saved with their provenance.
+
+Metrics come from Keras (accuracy, loss) and scikit-learn (confusion matrix, per-class
+precision and recall). Results are JSON files in the run directory; every one carries a
+``provenance`` block saying which data, split, profile, seed, backend, device and commit
+made it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from .data import EMOTIONS, NUM_CLASSES, atomic_write
+from .train import one_hot
+
+#: The report's Table 1 (section 5.3), as printed there ("06289" read as 0.6289).
+REPORT_TABLE1: dict[str, dict[str, float]] = {
+    "cnn": {
+        "phase1 train accuracy": 0.9832,
+        "phase1 val accuracy": 0.6202,
+        "phase1 test accuracy": 0.6289,
+        "phase2 train accuracy": 0.8042,
+        "phase2 val accuracy": 0.6652,
+        "phase2 test accuracy": 0.6472,
+        "final test loss": 0.9814,
+    },
+    "vit": {
+        "phase1 train accuracy": 0.5202,
+        "phase1 val accuracy": 0.3807,
+        "phase1 test accuracy": 0.3962,
+        "phase2 train accuracy": 0.4295,
+        "phase2 val accuracy": 0.4151,
+        "phase2 test accuracy": 0.4187,
+        "final test loss": 1.5021,
+    },
+}
+#: Correct test predictions per class that the report quotes (6.2).
+REPORT_CORRECT_COUNTS = {"cnn": {"Angry": 379, "Disgust": 36}, "vit": {"Angry": 31, "Disgust": 0}}
+
+
+def evaluate_model(model: keras.Model, parts: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int = 256) -> dict[str, dict[str, float]]:
+    """Accuracy and loss on each part: ``{"train": {"accuracy": .., "loss": ..}, ...}``."""
+    results = {}
+    for part, (x, y) in parts.items():
+        scores = model.evaluate(x, one_hot(y), batch_size=batch_size, verbose=0, return_dict=True)
+        results[part] = {"accuracy": float(scores["accuracy"]), "loss": float(scores["loss"])}
+    return results
+
+
+def predict_labels(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=1)
+
+
+def confusion_frame(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
+    """Counts, rows = true emotion, columns = predicted emotion."""
+    matrix = confusion_matrix(y_true, y_pred, labels=range(NUM_CLASSES))
+    return pd.DataFrame(matrix, index=pd.Index(EMOTIONS, name="true"), columns=pd.Index(EMOTIONS, name="predicted"))
+
+
+def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
+    """Precision, recall, F1, support and correct predictions for each emotion."""
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=range(NUM_CLASSES), zero_division=0
+    )
+    correct = np.bincount(y_true[y_true == y_pred], minlength=NUM_CLASSES)
+    return pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support, "correct": correct},
+        index=pd.Index(EMOTIONS, name="emotion"),
+    )
+
+
+def table1(results: dict[str, dict]) -> pd.DataFrame:
+    """The report's Table 1 rebuilt: ours beside the report's, with the difference.
+
+    `results` maps ``"cnn"``/``"vit"`` to ``{"phase1": evaluate_model(...), "phase2": ...}``
+    (as :func:`load_results` returns). Missing phases give empty cells.
+    """
+    rows = []
+    for model, report in REPORT_TABLE1.items():
+        ours = results.get(model, {})
+        for statistic, theirs in report.items():
+            value = _statistic(ours, statistic)
+            rows.append({"statistic": statistic, "model": model.upper(), "ours": value, "report": theirs,
+                         "difference": None if value is None else value - theirs})
+    frame = pd.DataFrame(rows).pivot(index="statistic", columns="model", values=["ours", "report", "difference"])
+    frame = frame.reindex(list(REPORT_TABLE1["cnn"]))
+    frame.columns = [f"{model} {what}" for what, model in frame.columns]
+    return frame[[f"{m} {w}" for m in ("CNN", "VIT") for w in ("ours", "report", "difference")]].astype(float)
+
+
+def _statistic(results: dict, statistic: str) -> float | None:
+    if statistic == "final test loss":
+        phase = results.get("phase2") or results.get("phase1")
+        return None if phase is None else phase["test"]["loss"]
+    phase, part, _ = statistic.split()
+    scores = results.get(phase)
+    return None if scores is None else scores[part]["accuracy"]
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def git_commit(path: str | Path = ".") -> str:
+    """The commit of the checkout at `path` (``+dirty`` when it has changes), or ``unknown``."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("FERLIB_COMMIT", "unknown")
+
+
+def device_name() -> str:
+    """The accelerator Keras trains on (e.g. ``gpu: NVIDIA H100``) or the CPU."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return f"{device.platform}: {getattr(device, 'device_kind', device)}"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"gpu: {details.get('device_name', gpus[0].name)}"
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"gpu: {torch.cuda.get_device_name(0)}"
+    except Exception:  # a device query must never stop a run
+        pass
+    return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def provenance(data, split, profile: str, seed: int, started: datetime | None = None, **extra) -> dict:
+    """Everything a results table must say about the run that made it."""
+    return {
+        "data": data.name,
+        "data_source": Path(data.source).name if data.kind != "synthetic" else data.source,
+        "data_fingerprint": data.fingerprint,
+        "synthetic": data.is_synthetic,
+        "split": split.describe(),
+        "profile": profile,
+        "seed": seed,
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "device": device_name(),
+        "commit": git_commit(Path(__file__).resolve().parent),
+        "started": (started or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def save_results(path: str | Path, results: dict, provenance: dict) -> Path:
+    """Write ``{**results, "provenance": provenance}`` as JSON, atomically."""
+    payload = json.dumps({**results, "provenance": provenance}, indent=2, default=_json_default)
+    return atomic_write(Path(path), lambda f: f.write(payload.encode()))
+
+
+def load_results(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="split"))
+    raise TypeError(f"cannot save {type(value).__name__} as JSON")
+
+
+def describe_run(prov: dict) -> str:
+    """One line naming the run, for the top of a results page."""
+    return (
+        f"{prov['profile']} profile · {prov['data']} ({prov['split']}) · seed {prov['seed']} · "
+        f"Keras {prov['keras_version']} on {prov['backend']} · {prov['device']} · commit {prov['commit']}"
+    )

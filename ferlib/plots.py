@@ -1,0 +1,411 @@
+"""The book's figures: data, training curves, evaluation, feature views and tuning.
+
+Every function returns a :class:`matplotlib.figure.Figure` and never shows it; save it
+with ``fig.savefig(...)`` or let the notebook display it. Images may be uint8
+``(N, 48, 48)`` or float ``(N, 48, 48, 1)`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from .data import EMOTIONS
+
+_TRAIN_STYLE = {"linestyle": "--", "alpha": 0.8}
+
+
+def _subplots(*grid, figsize=None, layout="constrained", **kwargs):
+    """Like ``plt.subplots``, but the figure is not registered with pyplot.
+
+    A notebook then shows it once, as the cell's result, instead of once more when the
+    inline backend flushes pyplot's open figures; and nothing piles up in pyplot's state.
+    """
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(*grid, **kwargs)
+
+
+def _gray(image) -> np.ndarray:
+    """One image as a 2-D float array in [0, 1], for ``imshow``."""
+    x = np.asarray(image)
+    x = x.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
+    return x.reshape(x.shape[0], x.shape[1]) if x.ndim == 3 else x
+
+
+def _show_image(ax, image, title: str | None = None) -> None:
+    # Fixed limits, so a dark image stays dark instead of being stretched to full contrast.
+    ax.imshow(_gray(image), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def _class_names(n: int) -> list[str]:
+    return list(EMOTIONS) if n == len(EMOTIONS) else [str(i) for i in range(n)]
+
+
+def _human(n: float) -> str:
+    """1234567 -> '1.23M', 45000 -> '45k'."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= 0.9995 * size:  # 999,999 is '1M', not '1e+03k'
+            return f"{n / size:.3g}{suffix}"
+    return f"{n:.0f}"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def plot_class_samples(images, labels, per_class: int = 5, seed: int = 0) -> Figure:
+    """A grid of random examples, one row per emotion (fewer where a class has fewer)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    fig, axes = _subplots(len(EMOTIONS), per_class, figsize=(1.3 * per_class + 1, 1.35 * len(EMOTIONS)), squeeze=False, layout="constrained")
+    for code, (name, row) in enumerate(zip(EMOTIONS, axes)):
+        idx = np.flatnonzero(labels == code)
+        chosen = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
+        for j, ax in enumerate(row):
+            if j < len(chosen):
+                _show_image(ax, images[chosen[j]])
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+        # ylabel (not axis("off")) so the row keeps its class name.
+        row[0].set_ylabel(f"{name}\n(n={len(idx):,})", rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle("Random examples per emotion")
+    return fig
+
+
+def plot_class_balance(counts, title: str = "Images per emotion") -> Figure:
+    """Grouped bars of images per emotion and part, with the counts written on the bars.
+
+    ``counts``: a DataFrame indexed by emotion with one column per part (columns whose
+    name contains ``%`` are ignored, as are non-numeric ones), a Series, or a dict
+    ``{emotion: count}``.
+    """
+    if isinstance(counts, Mapping):
+        counts = pd.Series(counts, name="count")
+    if isinstance(counts, pd.Series):
+        counts = counts.to_frame(counts.name or "count")
+    frame = counts.loc[:, [c for c in counts.columns if "%" not in str(c) and pd.api.types.is_numeric_dtype(counts[c])]]
+    long = frame.rename_axis("emotion").reset_index().melt(id_vars="emotion", var_name="part", value_name="images")
+    bars = frame.size
+    fig, ax = _subplots(figsize=(max(7.0, min(11.0, 0.45 * bars + 2)), 4.5), layout="constrained")
+    several = frame.shape[1] > 1
+    sns.barplot(data=long, x="emotion", y="images", hue="part" if several else None, errorbar=None, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="{:,.0f}", fontsize=7, padding=1, rotation=90 if several else 0)
+    ax.margins(y=0.15)  # room for the labels above the tallest bar
+    ax.set_xlabel("")
+    ax.set_ylabel("images")
+    ax.set_title(title)
+    if several:
+        sns.move_legend(ax, "upper right", title="part", frameon=False)
+    sns.despine(ax=ax)
+    return fig
+
+
+def plot_augmentation_grid(original, augmented, max_cols: int = 5) -> Figure:
+    """The original image, then each augmented draw (``(n, 48, 48, 1)``), in rows of `max_cols`."""
+    panels = [original, *list(augmented)]
+    cols = min(max_cols, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = _subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows), squeeze=False, layout="constrained")
+    for i, ax in enumerate(axes.flat):
+        if i < len(panels):
+            _show_image(ax, panels[i], "original" if i == 0 else f"draw {i}")
+        else:
+            ax.remove()
+    fig.suptitle("Augmentation: rotation, shift, zoom, horizontal flip")
+    return fig
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _epochs(history: pd.DataFrame) -> pd.Series:
+    return history["epoch"] if "epoch" in history else pd.Series(np.arange(1, len(history) + 1), index=history.index)
+
+
+def _mark_best(ax, epochs: pd.Series, values: pd.Series, color) -> None:
+    best = values.idxmax()
+    ax.plot(epochs[best], values[best], marker="*", markersize=11, color=color, zorder=5)
+
+
+def plot_training_curves(history, title: str | None = None) -> Figure:
+    """Loss and accuracy (and learning rate, if logged) per epoch, train vs validation.
+
+    ``history``: a DataFrame with ``epoch, loss, accuracy, val_loss, val_accuracy`` and
+    optionally ``learning_rate``; a star marks the epoch of the best validation accuracy.
+    A dict ``{label: DataFrame}`` overlays several runs, one colour per run (train dashed,
+    validation solid).
+    """
+    if isinstance(history, Mapping):
+        return _plot_runs(dict(history), title)
+    history = history.reset_index(drop=True)
+    epochs = _epochs(history)
+    has_lr = "learning_rate" in history and history["learning_rate"].notna().any()
+    panels = ["loss", "accuracy"] + (["learning_rate"] if has_lr else [])
+    fig, axes = _subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False, layout="constrained")
+    train_color, val_color = sns.color_palette()[:2]
+    for ax, metric in zip(axes[0], panels):
+        if metric == "learning_rate":
+            ax.plot(epochs, history[metric], color="gray")
+            ax.set_yscale("log")
+            ax.set_title("learning rate")
+        else:
+            if metric in history:
+                ax.plot(epochs, history[metric], color=train_color, label="train")
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], color=val_color, label="validation")
+            ax.set_title(metric)
+            ax.legend(frameon=False)
+        ax.set_xlabel("epoch")
+        sns.despine(ax=ax)
+    if "val_accuracy" in history and history["val_accuracy"].notna().any():
+        best = history["val_accuracy"].idxmax()
+        for ax in axes[0]:
+            ax.axvline(epochs[best], color="gray", linestyle=":", linewidth=1)
+        acc_ax = axes[0][panels.index("accuracy")]
+        acc_ax.plot(epochs[best], history["val_accuracy"][best], marker="*", markersize=12, color=val_color, zorder=5)
+        acc_ax.annotate(
+            f"best val {history['val_accuracy'][best]:.3f}\n(epoch {epochs[best]})",
+            (epochs[best], history["val_accuracy"][best]),
+            xytext=(0.97, 0.04), textcoords="axes fraction", ha="right", va="bottom", fontsize=8,
+        )
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
+    has_loss = any("loss" in h or "val_loss" in h for h in runs.values())
+    panels = ["accuracy"] + (["loss"] if has_loss else [])
+    fig, axes = _subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
+    colors = sns.color_palette(n_colors=max(len(runs), 1))
+    for history, color in zip(runs.values(), colors):
+        history = history.reset_index(drop=True)
+        epochs = _epochs(history)
+        for ax, metric in zip(axes[0], panels):
+            if metric in history:
+                ax.plot(epochs, history[metric], color=color, **_TRAIN_STYLE)
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], color=color)
+        if "val_accuracy" in history and history["val_accuracy"].notna().any():
+            _mark_best(axes[0][0], epochs, history["val_accuracy"], color)
+    for ax, metric in zip(axes[0], panels):
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        sns.despine(ax=ax)
+    # Run colours and line styles share one legend.
+    run_handles = [Line2D([], [], color=c, label=str(k)) for k, c in zip(runs, colors)]
+    style_handles = [
+        Line2D([], [], color="black", label="train", **_TRAIN_STYLE),
+        Line2D([], [], color="black", label="validation"),
+        Line2D([], [], color="black", marker="*", linestyle="", markersize=10, label="best validation"),
+    ]
+    # Below the panels, so that no legend hides a curve however many runs there are.
+    fig.legend(handles=run_handles + style_handles, loc="outside lower center", ncols=min(4, len(run_handles) + 3), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = False) -> Figure:
+    """Confusion matrices side by side, rows = true class, columns = predicted class.
+
+    ``matrices``: ``{model_name: 7x7 array or DataFrame}`` of counts. With ``normalize``
+    each row is shown as % of its true class (the diagonal is then the per-class recall);
+    otherwise the counts. Titles give each model's accuracy.
+    """
+    n = len(matrices)
+    fig, axes = _subplots(1, n, figsize=(6.2 * n, 5.2), squeeze=False, layout="constrained")
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        if isinstance(matrix, pd.DataFrame):
+            classes, counts = [str(c) for c in matrix.index], matrix.to_numpy()
+        else:
+            counts = np.asarray(matrix)
+            classes = _class_names(len(counts))
+        counts = counts.astype(float)
+        accuracy = np.trace(counts) / max(counts.sum(), 1)
+        if normalize:
+            values = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+            annot = np.vectorize(lambda v: f"{v:.0f}%")(values)
+        else:
+            values = counts
+            annot = np.vectorize(lambda v: f"{v:.0f}")(values)
+        sns.heatmap(
+            values, annot=annot, fmt="", cmap="Blues", square=True, ax=ax, annot_kws={"fontsize": 8},
+            xticklabels=classes, yticklabels=classes, vmin=0, vmax=100 if normalize else None,
+            cbar_kws={"shrink": 0.75, "label": "% of true class" if normalize else "images"},
+        )
+        ax.set_xlabel("Predicted label")
+        ax.set_ylabel("True label")
+        ax.set_title(f"{name} (accuracy {accuracy:.1%})")
+        ax.tick_params(axis="x", rotation=45)
+        ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def plot_per_class(frame: pd.DataFrame, metric: str | Sequence[str] = "recall") -> Figure:
+    """Grouped bars per emotion, one colour per model.
+
+    ``frame``: long format, columns ``model``, ``emotion`` and metric columns such as
+    ``precision``, ``recall``, ``f1``, ``correct`` (``emotion`` may be the index).
+    Several metrics give one panel each.
+    """
+    frame = frame.reset_index() if "emotion" not in frame.columns else frame
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    present = set(frame["emotion"])
+    order = [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS), key=str)
+    fig, axes = _subplots(len(metrics), 1, figsize=(9, 3.8 * len(metrics)), squeeze=False, layout="constrained")
+    for ax, name in zip(axes[:, 0], metrics):
+        sns.barplot(data=frame, x="emotion", y=name, hue="model", order=order, errorbar=None, ax=ax)
+        is_count = pd.api.types.is_integer_dtype(frame[name]) or name == "correct"
+        for container in ax.containers:
+            ax.bar_label(container, fmt="{:,.0f}" if is_count else "{:.2f}", fontsize=7, padding=1)
+        ax.margins(y=0.12)
+        ax.set_xlabel("")
+        ax.set_title(f"{name} per emotion")
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model", frameon=False, fontsize=8)
+        sns.despine(ax=ax)
+    return fig
+
+
+# --------------------------------------------------------------------------- features
+
+
+def plot_feature_maps(maps: Mapping[str, np.ndarray], image=None, n_filters: int = 5, select: str = "active") -> Figure:
+    """One row per layer of :func:`~ferlib.features.cnn_feature_maps` output, `n_filters` channels each.
+
+    ``select="active"`` (default) shows the channels with the largest mean activation, since
+    after a ReLU many channels can be all zero; ``select="first"`` shows channels 0, 1, ...
+    Each panel has its own colour scale. The input `image`, if given, comes first.
+    """
+    if select not in ("active", "first"):
+        raise ValueError(f"select must be 'active' or 'first', got {select!r}")
+    extra = 1 if image is not None else 0
+    rows = len(maps)
+    fig = Figure(figsize=(1.7 * (n_filters + extra) + 0.8, 1.9 * rows + 0.6), layout="constrained")
+    grid = fig.add_gridspec(rows, n_filters + extra)
+    if image is not None:
+        # The input spans all rows, like the report's Fig. 9.
+        _show_image(fig.add_subplot(grid[:, 0]), image, "input image")
+    for r, (name, fmap) in enumerate(maps.items()):
+        fmap = np.asarray(fmap)
+        if select == "active":
+            channels = np.argsort(fmap.mean(axis=(0, 1)))[::-1][:n_filters]
+        else:
+            channels = np.arange(min(n_filters, fmap.shape[-1]))
+        for j, ch in enumerate(channels):
+            ax = fig.add_subplot(grid[r, j + extra])
+            ax.imshow(fmap[..., ch], cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"channel {ch}", fontsize=8)
+            if j == 0:
+                h, w, c = fmap.shape
+                ax.set_ylabel(f"{name}\n{h}x{w}x{c}", fontsize=9)
+    fig.suptitle("CNN feature maps (" + ("most active channels" if select == "active" else "first channels") + ")")
+    return fig
+
+
+def plot_activation_bars(activations: Mapping[str, np.ndarray]) -> Figure:
+    """One bar panel per block: mean activation of each projection dimension (report Fig. 10).
+
+    The panels share the y axis, so the spread of the first and last block can be compared;
+    each title gives the standard deviation across dimensions.
+    """
+    n = len(activations)
+    width = max(len(np.ravel(a)) for a in activations.values())
+    # Short vectors (the report's 16) side by side, long ones (64, 128) stacked.
+    cols = min(n, 2) if width <= 32 else 1
+    rows = math.ceil(n / cols)
+    fig, axes = _subplots(
+        rows, cols, figsize=(min(12.0, max(5.0, 0.22 * width + 1.5)) * cols, 3.2 * rows),
+        sharey=True, squeeze=False, layout="constrained",
+    )
+    colors = sns.color_palette(n_colors=n)
+    for ax, (name, values), color in zip(axes.flat, activations.items(), colors):
+        values = np.ravel(values)
+        ax.bar(np.arange(len(values)), values, color=color)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title(f"{name}: mean activation (std across dims {values.std():.3f})", fontsize=10)
+        ax.set_xlabel("projection dimension")
+        step = max(1, math.ceil(len(values) / 16))
+        ax.set_xticks(np.arange(0, len(values), step))
+        sns.despine(ax=ax)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    for ax in axes[:, 0]:
+        ax.set_ylabel("mean over patches")
+    return fig
+
+
+def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Figure:
+    """The image, the patch-grid attention (e.g. 12x12) and the two overlaid.
+
+    ``attention`` from :func:`~ferlib.features.vit_attention_map`; a per-head stack
+    ``(heads, g, g)`` is averaged over the heads.
+    """
+    attention = np.asarray(attention, dtype=float)
+    if attention.ndim == 3:
+        attention = attention.mean(axis=0)
+    img = _gray(image)
+    h, w = img.shape
+    fig, axes = _subplots(1, 3, figsize=(10.5, 3.7), layout="constrained")
+    _show_image(axes[0], img, "input image")
+    shown = axes[1].imshow(attention, cmap="magma")
+    axes[1].set_title(f"attention per patch ({attention.shape[0]}x{attention.shape[1]})", fontsize=9)
+    axes[1].set_xticks([])
+    axes[1].set_yticks([])
+    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
+    _show_image(axes[2], img, "overlay")
+    # The extent stretches the patch grid over the pixels; bilinear smoothing upsamples it.
+    axes[2].imshow(attention, cmap="magma", alpha=0.55, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations") -> Figure:
+    """Accuracies per configuration, in the given order, with parameter counts under the names.
+
+    ``frame``: columns ``config`` (label), ``val_accuracy``, ``test_accuracy``, ``params``
+    and optionally ``train_accuracy``.
+    """
+    frame = frame.reset_index(drop=True)
+    columns = [c for c in ("train_accuracy", "val_accuracy", "test_accuracy") if c in frame]
+    long = frame.melt(id_vars="config", value_vars=columns, var_name="split", value_name="accuracy")
+    long["split"] = long["split"].str.replace("_accuracy", "", regex=False)
+    fig, ax = _subplots(figsize=(max(7.0, 1.9 * len(frame)), 4.8), layout="constrained")
+    sns.barplot(data=long, x="config", y="accuracy", hue="split", order=list(frame["config"]), errorbar=None, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="{:.2f}", fontsize=7, padding=1)
+    labels = [str(c).replace(" / ", "\n") for c in frame["config"]]
+    if "params" in frame:
+        labels = [f"{lab}\n({_human(p)} params)" for lab, p in zip(labels, frame["params"])]
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_xlabel("")
+    ax.set_ylim(0, min(1.0, long["accuracy"].max() * 1.2 + 0.02))
+    fig.suptitle(title)
+    # Above the bars, so it never covers them.
+    sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)
+    sns.despine(ax=ax)
+    return fig

@@ -1,0 +1,200 @@
+"""Every plot returns a Figure with the expected panels on small made-up inputs, and never shows it."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from ferlib import plots  # noqa: E402
+from ferlib.data import EMOTIONS  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def no_show_and_close(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("library code must not call plt.show()")
+
+    monkeypatch.setattr(plt, "show", refuse)
+    monkeypatch.setattr(Figure, "show", refuse)
+    yield
+    plt.close("all")
+
+
+def _images(n, float_=False):
+    images = RNG.integers(0, 256, size=(n, 48, 48), dtype=np.uint8)
+    return (images[..., None] / 255.0).astype(np.float32) if float_ else images
+
+
+def _history(n=6, lr=True):
+    epochs = np.arange(1, n + 1)
+    frame = pd.DataFrame(
+        {
+            "epoch": epochs,
+            "loss": 2 / epochs,
+            "accuracy": 1 - 1 / (epochs + 1),
+            "val_loss": 2.2 / epochs,
+            "val_accuracy": [0.3, 0.4, 0.5, 0.45, 0.44, 0.43][:n],
+        }
+    )
+    if lr:
+        frame["learning_rate"] = 1e-3 * 0.9 ** (epochs // 2)
+    return frame
+
+
+@pytest.mark.parametrize("float_", [False, True])
+def test_plot_class_samples(float_):
+    labels = np.repeat(np.arange(7), 3)
+    labels = labels[labels != 1]  # a class with no images leaves its row empty, not an error
+    fig = plots.plot_class_samples(_images(len(labels), float_), labels, per_class=4)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 7 * 4
+    assert fig.axes[0].get_ylabel().startswith(EMOTIONS[0])
+
+
+def test_plot_class_balance_frame_ignores_percent_columns():
+    counts = pd.DataFrame({"train": np.arange(7) + 10, "val": np.arange(7) + 3, "test": np.arange(7) + 4}, index=list(EMOTIONS))
+    counts["train %"] = 100 * counts["train"] / counts["train"].sum()
+    fig = plots.plot_class_balance(counts)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3  # train, val, test; not the % column
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(EMOTIONS)
+
+
+def test_plot_class_balance_dict():
+    fig = plots.plot_class_balance({name: 10 * (i + 1) for i, name in enumerate(EMOTIONS)})
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 1
+    assert len(fig.axes[0].patches) == 7
+
+
+def test_plot_augmentation_grid():
+    original = _images(1)[0]
+    fig = plots.plot_augmentation_grid(original, _images(8, float_=True))
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 9
+    assert fig.axes[0].get_title() == "original"
+
+
+@pytest.mark.parametrize("lr, panels", [(True, 3), (False, 2)])
+def test_plot_training_curves(lr, panels):
+    fig = plots.plot_training_curves(_history(lr=lr), title="CNN")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == panels
+    assert fig._suptitle.get_text() == "CNN"
+
+
+def test_plot_training_curves_several_runs():
+    runs = {"step 1": _history(), "step 2": _history(4), "step 3": _history(5, lr=False)}
+    fig = plots.plot_training_curves(runs)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2
+    accuracy_ax = fig.axes[0]
+    # two lines (train, validation) and one best-epoch marker per run
+    assert len(accuracy_ax.lines) == 3 * len(runs)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_plot_confusion_matrices(normalize):
+    matrices = {
+        "CNN": RNG.integers(0, 50, (7, 7)),
+        "ViT": pd.DataFrame(RNG.integers(0, 50, (7, 7)), index=list(EMOTIONS), columns=list(EMOTIONS)),
+    }
+    fig = plots.plot_confusion_matrices(matrices, normalize=normalize)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4  # two heatmaps and their colour bars
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Predicted label" and ax.get_ylabel() == "True label"
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(EMOTIONS)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 49
+    assert all(t.endswith("%") for t in texts) == normalize
+
+
+def _per_class_frame():
+    rows = []
+    for model in ("CNN", "ViT"):
+        for emotion in EMOTIONS:
+            p, r = RNG.uniform(0, 1, 2)
+            rows.append({"model": model, "emotion": emotion, "precision": p, "recall": r, "f1": 2 * p * r / (p + r), "correct": int(100 * r)})
+    return pd.DataFrame(rows)
+
+
+def test_plot_per_class():
+    fig = plots.plot_per_class(_per_class_frame())
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 1
+    assert len(fig.axes[0].containers) == 2  # one bar group per model
+
+
+def test_plot_per_class_several_metrics():
+    fig = plots.plot_per_class(_per_class_frame(), metric=["recall", "correct"])
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("with_image, select", [(True, "active"), (False, "first")])
+def test_plot_feature_maps(with_image, select):
+    maps = {"conv1": RNG.random((48, 48, 64)), "conv4": RNG.random((6, 6, 512))}
+    image = _images(1)[0] if with_image else None
+    fig = plots.plot_feature_maps(maps, image=image, n_filters=5, select=select)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2 * 5 + with_image
+
+
+def test_plot_feature_maps_active_picks_largest_channels():
+    fmap = np.zeros((6, 6, 8))
+    fmap[..., 6] = 3.0
+    fmap[..., 2] = 1.0
+    fig = plots.plot_feature_maps({"conv4": fmap}, n_filters=2)
+    assert [ax.get_title() for ax in fig.axes] == ["channel 6", "channel 2"]
+
+
+@pytest.mark.parametrize("dim, blocks", [(16, 2), (128, 3)])
+def test_plot_activation_bars(dim, blocks):
+    activations = {f"block{i + 1}": RNG.normal(size=dim) for i in range(blocks)}
+    fig = plots.plot_activation_bars(activations)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == blocks
+    assert len(fig.axes[0].patches) == dim
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_plot_attention(per_head):
+    attention = RNG.random((4, 12, 12) if per_head else (12, 12))
+    fig = plots.plot_attention(_images(1, float_=True)[0], attention / attention.sum())
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4  # image, attention, its colour bar, overlay
+
+
+def test_plot_tuning_results():
+    frame = pd.DataFrame(
+        {
+            "config": ["6 layers / 6 heads / dim 128", "4 layers / 4 heads / dim 16"],
+            "train_accuracy": [0.3, 0.52],
+            "val_accuracy": [0.25, 0.38],
+            "test_accuracy": [0.26, 0.40],
+            "params": [1_600_000, 21_000],
+        }
+    )
+    fig = plots.plot_tuning_results(frame)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert "1.6M params" in labels[0] and "21k params" in labels[1]
+
+
+def test_human_counts():
+    assert plots._human(1_234_567) == "1.23M"
+    assert plots._human(45_000) == "45k"
+    assert plots._human(512) == "512"
+    assert plots._human(999_999) == "1M"
