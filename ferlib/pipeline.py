@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_overfitting_fix", "05_comparison", "06_features")
@@ -45,7 +46,7 @@ def run_notebooks(
     split: str = "report",
     backend: str | None = None,
     only: list[str] | None = None,
-    notebooks_dir: Path = REPO / "notebooks",
+    notebooks_dir: Path | None = None,
     extra_parameters: dict | None = None,
     timeout: int | None = None,
 ) -> list[Path]:
@@ -55,20 +56,41 @@ def run_notebooks(
     no machine path lands in an executed notebook. A path given as `data` reaches them
     through ``FER2013_PATH`` for the same reason. Raises PipelineError on the first failure.
     """
-    import papermill as pm
-
-    run_dir = Path(run_dir).resolve()
-    out_dir = run_dir / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if data not in ("auto", "kaggle", "synthetic"):
-        os.environ["FER2013_PATH"] = str(Path(data).expanduser().resolve())
-        data = "auto"
-    if backend:
-        os.environ["KERAS_BACKEND"] = backend  # the kernels inherit it
-    names = [n for n in NOTEBOOKS if not only or n in only]
     unknown = set(only or ()) - set(NOTEBOOKS)
     if unknown:
         raise PipelineError(f"unknown notebook(s) {sorted(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}")
+    names = [n for n in NOTEBOOKS if not only or n in only]
+    notebooks_dir = Path(notebooks_dir or REPO / "notebooks")
+    run_dir = Path(run_dir).resolve()
+    kernel_env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}  # quieter TF start-up
+    if data not in ("auto", "kaggle", "synthetic"):
+        kernel_env["FER2013_PATH"] = str(Path(data).expanduser().resolve())
+        data = "auto"
+    if backend:
+        kernel_env["KERAS_BACKEND"] = backend
+    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    with _environment(kernel_env):  # the kernels inherit these; the caller's environment is restored
+        return _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout)
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout) -> list[Path]:
+    import papermill as pm
+
+    out_dir = run_dir / "notebooks"
     parameters = {"data": data, "profile": profile, "seed": seed, "split": split, "run_dir": ".", **(extra_parameters or {})}
     done = []
     for i, name in enumerate(names, start=1):
@@ -112,16 +134,18 @@ def _record_timing(run_dir: Path, name: str, seconds: float) -> None:
 
 def build_book(book_dir: Path, builder: str = "html") -> Path:
     """``jupyter-book build`` with warnings as errors; returns the HTML folder."""
-    command = [sys.executable, "-m", "jupyter_book", "build", str(book_dir), "--builder", builder,
-               "-W", "-n", "--keep-going", "--all"]
+    executable = Path(sys.executable).with_name("jupyter-book")
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(book_dir),
+               "--builder", builder, "-W", "-n", "--keep-going", "--all"]
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PipelineError(f"the book build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return book_dir / "_build" / "html"
 
 
-def stage_book(run_dir: Path, book_dir: Path = REPO / "book") -> Path:
+def stage_book(run_dir: Path, book_dir: Path | None = None) -> Path:
     """A copy of the book whose results pages are this run's notebooks (``run_dir/book``)."""
+    book_dir = Path(book_dir or REPO / "book")
     run_dir = Path(run_dir).resolve()
     staged = run_dir / "book"
     if staged.exists():
@@ -137,28 +161,62 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
         source = run_dir / "notebooks" / f"{name}.ipynb"
         if not source.exists():
             raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
-        text = _scrub(source.read_text(), run_dir)
-        (results_dir / f"{name}.ipynb").write_text(text)
+        notebook = _drop_native_logs(json.loads(source.read_text()))
+        text = _scrub(json.dumps(notebook, indent=1, ensure_ascii=False), run_dir)
+        (results_dir / f"{name}.ipynb").write_text(text + "\n")
+    comparison = run_dir / "metrics" / "comparison.json"
+    (results_dir / "comparison.json").unlink(missing_ok=True)  # never keep another run's numbers
+    if comparison.exists():  # the Table 1 numbers the published pages were made from
+        shutil.copyfile(comparison, results_dir / "comparison.json")
     summary = json.loads((run_dir / "run.json").read_text())
     timings = run_dir / "timings.json"
     summary["notebook_seconds"] = json.loads(timings.read_text()) if timings.exists() else {}
     (results_dir / "run.json").write_text(json.dumps(summary, indent=2))
 
 
+# TensorFlow's C++ start-up log (absl): CUDA probing, CPU features, oneDNN notes. It goes
+# to stderr at import whatever TF_CPP_MIN_LOG_LEVEL says and tells a reader nothing.
+_NATIVE_LOG = re.compile(
+    r"^([IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|WARNING: All log messages before absl|"
+    r"To enable the following instructions|$)"
+)
+
+
+def _drop_native_logs(notebook: dict) -> dict:
+    """Remove stderr outputs made only of native (C++) log lines; keep every other output."""
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", ""))
+                if all(_NATIVE_LOG.match(line) for line in text.splitlines()):
+                    continue
+            kept.append(output)
+        cell["outputs"] = kept
+    return notebook
+
+
 def _scrub(text: str, run_dir: Path) -> str:
     """Take this machine's paths out of an executed notebook (papermill metadata, logs)."""
     replacements = {str(run_dir): ".", str(REPO): "<repo>", str(Path.home()): "~", sys.prefix: "<python>"}
     for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(json.dumps(old)[1:-1], new)
+        if len(Path(old).parts) < 3:  # "/" or "/app" would also match text that is not a path
+            continue
+        escaped = re.escape(json.dumps(old)[1:-1])
+        text = re.sub(escaped + r"(?=[/\\\"'\s:]|$)", new, text)
     return re.sub(r"/(?:tmp|work)/[^\s\"']*", "<path>", text)
 
 
 def _rank(summary: dict) -> tuple[int, int]:
-    return (0 if summary.get("synthetic", True) else 1, 1 if summary.get("profile") == "full" else 0)
+    """Real data beats synthetic; then full beats cpu beats smoke."""
+    return (0 if summary.get("synthetic", True) else 1, {"smoke": 0, "cpu": 1, "full": 2}.get(summary.get("profile"), 0))
 
 
-def publish(run_dir: Path, book_dir: Path = REPO / "book", force: bool = False) -> Path:
+def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) -> Path:
     """Copy a finished run's notebooks into ``book/results``, if it beats the published one."""
+    book_dir = Path(book_dir or REPO / "book")
     run_dir = Path(run_dir).resolve()
     new = json.loads((run_dir / "run.json").read_text())
     current_path = book_dir / PUBLISHED_RUN
@@ -173,11 +231,11 @@ def publish(run_dir: Path, book_dir: Path = REPO / "book", force: bool = False) 
     try:  # swap the whole folder at once: the book never holds half of two runs
         _copy_results(run_dir, staging)
         old = book_dir / "results"
-        backup = book_dir / ".results-old"
+        backup = Path(tempfile.mkdtemp(dir=book_dir, prefix=".results-old-")) / "results"
         if old.exists():
             old.rename(backup)
         staging.rename(old)
-        shutil.rmtree(backup, ignore_errors=True)
+        shutil.rmtree(backup.parent, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return book_dir / "results"
@@ -202,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ferlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the notebooks with papermill, then build the book from the run")
-    run.add_argument("--profile", choices=("smoke", "full"), default="smoke")
+    run.add_argument("--profile", choices=("smoke", "cpu", "full"), default="smoke")
     run.add_argument("--data", default="auto", help="a FER2013 path, 'kaggle', 'synthetic' or 'auto' (FER2013_PATH, cache, else Kaggle)")
     run.add_argument("--run-dir", type=Path, default=None, help="default: runs/<profile>")
     run.add_argument("--seed", type=int, default=42)

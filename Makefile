@@ -1,0 +1,41 @@
+# make run   : set up .venv, run the six notebooks (smoke profile) and build the book from that run
+# make test  : set up .venv and run the test suite
+# Variables: DATA (a FER2013 path, kaggle, synthetic or auto), PROFILE (smoke, cpu, full),
+#            BACKEND (tensorflow, jax), RUN_DIR, PYTHON (the interpreter that makes .venv)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= auto
+PROFILE ?= smoke
+RUN_DIR ?= runs/$(PROFILE)
+BACKEND ?=
+
+.PHONY: setup run test book publish bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,jax]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(BIN)/ferlib run --profile $(PROFILE) --data $(DATA) --run-dir $(RUN_DIR) $(if $(BACKEND),--backend $(BACKEND))
+
+test: setup
+	$(BIN)/python -m pytest
+
+# Rebuild the published book (book/results holds the executed notebooks of the published run).
+book: setup
+	$(BIN)/jupyter-book build book/ -W -n --keep-going --all
+
+publish: setup
+	$(BIN)/ferlib publish $(RUN_DIR)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_augment.py
+
+clean:
+	rm -rf book/_build runs/smoke

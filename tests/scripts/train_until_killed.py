@@ -1,0 +1,95 @@
+"""Train a tiny CNN with ferlib.train.train_model, optionally killing itself mid-run.
+
+Used by tests/test_train.py to check that an interrupted run resumes where it stopped.
+
+    python tests/scripts/train_until_killed.py RUN_DIR [--epochs 4] [--order-log FILE] [--lr-patience 5]
+
+With ``KILL_AT_EPOCH=k`` in the environment, the process sends itself SIGKILL at the
+start of epoch ``k`` (0-based), i.e. after ``k`` finished epochs: no Python cleanup, no
+``on_train_end``, exactly like a lost Colab runtime. Every epoch that starts prints
+``EPOCH_BEGIN <k>``; a run that finishes prints ``TRAINING_DONE <n rows in history>``.
+With ``--order-log``, every batch that ``BatchSequence`` hands to Keras is appended to
+that file as one JSON line ``{"pid", "epoch", "index", "rows"}`` (the sequence's own
+epoch counter, the batch index and the source rows in it), to compare shuffle orders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+import keras
+import numpy as np
+
+from ferlib.augment import BatchSequence
+from ferlib.models import build_cnn
+from ferlib.synthetic import make_synthetic_faces
+from ferlib.train import TrainConfig, set_seed, train_model
+
+N_TRAIN = 32
+BATCH = 8
+SEED = 7
+
+
+class EpochMarker(keras.callbacks.Callback):
+    def __init__(self, kill_at: int | None):
+        super().__init__()
+        self.kill_at = kill_at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.kill_at is not None and epoch == self.kill_at:
+            print(f"KILLING_AT {epoch}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        print(f"EPOCH_BEGIN {epoch}", flush=True)
+
+
+def log_batches(path: str) -> None:
+    """Wrap BatchSequence.__getitem__ so that each batch's rows are logged to `path`."""
+    original = BatchSequence.__getitem__
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        with open(path, "a") as f:
+            f.write(json.dumps({"pid": os.getpid(), "epoch": int(self.epoch), "index": int(index),
+                                "rows": [int(r) for r in rows]}) + "\n")
+        return original(self, index)
+
+    BatchSequence.__getitem__ = __getitem__
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_dir")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--order-log")
+    parser.add_argument("--lr-patience", type=int, default=5)
+    args = parser.parse_args(argv)
+    kill_at = os.environ.get("KILL_AT_EPOCH")
+    if args.order_log:
+        log_batches(args.order_log)
+
+    images, labels = make_synthetic_faces(n_per_class=6, seed=SEED)  # 42 images
+    x = (images[..., None] / 255.0).astype(np.float32)
+    set_seed(SEED)
+    model = build_cnn(filters=(8, 16, 16, 16), dense_units=(16, 16, 16))
+    result = train_model(
+        model,
+        (x[:N_TRAIN], labels[:N_TRAIN]),
+        (x[N_TRAIN:], labels[N_TRAIN:]),
+        args.run_dir,
+        TrainConfig(epochs=args.epochs, batch_size=BATCH, early_stopping_patience=None,
+                    lr_patience=args.lr_patience),
+        seed=SEED,
+        verbose=0,
+        callbacks=[EpochMarker(None if kill_at is None else int(kill_at))],
+    )
+    print(f"BACKEND {keras.backend.backend()}", flush=True)
+    print(f"TRAINING_DONE {len(result.history)} reused={result.reused}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""The Jupyter Book: its configuration, and a build of the committed book with its published run.
+
+The build test copies ``book/`` (following the links to ``_config.yml`` and ``_toc.yml``)
+and runs ``jupyter-book build -W -n --keep-going --all`` on the copy, once per session. It
+needs a published run in ``book/results`` (``ferlib publish RUN_DIR``) and is skipped,
+saying so, while there is none.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+BOOK = REPO / "book"
+RESULTS = BOOK / "results"  # the published run the committed book is built from
+NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_overfitting_fix", "05_comparison", "06_features")
+CHAPTERS = ("intro", "data", "architecture", "training", "experiments", "comparison", "conclusion", "future_work", "reproduce")
+# The report's Table 1 numbers that the comparison page prints beside ours.
+REPORT_NUMBERS = ("0.9832", "0.6289", "0.6472", "0.3962", "0.4187")
+GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_config_never_executes_and_names_the_repository():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off", "the book must show the papermill run, not rerun it"
+    url = config["repository"]["url"]
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+/?", url), url
+    assert config["repository"].get("path_to_book") == "book"
+    assert config["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    assert config.get("only_build_toc_files") is True
+
+
+def test_book_config_and_toc_are_the_top_level_files():
+    for name in ("_config.yml", "_toc.yml"):
+        link = BOOK / name
+        assert link.is_symlink(), f"book/{name} should link to the top-level {name}"
+        assert link.resolve() == (REPO / name).resolve()
+        assert link.read_text() == (REPO / name).read_text()
+
+
+def test_toc_lists_every_chapter_and_results_page_once():
+    files = _toc_files()
+    assert len(files) == len(set(files)), files
+    assert set(files) == set(CHAPTERS) | {f"results/{n}" for n in NOTEBOOKS}
+    assert files[0] == "intro"
+    for name in CHAPTERS:
+        assert (BOOK / f"{name}.md").is_file(), f"book/{name}.md is missing"
+
+
+# --------------------------------------------------------------------------- the built book
+
+
+def _jupyter_book() -> str:
+    executable = Path(sys.executable).with_name("jupyter-book")
+    if executable.exists():
+        return str(executable)
+    found = shutil.which("jupyter-book")
+    if not found:
+        pytest.fail("jupyter-book is not installed (pip install -e '.[dev]')")
+    return found
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The committed book, built once from a copy (links followed) into a temporary folder."""
+    if not (RESULTS / "01_data.ipynb").is_file():
+        pytest.skip("book/results/01_data.ipynb is absent: no run has been published into the book yet "
+                    "(ferlib publish RUN_DIR), so there is nothing to build the results pages from")
+    root = tmp_path_factory.mktemp("book-build")
+    book = root / "book"
+    shutil.copytree(BOOK, book, symlinks=False, ignore=shutil.ignore_patterns("_build", ".results-*", "results"))
+    shutil.copytree(RESULTS, book / "results", symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    proc = subprocess.run([_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going", "--all"],
+                          capture_output=True, text=True, timeout=900, cwd=root)
+    output = proc.stdout + proc.stderr
+    run = json.loads((book / "results" / "run.json").read_text())
+    comparison_path = book / "results" / "comparison.json"
+    comparison = json.loads(comparison_path.read_text()) if comparison_path.exists() else None
+    return SimpleNamespace(book=book, html=book / "_build" / "html", proc=proc, output=output, run=run,
+                           comparison=comparison)
+
+
+def _page(built, name: str) -> str:
+    path = built.html / f"{name}.html"
+    assert path.is_file(), f"the built book has no page {name}.html"
+    return path.read_text()
+
+
+def _text(page: str) -> str:
+    """The visible text of a page (tags dropped, entities decoded, spaces collapsed)."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_the_book_builds_without_warnings(built):
+    tail = built.output[-6000:]
+    assert built.proc.returncode == 0, f"jupyter-book build failed:\n{tail}"
+    assert "WARNING" not in built.output, f"the build warned:\n{tail}"
+    assert (built.html / "index.html").is_file()
+
+
+def test_every_toc_entry_has_a_titled_page(built):
+    for name in _toc_files():
+        page = _page(built, name)
+        title = re.search(r"<title>(.*?)</title>", page, re.S)
+        assert title and html.unescape(title.group(1)).split("\u2014")[0].strip(), f"{name}.html has no <title>"
+        headings = [_text(h).replace("#", "").strip() for h in re.findall(r"<h1\b.*?</h1>", page, re.S)]
+        assert any(headings), f"{name}.html has no non-empty <h1>"
+
+
+def test_results_pages_carry_the_run_banner(built):
+    for name in NOTEBOOKS:
+        text = _text(_page(built, f"results/{name}"))
+        assert "Run:" in text, f"results/{name}.html does not say which run made it"
+        if built.run.get("profile") == "smoke":
+            assert "smoke" in text, f"results/{name}.html hides that it shows a smoke run"
+        if built.run.get("synthetic"):
+            assert "Synthetic data" in text, f"results/{name}.html hides that the run used synthetic data"
+
+
+def test_the_published_run_is_described(built):
+    run = built.run
+    assert run["profile"] in ("smoke", "cpu", "full")
+    assert isinstance(run["synthetic"], bool) and run["data"]
+    assert set(run.get("notebook_seconds", {})) == set(NOTEBOOKS), "run.json should list every notebook's time"
+
+
+def _table1(built):
+    if built.comparison is None:
+        pytest.fail("book/results/comparison.json is missing: publish copies it from run_dir/metrics")
+    table = built.comparison["table1"]
+    return {column: dict(zip(table["index"], (row[i] for row in table["data"]))) for i, column in enumerate(table["columns"])}
+
+
+def test_table1_holds_this_runs_numbers_and_the_reports(built):
+    table = _table1(built)
+    assert {"CNN ours", "VIT ours", "CNN report", "VIT report"} <= set(table)
+    text = _text(_page(built, "results/05_comparison"))
+    for column in ("CNN ours", "VIT ours"):
+        values = {statistic: v for statistic, v in table[column].items() if v is not None}
+        assert len(values) == 7, f"Table 1 column {column!r} has empty cells: {table[column]}"
+        for statistic, value in values.items():
+            assert f"{value:.4f}" in text, f"Table 1 {column} {statistic} = {value:.4f} is not on the comparison page"
+    for number in REPORT_NUMBERS:
+        assert number in text, f"the report's {number} is missing from the comparison page"
+
+
+def test_the_conclusion_quotes_the_phase2_test_accuracies(built):
+    if built.comparison is None:
+        pytest.fail("book/results/comparison.json is missing")
+    text = _text(_page(built, "conclusion"))
+    for model in ("cnn", "vit"):
+        accuracy = built.comparison["results"][model]["phase2"]["test"]["accuracy"]
+        assert f"{accuracy:.1%}" in text, f"the conclusion does not show the {model} phase-2 test accuracy {accuracy:.1%}"
+
+
+def _glued_values(notebook: Path) -> dict[str, str]:
+    """``name -> text/plain`` of everything a published notebook glued."""
+    values = {}
+    for cell in json.loads(notebook.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook")
+            if scrap:
+                plain = output.get("data", {}).get(scrap.get("mime_prefix", "") + "text/plain")
+                if plain is not None:
+                    values[scrap["name"]] = "".join(plain)
+    return values
+
+
+def test_every_glued_number_on_a_page_is_the_published_runs(built):
+    """Each {glue:text} role, in the chapters and on the results pages, shows the published value."""
+    from myst_nb.core.variables import format_plain_text
+
+    glued = {name: _glued_values(built.book / "results" / f"{name}.ipynb") for name in NOTEBOOKS}
+    pages = {name: (BOOK / f"{name}.md").read_text() for name in CHAPTERS}
+    for name in NOTEBOOKS:
+        cells = json.loads((built.book / "results" / f"{name}.ipynb").read_text())["cells"]
+        pages[f"results/{name}"] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    checked = 0
+    for page, source in pages.items():
+        text = _text(_page(built, page))
+        for target in GLUE_ROLE.findall(source):
+            notebook, _, rest = target.rpartition("::")
+            key, _, fmt = rest.partition(":")
+            owner = Path(notebook).stem if notebook else page.removeprefix("results/")
+            assert key in glued[owner], f"{page}: {owner} glued no {key!r}"
+            expected = format_plain_text(glued[owner][key], fmt)
+            assert expected in text, f"{page}: {target} should read {expected!r}"
+            checked += 1
+    assert checked > 10
+
+
+def test_no_machine_paths_in_the_published_run_or_the_built_pages(built):
+    for path in sorted((built.book / "results").iterdir()):
+        text = path.read_text()
+        for marker in ("/work/", "/root/", "/home/", "/tmp/", "../shared"):
+            assert marker not in text, f"book/results/{path.name} contains {marker!r}"
+    for name in _toc_files():
+        page = _page(built, name)
+        for marker in ("/work/", "/root/", "/tmp/", str(built.book)):
+            assert marker not in page, f"{name}.html contains {marker!r}"

@@ -1,0 +1,232 @@
+"""The six notebooks, read statically: committed clean, parameterised, thin, Colab-ready.
+
+Nothing here executes a notebook (the pipeline tests do that with tiny stand-ins, CI runs
+the real ones); these tests read the committed ``.ipynb`` files and the book's Markdown.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from ferlib.pipeline import NOTEBOOKS
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO / "notebooks"
+BOOK = REPO / "book"
+EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_overfitting_fix", "05_comparison", "06_features")
+PARAMETERS = {"data", "profile", "subset", "epochs", "seed", "split", "run_dir"}
+ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys"}
+# What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.
+NOT_THIN = re.compile(r"\.fit\(|keras\.layers|\blayers\.\w+\(|Conv2D|Dense\(|for\s+epoch\b")
+# {glue}`key`, {glue:text}`key:fmt`, {glue:figure}`key`, {glue:md}`key` and the cross-notebook
+# form {glue:text}`results/05_comparison.ipynb::key:fmt`.
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`]+)`")
+
+
+def _load(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+
+
+def _code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _python_source(cell) -> str:
+    """A code cell's source without IPython magics and shell escapes (``%...``, ``!...``)."""
+    return "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def _role_key(target: str) -> tuple[str | None, str]:
+    """``results/05_comparison.ipynb::cnn_p2_test_acc:.1%`` -> (``results/05_comparison.ipynb``, ``cnn_p2_test_acc``)."""
+    notebook, _, rest = target.rpartition("::")
+    return (notebook or None), rest.split(":")[0].strip()
+
+
+def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
+    """The keys a notebook glues: literal names, and f-string names as regular expressions."""
+    literal, patterns = set(), []
+    for cell in _code_cells(nb):
+        for node in ast.walk(ast.parse(_python_source(cell))):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name != "glue":
+                continue
+            key = node.args[0]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                literal.add(key.value)
+            elif isinstance(key, ast.JoinedStr):
+                pattern = "".join(re.escape(part.value) if isinstance(part, ast.Constant) else r"\w+" for part in key.values)
+                patterns.append(re.compile(pattern))
+            else:
+                pytest.fail(f"a glue key that is neither a string nor an f-string: {ast.unparse(key)}")
+    return literal, patterns
+
+
+def _is_glued(key: str, glued: tuple[set[str], list[re.Pattern]]) -> bool:
+    literal, patterns = glued
+    return key in literal or any(p.fullmatch(key) for p in patterns)
+
+
+def test_the_six_notebooks_exist_in_order_and_match_the_pipeline():
+    assert tuple(NOTEBOOKS) == EXPECTED
+    found = tuple(sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")))
+    assert found == EXPECTED, f"notebooks/ holds {found}"
+
+
+@pytest.fixture(params=EXPECTED)
+def notebook(request):
+    return request.param, _load(request.param)
+
+
+def test_valid_nbformat_with_a_python3_kernelspec(notebook):
+    name, nb = notebook
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    kernelspec = nb.metadata.get("kernelspec", {})
+    assert kernelspec.get("name") == "python3", f"{name}: kernelspec {kernelspec}"
+    assert kernelspec.get("language", "python") == "python"
+
+
+def test_exactly_one_parameters_cell_with_every_parameter(notebook):
+    name, nb = notebook
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters'"
+    cell = tagged[0]
+    assert cell.cell_type == "code"
+    assigned = set()
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.Assign), f"{name}: the parameters cell should only assign: {ast.unparse(node)}"
+        assert isinstance(node.value, ast.Constant), f"{name}: parameters should be literals: {ast.unparse(node)}"
+        assigned |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    assert PARAMETERS <= assigned, f"{name}: the parameters cell lacks {sorted(PARAMETERS - assigned)}"
+    # The parameters come before any cell that uses them (papermill injects right after this one).
+    first_use = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "prepare_run" in c.source)
+    assert nb.cells.index(cell) < first_use
+
+
+def test_committed_without_outputs_or_execution_counts(notebook):
+    name, nb = notebook
+    for i, cell in enumerate(_code_cells(nb)):
+        assert cell.get("outputs", []) == [], f"{name}: code cell {i} has outputs"
+        assert cell.get("execution_count") is None, f"{name}: code cell {i} has an execution count"
+    assert "papermill" not in nb.metadata, f"{name}: committed from an executed run (papermill metadata)"
+
+
+def test_title_and_colab_badge(notebook):
+    name, nb = notebook
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    assert re.match(r"# \S", first.source), f"{name}: the first cell should start with a '# ' title"
+    badge = re.search(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)", first.source)
+    assert badge, f"{name}: no 'Open in Colab' link in the first cell"
+    assert badge.group(1).endswith(f"/notebooks/{name}.ipynb"), badge.group(1)
+    assert "colab-badge" in first.source or "Open In Colab" in first.source or "Open in Colab" in first.source
+
+
+def test_colab_badges_point_at_the_books_repository():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    repo_url = config["repository"]["url"].rstrip("/")
+    slug = repo_url.removeprefix("https://github.com/")
+    branch = config["repository"].get("branch", "main")
+    for name in EXPECTED:
+        first = _load(name).cells[0].source
+        assert f"colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{name}.ipynb" in first, name
+
+
+def test_set_up_cell_installs_ferlib_when_missing(notebook):
+    name, nb = notebook
+    setup = [c for c in _code_cells(nb) if 'find_spec("ferlib")' in c.source]
+    assert setup, f"{name}: no cell checks importlib.util.find_spec(\"ferlib\")"
+    assert "pip" in setup[0].source and "install" in setup[0].source
+    first_import = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "import ferlib" in c.source)
+    assert nb.cells.index(setup[0]) < first_import, f"{name}: ferlib is imported before it is installed"
+
+
+def test_imports_only_allowed_packages(notebook):
+    name, nb = notebook
+    for i, cell in enumerate(_code_cells(nb)):
+        tree = ast.parse(_python_source(cell))  # a syntax error fails here, naming the notebook in the traceback
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{name}: relative import in cell {i}"
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] in ALLOWED_IMPORTS, f"{name}: cell {i} imports {module}"
+
+
+def test_notebooks_are_thin(notebook):
+    name, nb = notebook
+    for i, cell in enumerate(_code_cells(nb)):
+        match = NOT_THIN.search(cell.source)
+        assert not match, f"{name}: code cell {i} does ferlib's work itself ({match.group(0)!r})"
+
+
+def test_every_glue_reference_in_a_notebook_is_glued_there(notebook):
+    name, nb = notebook
+    glued = _glued_keys(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in GLUE_ROLE.findall(cell.source):
+            other, key = _role_key(target)
+            assert other is None, f"{name}: a cross-notebook glue reference inside a notebook: {target}"
+            assert _is_glued(key, glued), f"{name}: {{glue}} reference {key!r} is never glued in {name}"
+
+
+def test_glue_key_patterns_are_expanded_correctly():
+    """The f-string keys of 05_comparison are the ones the book's conclusion reads."""
+    glued = _glued_keys(_load("05_comparison"))
+    for key in ("cnn_p1_train_acc", "vit_p2_test_acc", "cnn_test_loss", "vit_disgust_correct", "cnn_angry_correct"):
+        assert _is_glued(key, glued), key
+    assert not _is_glued("cnn p2 test acc", glued)
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def test_every_notebook_is_a_results_page_in_the_toc():
+    files = _toc_files()
+    assert [f for f in files if f.startswith("results/")] == [f"results/{n}" for n in EXPECTED]
+
+
+def test_cross_notebook_glue_references_in_the_book_resolve():
+    toc = set(_toc_files())
+    references = 0
+    for page in sorted(BOOK.glob("*.md")):
+        for target in GLUE_ROLE.findall(page.read_text()):
+            notebook, key = _role_key(target)
+            if notebook is None:
+                continue
+            references += 1
+            path = Path(notebook)
+            assert path.suffix == ".ipynb" and path.parent.as_posix() == "results", f"{page.name}: {target}"
+            assert f"results/{path.stem}" in toc, f"{page.name}: {notebook} is not in _toc.yml"
+            assert path.stem in EXPECTED, f"{page.name}: {notebook} is not one of the six notebooks"
+            assert _is_glued(key, _glued_keys(_load(path.stem))), f"{page.name}: {path.stem} never glues {key!r}"
+    assert references > 0, "the book reads no numbers from the notebooks"
