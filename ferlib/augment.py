@@ -88,5 +88,34 @@ class BatchSequence(keras.utils.PyDataset):
         return x, self.y[rows]
 
     def on_epoch_end(self) -> None:
-        self.epoch += 1
+        self.set_epoch(self.epoch + 1)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle and reseed the augmentation for `epoch`, whatever ran before.
+
+        Both depend only on (seed, epoch), so a run resumed at epoch 3 draws exactly the
+        batches an uninterrupted run would have drawn at epoch 3.
+        """
+        self.epoch = epoch
         self._order = self._make_order()
+        if self.augmenter is not None:
+            reseed(self.augmenter, self.seed * 100_003 + epoch)
+
+
+def reseed(augmenter: keras.Sequential, seed: int) -> None:
+    """Reset the random state of every random layer in `augmenter` from one integer."""
+    for i, layer in enumerate(augmenter.layers):
+        generator = getattr(layer, "generator", None) or getattr(layer, "seed_generator", None)
+        if generator is not None:
+            generator.state.assign(np.asarray([(seed + 7919 * i) % 2**32, 0], dtype="uint32"))
+
+
+class SyncEpoch(keras.callbacks.Callback):
+    """Tell a :class:`BatchSequence` which epoch Keras is starting (resumed runs included)."""
+
+    def __init__(self, batches: BatchSequence):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)

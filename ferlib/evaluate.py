@@ -69,6 +69,7 @@ def confusion_frame(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
 
 def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """Precision, recall, F1, support and correct predictions for each emotion."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=range(NUM_CLASSES), zero_division=0
     )
@@ -99,8 +100,8 @@ def table1(results: dict[str, dict]) -> pd.DataFrame:
 
 
 def _statistic(results: dict, statistic: str) -> float | None:
-    if statistic == "final test loss":
-        phase = results.get("phase2") or results.get("phase1")
+    if statistic == "final test loss":  # the report's is the loss after phase 2
+        phase = results.get("phase2")
         return None if phase is None else phase["test"]["loss"]
     phase, part, _ = statistic.split()
     scores = results.get(phase)

@@ -121,7 +121,7 @@ def prepare_run(
     set_seed(seed)
     dataset = load_data(data, synthetic_per_class=settings.synthetic_per_class, seed=seed)
     chosen = make_split(split, dataset.labels, dataset.usage, seed=seed)
-    if settings.subset < 1:
+    if settings.subset < 1 and not dataset.is_synthetic:  # the synthetic set is already sized per profile
         chosen = subsample(chosen, dataset.labels, settings.subset, seed=seed)
     run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), profile, settings, seed,
               Path(run_dir), datetime.now(timezone.utc))

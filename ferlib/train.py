@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .augment import BatchSequence, make_augmenter
+from .augment import BatchSequence, SyncEpoch, make_augmenter
 from .data import NUM_CLASSES, atomic_write
 
 
@@ -162,7 +162,7 @@ def train_model(
         batches,
         validation_data=(val[0], one_hot(val[1])),
         epochs=config.epochs,
-        callbacks=report_callbacks(run_dir, config) + list(callbacks),
+        callbacks=[SyncEpoch(batches)] + report_callbacks(run_dir, config) + list(callbacks),
         verbose=verbose,
     )
     seconds = time.time() - started

@@ -262,6 +262,11 @@ def test_per_class_metrics_with_a_class_never_right():
     assert metrics.loc["Happy", "precision"] == pytest.approx(0.5)
 
 
+def test_per_class_metrics_accepts_lists():
+    metrics = per_class_metrics(Y_TRUE.tolist(), Y_PRED.tolist())
+    pd.testing.assert_frame_equal(metrics, per_class_metrics(Y_TRUE, Y_PRED))
+
+
 def test_report_table1_constants():
     assert REPORT_TABLE1["cnn"] == dict(zip(STATISTICS, [0.9832, 0.6202, 0.6289, 0.8042, 0.6652, 0.6472, 0.9814]))
     assert REPORT_TABLE1["vit"] == dict(zip(STATISTICS, [0.5202, 0.3807, 0.3962, 0.4295, 0.4151, 0.4187, 1.5021]))

@@ -2,7 +2,8 @@
 
 Used by tests/test_train.py to check that an interrupted run resumes where it stopped.
 
-    python tests/scripts/train_until_killed.py RUN_DIR [--epochs 4] [--order-log FILE] [--lr-patience 5]
+    python tests/scripts/train_until_killed.py RUN_DIR [--epochs 4] [--order-log FILE]
+        [--model cnn|vit] [--learning-rate 1e-3] [--lr-patience 5]
 
 With ``KILL_AT_EPOCH=k`` in the environment, the process sends itself SIGKILL at the
 start of epoch ``k`` (0-based), i.e. after ``k`` finished epochs: no Python cleanup, no
@@ -25,7 +26,7 @@ import keras
 import numpy as np
 
 from ferlib.augment import BatchSequence
-from ferlib.models import build_cnn
+from ferlib.models import build_cnn, build_vit
 from ferlib.synthetic import make_synthetic_faces
 from ferlib.train import TrainConfig, set_seed, train_model
 
@@ -65,6 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--order-log")
+    parser.add_argument("--model", choices=("cnn", "vit"), default="cnn")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lr-patience", type=int, default=5)
     args = parser.parse_args(argv)
     kill_at = os.environ.get("KILL_AT_EPOCH")
@@ -74,14 +77,17 @@ def main(argv=None) -> int:
     images, labels = make_synthetic_faces(n_per_class=6, seed=SEED)  # 42 images
     x = (images[..., None] / 255.0).astype(np.float32)
     set_seed(SEED)
-    model = build_cnn(filters=(8, 16, 16, 16), dense_units=(16, 16, 16))
+    if args.model == "cnn":
+        model = build_cnn(filters=(8, 16, 16, 16), dense_units=(16, 16, 16))
+    else:
+        model = build_vit(projection_dim=8, num_heads=2, transformer_layers=1)
     result = train_model(
         model,
         (x[:N_TRAIN], labels[:N_TRAIN]),
         (x[N_TRAIN:], labels[N_TRAIN:]),
         args.run_dir,
         TrainConfig(epochs=args.epochs, batch_size=BATCH, early_stopping_patience=None,
-                    lr_patience=args.lr_patience),
+                    learning_rate=args.learning_rate, lr_patience=args.lr_patience),
         seed=SEED,
         verbose=0,
         callbacks=[EpochMarker(None if kill_at is None else int(kill_at))],
