@@ -54,7 +54,7 @@ class Profile:
 PROFILES = {
     "smoke": Profile(subset=0.03, epochs=2, hard_epochs=1, tuning_epochs=1, synthetic_per_class=120),
     # A CPU-sized run (under an hour on 2 cores): real learning curves, not the report's scale.
-    "cpu": Profile(subset=0.1, epochs=12, hard_epochs=3, tuning_epochs=3, synthetic_per_class=300),
+    "cpu": Profile(subset=0.3, epochs=10, hard_epochs=2, tuning_epochs=1, synthetic_per_class=300),
     "full": Profile(subset=1.0, epochs=100, hard_epochs=20, tuning_epochs=100, synthetic_per_class=600),
 }
 
