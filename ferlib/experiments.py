@@ -88,11 +88,15 @@ class Run:
         if self.data.is_synthetic:
             lines.append("**Synthetic data:** these numbers come from generated faces, not FER2013; "
                          "they check the pipeline and say nothing about emotion recognition.")
-        if self.profile_name != "full":
-            lines.append(f"**{self.profile_name} profile:** a small subset and {self.profile.epochs} "
+        if self.profile_name == "smoke":
+            lines.append(f"**Smoke profile:** a {self.profile.subset:.0%} subset and {self.profile.epochs} "
                          "epoch(s) to check the pipeline end to end; accuracies are not meaningful. "
                          "The `full` profile reproduces the report.")
-        return "\n\n".join(lines)
+        elif self.profile_name != "full":
+            lines.append(f"**{self.profile_name} profile:** a {self.profile.subset:.0%} subset and at most "
+                         f"{self.profile.epochs} epochs, sized for a CPU: real training, but not the report's "
+                         "scale. The `full` profile reproduces the report.")
+        return "\n>\n".join(f"> {line}" for line in lines)  # a quote block stands out in Jupyter and the book
 
     def save_metrics(self, name: str, results: dict) -> Path:
         return save_results(self.path("metrics", f"{name}.json"), results, self.provenance())

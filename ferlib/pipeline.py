@@ -183,10 +183,17 @@ _NATIVE_LOG = re.compile(
 
 
 def _drop_native_logs(notebook: dict) -> dict:
-    """Remove stderr outputs made only of native (C++) log lines; keep every other output."""
+    """Remove stderr outputs made only of native (C++) log lines; keep every other output.
+
+    Also collapses papermill's injected-parameters cell in the book, like the parameters
+    cell it overrides.
+    """
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
         kept = []
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
