@@ -61,3 +61,40 @@ def fer2013(fer2013_csv, tmp_path_factory):
         mp.setenv("FERLIB_NO_DOWNLOAD", "1")
         mp.delenv("FER2013_PATH", raising=False)
         return load_fer2013(fer2013_csv, download=False)
+
+
+@pytest.fixture(scope="session")
+def toc_files() -> list[str]:
+    """The book's pages in _toc.yml order (root first), as paths relative to book/."""
+    import yaml
+
+    toc = yaml.safe_load((Path(__file__).resolve().parent.parent / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+@pytest.fixture(scope="session")
+def cnn():
+    """The report's CNN, untrained (built once: tests only inspect it)."""
+    from ferlib.models import build_cnn
+
+    return build_cnn()
+
+
+@pytest.fixture(scope="session")
+def vit():
+    """The report's ViT, untrained (built once: tests only inspect it)."""
+    from ferlib.models import build_vit
+
+    return build_vit()

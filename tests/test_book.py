@@ -30,23 +30,6 @@ REPORT_NUMBERS = ("0.9832", "0.6289", "0.6472", "0.3962", "0.4187")
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 
 
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
-
-
 # --------------------------------------------------------------------------- configuration
 
 
@@ -68,8 +51,8 @@ def test_book_config_and_toc_are_the_top_level_files():
         assert link.read_text() == (REPO / name).read_text()
 
 
-def test_toc_lists_every_chapter_and_results_page_once():
-    files = _toc_files()
+def test_toc_lists_every_chapter_and_results_page_once(toc_files):
+    files = toc_files
     assert len(files) == len(set(files)), files
     assert set(files) == set(CHAPTERS) | {f"results/{n}" for n in NOTEBOOKS}
     assert files[0] == "intro"
@@ -129,8 +112,8 @@ def test_the_book_builds_without_warnings(built):
     assert (built.html / "index.html").is_file()
 
 
-def test_every_toc_entry_has_a_titled_page(built):
-    for name in _toc_files():
+def test_every_toc_entry_has_a_titled_page(built, toc_files):
+    for name in toc_files:
         page = _page(built, name)
         title = re.search(r"<title>(.*?)</title>", page, re.S)
         assert title and html.unescape(title.group(1)).split("\u2014")[0].strip(), f"{name}.html has no <title>"
@@ -220,12 +203,12 @@ def test_every_glued_number_on_a_page_is_the_published_runs(built):
     assert checked > 10
 
 
-def test_no_machine_paths_in_the_published_run_or_the_built_pages(built):
+def test_no_machine_paths_in_the_published_run_or_the_built_pages(built, toc_files):
     for path in sorted((built.book / "results").iterdir()):
         text = path.read_text()
         for marker in ("/work/", "/root/", "/home/", "/tmp/", "../shared"):
             assert marker not in text, f"book/results/{path.name} contains {marker!r}"
-    for name in _toc_files():
+    for name in toc_files:
         page = _page(built, name)
         for marker in ("/work/", "/root/", "/tmp/", str(built.book)):
             assert marker not in page, f"{name}.html contains {marker!r}"

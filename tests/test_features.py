@@ -8,16 +8,6 @@ from ferlib.models import build_cnn, build_vit
 
 
 @pytest.fixture(scope="module")
-def cnn():
-    return build_cnn()
-
-
-@pytest.fixture(scope="module")
-def vit():
-    return build_vit()
-
-
-@pytest.fixture(scope="module")
 def small_vit():
     return build_vit(projection_dim=32, transformer_layers=2)
 

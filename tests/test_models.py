@@ -84,16 +84,6 @@ def test_formulas_give_the_books_numbers():
 # --------------------------------------------------------------------------- CNN
 
 
-@pytest.fixture(scope="module")
-def cnn():
-    return build_cnn()
-
-
-@pytest.fixture(scope="module")
-def vit():
-    return build_vit()
-
-
 def test_cnn_input_and_softmax_output(cnn):
     assert tuple(cnn.input.shape) == (None, 48, 48, 1)
     assert tuple(cnn.output.shape) == (None, 7)

@@ -193,30 +193,13 @@ def test_glue_key_patterns_are_expanded_correctly():
     assert not _is_glued("cnn p2 test acc", glued)
 
 
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
-
-
-def test_every_notebook_is_a_results_page_in_the_toc():
-    files = _toc_files()
+def test_every_notebook_is_a_results_page_in_the_toc(toc_files):
+    files = toc_files
     assert [f for f in files if f.startswith("results/")] == [f"results/{n}" for n in EXPECTED]
 
 
-def test_cross_notebook_glue_references_in_the_book_resolve():
-    toc = set(_toc_files())
+def test_cross_notebook_glue_references_in_the_book_resolve(toc_files):
+    toc = set(toc_files)
     references = 0
     for page in sorted(BOOK.glob("*.md")):
         for target in GLUE_ROLE.findall(page.read_text()):
