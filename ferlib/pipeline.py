@@ -161,7 +161,7 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
         source = run_dir / "notebooks" / f"{name}.ipynb"
         if not source.exists():
             raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
-        notebook = _drop_native_logs(json.loads(source.read_text()))
+        notebook = _tidy_for_book(json.loads(source.read_text()))
         text = _scrub(json.dumps(notebook, indent=1, ensure_ascii=False), run_dir)
         (results_dir / f"{name}.ipynb").write_text(text + "\n")
     comparison = run_dir / "metrics" / "comparison.json"
@@ -182,7 +182,7 @@ _NATIVE_LOG = re.compile(
 )
 
 
-def _drop_native_logs(notebook: dict) -> dict:
+def _tidy_for_book(notebook: dict) -> dict:
     """Remove stderr outputs made only of native (C++) log lines; keep every other output.
 
     Also collapses papermill's injected-parameters cell in the book, like the parameters
