@@ -18,6 +18,7 @@ from .data import (
     find_fer2013,
     load_data,
     load_fer2013,
+    equalize_histogram,
     load_synthetic,
 )
 from .evaluate import (
@@ -31,20 +32,38 @@ from .evaluate import (
 )
 from .experiments import (
     PROFILES,
+    build_for_run,
+    choose_precision,
+    chosen_reading,
     compare_models,
+    compare_precision,
+    compare_readings,
     load_stage_model,
     prepare_run,
-    run_overfitting_fix,
     train_phase1,
+    train_phase2,
     vit_tuning_story,
 )
 from .features import cnn_feature_maps, vit_attention_map, vit_block_activations
-from .models import VIT_TUNING_STORY, ViTConfig, build_cnn, build_vit, count_params, model_summary
+from .models import (
+    CNN_READINGS,
+    READING_NOTES,
+    READINGS,
+    VIT_READINGS,
+    VIT_TUNING_STORY,
+    ViTConfig,
+    build_cnn,
+    build_model,
+    build_vit,
+    count_params,
+    model_summary,
+)
 from .phase2 import hard_sample_indices, run_phase2
 from .plots import (
     plot_class_samples,
     plot_class_balance,
     plot_augmentation_grid,
+    plot_equalization,
     plot_training_curves,
     plot_confusion_matrices,
     plot_per_class,
@@ -54,6 +73,7 @@ from .plots import (
     plot_tuning_results,
 )
 from .splits import check_disjoint, class_distribution, duplicate_report, official_split, report_split
+from .runfolder import RunFolder
 from .train import TrainConfig, read_history, set_seed, train_model
 
 __version__ = "0.1.0"

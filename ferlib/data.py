@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 #: FER2013's emotion codes 0..6, in the order the challenge CSV uses.
 EMOTIONS: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
@@ -94,6 +95,32 @@ class FER2013:
 
     def usage_counts(self) -> dict[str, int]:
         return {u: int(np.count_nonzero(self.usage == u)) for u in USAGES}
+
+    def pixel_summary(self) -> dict[str, float]:
+        """Grey-level statistics that tell the two releases apart.
+
+        The challenge CSV keeps each photo's own contrast; the image-folder release has
+        every image histogram-equalized, so nearly all of its images span 0..255 and their
+        per-image spread is larger (standard deviation about 74).
+        """
+        lo, hi = self.images.min(axis=(1, 2)), self.images.max(axis=(1, 2))
+        per_image_std = self.images.reshape(len(self.images), -1).std(axis=1)
+        full_range = float(np.mean((lo == 0) & (hi == 255)))
+        return {"mean": float(self.images.mean()), "std": float(self.images.std()),
+                "per_image_std": float(per_image_std.mean()), "full_range_share": full_range,
+                "looks_equalized": full_range > 0.95}
+
+
+def equalize_histogram(image: np.ndarray) -> np.ndarray:
+    """Per-image histogram equalization of a uint8 image: what the image-folder release
+    did to every FER2013 face (its grey levels then spread over the whole 0..255 range)."""
+    image = np.asarray(image, np.uint8)
+    counts = np.bincount(image.ravel(), minlength=256)
+    cdf = np.cumsum(counts)
+    lowest = cdf[counts > 0][0]
+    scale = max(cdf[-1] - lowest, 1)
+    lookup = np.clip(np.round((cdf - lowest) / scale * 255), 0, 255).astype(np.uint8)
+    return lookup[image]
 
 
 # --------------------------------------------------------------------------- discovery
@@ -260,24 +287,6 @@ def _cached_read(path: Path, reader) -> FER2013:
         ),
     )
     return data
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(fileobj)`` on a temporary file next to `path`, then move it into place.
-
-    Readers see either the old file or the complete new one, never a half-written file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # --------------------------------------------------------------------------- challenge CSV

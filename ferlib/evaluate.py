@@ -1,27 +1,18 @@
-"""Evaluation, the report's Table 1, and results saved with their provenance.
+"""Evaluation: accuracy and loss, confusion matrices, per-class metrics, the report's Table 1.
 
 Metrics come from Keras (accuracy, loss) and scikit-learn (confusion matrix, per-class
-precision and recall). Results are JSON files in the run directory; every one carries a
-``provenance`` block saying which data, split, profile, seed, backend, device and commit
-made it.
+precision and recall).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import subprocess
-from datetime import datetime, timezone
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from .data import EMOTIONS, NUM_CLASSES, atomic_write
-from .train import one_hot
+from .data import EMOTIONS, NUM_CLASSES
 
 #: The report's Table 1 (section 5.3), as printed there ("06289" read as 0.6289).
 REPORT_TABLE1: dict[str, dict[str, float]] = {
@@ -46,6 +37,11 @@ REPORT_TABLE1: dict[str, dict[str, float]] = {
 }
 #: Correct test predictions per class that the report quotes (6.2).
 REPORT_CORRECT_COUNTS = {"cnn": {"Angry": 379, "Disgust": 36}, "vit": {"Angry": 31, "Disgust": 0}}
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    """Integer labels as float32 one-hot rows, the form categorical cross-entropy takes."""
+    return keras.utils.to_categorical(labels, NUM_CLASSES).astype(np.float32)
 
 
 def evaluate_model(model: keras.Model, parts: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int = 256) -> dict[str, dict[str, float]]:
@@ -106,92 +102,3 @@ def _statistic(results: dict, statistic: str) -> float | None:
     phase, part, _ = statistic.split()
     scores = results.get(phase)
     return None if scores is None else scores[part]["accuracy"]
-
-
-# --------------------------------------------------------------------------- provenance
-
-
-def git_commit(path: str | Path = ".") -> str:
-    """The commit of the checkout at `path` (``+dirty`` when it has changes), or ``unknown``."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("FERLIB_COMMIT", "unknown")
-
-
-def device_name() -> str:
-    """The accelerator Keras trains on (e.g. ``gpu: NVIDIA H100``) or the CPU."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            import jax
-
-            device = jax.devices()[0]
-            return f"{device.platform}: {getattr(device, 'device_kind', device)}"
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                details = tf.config.experimental.get_device_details(gpus[0])
-                return f"gpu: {details.get('device_name', gpus[0].name)}"
-        if backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                return f"gpu: {torch.cuda.get_device_name(0)}"
-    except Exception:  # a device query must never stop a run
-        pass
-    return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
-
-
-def provenance(data, split, profile: str, seed: int, started: datetime | None = None, **extra) -> dict:
-    """Everything a results table must say about the run that made it."""
-    return {
-        "data": data.name,
-        "data_source": Path(data.source).name if data.kind != "synthetic" else data.source,
-        "data_fingerprint": data.fingerprint,
-        "synthetic": data.is_synthetic,
-        "split": split.describe(),
-        "profile": profile,
-        "seed": seed,
-        "backend": keras.backend.backend(),
-        "keras_version": keras.__version__,
-        "device": device_name(),
-        "commit": git_commit(Path(__file__).resolve().parent),
-        "started": (started or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **extra,
-    }
-
-
-def save_results(path: str | Path, results: dict, provenance: dict) -> Path:
-    """Write ``{**results, "provenance": provenance}`` as JSON, atomically."""
-    payload = json.dumps({**results, "provenance": provenance}, indent=2, default=_json_default)
-    return atomic_write(Path(path), lambda f: f.write(payload.encode()))
-
-
-def load_results(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="split"))
-    raise TypeError(f"cannot save {type(value).__name__} as JSON")
-
-
-def describe_run(prov: dict) -> str:
-    """One line naming the run, for the top of a results page."""
-    return (
-        f"{prov['profile']} profile · {prov['data']} ({prov['split']}) · seed {prov['seed']} · "
-        f"Keras {prov['keras_version']} on {prov['backend']} · {prov['device']} · commit {prov['commit']}"
-    )

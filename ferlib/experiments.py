@@ -1,18 +1,12 @@
 """The report's experiments as a few calls, so each notebook stays a page of narrative.
 
-A :class:`Run` ties one run directory to its data, split, profile and seed. The notebooks
-pass results to each other through that directory:
-
-``run.json``                        what the run is (written by every notebook)
-``cnn/phase1/``, ``vit/phase1/``    trained models and histories (02, 03)
-``vit_tuning/<config>/``            each tuning-story configuration (03)
-``<model>/phase2/``                 hard samples and the two phase-2 steps (04)
-``metrics/*.json``                  scores with provenance (read by 05 and the book)
+A :class:`Run` ties one run folder (:class:`~ferlib.runfolder.RunFolder`) to its data,
+split, profile, seed and precision. The notebooks pass results to each other through
+that folder: 02 and 03 train phase 1, 04 phase 2, 05 and 06 read what they saved.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,17 +19,16 @@ from .data import FER2013, load_data
 from .evaluate import (
     REPORT_CORRECT_COUNTS,
     confusion_frame,
-    describe_run,
     evaluate_model,
-    load_results,
     per_class_metrics,
     predict_labels,
-    provenance,
-    save_results,
     table1,
 )
-from .models import VIT_TUNING_STORY, ViTConfig, build_cnn, build_vit, count_params
+from .files import read_json, write_json
+from .models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params
 from .phase2 import Phase2Result, run_phase2
+from .provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
+from .runfolder import RunFolder
 from .splits import Split, make_split, split_arrays, subsample
 from .train import TrainConfig, TrainResult, set_seed, train_model
 
@@ -48,36 +41,60 @@ class Profile:
     epochs: int  # phase 1, and the augmentation step of phase 2
     hard_epochs: int  # the hard-sample step of phase 2 (report: 20)
     tuning_epochs: int  # each configuration of the ViT tuning story
+    reading_epochs: int  # each reading of an architecture
     synthetic_per_class: int = 300  # images per class when data="synthetic"
 
 
 PROFILES = {
-    "smoke": Profile(subset=0.03, epochs=2, hard_epochs=1, tuning_epochs=1, synthetic_per_class=120),
-    # A CPU-sized run (under an hour on 2 cores): real learning curves, not the report's scale.
-    "cpu": Profile(subset=0.3, epochs=10, hard_epochs=2, tuning_epochs=1, synthetic_per_class=300),
-    "full": Profile(subset=1.0, epochs=100, hard_epochs=20, tuning_epochs=100, synthetic_per_class=600),
+    "smoke": Profile(subset=0.03, epochs=2, hard_epochs=1, tuning_epochs=1, reading_epochs=1, synthetic_per_class=120),
+    # A CPU-sized run (under two hours on 2 cores): real learning curves, not the report's scale.
+    "cpu": Profile(subset=0.3, epochs=10, hard_epochs=2, tuning_epochs=1, reading_epochs=2, synthetic_per_class=300),
+    # The report's recipe on the whole split. The readings and the tuning story train a few
+    # epochs each, the same for every candidate, so that they fit a CPU.
+    "full": Profile(subset=1.0, epochs=100, hard_epochs=20, tuning_epochs=4, reading_epochs=5, synthetic_per_class=600),
 }
+
+
+def choose_precision(model: str) -> str:
+    """The dtype policy a model trains in on this machine.
+
+    Measured on a 2-core AVX-512 BF16 CPU (``benchmarks/bench_precision.py``): the CNN
+    trains about 1.5x faster under ``mixed_bfloat16`` and learns at the same pace; the
+    small ViT is slower in bfloat16. Without native bfloat16, float32 for both.
+    """
+    return "mixed_bfloat16" if model == "cnn" and supports_bfloat16() else "float32"
 
 
 @dataclass
 class Run:
     data: FER2013
     split: Split
-    parts: dict[str, tuple[np.ndarray, np.ndarray]]
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (images in [0, 1], labels)
     profile_name: str
     profile: Profile
     seed: int
-    run_dir: Path
+    folder: RunFolder
+    precision: dict[str, str]  # model -> Keras dtype policy
     started: datetime
 
-    def path(self, *parts: str) -> Path:
-        return self.run_dir.joinpath(*parts)
+    @property
+    def run_dir(self) -> Path:
+        return self.folder.root
 
-    def train_config(self, epochs: int | None = None) -> TrainConfig:
-        return TrainConfig(epochs=epochs or self.profile.epochs)
+    def train_config(self, epochs: int | None = None, **changes) -> TrainConfig:
+        return TrainConfig(epochs=epochs or self.profile.epochs, **changes)
+
+    def train(self, model: keras.Model, folder: Path, config: TrainConfig | None = None, *,
+              arrays: tuple[np.ndarray, np.ndarray] | None = None, augment: bool = False, verbose: int = 2) -> TrainResult:
+        """Train on this run's training images (or `arrays`), resumably, reporting progress."""
+        return train_model(model, arrays or self.arrays["train"], self.arrays["val"], folder, config or self.train_config(),
+                           augment=augment, seed=self.seed, verbose=verbose, progress=self.folder.progress,
+                           label=folder.relative_to(self.run_dir).as_posix())
 
     def provenance(self, **extra) -> dict:
-        return provenance(self.data, self.split, self.profile_name, self.seed, self.started, **extra)
+        card = read_json(self.folder.card, {})
+        started = datetime.fromisoformat(card["started"]) if card.get("started") else self.started
+        return provenance(self.data, self.split, self.profile_name, self.seed, started, precision=self.precision, **extra)
 
     def describe(self) -> str:
         return describe_run(self.provenance())
@@ -99,10 +116,10 @@ class Run:
         return "\n>\n".join(f"> {line}" for line in lines)  # a quote block stands out in Jupyter and the book
 
     def save_metrics(self, name: str, results: dict) -> Path:
-        return save_results(self.path("metrics", f"{name}.json"), results, self.provenance())
+        return save_results(self.folder.metrics(name), results, self.provenance())
 
     def load_metrics(self, name: str) -> dict:
-        path = self.path("metrics", f"{name}.json")
+        path = self.folder.metrics(name)
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: run the notebook that makes {name!r} first (same run_dir)")
         return load_results(path)
@@ -117,7 +134,11 @@ def prepare_run(
     split: str = "report",
     run_dir: str | Path = "runs/latest",
 ) -> Run:
-    """Load the data, make the split and the arrays, and seed everything, for one notebook."""
+    """Load the data, make the split and the arrays, and seed everything, for one notebook.
+
+    Writes the run card (``run.json``); a card that is already there keeps the date the run
+    first started, so a run resumed over several sessions shows when it began and ended.
+    """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     settings = PROFILES[profile]
@@ -127,42 +148,140 @@ def prepare_run(
     chosen = make_split(split, dataset.labels, dataset.usage, seed=seed)
     if settings.subset < 1 and not dataset.is_synthetic:  # the synthetic set is already sized per profile
         chosen = subsample(chosen, dataset.labels, settings.subset, seed=seed)
-    run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), profile, settings, seed,
-              Path(run_dir), datetime.now(timezone.utc))
-    run.run_dir.mkdir(parents=True, exist_ok=True)
-    (run.run_dir / "run.json").write_text(json.dumps({**run.provenance(), "settings": asdict(settings)}, indent=2))
+    folder = RunFolder(Path(run_dir))
+    folder.root.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc)
+    card = read_json(folder.card, {})
+    same_run = card.get("profile") == profile and card.get("seed") == seed and card.get("data_fingerprint") == dataset.fingerprint
+    started = datetime.fromisoformat(card["started"]) if same_run and card.get("started") else now
+    run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), profile, settings, seed, folder,
+              {model: choose_precision(model) for model in READINGS}, started)
+    first = card.get("first_started_unix") if same_run else None
+    write_json(folder.card, {**run.provenance(), "settings": asdict(settings),
+                             "first_started_unix": first or now.timestamp()})
     return run
 
 
-def _build(kind: str, vit_config: ViTConfig | None = None) -> keras.Model:
-    return build_cnn() if kind == "cnn" else build_vit(vit_config)
+# --------------------------------------------------------------------------- readings
 
 
-def train_phase1(run: Run, kind: str, vit_config: ViTConfig | None = None, verbose: int = 2) -> tuple[TrainResult, dict]:
-    """Phase 1 of the report for ``"cnn"`` or ``"vit"``: train, evaluate, save metrics."""
+@dataclass
+class Readings:
+    """Each reading of one model's architecture, trained the same few epochs."""
+
+    model: str
+    table: pd.DataFrame  # one row per reading: parameters, accuracies after the last epoch, seconds
+    histories: dict[str, pd.DataFrame]
+    chosen: str  # the reading that fits the training images fastest
+
+
+def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
+    """Train every reading of `model` (:data:`~ferlib.models.READINGS`) for the profile's
+    ``reading_epochs``, from the same seed, without early stopping, and keep the one with
+    the highest training accuracy at the end: the report describes a fast, strong fit of
+    the training data, so that is the behaviour to match (not the best validation score).
+    """
+    rows, histories = [], {}
+    config = run.train_config(run.profile.reading_epochs, early_stopping_patience=None)
+    for reading in READINGS[model]:
+        set_seed(run.seed)
+        net = build_model(model, reading, precision=run.precision[model], name=f"{model}_{reading}")
+        result = run.train(net, run.folder.reading(model, reading), config, verbose=verbose)
+        last = result.history.iloc[-1]
+        histories[reading] = result.history
+        rows.append({"reading": reading, "change": READING_NOTES[model][reading], "params": count_params(result.model)["total"], "epochs": result.epochs,
+                     "train_accuracy": float(last["accuracy"]), "val_accuracy": float(last["val_accuracy"]),
+                     "best_val_accuracy": float(result.history["val_accuracy"].max()), "seconds": round(result.seconds, 1)})
+    table = pd.DataFrame(rows)
+    chosen = str(table.loc[table["train_accuracy"].idxmax(), "reading"])
+    run.save_metrics(f"{model}_readings", {"model": model, "chosen": chosen, "readings": table.to_dict(orient="records"),
+                                           "histories": {k: h.to_dict(orient="list") for k, h in histories.items()}})
+    return Readings(model, table, histories, chosen)
+
+
+def chosen_reading(run: Run, model: str) -> str:
+    """The reading `model` trains in: the one :func:`compare_readings` chose for this run
+    (it trains the readings first when this run has not compared them yet)."""
+    path = run.folder.metrics(f"{model}_readings")
+    if path.exists():
+        return load_results(path)["chosen"]
+    return compare_readings(run, model).chosen
+
+
+def build_for_run(run: Run, model: str, vit_config: ViTConfig | None = None) -> keras.Model:
+    """`model` in this run's chosen reading and precision, initialised from the run's seed."""
+    reading = chosen_reading(run, model)
     set_seed(run.seed)
-    result = train_model(_build(kind, vit_config), run.parts["train"], run.parts["val"], run.path(kind, "phase1"),
-                         run.train_config(), seed=run.seed, verbose=verbose)
-    scores = evaluate_model(result.model, run.parts)
-    run.save_metrics(f"{kind}_phase1", {"model": kind, "params": count_params(result.model), "epochs": result.epochs,
-                                        "train_seconds": result.seconds, "scores": scores,
-                                        "history": result.history.to_dict(orient="list")})
+    return build_model(model, reading, vit_config=vit_config, precision=run.precision[model])
+
+
+@dataclass
+class PrecisionCheck:
+    """The chosen reading trained the same epochs in float32 and in the run's precision."""
+
+    model: str
+    precision: str
+    histories: dict[str, pd.DataFrame]  # precision -> history
+    val_accuracy_gap: float  # |float32 - chosen| validation accuracy after the last epoch, in points
+
+
+def compare_precision(run: Run, model: str, verbose: int = 2) -> PrecisionCheck | None:
+    """Train `model`'s chosen reading in float32 for ``reading_epochs``, beside the same
+    reading in the run's precision (trained by :func:`compare_readings`): same data, seed,
+    epochs. None when the run trains `model` in float32 anyway."""
+    precision = run.precision[model]
+    if precision == "float32":
+        return None
+    reading = chosen_reading(run, model)
+    config = run.train_config(run.profile.reading_epochs, early_stopping_patience=None)
+    set_seed(run.seed)
+    net = build_model(model, reading, precision="float32", name=f"{model}_{reading}")
+    reference = run.train(net, run.folder.reading(model, reading, "float32"), config, verbose=verbose)
+    chosen = run.train(build_model(model, reading, precision=precision, name=f"{model}_{reading}"),
+                       run.folder.reading(model, reading), config, verbose=verbose)  # reused from the readings
+    histories = {"float32": reference.history, precision: chosen.history}
+    gap = 100 * abs(reference.history["val_accuracy"].iloc[-1] - chosen.history["val_accuracy"].iloc[-1])
+    check = PrecisionCheck(model, precision, histories, float(gap))
+    run.save_metrics(f"{model}_precision", {"model": model, "reading": reading, "precision": precision,
+                                            "val_accuracy_gap_points": check.val_accuracy_gap,
+                                            "histories": {k: h.to_dict(orient="list") for k, h in histories.items()}})
+    return check
+
+
+# --------------------------------------------------------------------------- phase 1
+
+
+def train_phase1(run: Run, model: str, verbose: int = 2) -> tuple[TrainResult, dict]:
+    """Phase 1 of the report for ``"cnn"`` or ``"vit"``: train, evaluate, save metrics."""
+    result = run.train(build_for_run(run, model), run.folder.phase1(model), verbose=verbose)
+    scores = evaluate_model(result.model, run.arrays)
+    run.save_metrics(f"{model}_phase1", {"model": model, "reading": chosen_reading(run, model),
+                                         "params": count_params(result.model), "epochs": result.epochs,
+                                         "train_seconds": result.seconds, "scores": scores,
+                                         "history": result.history.to_dict(orient="list")})
     return result, scores
 
 
+def tuning_name(config: ViTConfig) -> str:
+    return f"L{config.transformer_layers}-H{config.num_heads}-D{config.projection_dim}"
+
+
 def vit_tuning_story(run: Run, configs=VIT_TUNING_STORY, verbose: int = 2) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Train every configuration of the report's ViT tuning story (5.2) under one setting.
+    """Train every configuration of the report's ViT tuning story (5.2) under one setting:
+    the profile's ``tuning_epochs`` each, from the same seed, in the run's chosen ViT reading.
 
     Returns one row per configuration (sizes, parameters, epochs, accuracies, seconds) and
     each configuration's history.
     """
     rows, histories = [], {}
+    config_train = run.train_config(run.profile.tuning_epochs)
+    reading = chosen_reading(run, "vit")
     for config in configs:
         set_seed(run.seed)
-        name = f"L{config.transformer_layers}-H{config.num_heads}-D{config.projection_dim}"
-        result = train_model(build_vit(config), run.parts["train"], run.parts["val"], run.path("vit_tuning", name),
-                             run.train_config(run.profile.tuning_epochs), seed=run.seed, verbose=verbose)
-        scores = evaluate_model(result.model, run.parts)
+        net = build_model("vit", reading, vit_config=config, precision=run.precision["vit"],
+                          name=f"vit_{tuning_name(config)}")
+        result = run.train(net, run.folder.tuning(tuning_name(config)), config_train, verbose=verbose)
+        scores = evaluate_model(result.model, run.arrays)
         histories[config.label] = result.history
         rows.append({"config": config.label, "layers": config.transformer_layers, "heads": config.num_heads,
                      "projection_dim": config.projection_dim, "params": count_params(result.model)["total"],
@@ -174,24 +293,26 @@ def vit_tuning_story(run: Run, configs=VIT_TUNING_STORY, verbose: int = 2) -> tu
     return frame, histories
 
 
-def load_stage_model(run: Run, kind: str, stage: str = "phase1") -> keras.Model:
-    """The model a notebook saved: stage ``phase1`` or ``phase2`` (after augmentation)."""
-    path = run.path(kind, "phase1", "model.keras") if stage == "phase1" else run.path(kind, "phase2", "augmentation", "model.keras")
+def load_stage_model(run: Run, model: str, stage: str = "phase1") -> keras.Model:
+    """The model a notebook saved: stage ``phase1`` or ``phase2`` (after the augmentation round)."""
+    path = run.folder.final_model(model, stage)
     if not path.exists():
-        notebook = "02_cnn" if (kind, stage) == ("cnn", "phase1") else "03_vit_tuning" if stage == "phase1" else "04_overfitting_fix"
+        notebook = "02_cnn" if (model, stage) == ("cnn", "phase1") else "03_vit_tuning" if stage == "phase1" else "04_phase2"
         raise FileNotFoundError(f"{path} is missing: run notebook {notebook} with the same run_dir first")
     return keras.saving.load_model(path)
 
 
-def run_overfitting_fix(run: Run, kind: str, verbose: int = 2) -> Phase2Result:
-    """Phase 2 of the report (5.3) on the phase-1 model of `kind`; saves its metrics."""
-    set_seed(run.seed)
-    model = load_stage_model(run, kind, "phase1")
-    result = run_phase2(model, run.parts, run.path(kind, "phase2"), run.train_config(),
-                        hard_epochs=run.profile.hard_epochs, seed=run.seed, verbose=verbose)
-    run.save_metrics(f"{kind}_phase2", {"model": kind, "n_hard": len(result.hard_indices),
-                                        "scores": result.scores,
-                                        "histories": {k: h.to_dict(orient="list") for k, h in result.histories.items()}})
+# --------------------------------------------------------------------------- phase 2
+
+
+def train_phase2(run: Run, model: str, verbose: int = 2) -> Phase2Result:
+    """Phase 2 of the report (5.3) on the phase-1 model of `model`; saves its metrics."""
+    result = run_phase2(load_stage_model(run, model, "phase1"), run.arrays, run.folder.phase2(model), run.train_config(),
+                        hard_epochs=run.profile.hard_epochs, seed=run.seed, verbose=verbose,
+                        progress=run.folder.progress, label=f"{model}/phase2")
+    run.save_metrics(f"{model}_phase2", {"model": model, "n_hard": len(result.hard_indices),
+                                         "scores": result.scores,
+                                         "histories": {k: h.to_dict(orient="list") for k, h in result.histories.items()}})
     return result
 
 
@@ -202,16 +323,17 @@ def compare_models(run: Run) -> dict:
     of both final (phase-2) models.
     """
     results, confusion, per_class = {}, {}, {}
-    x_test, y_test = run.parts["test"]
-    for kind in ("cnn", "vit"):
-        results[kind] = {"phase1": run.load_metrics(f"{kind}_phase1")["scores"],
-                         "phase2": run.load_metrics(f"{kind}_phase2")["scores"]["after augmentation"]}
-        predicted = predict_labels(load_stage_model(run, kind, "phase2"), x_test)
-        confusion[kind.upper()] = confusion_frame(y_test, predicted)
-        per_class[kind.upper()] = per_class_metrics(y_test, predicted)
+    x_test, y_test = run.arrays["test"]
+    for model in ("cnn", "vit"):
+        results[model] = {"phase1": run.load_metrics(f"{model}_phase1")["scores"],
+                          "phase2": run.load_metrics(f"{model}_phase2")["scores"]["after augmentation"]}
+        predicted = predict_labels(load_stage_model(run, model, "phase2"), x_test)
+        confusion[model.upper()] = confusion_frame(y_test, predicted)
+        per_class[model.upper()] = per_class_metrics(y_test, predicted)
     long = pd.concat(per_class, names=["model"]).reset_index()
-    run.save_metrics("comparison", {"table1": table1(results), "results": results,
+    table = table1(results)
+    run.save_metrics("comparison", {"table1": table, "results": results,
                                     "confusion": {k: v.values for k, v in confusion.items()},
                                     "per_class": long.to_dict(orient="records")})
-    return {"table1": table1(results), "results": results, "confusion": confusion, "per_class": per_class,
+    return {"table1": table, "results": results, "confusion": confusion, "per_class": per_class,
             "per_class_long": long, "report_correct": REPORT_CORRECT_COUNTS}

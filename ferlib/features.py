@@ -53,7 +53,7 @@ def _run(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> list[np.nd
         # A direct call (not predict) prints nothing and works the same on every backend.
         out = model(x[start : start + batch_size], training=False)
         out = out if isinstance(out, (list, tuple)) else [out]
-        chunks.append([keras.ops.convert_to_numpy(o) for o in out])
+        chunks.append([keras.ops.convert_to_numpy(o).astype(np.float32) for o in out])  # bfloat16 models give bfloat16
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 

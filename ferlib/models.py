@@ -25,26 +25,67 @@ def build_cnn(
     dropout: float = 0.3,
     num_classes: int = NUM_CLASSES,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    *,
+    conv_dropout: bool = True,
+    dense_batchnorm: bool = False,
+    activation_before_batchnorm: bool = False,
+    padding: str = "same",
+    kernel_initializer: str = "glorot_uniform",
+    precision: str = "float32",
+    name: str = "cnn",
 ) -> keras.Model:
     """The report's CNN (3.1): four 3x3 conv blocks, then three dense layers.
 
     Each block is Conv2D -> BatchNorm -> ReLU -> MaxPool(2) -> Dropout(0.3); each dense
-    layer (512, 256, 64 units, ReLU) is followed by dropout at the same rate.
+    layer (512, 256, 64 units, ReLU) is followed by dropout at the same rate. The keyword
+    arguments are the choices the report's text leaves open (see :data:`CNN_READINGS`).
+    `precision` is a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``); the softmax
+    always computes in float32, so predictions and losses come out as float32.
     """
+    init = {"kernel_initializer": kernel_initializer, "dtype": precision}
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, n_filters in enumerate(filters, start=1):
-        x = layers.Conv2D(n_filters, 3, padding="same", name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
-        x = layers.Activation("relu", name=f"relu{i}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
-        x = layers.Dropout(dropout, name=f"drop{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
+        x = layers.Conv2D(n_filters, 3, padding=padding, name=f"conv{i}", **init)(x)
+        if activation_before_batchnorm:
+            x = layers.Activation("relu", name=f"relu{i}", dtype=precision)(x)
+            x = layers.BatchNormalization(name=f"bn{i}", dtype=precision)(x)
+        else:
+            x = layers.BatchNormalization(name=f"bn{i}", dtype=precision)(x)
+            x = layers.Activation("relu", name=f"relu{i}", dtype=precision)(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=precision)(x)
+        if conv_dropout:
+            x = layers.Dropout(dropout, name=f"drop{i}", dtype=precision)(x)
+    x = layers.Flatten(name="flatten", dtype=precision)(x)
     for i, units in enumerate(dense_units, start=1):
-        x = layers.Dense(units, activation="relu", name=f"dense{i}")(x)
-        x = layers.Dropout(dropout, name=f"dense_drop{i}")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="softmax")(x)
-    return keras.Model(inputs, outputs, name="cnn")
+        if dense_batchnorm:
+            x = layers.Dense(units, name=f"dense{i}", **init)(x)
+            x = layers.BatchNormalization(name=f"dense_bn{i}", dtype=precision)(x)
+            x = layers.Activation("relu", name=f"dense_relu{i}", dtype=precision)(x)
+        else:
+            x = layers.Dense(units, activation="relu", name=f"dense{i}", **init)(x)
+        x = layers.Dropout(dropout, name=f"dense_drop{i}", dtype=precision)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+#: Readings of the report's CNN text (3.1) that it does not rule out, each a set of
+#: :func:`build_cnn` arguments. "as-built" is how the project first read it.
+CNN_READINGS: dict[str, dict] = {
+    "as-built": {},
+    "dense-batchnorm": {"dense_batchnorm": True},
+    "dense-dropout-only": {"conv_dropout": False},
+    "relu-then-bn-valid": {"activation_before_batchnorm": True, "padding": "valid"},
+    "he-init": {"kernel_initializer": "he_normal"},
+}
+CNN_READING_NOTES: dict[str, str] = {
+    "as-built": "dropout after every conv block and dense layer; batch norm before ReLU, in the conv blocks only; "
+                "'same' padding; Glorot initialisation",
+    "dense-batchnorm": "as-built, plus batch norm in each dense layer",
+    "dense-dropout-only": "as-built, but dropout only after the dense layers",
+    "relu-then-bn-valid": "ReLU before batch norm, and 'valid' padding",
+    "he-init": "as-built, but He initialisation",
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +97,10 @@ class ViTConfig:
     num_heads: int = 4
     transformer_layers: int = 4
     mlp_ratio: int = 2  # the block MLP is [2 * d, d], as in the keras.io ViT example
-    attention_dropout: float = 0.1
+    attention_dropout: float = 0.1  # inside the blocks: attention weights and MLP
     head_dropout: float = 0.5
+    split_heads: bool = False  # True: each head attends in projection_dim / num_heads dimensions
+    post_norm: bool = False  # True: layer norm after each residual sum, as in the original transformer
 
     @property
     def label(self) -> str:
@@ -103,8 +146,8 @@ class PatchEncoder(layers.Layer):
         super().__init__(**kwargs)
         self.num_patches = num_patches
         self.projection_dim = projection_dim
-        self.projection = layers.Dense(projection_dim, name="projection")
-        self.position_embedding = layers.Embedding(num_patches, projection_dim, name="position")
+        self.projection = layers.Dense(projection_dim, name="projection", dtype=self.dtype_policy)
+        self.position_embedding = layers.Embedding(num_patches, projection_dim, name="position", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.projection.build(input_shape)
@@ -122,44 +165,86 @@ class PatchEncoder(layers.Layer):
         return {**super().get_config(), "num_patches": self.num_patches, "projection_dim": self.projection_dim}
 
 
-def build_vit(config: ViTConfig | None = None, num_classes: int = NUM_CLASSES, input_shape=INPUT_SHAPE, **sizes) -> keras.Model:
-    """The report's ViT (3.2): 4x4 patches (144 of them), pre-norm transformer blocks,
-    global average pooling over the patches, dropout and a 7-way softmax.
+def build_vit(config: ViTConfig | None = None, num_classes: int = NUM_CLASSES, input_shape=INPUT_SHAPE, *,
+              precision: str = "float32", name: str = "vit", **sizes) -> keras.Model:
+    """The report's ViT (3.2): 4x4 patches (144 of them), transformer blocks, global
+    average pooling over the patches, dropout and a 7-way softmax.
 
     Pass a :class:`ViTConfig` or its fields, e.g. ``build_vit(projection_dim=32)``.
-    Block ``i`` is named ``block{i}``; its attention layer ``attention{i}``.
+    Block ``i`` is named ``block{i}``; its attention layer ``attention{i}``. `precision` is
+    a Keras dtype policy; the softmax always computes in float32.
     """
     config = ViTConfig(**{**asdict(config or ViTConfig()), **sizes})
     d = config.projection_dim
+    key_dim = d // config.num_heads if config.split_heads else d
     num_patches = (input_shape[0] // config.patch_size) * (input_shape[1] // config.patch_size)
+    kw = {"dtype": precision}
     inputs = keras.Input(shape=input_shape, name="image")
-    patches = Patches(config.patch_size, name="patches")(inputs)
-    x = PatchEncoder(num_patches, d, name="patch_encoder")(patches)
+    patches = Patches(config.patch_size, name="patches", **kw)(inputs)
+    x = PatchEncoder(num_patches, d, name="patch_encoder", **kw)(patches)
+
+    def norm(name, x):
+        return layers.LayerNormalization(epsilon=1e-6, name=name, **kw)(x)
+
     for i in range(1, config.transformer_layers + 1):
-        h = layers.LayerNormalization(epsilon=1e-6, name=f"norm{i}a")(x)
+        h = x if config.post_norm else norm(f"norm{i}a", x)
         h = layers.MultiHeadAttention(
-            num_heads=config.num_heads, key_dim=d, dropout=config.attention_dropout, name=f"attention{i}"
+            num_heads=config.num_heads, key_dim=key_dim, dropout=config.attention_dropout, name=f"attention{i}", **kw
         )(h, h)
-        x = layers.Add(name=f"residual{i}a")([h, x])
-        h = layers.LayerNormalization(epsilon=1e-6, name=f"norm{i}b")(x)
-        h = layers.Dense(config.mlp_ratio * d, activation="gelu", name=f"mlp{i}_1")(h)
-        h = layers.Dropout(config.attention_dropout, name=f"mlp{i}_drop1")(h)
-        h = layers.Dense(d, activation="gelu", name=f"mlp{i}_2")(h)
-        h = layers.Dropout(config.attention_dropout, name=f"mlp{i}_drop2")(h)
-        x = layers.Add(name=f"block{i}")([h, x])
-    x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-    x = layers.GlobalAveragePooling1D(name="gap")(x)
-    x = layers.Dropout(config.head_dropout, name="head_drop")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="softmax")(x)
-    return keras.Model(inputs, outputs, name="vit")
+        x = layers.Add(name=f"residual{i}a", **kw)([h, x])
+        if config.post_norm:
+            x = norm(f"norm{i}a", x)
+        h = x if config.post_norm else norm(f"norm{i}b", x)
+        h = layers.Dense(config.mlp_ratio * d, activation="gelu", name=f"mlp{i}_1", **kw)(h)
+        h = layers.Dropout(config.attention_dropout, name=f"mlp{i}_drop1", **kw)(h)
+        h = layers.Dense(d, activation="gelu", name=f"mlp{i}_2", **kw)(h)
+        h = layers.Dropout(config.attention_dropout, name=f"mlp{i}_drop2", **kw)(h)
+        x = layers.Add(name=f"residual{i}b" if config.post_norm else f"block{i}", **kw)([h, x])
+        if config.post_norm:
+            x = norm(f"block{i}", x)
+    if not config.post_norm:
+        x = norm("final_norm", x)
+    x = layers.GlobalAveragePooling1D(name="gap", **kw)(x)
+    x = layers.Dropout(config.head_dropout, name="head_drop", **kw)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
-def build_model(kind: str, **kwargs) -> keras.Model:
-    """``"cnn"`` or ``"vit"`` by name (for notebook parameters)."""
-    builders = {"cnn": build_cnn, "vit": build_vit}
-    if kind not in builders:
-        raise ValueError(f"unknown model {kind!r}; use 'cnn' or 'vit'")
-    return builders[kind](**kwargs)
+#: Readings of the report's ViT text (3.2) that it does not rule out, as :class:`ViTConfig`
+#: changes. "as-built" follows the keras.io ViT example the project started from.
+VIT_READINGS: dict[str, dict] = {
+    "as-built": {},
+    "split-heads": {"split_heads": True},
+    "post-norm": {"post_norm": True},
+    "head-dropout-only": {"attention_dropout": 0.0},
+    "mlp-4x": {"mlp_ratio": 4},
+}
+VIT_READING_NOTES: dict[str, str] = {
+    "as-built": "pre-norm blocks; every head attends in the full projection dimension; MLP 2x; dropout 0.1 "
+                "in the blocks and 0.5 before the softmax",
+    "split-heads": "as-built, but the heads split the projection dimension between them",
+    "post-norm": "layer norm after each residual sum, as in the original transformer",
+    "head-dropout-only": "as-built, but no dropout inside the blocks",
+    "mlp-4x": "as-built, but an MLP 4x as wide as the projection",
+}
+
+
+MODELS = ("cnn", "vit")
+READINGS = {"cnn": CNN_READINGS, "vit": VIT_READINGS}
+READING_NOTES = {"cnn": CNN_READING_NOTES, "vit": VIT_READING_NOTES}
+
+
+def build_model(model: str, reading: str = "as-built", *, vit_config: ViTConfig | None = None,
+                precision: str = "float32", name: str | None = None) -> keras.Model:
+    """``"cnn"`` or ``"vit"`` by name, in one of its readings (see :data:`READINGS`)."""
+    if model not in READINGS:
+        raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
+    if reading not in READINGS[model]:
+        raise ValueError(f"unknown {model} reading {reading!r}; use one of {', '.join(READINGS[model])}")
+    changes = READINGS[model][reading]
+    if model == "cnn":
+        return build_cnn(**changes, precision=precision, name=name or "cnn")
+    return build_vit(vit_config, precision=precision, name=name or "vit", **changes)
 
 
 def count_params(model: keras.Model) -> dict[str, int]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import evaluate_model, predict_labels
+from .files import atomic_write
 from .train import TrainConfig, train_model
 
 STEPS = ("phase 1", "after hard samples", "after augmentation")
@@ -58,6 +59,8 @@ def run_phase2(
     hard_epochs: int = 20,
     seed: int = 0,
     verbose: int = 2,
+    progress: str | Path | None = None,
+    label: str = "phase2",
 ) -> Phase2Result:
     """Run both phase-2 steps on a phase-1 `model`; `parts` has train, val and test.
 
@@ -72,13 +75,13 @@ def run_phase2(
     if len(hard) == 0:
         raise ValueError("the phase-1 model classifies every training image correctly: there are no hard samples")
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.save(run_dir / "hard_indices.npy", hard)
+    atomic_write(run_dir / "hard_indices.npy", lambda f: np.save(f, hard))
 
     hard_config = replace(config, epochs=hard_epochs, early_stopping_patience=None)
     step1 = train_model(model, (x_train[hard], y_train[hard]), parts["val"], run_dir / "hard_samples",
-                        hard_config, seed=seed, verbose=verbose)
+                        hard_config, seed=seed, verbose=verbose, progress=progress, label=f"{label}/hard_samples")
     scores[STEPS[1]] = evaluate_model(step1.model, parts)
     step2 = train_model(step1.model, parts["train"], parts["val"], run_dir / "augmentation",
-                        config, augment=True, seed=seed, verbose=verbose)
+                        config, augment=True, seed=seed, verbose=verbose, progress=progress, label=f"{label}/augmentation")
     scores[STEPS[2]] = evaluate_model(step2.model, parts)
     return Phase2Result(step2.model, hard, scores, {"hard samples": step1.history, "augmentation": step2.history})

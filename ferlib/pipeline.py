@@ -1,19 +1,16 @@
-"""The papermill pipeline: run the six notebooks in order, build the book, publish a run.
+"""The papermill pipeline: run the notebooks in order, build the book, publish a run.
 
-    ferlib run --profile smoke --data PATH          # notebooks -> runs/smoke, book -> runs/smoke/book
-    ferlib run --profile full --backend jax --data PATH --run-dir runs/full --publish
-    ferlib publish runs/full                         # copy a run's notebooks into book/results
-    ferlib data --data PATH                          # a quick summary of the data
-
-A run directory holds the executed notebooks (``notebooks/``), what they saved (models,
-histories, metrics) and a book built from that run (``book/_build/html``). The book in the
-repository's ``book/`` changes only through ``publish``, which refuses to replace a better
-published run (full beats smoke, FER2013 beats synthetic) unless forced.
+A run folder (:class:`~ferlib.runfolder.RunFolder`) holds the executed notebooks, what they
+saved (models, histories, metrics) and a book built from that run. Running the notebooks
+again on the same folder skips the finished ones and resumes the interrupted one, whose
+trainings pick up at their last complete epoch. The book in the repository's ``book/``
+changes only through :func:`publish`, which refuses to replace a better published run
+(full beats smoke, FER2013 beats synthetic) unless forced. The command line is
+:mod:`ferlib.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -25,7 +22,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_overfitting_fix", "05_comparison", "06_features")
+from .files import read_json, write_json
+from .runfolder import NOTEBOOKS, RunFolder
+
 REPO = Path(__file__).resolve().parent.parent
 PUBLISHED_RUN = "results/run.json"
 
@@ -49,12 +48,14 @@ def run_notebooks(
     notebooks_dir: Path | None = None,
     extra_parameters: dict | None = None,
     timeout: int | None = None,
+    resume: bool = True,
 ) -> list[Path]:
     """Execute the notebooks in order with papermill into ``run_dir/notebooks``.
 
     Notebooks run with ``run_dir`` as their working directory and get ``run_dir="."``, so
     no machine path lands in an executed notebook. A path given as `data` reaches them
-    through ``FER2013_PATH`` for the same reason. Raises PipelineError on the first failure.
+    through ``FER2013_PATH`` for the same reason. With `resume`, notebooks that already
+    ran to the end in this folder are skipped. Raises PipelineError on the first failure.
     """
     unknown = set(only or ()) - set(NOTEBOOKS)
     if unknown:
@@ -69,8 +70,9 @@ def run_notebooks(
     if backend:
         kernel_env["KERAS_BACKEND"] = backend
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    kernel_env["FERLIB_NOTEBOOK"] = ""
     with _environment(kernel_env):  # the kernels inherit these; the caller's environment is restored
-        return _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout)
+        return _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume)
 
 
 @contextmanager
@@ -87,16 +89,22 @@ def _environment(values: dict[str, str]):
                 os.environ[key] = value
 
 
-def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout) -> list[Path]:
+def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume) -> list[Path]:
     import papermill as pm
 
-    out_dir = run_dir / "notebooks"
+    folder = RunFolder(run_dir)
     parameters = {"data": data, "profile": profile, "seed": seed, "split": split, "run_dir": ".", **(extra_parameters or {})}
+    finished = folder.finished_notebooks() if resume else {}
     done = []
     for i, name in enumerate(names, start=1):
+        output = folder.notebook(name)
+        if name in finished:
+            _say(f"[{i}/{len(names)}] {name}: finished earlier in this run folder ({finished[name]:.0f} s), skipped")
+            done.append(output)
+            continue
         _say(f"[{i}/{len(names)}] {name}: running ({profile} profile) ...")
         started = time.time()
-        output = out_dir / f"{name}.ipynb"
+        os.environ["FERLIB_NOTEBOOK"] = name  # the kernel inherits it; training progress names the notebook
         try:
             pm.execute_notebook(
                 str(notebooks_dir / f"{name}.ipynb"),
@@ -116,17 +124,10 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
         except Exception as err:  # kernel died, timeout, missing kernel ...
             raise PipelineError(f"notebook {name} failed: {type(err).__name__}: {err}") from err
         seconds = time.time() - started
-        _record_timing(run_dir, name, seconds)
+        folder.record_notebook(name, seconds)
         _say(f"[{i}/{len(names)}] {name}: done in {seconds:.0f} s")
         done.append(output)
     return done
-
-
-def _record_timing(run_dir: Path, name: str, seconds: float) -> None:
-    path = run_dir / "timings.json"
-    timings = json.loads(path.read_text()) if path.exists() else {}
-    timings[name] = round(seconds, 1)
-    path.write_text(json.dumps(timings, indent=2))
 
 
 # --------------------------------------------------------------------------- the book
@@ -157,21 +158,22 @@ def stage_book(run_dir: Path, book_dir: Path | None = None) -> Path:
 
 def _copy_results(run_dir: Path, results_dir: Path) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(run_dir)
     for name in NOTEBOOKS:
-        source = run_dir / "notebooks" / f"{name}.ipynb"
+        source = folder.notebook(name)
         if not source.exists():
             raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
         notebook = _tidy_for_book(json.loads(source.read_text()))
         text = _scrub(json.dumps(notebook, indent=1, ensure_ascii=False), run_dir)
         (results_dir / f"{name}.ipynb").write_text(text + "\n")
-    comparison = run_dir / "metrics" / "comparison.json"
+    comparison = folder.metrics("comparison")
     (results_dir / "comparison.json").unlink(missing_ok=True)  # never keep another run's numbers
     if comparison.exists():  # the Table 1 numbers the published pages were made from
         shutil.copyfile(comparison, results_dir / "comparison.json")
-    summary = json.loads((run_dir / "run.json").read_text())
-    timings = run_dir / "timings.json"
-    summary["notebook_seconds"] = json.loads(timings.read_text()) if timings.exists() else {}
-    (results_dir / "run.json").write_text(json.dumps(summary, indent=2))
+    summary = read_json(folder.card)
+    summary["notebook_seconds"] = read_json(folder.timings, {})
+    summary["training_seconds"] = folder.status()["training_seconds"]
+    write_json(results_dir / "run.json", summary)
 
 
 # TensorFlow's C++ start-up log (absl): CUDA probing, CPU features, oneDNN notes. It goes
@@ -225,7 +227,7 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
     """Copy a finished run's notebooks into ``book/results``, if it beats the published one."""
     book_dir = Path(book_dir or REPO / "book")
     run_dir = Path(run_dir).resolve()
-    new = json.loads((run_dir / "run.json").read_text())
+    new = read_json(RunFolder(run_dir).card)
     current_path = book_dir / PUBLISHED_RUN
     if current_path.exists() and not force:
         current = json.loads(current_path.read_text())
@@ -246,79 +248,3 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return book_dir / "results"
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _data_summary(data: str) -> str:
-    from .data import load_data
-    from .splits import duplicate_report, report_split
-
-    dataset = load_data(data)
-    split = report_split(dataset.labels, dataset.usage)
-    lines = [f"{dataset.name}: {len(dataset):,} images from {dataset.source}", f"fingerprint {dataset.fingerprint}",
-             f"usage: {dataset.usage_counts()}", f"training classes: {dataset.class_counts('Training')}",
-             split.describe(), duplicate_report(dataset.images, dataset.labels, split).to_string()]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ferlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the notebooks with papermill, then build the book from the run")
-    run.add_argument("--profile", choices=("smoke", "cpu", "full"), default="smoke")
-    run.add_argument("--data", default="auto", help="a FER2013 path, 'kaggle', 'synthetic' or 'auto' (FER2013_PATH, cache, else Kaggle)")
-    run.add_argument("--run-dir", type=Path, default=None, help="default: runs/<profile>")
-    run.add_argument("--seed", type=int, default=42)
-    run.add_argument("--split", choices=("report", "official"), default="report")
-    run.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="Keras backend (default: KERAS_BACKEND or tensorflow)")
-    run.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these of {', '.join(NOTEBOOKS)}")
-    run.add_argument("--epochs", type=int, default=None, help="override the profile's phase-1 epochs")
-    run.add_argument("--no-book", action="store_true", help="skip the book build")
-    run.add_argument("--publish", action="store_true", help="publish the run into book/ when it beats the published one")
-    pub = sub.add_parser("publish", help="copy a finished run's notebooks into book/results")
-    pub.add_argument("run_dir", type=Path)
-    pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
-    data = sub.add_parser("data", help="summarise the data set that --data finds")
-    data.add_argument("--data", default="auto")
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "data":
-            _say(_data_summary(args.data))
-            return 0
-        if args.command == "publish":
-            _say(f"published {args.run_dir} into {publish(args.run_dir, force=args.force)}")
-            return 0
-        run_dir = (args.run_dir or Path("runs") / args.profile).resolve()
-        if args.data == "auto":
-            from .data import FER2013NotFound, find_fer2013
-
-            try:
-                found = find_fer2013()
-            except FER2013NotFound:
-                found = None
-            if found is None:
-                _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
-                args.data = "synthetic"
-        extra = {"epochs": args.epochs} if args.epochs else {}
-        run_notebooks(run_dir, args.profile, args.data, args.seed, args.split, args.backend, args.only, extra_parameters=extra)
-        if not args.no_book and not args.only:
-            _say("building the book from this run ...")
-            html = build_book(stage_book(run_dir))
-            _say(f"book: {html / 'index.html'}")
-        if args.publish:
-            _say(f"published into {publish(run_dir)}")
-        return 0
-    except Exception as err:  # one clear line for the user, non-zero exit
-        from .data import FER2013Error, FER2013NotFound
-
-        if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound)):
-            _say(f"ferlib: error: {err}")
-            return 1
-        raise
-
-
-if __name__ == "__main__":
-    sys.exit(main())

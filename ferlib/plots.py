@@ -129,6 +129,24 @@ def plot_augmentation_grid(original, augmented, max_cols: int = 5) -> Figure:
     return fig
 
 
+def plot_equalization(images, n: int = 6) -> Figure:
+    """Faces as the challenge CSV stores them (top) and histogram-equalized, as the
+    image-folder release has them (bottom), each with its grey-level range."""
+    from .data import equalize_histogram
+
+    images = [np.asarray(image, np.uint8).reshape(48, 48) for image in list(images)[:n]]
+    fig, axes = _subplots(2, len(images), figsize=(1.7 * len(images), 4.0), squeeze=False, layout="constrained")
+    for col, image in enumerate(images):
+        for row, shown in enumerate((image, equalize_histogram(image))):
+            axes[row, col].imshow(shown, cmap="gray", vmin=0, vmax=255)
+            axes[row, col].set_title(f"{shown.min()}..{shown.max()}", fontsize=9)
+            axes[row, col].axis("off")
+    axes[0, 0].text(-0.15, 0.5, "challenge CSV", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[1, 0].text(-0.15, 0.5, "equalized", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+    fig.suptitle("The same faces in the two releases (grey-level range above each)")
+    return fig
+
+
 # --------------------------------------------------------------------------- training
 
 

@@ -23,7 +23,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"
 RESULTS = BOOK / "results"  # the published run the committed book is built from
-NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_overfitting_fix", "05_comparison", "06_features")
+NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features")
 CHAPTERS = ("intro", "data", "architecture", "training", "experiments", "comparison", "conclusion", "future_work", "reproduce")
 # The report's Table 1 numbers that the comparison page prints beside ours.
 REPORT_NUMBERS = ("0.9832", "0.6289", "0.6472", "0.3962", "0.4187")

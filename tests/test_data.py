@@ -30,7 +30,9 @@ from ferlib.data import (
     read_image_folder,
 )
 
-REAL_SHA256 = "sha256:97fc5c1fec8c2723f854276d8e3c19f133a02d73c064927dc811a18d793a7307"
+# The original challenge CSV, gzip-compressed (its README gives this checksum). An earlier
+# copy, rebuilt from the histogram-equalized image-folder release, had sha256:97fc5c1f...
+REAL_SHA256 = "sha256:aee2206a1e4bdc0155d31e955aa5d747083ca7e0e89d2ba9a64ef431b3f9144a"
 HEADER = "emotion,pixels,Usage"
 CLASS_FOLDERS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -807,6 +809,17 @@ def test_real_csv_fingerprint_and_shape(fer2013, fer2013_csv):
     assert np.issubdtype(fer2013.labels.dtype, np.integer)
     assert fer2013.labels.min() == 0 and fer2013.labels.max() == 6
     assert fer2013.kind == "csv" and fer2013.name == "FER2013" and not fer2013.is_synthetic
+
+
+@pytest.mark.realdata
+def test_real_csv_holds_the_original_pixels(fer2013):
+    """The challenge's own pixels, not the per-image histogram-equalized ones of the
+    image-folder release (where every image spans 0..255)."""
+    assert fer2013.images[0].ravel()[:8].tolist() == [70, 80, 82, 72, 58, 58, 60, 63]
+    assert fer2013.images.mean() == pytest.approx(129.39, abs=0.01)
+    assert fer2013.images.std() == pytest.approx(65.06, abs=0.01)
+    full_range = (fer2013.images.min(axis=(1, 2)) == 0) & (fer2013.images.max(axis=(1, 2)) == 255)
+    assert full_range.mean() < 0.5
 
 
 @pytest.mark.realdata

@@ -7,6 +7,8 @@ cannot hide behind an updated constant.
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -225,13 +227,25 @@ def test_model_summary_contains_total_params(cnn, vit):
     assert "24,487" in model_summary(vit)
 
 
-def test_build_model_by_name():
-    assert build_model("cnn", filters=(8, 8, 8, 8), dense_units=(8, 8, 8)).name == "cnn"
-    vit = build_model("vit", projection_dim=8, num_heads=2, transformer_layers=1)
+def test_build_model_by_name_and_reading():
+    from ferlib.models import CNN_READINGS, READING_NOTES, READINGS, VIT_READINGS
+
+    assert build_model("cnn").name == "cnn" and build_model("cnn").count_params() == 4_061_703
+    vit = build_model("vit", vit_config=ViTConfig(projection_dim=8, num_heads=2, transformer_layers=1))
     assert vit.name == "vit"
     assert vit.count_params() == vit_param_formula(1, 2, 8)
+    assert build_model("cnn", "dense-batchnorm").get_layer("dense_bn1") is not None
+    assert build_model("vit", "split-heads").get_layer("attention1")._key_dim == 16 // 4
+    assert build_model("vit").get_layer("attention1")._key_dim == 16
+    # every reading builds, is described, and the readings differ from each other
+    for model, readings in READINGS.items():
+        assert set(readings) == set(READING_NOTES[model]) and "as-built" in readings
+        configs = [build_model(model, r).get_config() for r in readings]
+        assert len({json.dumps(c, sort_keys=True, default=str) for c in configs}) == len(configs), model
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet")
+    with pytest.raises(ValueError, match="unknown cnn reading"):
+        build_model("cnn", "dense-dropout")
 
 
 def test_input_shape_constant():
@@ -251,3 +265,43 @@ def test_vit_save_and_reload_gives_same_predictions(tmp_path):
     assert loaded.get_layer("patch_encoder").num_patches == 144
     assert loaded.count_params() == model.count_params()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), before, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- precision
+
+
+def test_mixed_bfloat16_policy_is_applied_and_outputs_stay_float32(tmp_path):
+    import ferlib.experiments as experiments
+    from ferlib.evaluate import evaluate_model, predict_labels
+    from ferlib.files import save_model
+    from ferlib.models import build_model
+    from ferlib.train import compile_model, model_precision
+
+    x = np.random.default_rng(0).random((8, 48, 48, 1), dtype=np.float32)
+    y = np.arange(8) % 7
+    for name in ("cnn", "vit"):
+        model = compile_model(build_model(name, precision="mixed_bfloat16"))
+        assert model_precision(model) == "mixed_bfloat16"
+        computing = [layer for layer in model.layers if layer.weights and layer.name != "softmax"]
+        assert computing and all(layer.compute_dtype == "bfloat16" for layer in computing), name
+        assert all(w.dtype == "float32" for w in model.weights if "seed" not in w.path)  # weights stay float32
+        assert model.get_layer("softmax").compute_dtype == "float32"
+        probabilities = model.predict(x, verbose=0)
+        assert probabilities.dtype == np.float32
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+        scores = evaluate_model(model, {"test": (x, y)})["test"]
+        assert isinstance(scores["accuracy"], float) and isinstance(scores["loss"], float)
+        assert predict_labels(model, x).shape == (8,)
+        path = save_model(model, tmp_path / f"{name}.keras")
+        assert model_precision(keras.saving.load_model(path)) == "mixed_bfloat16"
+    assert model_precision(build_model("cnn")) == "float32"
+
+
+def test_precision_is_chosen_per_model_and_machine(monkeypatch):
+    import ferlib.experiments as experiments
+
+    monkeypatch.setattr(experiments, "supports_bfloat16", lambda: True)
+    assert experiments.choose_precision("cnn") == "mixed_bfloat16"
+    assert experiments.choose_precision("vit") == "float32"  # measured slower in bfloat16
+    monkeypatch.setattr(experiments, "supports_bfloat16", lambda: False)
+    assert experiments.choose_precision("cnn") == "float32"

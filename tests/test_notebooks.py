@@ -19,7 +19,7 @@ from ferlib.pipeline import NOTEBOOKS
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 BOOK = REPO / "book"
-EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_overfitting_fix", "05_comparison", "06_features")
+EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features")
 PARAMETERS = {"data", "profile", "subset", "epochs", "seed", "split", "run_dir"}
 ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys"}
 # What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.

@@ -13,6 +13,7 @@ import pytest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 import ferlib.data
+import ferlib.files
 import ferlib.phase2 as phase2_module
 from ferlib.data import EMOTIONS, load_synthetic
 from ferlib.evaluate import (
@@ -20,13 +21,11 @@ from ferlib.evaluate import (
     REPORT_TABLE1,
     confusion_frame,
     evaluate_model,
-    load_results,
     per_class_metrics,
     predict_labels,
-    provenance,
-    save_results,
     table1,
 )
+from ferlib.provenance import load_results, provenance, save_results
 from ferlib.models import build_cnn
 from ferlib.phase2 import STEPS, hard_sample_indices, run_phase2, steps_table
 from ferlib.splits import official_split
@@ -379,7 +378,7 @@ def test_save_results_failing_write_keeps_the_old_file(prov, tmp_path, monkeypat
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ferlib.data.os, "replace", broken_replace)
+    monkeypatch.setattr(ferlib.files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         save_results(target, {"version": 2}, block)
     monkeypatch.undo()
@@ -387,7 +386,7 @@ def test_save_results_failing_write_keeps_the_old_file(prov, tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "ferlib-cache") == ["results.json"]
 
     fresh = tmp_path / "new" / "results.json"
-    monkeypatch.setattr(ferlib.data.os, "replace", broken_replace)
+    monkeypatch.setattr(ferlib.files.os, "replace", broken_replace)
     with pytest.raises(OSError):
         save_results(fresh, {"version": 1}, block)
     monkeypatch.undo()

@@ -18,6 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+import ferlib.cli as cli
 import ferlib.pipeline as pipeline
 from ferlib.pipeline import NOTEBOOKS, PipelineError, publish, run_notebooks
 
@@ -146,7 +147,7 @@ def test_a_failing_notebook_stops_the_pipeline_and_is_named(tmp_path, repo_book_
     ran = sorted(p.stem for p in (run_dir / "ran").glob("*.json"))
     assert ran == ["01_data", "02_cnn", "03_vit_tuning"]  # 03 ran up to its failing cell
     assert sorted(p.stem for p in (run_dir / "notebooks").glob("*.ipynb")) == ["01_data", "02_cnn", "03_vit_tuning"]
-    for name in ("04_overfitting_fix", "05_comparison", "06_features"):
+    for name in ("04_phase2", "05_comparison", "06_features"):
         assert not (run_dir / "notebooks" / f"{name}.ipynb").exists(), f"{name} ran after a failure"
     timings = json.loads((run_dir / "timings.json").read_text())
     assert sorted(timings) == ["01_data", "02_cnn"], "only finished notebooks have a timing"
@@ -166,12 +167,12 @@ def test_the_command_line_fails_loudly_and_publishes_nothing(tmp_path, monkeypat
     before = _snapshot(book)
 
     built = []
-    monkeypatch.setattr(pipeline, "run_notebooks", functools.partial(pipeline.run_notebooks, notebooks_dir=notebooks))
-    monkeypatch.setattr(pipeline, "publish", functools.partial(pipeline.publish, book_dir=book))
-    monkeypatch.setattr(pipeline, "stage_book", functools.partial(pipeline.stage_book, book_dir=book))
-    monkeypatch.setattr(pipeline, "build_book", lambda *a, **k: built.append(a))
+    monkeypatch.setattr(cli, "run_notebooks", functools.partial(pipeline.run_notebooks, notebooks_dir=notebooks))
+    monkeypatch.setattr(cli, "publish", functools.partial(pipeline.publish, book_dir=book))
+    monkeypatch.setattr(cli, "stage_book", functools.partial(pipeline.stage_book, book_dir=book))
+    monkeypatch.setattr(cli, "build_book", lambda *a, **k: built.append(a))
 
-    code = pipeline.main(["run", "--profile", "full", "--data", "synthetic", "--run-dir", str(run_dir), "--publish"])
+    code = cli.main(["run", "--profile", "full", "--data", "synthetic", "--run-dir", str(run_dir), "--publish"])
     output = capsys.readouterr()
     text = output.out + output.err
 
@@ -181,7 +182,7 @@ def test_the_command_line_fails_loudly_and_publishes_nothing(tmp_path, monkeypat
     assert built == [], "the book was built from a failed run"
     assert not (run_dir / "book").exists(), "a book was staged from a failed run"
     assert _snapshot(book) == before, "a failed run changed the published book"
-    assert not (run_dir / "notebooks" / "04_overfitting_fix.ipynb").exists()
+    assert not (run_dir / "notebooks" / "04_phase2.ipynb").exists()
 
 
 def test_unknown_notebook_names_are_refused_before_anything_runs(tmp_path):
@@ -238,10 +239,10 @@ def test_the_command_line_passes_its_options(tmp_path, monkeypatch, capsys):
     notebooks = _write_notebooks(tmp_path / "nb")
     run_dir = tmp_path / "run"
     built = []
-    monkeypatch.setattr(pipeline, "run_notebooks", functools.partial(pipeline.run_notebooks, notebooks_dir=notebooks))
-    monkeypatch.setattr(pipeline, "build_book", lambda *a, **k: built.append(a))
+    monkeypatch.setattr(cli, "run_notebooks", functools.partial(pipeline.run_notebooks, notebooks_dir=notebooks))
+    monkeypatch.setattr(cli, "build_book", lambda *a, **k: built.append(a))
 
-    code = pipeline.main(["run", "--profile", "cpu", "--data", "synthetic", "--run-dir", str(run_dir),
+    code = cli.main(["run", "--profile", "cpu", "--data", "synthetic", "--run-dir", str(run_dir),
                           "--only", "02_cnn", "--seed", "5", "--epochs", "3", "--split", "official"])
     assert code == 0, capsys.readouterr().out
     assert sorted(p.stem for p in (run_dir / "notebooks").glob("*.ipynb")) == ["02_cnn"]
@@ -363,13 +364,13 @@ def test_an_incomplete_run_is_not_published(tmp_path, book):
 
 
 def test_the_publish_command_refuses_a_worse_run(tmp_path, book, monkeypatch, capsys, repo_book_snapshot):
-    monkeypatch.setattr(pipeline, "publish", functools.partial(pipeline.publish, book_dir=book))
-    assert pipeline.main(["publish", str(_make_run(tmp_path, "old", "full", synthetic=False))]) == 0
+    monkeypatch.setattr(cli, "publish", functools.partial(pipeline.publish, book_dir=book))
+    assert cli.main(["publish", str(_make_run(tmp_path, "old", "full", synthetic=False))]) == 0
     before = _snapshot(book)
-    assert pipeline.main(["publish", str(_make_run(tmp_path, "new", "smoke", synthetic=False))]) != 0
+    assert cli.main(["publish", str(_make_run(tmp_path, "new", "smoke", synthetic=False))]) != 0
     assert "not published" in capsys.readouterr().out
     assert _snapshot(book) == before
-    assert pipeline.main(["publish", str(tmp_path / "new"), "--force"]) == 0
+    assert cli.main(["publish", str(tmp_path / "new"), "--force"]) == 0
     assert _published_by(book) == "new"
 
 

@@ -23,22 +23,22 @@ import pytest
 
 import ferlib.train as train_module
 from ferlib.augment import BatchSequence
+from ferlib.evaluate import one_hot
+from ferlib.files import save_model
 from ferlib.models import build_cnn, build_vit
 from ferlib.synthetic import make_synthetic_faces
 from ferlib.train import (
     TrainConfig,
     compile_model,
-    one_hot,
     read_history,
     report_callbacks,
-    save_model,
     set_seed,
     train_model,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds"]
 
 
 def small_cnn(dropout: float = 0.3) -> keras.Model:
@@ -104,11 +104,11 @@ def test_train_config_defaults_are_the_reports():
     assert config.restore_best_weights is True
 
 
-def test_report_callbacks(tmp_path):
-    callbacks = report_callbacks(tmp_path)
+def test_report_callbacks():
+    callbacks = report_callbacks()
     kinds = [type(cb).__name__ for cb in callbacks]
-    assert kinds == ["EarlyStopping", "ReduceLROnPlateau", "CSVLogger", "BackupAndRestore"]
-    early, plateau, logger, backup = callbacks
+    assert kinds == ["EarlyStopping", "ReduceLROnPlateau"]
+    early, plateau = callbacks
 
     assert early.monitor == "val_accuracy"
     assert early.patience == 10
@@ -120,14 +120,10 @@ def test_report_callbacks(tmp_path):
     assert plateau.patience == 5
     assert plateau.mode in ("auto", "min")
 
-    assert Path(logger.filename) == tmp_path / "history.csv"
-    assert logger.append is True  # a resumed run adds to the history
-    assert Path(backup.backup_dir) == tmp_path / "backup"
 
-
-def test_report_callbacks_follow_the_config(tmp_path):
-    callbacks = report_callbacks(tmp_path, TrainConfig(early_stopping_patience=None, lr_factor=0.5, lr_patience=2))
-    assert [type(cb).__name__ for cb in callbacks] == ["ReduceLROnPlateau", "CSVLogger", "BackupAndRestore"]
+def test_report_callbacks_follow_the_config():
+    callbacks = report_callbacks(TrainConfig(early_stopping_patience=None, lr_factor=0.5, lr_patience=2))
+    assert [type(cb).__name__ for cb in callbacks] == ["ReduceLROnPlateau"]
     assert callbacks[0].factor == pytest.approx(0.5) and callbacks[0].patience == 2
 
 
@@ -159,7 +155,7 @@ def test_read_history_keeps_the_last_row_of_a_repeated_epoch(tmp_path):
     assert history["epoch"].tolist() == [0, 1, 2]
     assert history.loc[1, "accuracy"] == pytest.approx(0.3)
     empty = read_history(tmp_path / "nothing-here")
-    assert len(empty) == 0 and set(HISTORY_COLUMNS) <= set(empty.columns)
+    assert len(empty) == 0 and set(HISTORY_COLUMNS[:-1]) <= set(empty.columns)
 
 
 def test_save_model_is_atomic(tmp_path):
@@ -216,7 +212,7 @@ def test_run_directory_contents(trained):
     result, _, _ = trained
     run_dir = result.run_dir
     assert (run_dir / "model.keras").is_file()
-    assert not (run_dir / "backup").exists()  # BackupAndRestore cleans up after a finished run
+    assert not (run_dir / "checkpoints").exists()  # the saved model supersedes the checkpoints
     assert not list(run_dir.glob("*.partial*"))
     info = json.loads((run_dir / "train.json").read_text())
     assert info == result.info
@@ -397,7 +393,7 @@ def killed_and_resumed(tmp_path_factory):
     killed = _run_script(run_dir, root / "killed.jsonl", kill_at=2)
     after_kill = {
         "history": read_history(run_dir),
-        "backup": (run_dir / "backup").is_dir() and any((run_dir / "backup").iterdir()),
+        "backup": (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()),
         "model": (run_dir / "model.keras").exists(),
     }
     resumed = _run_script(run_dir, root / "resumed.jsonl")
@@ -437,7 +433,7 @@ def test_resumed_run_finishes_the_remaining_epochs_only(killed_and_resumed):
     assert (run_dir / "model.keras").is_file()
     info = json.loads((run_dir / "train.json").read_text())
     assert info["epochs"] == 4
-    assert not (run_dir / "backup").exists()
+    assert not (run_dir / "checkpoints").exists()
 
 
 def test_resumed_run_sees_the_shuffle_order_of_an_uninterrupted_run(killed_and_resumed):
@@ -450,6 +446,72 @@ def test_resumed_run_sees_the_shuffle_order_of_an_uninterrupted_run(killed_and_r
     resumed = _epoch_orders(root / "resumed.jsonl", 2)
     assert killed == full[:2]  # same seed, same first two epochs: the comparison itself is sound
     assert resumed == full[2:]
+
+
+# A run in which early stopping and the learning-rate schedule both act (found by trying):
+# the validation accuracy peaks at epoch 2, so early stopping (patience 4) ends it after
+# epoch 6, and the rate halves after every epoch whose validation loss did not improve.
+KILL_TWICE_ARGS = ("--epochs", "20", "--early-stopping-patience", "4", "--lr-patience", "1", "--lr-factor", "0.5",
+                   "--n-per-class", "24", "--learning-rate", "1e-2")
+
+
+def _run_kill_script(run_dir: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPTS / "train_until_killed.py"), str(run_dir), *KILL_TWICE_ARGS],
+                          env=subprocess_env(**env), cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def killed_twice(tmp_path_factory):
+    """The same training three ways: uninterrupted; killed before epoch 2, then killed
+    half-way through writing the checkpoint of epoch 5, then resumed to the end."""
+    root = tmp_path_factory.mktemp("killed-twice")
+    reference = _run_kill_script(root / "reference")
+    first = _run_kill_script(root / "run", KILL_AT_EPOCH="2")
+    second = _run_kill_script(root / "run", KILL_IN_CHECKPOINT="5")
+    checkpoints = root / "run" / "checkpoints"
+    after_second = sorted(p.name for p in checkpoints.iterdir())
+    final = _run_kill_script(root / "run")
+    return {"root": root, "reference": reference, "first": first, "second": second, "final": final,
+            "after_second": after_second}
+
+
+def test_killed_twice_the_kills_happened_where_intended(killed_twice):
+    assert killed_twice["first"].returncode == -signal.SIGKILL
+    assert _marks(killed_twice["first"].stdout, "EPOCH_BEGIN") == [0, 1]
+    second = killed_twice["second"]
+    assert second.returncode == -signal.SIGKILL
+    assert _marks(second.stdout, "EPOCH_BEGIN") == [2, 3, 4]  # resumed after the two finished epochs
+    assert "KILLING_IN_CHECKPOINT 5" in second.stdout
+    # the half-written checkpoint never took a complete checkpoint's name
+    assert killed_twice["after_second"] == [".partial-0005", "epoch-0004"]
+
+
+def test_killed_twice_resumes_from_the_last_complete_checkpoint(killed_twice):
+    final = killed_twice["final"]
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert _marks(final.stdout, "EPOCH_BEGIN")[0] == 4  # epoch 5 was lost with its checkpoint, and redone
+    assert not (killed_twice["root"] / "run" / "checkpoints").exists()
+
+
+def test_killed_twice_ends_like_an_uninterrupted_run(killed_twice):
+    """Same epochs, same learning rates, same early stop, same weights."""
+    reference, final = killed_twice["reference"], killed_twice["final"]
+    assert reference.returncode == 0 and final.returncode == 0, (reference.stderr[-2000:], final.stderr[-2000:])
+    ref_dir, run_dir = killed_twice["root"] / "reference", killed_twice["root"] / "run"
+    expected, got = read_history(ref_dir), read_history(run_dir)
+    # the scenario is sound: early stopping ended it and the rate was lowered before the kills' epochs
+    assert len(expected) < 20
+    rates = expected["learning_rate"].to_numpy()
+    assert rates[-1] < rates[0] and (rates[:5] < rates[0]).any()
+    assert got["epoch"].tolist() == expected["epoch"].tolist()
+    np.testing.assert_array_equal(got["learning_rate"].to_numpy(), rates)
+    np.testing.assert_array_equal(got["val_accuracy"].to_numpy(), expected["val_accuracy"].to_numpy())
+    ref_info, info = (json.loads((d / "train.json").read_text()) for d in (ref_dir, run_dir))
+    for key in ("epochs", "best_epoch", "stopped_early"):
+        assert info[key] == ref_info[key], key
+    ref_model, model = (keras.saving.load_model(d / "model.keras") for d in (ref_dir, run_dir))
+    for a, b in zip(ref_model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 # --------------------------------------------------------------------------- JAX

@@ -1,0 +1,151 @@
+"""Benchmark: training speed of the report's CNN and ViT under each precision and setting.
+
+    python benchmarks/bench_precision.py [--steps 60] [--rounds 3] [--full-epochs 2]
+
+Each option trains in a fresh subprocess (TensorFlow's op determinism cannot be switched
+off once on, and a dtype policy is best kept out of a shared process); rounds interleave
+the options, so all see the same machine load. Printed: training images/s per option
+(median and range over rounds) and each option's ratio to float32 of the same model.
+
+Options: ``float32`` and ``mixed_bfloat16`` (Keras dtype policies), each with
+TensorFlow's op determinism on (what ``ferlib.train.set_seed`` does) and off; the
+TensorFlow options only on that backend.
+
+With ``--full-epochs N`` it also times N whole epochs of the CNN on the report's training
+split (18,373 images, with validation on 4,594) in float32 and in mixed_bfloat16, one
+epoch of each in turn, and prints every epoch's seconds: the spread shows stalls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OPTIONS = [  # (model, precision, op determinism)
+    ("cnn", "float32", True),
+    ("cnn", "mixed_bfloat16", True),
+    ("cnn", "mixed_bfloat16", False),
+    ("vit", "float32", True),
+    ("vit", "mixed_bfloat16", True),
+    ("vit", "float32", False),
+]
+
+
+def worker(model_name: str, precision: str, determinism: bool, steps: int, full_epochs: int) -> dict:
+    """Runs in the subprocess: train `steps` batches (after a warm-up) and time them."""
+    import keras
+    import numpy as np
+
+    from ferlib.augment import BatchSequence
+    from ferlib.data import FER2013NotFound, load_fer2013, load_synthetic
+    from ferlib.evaluate import one_hot
+    from ferlib.models import build_model
+    from ferlib.splits import report_split, split_arrays
+    from ferlib.train import EpochTimer, compile_model
+
+    keras.utils.set_random_seed(0)
+    if determinism and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    try:
+        data = load_fer2013(download=False)
+    except FER2013NotFound:
+        data = load_synthetic(n_per_class=3000)
+    model = compile_model(build_model(model_name, precision=precision))
+    if full_epochs:
+        arrays = split_arrays(data.images, data.labels, report_split(data.labels, data.usage))
+        (x, y), (xv, yv) = arrays["train"], arrays["val"]
+        timer = EpochTimer()
+        seconds = []
+
+        class Keep(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                seconds.append(logs["epoch_seconds"])
+
+        model.fit(BatchSequence(x, one_hot(y), 64, seed=0), validation_data=(xv, one_hot(yv)), epochs=full_epochs,
+                  callbacks=[timer, Keep()], verbose=0)
+        return {"epoch_seconds": seconds, "images": len(x)}
+    n = steps * 64
+    x = (data.images[:n].astype(np.float32) / 255.0)[..., None]
+    y = one_hot(data.labels[:n])
+    warm = BatchSequence(x[:640], y[:640], 64, seed=0)
+    model.fit(warm, epochs=1, verbose=0)  # compile the graph, warm the thread pools
+    started = time.perf_counter()
+    model.fit(BatchSequence(x, y, 64, seed=1), epochs=1, verbose=0)
+    seconds = time.perf_counter() - started
+    return {"images_per_second": n / seconds, "seconds": seconds, "images": n}
+
+
+def _run_worker(option, steps: int, full_epochs: int = 0) -> dict:
+    model, precision, determinism = option
+    command = [sys.executable, __file__, "--worker", model, precision, str(int(determinism)),
+               "--steps", str(steps), "--full-epochs", str(full_epochs)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{option} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _label(option) -> str:
+    model, precision, determinism = option
+    return f"{model.upper()} {precision}{'' if determinism else ', determinism off'}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=60, help="timed batches of 64 per option and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--full-epochs", type=int, default=0, help="also time this many full-split CNN epochs per precision")
+    parser.add_argument("--worker", nargs=3, metavar=("MODEL", "PRECISION", "DETERMINISM"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if args.worker:
+        model, precision, determinism = args.worker
+        result = worker(model, precision, determinism == "1", args.steps, args.full_epochs)
+        print("RESULT " + json.dumps(result), flush=True)
+        return 0
+
+    import keras
+
+    from ferlib.provenance import device_name, supports_bfloat16
+
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}, {device_name()}, native bfloat16: {supports_bfloat16()}")
+    print(f"{args.rounds} rounds x {args.steps} batches of 64 per option, options interleaved\n")
+    options = [o for o in OPTIONS if o[2] or keras.backend.backend() == "tensorflow"]
+    speeds: dict[tuple, list[float]] = {o: [] for o in options}
+    for round_ in range(1, args.rounds + 1):
+        for option in options:
+            speeds[option].append(_run_worker(option, args.steps)["images_per_second"])
+        print(f"round {round_}: " + ", ".join(f"{_label(o)} {speeds[o][-1]:.0f}/s" for o in options), flush=True)
+    print(f"\n{'option':<40} {'images/s (median)':>18} {'range':>14} {'vs float32':>11}")
+    for option in options:
+        base = statistics.median(speeds[(option[0], "float32", True)])
+        median = statistics.median(speeds[option])
+        print(f"{_label(option):<40} {median:>18.0f} {min(speeds[option]):>6.0f}-{max(speeds[option]):<7.0f} "
+              f"{median / base:>10.2f}x")
+
+    if args.full_epochs:
+        print(f"\nCNN, full report split: {args.full_epochs} epoch(s) per precision, alternating")
+        epochs: dict[str, list[float]] = {"float32": [], "mixed_bfloat16": []}
+        for _ in range(args.full_epochs):
+            for precision in epochs:
+                epochs[precision] += _run_worker(("cnn", precision, True), args.steps, full_epochs=1)["epoch_seconds"]
+        for precision, seconds in epochs.items():
+            print(f"  {precision:<15} epochs {', '.join(f'{s:.1f}' for s in seconds)} s "
+                  f"(median {statistics.median(seconds):.1f}, spread {max(seconds) - min(seconds):.1f} s)")
+        ratio = statistics.median(epochs["float32"]) / statistics.median(epochs["mixed_bfloat16"])
+        print(f"  mixed_bfloat16 epoch is {ratio:.2f}x faster than float32 (goal: at least 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

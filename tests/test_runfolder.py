@@ -1,0 +1,138 @@
+"""The run folder: its layout, what is finished, ``ferlib status`` and the background run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ferlib.cli import main
+from ferlib.files import write_json
+from ferlib.runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_layout_names_every_place_once(tmp_path):
+    folder = RunFolder(tmp_path)
+    assert folder.card == tmp_path / "run.json"
+    assert folder.notebook("02_cnn") == tmp_path / "notebooks" / "02_cnn.ipynb"
+    assert folder.phase1("cnn") == tmp_path / "cnn" / "phase1"
+    assert folder.phase2("vit", "augmentation") == tmp_path / "vit" / "phase2" / "augmentation"
+    assert folder.final_model("cnn", "phase2") == tmp_path / "cnn" / "phase2" / "augmentation" / "model.keras"
+    assert folder.final_model("vit", "phase1") == tmp_path / "vit" / "phase1" / "model.keras"
+    assert folder.reading("cnn", "he-init") == tmp_path / "readings" / "cnn" / "he-init"
+    assert folder.reading("cnn", "he-init", "float32") != folder.reading("cnn", "he-init")
+    assert folder.metrics("comparison") == tmp_path / "metrics" / "comparison.json"
+    with pytest.raises(ValueError, match="phase-2 step"):
+        folder.phase2("cnn", "tuning")
+    with pytest.raises(ValueError, match="stage"):
+        folder.final_model("cnn", "phase3")
+
+
+def test_runs_live_outside_the_checkout_by_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("FERLIB_RUNS", raising=False)
+    monkeypatch.setenv("FERLIB_CACHE", str(tmp_path / "cache"))
+    assert default_runs_dir() == tmp_path / "cache" / "runs"
+    monkeypatch.setenv("FERLIB_RUNS", str(tmp_path / "elsewhere"))
+    assert default_runs_dir() == tmp_path / "elsewhere"
+
+
+def test_a_notebook_is_finished_only_with_its_timing_and_its_output(tmp_path):
+    folder = RunFolder(tmp_path)
+    folder.notebook("01_data").parent.mkdir(parents=True)
+    folder.notebook("01_data").write_text("{}")
+    folder.notebook("02_cnn").write_text("{}")  # written by papermill, but the notebook never ended
+    folder.record_notebook("01_data", 12.34)
+    assert folder.finished_notebooks() == {"01_data": 12.3}
+    folder.forget_notebooks()
+    assert folder.finished_notebooks() == {}
+
+
+def _fake_run(tmp_path) -> RunFolder:
+    folder = RunFolder(tmp_path / "run")
+    write_json(folder.card, {"profile": "full", "data": "FER2013", "first_started_unix": time.time() - 3600})
+    for name in NOTEBOOKS[:2]:
+        folder.notebook(name).parent.mkdir(parents=True, exist_ok=True)
+        folder.notebook(name).write_text("{}")
+        folder.record_notebook(name, 65.0)
+    done = folder.phase1("cnn")
+    done.mkdir(parents=True)
+    (done / "history.csv").write_text("epoch,accuracy\n0,0.5\n")
+    (done / "model.keras").write_text("x")
+    write_json(done / "train.json", {"epochs": 31, "seconds": 2500.0})
+    going = folder.tuning("L6-H6-D128")
+    going.mkdir(parents=True)
+    (going / "history.csv").write_text("epoch,accuracy\n0,0.25\n")
+    write_json(folder.progress, {"training": "vit_tuning/L6-H6-D128", "state": "training", "epoch": 2, "epochs": 4,
+                                 "best_val_accuracy": 0.2514, "epoch_seconds": 700.0, "seconds": 1400.0,
+                                 "notebook": "03_vit_tuning", "updated": time.time()})
+    return folder
+
+
+def test_status_says_where_the_run_stands(tmp_path):
+    folder = _fake_run(tmp_path)
+    status = folder.status()
+    assert status["notebooks"]["01_data"] == "done" and status["notebooks"]["03_vit_tuning"] == "pending"
+    assert status["current"]["training"] == "vit_tuning/L6-H6-D128"
+    assert status["current"]["left_at_most_seconds"] == pytest.approx(1400.0)
+    assert status["current"]["stale"] is True  # no process is running it
+    assert status["training_seconds"] == pytest.approx(2500.0)
+    assert [t["state"] for t in status["trainings"]] == ["finished", "in progress"]
+    text = format_status(status)
+    assert "not running" in text
+    assert "interrupted in: 03_vit_tuning, training vit_tuning/L6-H6-D128, epoch 2 of at most 4" in text
+    assert "best val accuracy 0.2514" in text
+    assert "at most 23 min 20 s left" in text
+    assert "cnn/phase1" in text and "31 epochs" in text
+    assert "since the run first started: 1 h 00 min" in text
+
+
+def test_status_command(tmp_path, capsys):
+    folder = _fake_run(tmp_path)
+    assert main(["status", str(folder.root)]) == 0
+    assert "epoch 2 of at most 4" in capsys.readouterr().out
+    assert main(["status", str(tmp_path / "nothing")]) == 1
+    assert "not a run folder" in capsys.readouterr().out
+
+
+def test_running_pid_sees_live_and_finished_processes(tmp_path):
+    folder = RunFolder(tmp_path)
+    assert folder.running_pid() is None
+    folder.pid_file.write_text(f"{os.getpid()}\n")
+    assert folder.running_pid() == os.getpid()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    folder.pid_file.write_text(f"{child.pid}\n")
+    assert folder.running_pid() is None
+
+
+@pytest.mark.slow
+def test_background_run_starts_once_logs_and_finishes(tmp_path):
+    """``ferlib run --background`` detaches; the same command while it runs starts nothing."""
+    run_dir = tmp_path / "bg"
+    command = [sys.executable, "-m", "ferlib.cli", "run", "--profile", "smoke", "--data", "synthetic",
+               "--only", "01_data", "--run-dir", str(run_dir), "--background"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "started in the background" in first.stdout
+    folder = RunFolder(run_dir)
+    pid = int(folder.pid_file.read_text())
+    second = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert second.returncode == 0
+    assert f"already going on in {run_dir} (pid {pid})" in second.stdout
+    deadline = time.time() + 400
+    while folder.running_pid() is not None and time.time() < deadline:
+        time.sleep(2)
+    assert folder.running_pid() is None
+    assert folder.finished_notebooks().keys() == {"01_data"}, folder.log.read_text()[-3000:]
+    assert "01_data: done in" in folder.log.read_text()
+    assert not folder.pid_file.exists()  # the run removed its pid file when it ended
+    third = subprocess.run(command[:-1], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert "01_data: finished earlier in this run folder" in third.stdout  # resumed: nothing repeated
