@@ -104,6 +104,7 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
             continue
         _say(f"[{i}/{len(names)}] {name}: running ({profile} profile) ...")
         started = time.time()
+        folder.start_notebook(name)
         os.environ["FERLIB_NOTEBOOK"] = name  # the kernel inherits it; training progress names the notebook
         try:
             pm.execute_notebook(

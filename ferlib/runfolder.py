@@ -74,6 +74,11 @@ class RunFolder:
     def timings(self) -> Path:
         return self.root / "timings.json"
 
+    @property
+    def attempts(self) -> Path:
+        """Time spent in notebooks that were interrupted (a session's end), per notebook."""
+        return self.root / "attempts.json"
+
     def notebook(self, name: str) -> Path:
         return self.root / "notebooks" / f"{name}.ipynb"
 
@@ -114,9 +119,27 @@ class RunFolder:
         timings = read_json(self.timings, {})
         return {name: seconds for name, seconds in timings.items() if self.notebook(name).exists()}
 
+    def start_notebook(self, name: str) -> None:
+        """Note that `name` starts now; an earlier start that never finished was killed, and
+        its time (up to the last training progress it wrote) is kept."""
+        attempts = read_json(self.attempts, {})
+        running = attempts.pop("running", None)
+        if running:
+            heartbeat = max(read_json(self.progress, {}).get("updated", 0), running["started"])
+            attempts.setdefault("interrupted_seconds", {})
+            attempts["interrupted_seconds"][running["name"]] = (
+                attempts["interrupted_seconds"].get(running["name"], 0.0) + heartbeat - running["started"])
+        attempts["running"] = {"name": name, "started": time.time()}
+        write_json(self.attempts, attempts)
+
     def record_notebook(self, name: str, seconds: float) -> None:
+        """`name` ran to the end in `seconds`; time lost in interrupted attempts is added."""
+        attempts = read_json(self.attempts, {})
+        earlier = attempts.get("interrupted_seconds", {}).pop(name, 0.0)
+        attempts.pop("running", None)
+        write_json(self.attempts, attempts)
         timings = read_json(self.timings, {})
-        timings[name] = round(seconds, 1)
+        timings[name] = round(seconds + earlier, 1)
         write_json(self.timings, timings)
 
     def forget_notebooks(self) -> None:

@@ -136,3 +136,19 @@ def test_background_run_starts_once_logs_and_finishes(tmp_path):
     assert not folder.pid_file.exists()  # the run removed its pid file when it ended
     third = subprocess.run(command[:-1], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert "01_data: finished earlier in this run folder" in third.stdout  # resumed: nothing repeated
+
+
+def test_time_of_an_interrupted_notebook_counts(tmp_path, monkeypatch):
+    import ferlib.runfolder as runfolder
+
+    folder = RunFolder(tmp_path)
+    clock = [1000.0]
+    monkeypatch.setattr(runfolder.time, "time", lambda: clock[0])
+    folder.start_notebook("02_cnn")
+    write_json(folder.progress, {"updated": 1600.0})  # the last epoch it finished before the kill
+    clock[0] = 5000.0  # the next session
+    folder.start_notebook("02_cnn")
+    folder.notebook("02_cnn").parent.mkdir(parents=True)
+    folder.notebook("02_cnn").write_text("{}")
+    folder.record_notebook("02_cnn", 300.0)
+    assert folder.finished_notebooks() == {"02_cnn": 900.0}
