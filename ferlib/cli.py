@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from .pipeline import PipelineError, build_book, publish, run_notebooks, stage_book
+from .pipeline import REPO, PipelineError, build_book, publish, run_notebooks, stage_book
 from .runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
 
 
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="detach and log to RUN_DIR/run.log; the same command resumes an interrupted run")
     run.add_argument("--reexecute", action="store_true",
                      help="execute every notebook again, finished ones included (finished trainings are reused)")
+    run.add_argument("--refresh-code", action="store_true",
+                     help="with --background: run the checkout's current code instead of the copy the run started with")
     run.add_argument("--no-book", action="store_true", help="skip the book build")
     run.add_argument("--publish", action="store_true", help="publish the run into book/ when it beats the published one")
     status = sub.add_parser("status", help="where a run stands: notebook and training in progress, epochs, time")
@@ -67,7 +70,28 @@ def _data_summary(data: str) -> str:
     return "\n".join(lines)
 
 
-def _start_background(argv: list[str], folder: RunFolder) -> int:
+def snapshot_code(folder: RunFolder, refresh: bool = False) -> tuple[Path, str]:
+    """The code a background run executes: a copy of the package and the notebooks in the
+    run folder, taken when the run starts (or with `refresh`, e.g. to re-execute finished
+    notebooks with the final code). Editing the checkout during a run that lasts days
+    then neither crashes it nor changes it half-way. Returns the copy and its commit."""
+    from .files import commit_dir
+    from .provenance import git_commit
+
+    target = folder.code
+    if target.exists() and not refresh:
+        return target, (target / "COMMIT").read_text().strip()
+    commit = git_commit(REPO)
+    tmp = target.with_name(".code-partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for part in ("ferlib", "notebooks"):
+        shutil.copytree(REPO / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    (tmp / "COMMIT").write_text(commit + "\n")
+    commit_dir(tmp, target)
+    return target, commit
+
+
+def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) -> int:
     """Start this same command, without ``--background``, detached from the terminal."""
     pid = folder.running_pid()
     if pid is not None:
@@ -75,14 +99,17 @@ def _start_background(argv: list[str], folder: RunFolder) -> int:
         _say(format_status(folder.status()))
         return 0
     folder.root.mkdir(parents=True, exist_ok=True)
+    code, commit = snapshot_code(folder, refresh=refresh_code)
     command = [sys.executable, "-m", "ferlib.cli", *[a for a in argv if a != "--background"]]
     if "--run-dir" not in argv:
         command += ["--run-dir", str(folder.root)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FERLIB_COMMIT": commit,
+           "PYTHONPATH": os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)}
     with open(folder.log, "ab") as log:
-        log.write(f"\n==== {' '.join(command)}\n".encode())
+        log.write(f"\n==== {' '.join(command)} (code of commit {commit})\n".encode())
         log.flush()
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                 start_new_session=True, env=env, cwd=folder.root)
     folder.pid_file.write_text(f"{child.pid}\n")
     _say(f"started in the background (pid {child.pid}): {folder.root}\n"
          f"  log:    {folder.log}\n  status: ferlib status {folder.root}\n"
@@ -109,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         folder = RunFolder((args.run_dir or default_runs_dir() / args.profile).expanduser().resolve())
         if args.background:
-            return _start_background(argv, folder)
+            return _start_background(argv, folder, refresh_code=args.reexecute or args.refresh_code)
         if args.data == "auto":
             from .data import FER2013NotFound, find_fer2013
 
