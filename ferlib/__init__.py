@@ -73,6 +73,7 @@ from .plots import (
     plot_tuning_results,
 )
 from .splits import check_disjoint, class_distribution, duplicate_report, official_split, report_split
+from . import predict
 from .runfolder import RunFolder
 from .train import TrainConfig, read_history, set_seed, train_model
 

@@ -15,6 +15,8 @@ import threading
 import keras
 import numpy as np
 
+from .data import as_model_input
+
 
 def make_augmenter(
     rotation_degrees: float = 20,
@@ -46,10 +48,7 @@ def augment_batch(augmenter: keras.Sequential, images: np.ndarray) -> np.ndarray
 
 def augment_examples(image: np.ndarray, n: int = 8, seed: int = 0) -> np.ndarray:
     """`n` independent draws of the augmentation on one image (for the augmentation grid)."""
-    image = np.asarray(image, np.float32)
-    if image.max() > 1.0:  # accept uint8 images too
-        image = image / 255.0
-    image = image.reshape(1, *image.shape[:2], 1)
+    image = as_model_input(np.asarray(image).reshape(np.shape(image)[0], np.shape(image)[1]))
     augmenter = make_augmenter(seed=seed)
     return np.concatenate([augment_batch(augmenter, image) for _ in range(n)])
 

@@ -5,6 +5,7 @@
     ferlib status ~/.cache/ferlib/runs/full              # where a run stands
     ferlib run --profile full --reexecute --no-book      # re-execute finished notebooks (trainings reused)
     ferlib publish ~/.cache/ferlib/runs/full             # copy a run's notebooks into book/results
+    ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # emotions of the faces in a photo
     ferlib data --data PATH                              # a quick summary of the data
 
 Runs live in ``~/.cache/ferlib/runs/<profile>`` unless ``--run-dir`` (or ``FERLIB_RUNS``)
@@ -53,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="copy a finished run's notebooks into book/results")
     pub.add_argument("run_dir", type=Path)
     pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
+    predict = sub.add_parser("predict", help="find the faces in photos and classify their emotions with a run's model")
+    predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    predict.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="a run folder with trained models")
+    predict.add_argument("--model", choices=("cnn", "vit"), default="cnn")
+    predict.add_argument("--out", type=Path, default=Path("."), help="folder for the annotated images and the table")
+    predict.add_argument("--format", choices=("csv", "json"), default="csv")
     data = sub.add_parser("data", help="summarise the data set that --data finds")
     data.add_argument("--data", default="auto")
     return parser
@@ -117,6 +124,28 @@ def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) ->
     return 0
 
 
+def _predict(args) -> int:
+    from .predict import predict_files
+
+    try:
+        done = predict_files(args.photos, args.run, args.model, args.out, args.format)
+    except (FileNotFoundError, ValueError) as err:
+        _say(f"ferlib: error: {err}")
+        return 1
+    for photo, faces in done["faces"].items():
+        if not faces:
+            _say(f"{photo}: no face found")
+        for i, face in enumerate(faces, start=1):
+            _say(f"{photo}: face {i} at x={face.box[0]} y={face.box[1]} ({face.box[2]}x{face.box[3]}): "
+                 f"{face.emotion} {face.probabilities[face.emotion]:.0%}")
+        _say(f"  annotated: {done['images'][photo]}")
+    for photo, problem in done["problems"].items():
+        _say(f"ferlib: error: {problem}")
+    if done["table"] is not None:
+        _say(f"table: {done['table']}")
+    return 1 if done["problems"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -124,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "data":
             _say(_data_summary(args.data))
             return 0
+        if args.command == "predict":
+            return _predict(args)
         if args.command == "status":
             folder = RunFolder(args.run_dir.expanduser())
             if not folder.card.exists():

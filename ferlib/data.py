@@ -111,6 +111,25 @@ class FER2013:
                 "looks_equalized": full_range > 0.95}
 
 
+def as_model_input(images) -> np.ndarray:
+    """One image or a batch, uint8 or float, as the models take it: float32 ``(N, H, W, 1)``.
+
+    uint8 pixels are divided by 255, the report's only preprocessing step (section 2.1);
+    float images are taken as already scaled to [0, 1]. The one place that rule lives.
+    """
+    x = np.asarray(images)
+    scale = 255.0 if x.dtype == np.uint8 else 1.0
+    x = x.astype(np.float32) / scale
+    if x.ndim == 2:  # (H, W): one grey image
+        x = x[None, ..., None]
+    elif x.ndim == 3:
+        # (H, W, 1) is one image with a channel axis; anything else is a batch (N, H, W).
+        x = x[None] if x.shape[-1] == 1 else x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"expected images of shape (H, W), (H, W, 1), (N, H, W) or (N, H, W, 1), got {np.shape(images)}")
+    return x
+
+
 def equalize_histogram(image: np.ndarray) -> np.ndarray:
     """Per-image histogram equalization of a uint8 image: what the image-folder release
     did to every FER2013 face (its grey levels then spread over the whole 0..255 range)."""

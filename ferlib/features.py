@@ -19,23 +19,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from .data import as_model_input
+
 _BLOCK = re.compile(r"^block(\d+)$")
-
-
-def as_model_input(images) -> np.ndarray:
-    """One image or a batch, uint8 or float, as float32 ``(N, H, W, 1)`` in [0, 1]."""
-    x = np.asarray(images)
-    # uint8 pixels are 0..255; floats are taken as already scaled, as the models expect.
-    scale = 255.0 if x.dtype == np.uint8 else 1.0
-    x = x.astype(np.float32) / scale
-    if x.ndim == 2:  # (H, W): one grey image
-        x = x[None, ..., None]
-    elif x.ndim == 3:
-        # (H, W, 1) is one image with a channel axis; anything else is a batch (N, H, W).
-        x = x[None] if x.shape[-1] == 1 else x[..., None]
-    if x.ndim != 4:
-        raise ValueError(f"expected images of shape (H, W), (H, W, 1), (N, H, W) or (N, H, W, 1), got {np.shape(images)}")
-    return x
 
 
 def _submodel(model: keras.Model, outputs) -> keras.Model:

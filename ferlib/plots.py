@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .data import EMOTIONS
+from .data import EMOTIONS, as_model_input
 
 _TRAIN_STYLE = {"linestyle": "--", "alpha": 0.8}
 
@@ -35,8 +35,7 @@ def _subplots(*grid, figsize=None, layout="constrained", **kwargs):
 def _gray(image) -> np.ndarray:
     """One image as a 2-D float array in [0, 1], for ``imshow``."""
     x = np.asarray(image)
-    x = x.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
-    return x.reshape(x.shape[0], x.shape[1]) if x.ndim == 3 else x
+    return as_model_input(x.reshape(x.shape[0], x.shape[1]))[0, ..., 0]
 
 
 def _show_image(ax, image, title: str | None = None) -> None:

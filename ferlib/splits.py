@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .data import EMOTIONS, NUM_CLASSES
+from .data import EMOTIONS, NUM_CLASSES, as_model_input
 
 PARTS = ("train", "val", "test")
 
@@ -171,6 +171,6 @@ def split_arrays(images: np.ndarray, labels: np.ndarray, split: Split) -> dict[s
     Dividing by 255 is the report's only preprocessing step (section 2.1).
     """
     return {
-        part: ((images[idx].astype(np.float32) / 255.0)[..., None], labels[idx].astype(np.int64))
+        part: (as_model_input(images[idx]), labels[idx].astype(np.int64))
         for part, idx in split.parts().items()
     }

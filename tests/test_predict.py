@@ -1,0 +1,126 @@
+"""The models on real photos: detection, cropping, probabilities, the command and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ferlib.cli import main
+from ferlib.data import EMOTIONS
+from ferlib.files import save_model
+from ferlib.models import build_cnn
+from ferlib.predict import (
+    MAX_SIDE,
+    PhotoError,
+    crop_face,
+    detect_faces,
+    load_run_model,
+    plot_faces,
+    predict_photo,
+    read_photo,
+)
+from ferlib.runfolder import RunFolder
+
+skimage_data = pytest.importorskip("skimage.data")
+
+# Where the astronaut's face is in scikit-image's 512 x 512 photo (found by eye: hairline to
+# chin, ear to ear).
+ASTRONAUT_FACE = {"left": 160, "right": 290, "top": 50, "bottom": 180}
+
+
+@pytest.fixture(scope="module")
+def astronaut(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("photos") / "astronaut.jpg"
+    Image.fromarray(skimage_data.astronaut()).save(path, quality=95)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_with_model(tmp_path_factory) -> Path:
+    """A run folder holding an (untrained, small) phase-1 CNN where a run keeps it."""
+    folder = RunFolder(tmp_path_factory.mktemp("run"))
+    save_model(build_cnn(filters=(4, 4, 4, 4), dense_units=(8, 8, 8)), folder.final_model("cnn", "phase1"))
+    return folder.root
+
+
+def test_one_face_found_where_the_astronaut_is(astronaut):
+    boxes = detect_faces(read_photo(astronaut))
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    cx, cy = x + w / 2, y + h / 2
+    assert ASTRONAUT_FACE["left"] < cx < ASTRONAUT_FACE["right"] and ASTRONAUT_FACE["top"] < cy < ASTRONAUT_FACE["bottom"]
+    assert 60 < w < 160 and 60 < h < 160
+
+
+def test_a_face_becomes_a_48x48_grey_image(astronaut):
+    photo = read_photo(astronaut)
+    face = crop_face(photo, detect_faces(photo)[0])
+    assert face.shape == (48, 48) and face.dtype == np.uint8
+    assert 20 < face.mean() < 235 and face.std() > 10  # a real crop, not a blank
+
+
+def test_probabilities_for_each_face(astronaut, run_with_model):
+    model = load_run_model(run_with_model, "cnn")
+    faces = predict_photo(astronaut, model)
+    assert len(faces) == 1
+    face = faces[0]
+    assert list(face.probabilities) == list(EMOTIONS)
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert all(0 <= p <= 1 for p in face.probabilities.values())
+    assert face.emotion == max(face.probabilities, key=face.probabilities.get)
+    assert plot_faces(astronaut, faces).axes  # the annotated figure draws
+
+
+def test_a_photo_with_no_face(tmp_path, run_with_model):
+    path = tmp_path / "wall.png"
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(path)
+    assert predict_photo(path, load_run_model(run_with_model)) == []
+
+
+@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"just some text\n", "not an image"),
+                                              (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image")])
+def test_bad_files_get_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(PhotoError, match=message) as err:
+        read_photo(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_huge_photo_is_shrunk_not_loaded_whole(tmp_path):
+    path = tmp_path / "huge.jpg"
+    Image.new("L", (9000, 6000), 128).save(path)
+    photo = read_photo(path)
+    assert max(photo.shape[:2]) <= MAX_SIDE and photo.shape[2] == 3
+    assert photo.shape[1] / photo.shape[0] == pytest.approx(1.5, rel=0.02)  # the aspect ratio is kept
+
+
+def test_a_run_folder_without_a_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such run folder"):
+        load_run_model(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="run notebook 03_vit_tuning"):
+        load_run_model(tmp_path, "vit")
+
+
+def test_the_predict_command(astronaut, run_with_model, tmp_path, capsys):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["predict", str(astronaut), str(empty), "--run", str(run_with_model), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 1  # one photo could not be read
+    assert "face 1 at" in text and f"{empty}: the file is empty" in text
+    assert (out / "astronaut.faces.png").stat().st_size > 10_000
+    rows = list(csv.DictReader((out / "faces.csv").open()))
+    assert len(rows) == 1 and rows[0]["photo"] == str(astronaut)
+    assert sum(float(rows[0][e]) for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
+    assert main(["predict", str(astronaut), "--run", str(run_with_model), "--out", str(out), "--format", "json"]) == 0
+    saved = json.loads((out / "faces.json").read_text())
+    assert saved[str(astronaut)][0]["emotion"] in EMOTIONS
+    assert main(["predict", str(astronaut), "--run", str(tmp_path / "nothing")]) == 1
+    assert "no such run folder" in capsys.readouterr().out
