@@ -293,12 +293,23 @@ def vit_tuning_story(run: Run, configs=VIT_TUNING_STORY, verbose: int = 2) -> tu
     return frame, histories
 
 
-def load_stage_model(run: Run, model: str, stage: str = "phase1") -> keras.Model:
-    """The model a notebook saved: stage ``phase1`` or ``phase2`` (after the augmentation round)."""
+def load_stage_model(run: Run, model: str, stage: str = "phase1", train_if_missing: bool = True) -> keras.Model:
+    """The model a notebook saved: stage ``phase1`` or ``phase2`` (after the augmentation round).
+
+    A notebook opened on its own (in Colab, say) finds no model in a fresh run folder; then
+    the missing stages are trained here, at the run's profile, and the notebook says so.
+    """
     path = run.folder.final_model(model, stage)
     if not path.exists():
         notebook = "02_cnn" if (model, stage) == ("cnn", "phase1") else "03_vit_tuning" if stage == "phase1" else "04_phase2"
-        raise FileNotFoundError(f"{path} is missing: run notebook {notebook} with the same run_dir first")
+        if not train_if_missing:
+            raise FileNotFoundError(f"{path} is missing: run notebook {notebook} with the same run_dir first")
+        print(f"This run folder has no {model.upper()} {stage} model yet (notebook {notebook} makes it): "
+              f"training it now at the {run.profile_name} profile.", flush=True)
+        if stage == "phase2":
+            train_phase2(run, model, verbose=0)
+        else:
+            train_phase1(run, model, verbose=0)
     return keras.saving.load_model(path)
 
 
@@ -325,9 +336,10 @@ def compare_models(run: Run) -> dict:
     results, confusion, per_class = {}, {}, {}
     x_test, y_test = run.arrays["test"]
     for model in ("cnn", "vit"):
+        final = load_stage_model(run, model, "phase2")  # trains what is missing when the notebook runs alone
         results[model] = {"phase1": run.load_metrics(f"{model}_phase1")["scores"],
                           "phase2": run.load_metrics(f"{model}_phase2")["scores"]["after augmentation"]}
-        predicted = predict_labels(load_stage_model(run, model, "phase2"), x_test)
+        predicted = predict_labels(final, x_test)
         confusion[model.upper()] = confusion_frame(y_test, predicted)
         per_class[model.upper()] = per_class_metrics(y_test, predicted)
     long = pd.concat(per_class, names=["model"]).reset_index()

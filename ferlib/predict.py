@@ -215,6 +215,20 @@ def plot_faces(photo, faces: list[Face], title: str | None = None):
     return fig
 
 
+def plot_crops(crops) -> "Figure":
+    """The 48 x 48 grey faces the models receive, side by side."""
+    from matplotlib.figure import Figure
+
+    crops = list(crops)
+    fig = Figure(figsize=(1.6 * max(len(crops), 1), 1.9), layout="constrained")
+    for i, crop in enumerate(crops):
+        ax = fig.add_subplot(1, len(crops), i + 1)
+        ax.imshow(crop, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"face {i + 1}", fontsize=9)
+        ax.axis("off")
+    return fig
+
+
 def predict_files(photos, run_dir, model: str = "cnn", out_dir=None, fmt: str = "csv") -> dict:
     """The command line's work: every photo's faces, an annotated PNG per photo and one
     table of all faces in `out_dir`. Photos that cannot be read are reported, not raised."""
