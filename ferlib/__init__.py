@@ -62,7 +62,10 @@ from .phase2 import hard_sample_indices, run_phase2
 from .plots import (
     plot_class_samples,
     plot_class_balance,
+    plot_accuracies,
     plot_augmentation_grid,
+    plot_cluster_map,
+    plot_face_grid,
     plot_equalization,
     plot_training_curves,
     plot_confusion_matrices,
@@ -73,7 +76,7 @@ from .plots import (
     plot_tuning_results,
 )
 from .splits import check_disjoint, class_distribution, duplicate_report, official_split, report_split
-from . import predict
+from . import beyond, predict
 from .runfolder import RunFolder
 from .train import TrainConfig, read_history, set_seed, train_model
 

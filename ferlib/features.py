@@ -125,3 +125,11 @@ def vit_attention_map(model: keras.Model, image, block: int | str | None = None,
         raise ValueError(f"{per_key.shape[-1]} patches do not form a square grid")
     maps = per_key.reshape(-1, grid, grid)
     return maps.mean(axis=0) if average_heads else maps
+
+
+def penultimate_features(model: keras.Model, images, batch_size: int = 256) -> np.ndarray:
+    """What the softmax layer sees: the input of the model's last layer, one row per image
+    (the CNN's 64 dense units, the ViT's pooled embedding)."""
+    sub = _submodel(model, model.layers[-1].input)
+    (features,) = _run(sub, as_model_input(images), batch_size)
+    return features.reshape(len(features), -1)

@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .data import EMOTIONS, as_model_input
+from .data import EMOTIONS, NUM_CLASSES, as_model_input
 
 _TRAIN_STYLE = {"linestyle": "--", "alpha": 0.8}
 
@@ -62,7 +62,7 @@ def _human(n: float) -> str:
 # --------------------------------------------------------------------------- data
 
 
-def plot_class_samples(images, labels, per_class: int = 5, seed: int = 0) -> Figure:
+def plot_class_samples(images, labels, per_class: int = 5, seed: int = 0, title: str = "Random examples per emotion") -> Figure:
     """A grid of random examples, one row per emotion (fewer where a class has fewer)."""
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
@@ -80,7 +80,23 @@ def plot_class_samples(images, labels, per_class: int = 5, seed: int = 0) -> Fig
                     spine.set_visible(False)
         # ylabel (not axis("off")) so the row keeps its class name.
         row[0].set_ylabel(f"{name}\n(n={len(idx):,})", rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("Random examples per emotion")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_face_grid(images, titles: Sequence[str], cols: int = 6, title: str | None = None) -> Figure:
+    """Faces in rows of `cols`, each with its own caption (e.g. two disagreeing labels)."""
+    images = list(images)
+    rows = max(1, math.ceil(len(images) / cols))
+    fig, axes = _subplots(rows, cols, figsize=(1.75 * cols, 2.0 * rows), squeeze=False, layout="constrained")
+    for i, ax in enumerate(axes.flat):
+        if i < len(images):
+            _show_image(ax, images[i])
+            ax.set_title(titles[i], fontsize=8)
+        else:
+            ax.remove()
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -298,6 +314,44 @@ def plot_per_class(frame: pd.DataFrame, metric: str | Sequence[str] = "recall") 
         ax.set_title(f"{name} per emotion")
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model", frameon=False, fontsize=8)
         sns.despine(ax=ax)
+    return fig
+
+
+def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str = "model", hue: str | None = None,
+                    value: str = "accuracy", title: str = "Accuracy") -> Figure:
+    """Accuracy bars with the baselines drawn across them (majority class, chance), so that
+    one look tells whether a model learned anything."""
+    fig, ax = _subplots(1, 1, figsize=(7.5, 3.6), layout="constrained")
+    sns.barplot(data=frame, x=x, y=value, hue=hue, errorbar=None, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="{:.1%}", fontsize=8, padding=1)
+    for (name, level), style in zip(baselines.items(), ("--", ":")):
+        ax.axhline(level, color="black", linestyle=style, linewidth=1)
+        ax.text(1.0, level, f" {name} {level:.1%}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel("")
+    ax.set_title(title)
+    if hue:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.18, 1), frameon=False, fontsize=8)
+    sns.despine(ax=ax)
+    return fig
+
+
+def plot_cluster_map(points: np.ndarray, labels: np.ndarray, clusters: np.ndarray, title: str = "k-means") -> Figure:
+    """The 2-D map of the features twice: coloured by emotion, and by cluster."""
+    fig, axes = _subplots(1, 2, figsize=(11, 4.8), layout="constrained")
+    palette = sns.color_palette("tab10", NUM_CLASSES)
+    for ax, values, names, heading in ((axes[0], labels, list(EMOTIONS), "coloured by emotion (the labels)"),
+                                       (axes[1], clusters, [f"cluster {c + 1}" for c in range(int(clusters.max()) + 1)],
+                                        f"coloured by {title} cluster (no labels used)")):
+        for code, name in enumerate(names):
+            mine = values == code
+            ax.scatter(points[mine, 0], points[mine, 1], s=4, alpha=0.6, color=palette[code % len(palette)], label=name)
+        ax.set_title(heading, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(markerscale=3, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     return fig
 
 

@@ -103,6 +103,37 @@ def read_photo(source, name: str | None = None) -> np.ndarray:
     return array
 
 
+def load_photo(photo: str = "sample") -> np.ndarray:
+    """A photo for the notebooks' "try it" section, as :func:`read_photo` returns it.
+
+    ``"sample"``: scikit-image's astronaut portrait (no download); ``"upload"``: a file the
+    user picks in Colab; an ``http(s)://`` address; or a path.
+    """
+    if photo == "sample":
+        import skimage.data
+
+        return read_photo(skimage.data.astronaut(), name="scikit-image's astronaut")
+    if photo == "upload":
+        try:
+            from google.colab import files
+        except ImportError as err:
+            raise PhotoError('photo="upload" works in Colab only; elsewhere give a path to the photo') from err
+        name, content = next(iter(files.upload().items()))
+        return read_photo(content, name=name)
+    if str(photo).startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(str(photo), timeout=30) as response:
+                content = response.read(MAX_BYTES + 1)
+        except OSError as err:
+            raise PhotoError(f"{photo}: could not download it ({err})") from err
+        if len(content) > MAX_BYTES:
+            raise PhotoError(f"{photo}: larger than {MAX_BYTES // 2**20} MB; use a smaller photo")
+        return read_photo(content, name=str(photo))
+    return read_photo(photo)
+
+
 def detect_faces(photo: np.ndarray, min_size: int = 30) -> list[tuple[int, int, int, int]]:
     """Boxes ``(x, y, w, h)`` of the frontal faces in an RGB photo, largest first."""
     import cv2

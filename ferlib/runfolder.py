@@ -13,6 +13,7 @@ A run is one execution of the notebooks at one profile. Its folder holds::
     cnn/phase1/, vit/phase1/    the phase-1 trainings (02, 03)
     vit_tuning/<config>/        the ViT tuning story (03)
     <model>/phase2/             hard_indices.npy, hard_samples/, augmentation/ (04)
+    beyond/<experiment>/        the trainings of the future-work experiments (07)
     metrics/<name>.json         scores with provenance (read by 05 and the book)
 
 and every training folder (``cnn/phase1/`` ...) holds ``history.csv``, ``checkpoints/``
@@ -110,6 +111,10 @@ class RunFolder:
 
     def tuning(self, config_name: str) -> Path:
         return self.root / "vit_tuning" / config_name
+
+    def beyond(self, name: str) -> Path:
+        """A training of the "beyond the report" experiments (07)."""
+        return self.root / "beyond" / name
 
     def final_model(self, model: str, stage: str = "phase2") -> Path:
         """The saved model of a stage: ``phase1`` or ``phase2`` (after the augmentation round)."""

@@ -280,9 +280,15 @@ def model_precision(model: keras.Model) -> str:
     return model.dtype_policy.name
 
 
-def _run_signature(model: keras.Model, config: TrainConfig, n_train: int, augment: bool, seed: int) -> dict:
-    return {"model": model.name, "params": int(model.count_params()), "config": asdict(config),
-            "n_train": int(n_train), "augment": augment, "seed": seed, "precision": model_precision(model)}
+def _run_signature(model: keras.Model, config: TrainConfig, n_train: int, augment: bool, seed: int,
+                   class_weight: dict | None = None) -> dict:
+    """What makes two trainings the same. Add new keys only when they differ from the old
+    default: a changed signature makes every finished training of a long run train again."""
+    signature = {"model": model.name, "params": int(model.count_params()), "config": asdict(config),
+                 "n_train": int(n_train), "augment": augment, "seed": seed, "precision": model_precision(model)}
+    if class_weight is not None:
+        signature["class_weight"] = {str(k): round(float(v), 6) for k, v in sorted(class_weight.items())}
+    return signature
 
 
 def train_model(
@@ -299,6 +305,7 @@ def train_model(
     reuse: bool = True,
     progress: str | Path | None = None,
     label: str | None = None,
+    class_weight: dict[int, float] | None = None,
 ) -> TrainResult:
     """Train `model` the report's way, with its run kept in `run_dir`.
 
@@ -310,10 +317,11 @@ def train_model(
     (``reuse=True``) as long as model, settings, precision and data size match. The model
     is (re)compiled with a fresh Adam optimiser. `progress` names a JSON file that is
     updated every epoch (``ferlib status`` reads it); `label` names this training there.
+    `class_weight` (emotion code -> weight) scales each image's loss by its class's weight.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    signature = _run_signature(model, config, len(train[0]), augment, seed)
+    signature = _run_signature(model, config, len(train[0]), augment, seed, class_weight)
     info_path, model_path = run_dir / "train.json", run_dir / "model.keras"
     history_path, backup = run_dir / "history.csv", run_dir / "checkpoints"
     info = read_json(info_path, {})
@@ -346,6 +354,7 @@ def train_model(
         epochs=config.epochs,
         callbacks=chain + list(callbacks),
         verbose=verbose,
+        class_weight=class_weight,
     )
     history = read_history(run_dir)
     save_model(model, model_path)
