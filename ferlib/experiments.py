@@ -228,6 +228,9 @@ class PrecisionCheck:
     precision: str
     histories: dict[str, pd.DataFrame]  # precision -> history
     val_accuracy_gap: float  # |float32 - chosen| validation accuracy after the last epoch, in points
+    best_val_accuracy_gap: float  # the same for the best validation accuracy over the epochs
+    train_accuracy_gap: float  # the same for the training accuracy after the last epoch
+    val_accuracy_swing: float  # the largest epoch-to-epoch change of validation accuracy in float32, in points
 
 
 def compare_precision(run: Run, model: str, verbose: int = 2) -> PrecisionCheck | None:
@@ -245,10 +248,19 @@ def compare_precision(run: Run, model: str, verbose: int = 2) -> PrecisionCheck 
     chosen = run.train(build_model(model, reading, precision=precision, name=f"{model}_{reading}"),
                        run.folder.reading(model, reading), config, verbose=verbose)  # reused from the readings
     histories = {"float32": reference.history, precision: chosen.history}
-    gap = 100 * abs(reference.history["val_accuracy"].iloc[-1] - chosen.history["val_accuracy"].iloc[-1])
-    check = PrecisionCheck(model, precision, histories, float(gap))
+    ref, new = reference.history, chosen.history
+
+    def gap(column, pick):
+        return float(100 * abs(pick(ref[column]) - pick(new[column])))
+
+    swing = float(100 * ref["val_accuracy"].diff().abs().max()) if len(ref) > 1 else 0.0
+    check = PrecisionCheck(model, precision, histories, gap("val_accuracy", lambda c: c.iloc[-1]),
+                           gap("val_accuracy", lambda c: c.max()), gap("accuracy", lambda c: c.iloc[-1]), swing)
     run.save_metrics(f"{model}_precision", {"model": model, "reading": reading, "precision": precision,
                                             "val_accuracy_gap_points": check.val_accuracy_gap,
+                                            "best_val_accuracy_gap_points": check.best_val_accuracy_gap,
+                                            "train_accuracy_gap_points": check.train_accuracy_gap,
+                                            "float32_val_accuracy_swing_points": check.val_accuracy_swing,
                                             "histories": {k: h.to_dict(orient="list") for k, h in histories.items()}})
     return check
 
