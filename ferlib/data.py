@@ -360,6 +360,12 @@ def read_challenge_csv(path: str | os.PathLike) -> FER2013:
         )
 
 
+def _quote(value, limit: int = 60) -> str:
+    """`value` quoted for an error message, cut to `limit` characters (a bad line can be huge)."""
+    text = value.decode("utf-8", errors="replace") if isinstance(value, (bytes, bytearray)) else str(value)
+    return repr(text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)")
+
+
 @dataclass
 class _Rows:
     starts: np.ndarray  # byte offset of each row's pixel field
@@ -378,19 +384,18 @@ def _scan_rows(text: bytes, path: Path) -> _Rows:
     header = text[:header_end].decode("utf-8-sig", errors="replace").strip()
     columns = [c.strip().strip('"') for c in header.split(",")]
     expected = ["emotion", "pixels", "Usage"]
-    if [c.lower() for c in columns] != [c.lower() for c in expected]:
-        missing = [c for c in expected if c.lower() not in {x.lower() for x in columns}]
+    lowered = [c.lower() for c in columns]
+    if sorted(lowered) != sorted(c.lower() for c in expected):
+        missing = [c for c in expected if c.lower() not in lowered]
         extra = [c for c in columns if c.lower() not in {x.lower() for x in expected}]
-        if missing:
-            problem = f"missing column(s) {', '.join(missing)}"
-        elif extra:
-            problem = f"unexpected column(s) {', '.join(extra)}"
-        else:
-            problem = "columns in another order"
+        problem = f"missing column(s) {', '.join(missing)}" if missing else f"unexpected column(s) {', '.join(extra)}"
         raise FER2013Error(
-            f"{path}, line 1: header is {header!r}: {problem}. "
-            "The challenge CSV's header is 'emotion,pixels,Usage' (in that order)."
+            f"{path}, line 1: header is {_quote(header)}: {problem}. "
+            "The challenge CSV's header is 'emotion,pixels,Usage'."
         )
+    # The pixel field holds no comma, so every row splits at its first and last comma into
+    # three fields; the header says which field is which.
+    field_of = {name: lowered.index(name.lower()) for name in expected}
     starts, ends, lines, labels, usage = [], [], [], [], []
     find, rfind, n = text.find, text.rfind, len(text)
     pos, line = header_end + 1, 2
@@ -405,20 +410,22 @@ def _scan_rows(text: bytes, path: Path) -> _Rows:
                     f"{path}, line {line}: expected 3 comma-separated fields (emotion,pixels,Usage), "
                     f"found {text[pos:end].count(b',') + 1}; fix or delete this row."
                 )
-            code = _EMOTION_CODES.get(text[pos:c1].strip())
+            spans = ((pos, c1), (c1 + 1, c2), (c2 + 1, end))
+            e0, e1 = spans[field_of["emotion"]]
+            code = _EMOTION_CODES.get(text[e0:e1].strip())
             if code is None:
                 raise FER2013Error(
-                    f"{path}, line {line}: unknown emotion code {text[pos:c1].decode(errors='replace')!r}; "
+                    f"{path}, line {line}: unknown emotion code {_quote(text[e0:e1])}; "
                     f"codes are 0..6 ({', '.join(f'{i} {e}' for i, e in enumerate(EMOTIONS))})."
                 )
-            use = _USAGE_CODES.get(text[c2 + 1 : end].strip())
+            u0, u1 = spans[field_of["Usage"]]
+            use = _USAGE_CODES.get(text[u0:u1].strip())
             if use is None:
                 raise FER2013Error(
-                    f"{path}, line {line}: unknown Usage {text[c2 + 1:end].decode(errors='replace')!r}; "
-                    f"expected one of {', '.join(USAGES)}."
+                    f"{path}, line {line}: unknown Usage {_quote(text[u0:u1])}; expected one of {', '.join(USAGES)}."
                 )
-            a, b = c1 + 1, c2
-            if text[a] == 34:  # quoted pixel field
+            a, b = spans[field_of["pixels"]]
+            if b > a and text[a] == 34:  # quoted pixel field
                 a += 1
             if b > a and text[b - 1] == 34:
                 b -= 1

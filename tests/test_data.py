@@ -304,10 +304,28 @@ def test_missing_columns(tmp_path, ferlib_cache, header, missing):
     assert parsed_files(ferlib_cache) == []
 
 
-def test_columns_in_another_order(tmp_path):
-    path = write_lines(tmp_path / "order.csv", ["pixels,emotion,Usage", "1 2 3,0,Training"])
-    with pytest.raises(FER2013Error, match=r"order\.csv, line 1\b.*order"):
-        read_challenge_csv(path)
+@pytest.mark.parametrize("order", [("Usage", "emotion", "pixels"), ("pixels", "Usage", "emotion")])
+def test_columns_in_another_order_are_taken_by_name(tmp_path, order):
+    images, labels, usage = make_rows(6)
+    lines = [",".join(order)]
+    for img, lab, use in zip(images, labels, usage):
+        fields = {"emotion": str(lab), "pixels": " ".join(map(str, img.ravel().tolist())), "Usage": use}
+        lines.append(",".join(fields[name] for name in order))
+    data = read_challenge_csv(write_lines(tmp_path / "order.csv", lines))
+    np.testing.assert_array_equal(data.images, images)
+    np.testing.assert_array_equal(data.labels, labels)
+    assert data.usage.tolist() == usage.tolist()
+
+
+def test_error_messages_quote_a_huge_value_only_in_part(tmp_path):
+    images, labels, usage = make_rows(2)
+    lines = csv_lines(images, labels, usage)
+    lines[2] = "x" * 2_000_000 + "," + lines[2].split(",", 1)[1]  # a 2 MB emotion field
+    with pytest.raises(FER2013Error) as info:
+        read_challenge_csv(write_lines(tmp_path / "huge.csv", lines))
+    message = str(info.value)
+    assert "line 3" in message and "2,000,000 characters" in message
+    assert len(message) < 600
 
 
 @pytest.mark.parametrize(
