@@ -57,6 +57,7 @@ from .models import (
     build_vit,
     count_params,
     model_summary,
+    model_table,
 )
 from .phase2 import hard_sample_indices, run_phase2
 from .plots import (

@@ -7,8 +7,6 @@ stable names (``conv1`` .. ``conv4``, ``block1`` .. ``blockN``) so that
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
 from dataclasses import asdict, dataclass
 
 import keras
@@ -253,9 +251,25 @@ def count_params(model: keras.Model) -> dict[str, int]:
     return {"trainable": trainable, "non_trainable": total - trainable, "total": total}
 
 
+def model_table(model: keras.Model) -> "pd.DataFrame":
+    """One row per layer: name, type, output shape and parameters; narrow enough for a
+    book page (Keras' own summary is 100 characters wide and loses columns there)."""
+    import pandas as pd
+
+    rows = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape[1:]) if shape is not None and hasattr(shape, "shape") else ()
+        rows.append({"layer": layer.name, "type": type(layer).__name__,
+                     "output shape": " x ".join(str(d) for d in shape),
+                     "parameters": int(sum(int(ops.size(w)) for w in layer.weights))})
+    return pd.DataFrame(rows)
+
+
 def model_summary(model: keras.Model) -> str:
-    """Keras' layer-by-layer summary as text (for a notebook cell or a log)."""
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        model.summary(line_length=100)
-    return buffer.getvalue()
+    """:func:`model_table` as text, with the totals (for a log or a terminal)."""
+    table = model_table(model)
+    counts = count_params(model)
+    text = table.to_string(index=False, formatters={"parameters": "{:,}".format})
+    return (f"{text}\nTotal parameters: {counts['total']:,} (trainable {counts['trainable']:,}, "
+            f"non-trainable {counts['non_trainable']:,})")

@@ -186,17 +186,24 @@ _NATIVE_LOG = re.compile(
 
 
 def _tidy_for_book(notebook: dict) -> dict:
-    """Remove stderr outputs made only of native (C++) log lines; keep every other output.
+    """Make an executed notebook fit to publish.
 
-    Also collapses papermill's injected-parameters cell in the book, like the parameters
-    cell it overrides.
+    * papermill's injected-parameters cell is folded into the parameters cell: the run's
+      values replace the defaults there, comments kept, and the injected cell goes. A
+      student who opens the published notebook (in Colab) and edits a parameter then gets
+      what they edited, not a later cell that silently sets it back.
+    * stderr outputs made only of native (C++) log lines are removed.
     """
-    for cell in notebook.get("cells", []):
+    cells = notebook.get("cells", [])
+    injected = next((c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])), None)
+    parameters = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if injected is not None:
+        if parameters is not None:
+            parameters["source"] = _merge_parameters("".join(parameters["source"]), "".join(injected["source"]))
+        cells.remove(injected)
+    for cell in cells:
         if cell.get("cell_type") != "code":
             continue
-        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-        if "injected-parameters" in tags and "hide-input" not in tags:
-            tags.append("hide-input")
         kept = []
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
@@ -206,6 +213,23 @@ def _tidy_for_book(notebook: dict) -> dict:
             kept.append(output)
         cell["outputs"] = kept
     return notebook
+
+
+def _merge_parameters(defaults: str, injected: str) -> str:
+    """The parameters cell with the injected assignments' values in place of the defaults."""
+    import ast
+
+    values = {}
+    for node in ast.parse(injected).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = ast.get_source_segment(injected, node.value)
+    lines = defaults.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\w+)\s*=\s*(.*?)(\s+#.*)?$", line)
+        if match and match.group(1) in values:
+            lines[i] = f"{match.group(1)} = {values.pop(match.group(1))}{match.group(3) or ''}"
+    lines += [f"{name} = {value}" for name, value in values.items()]
+    return "\n".join(lines)
 
 
 def _scrub(text: str, run_dir: Path) -> str:

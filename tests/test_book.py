@@ -212,3 +212,20 @@ def test_no_machine_paths_in_the_published_run_or_the_built_pages(built, toc_fil
         page = _page(built, name)
         for marker in ("/work/", "/root/", "/tmp/", str(built.book)):
             assert marker not in page, f"{name}.html contains {marker!r}"
+
+
+def test_published_notebooks_have_no_cell_that_overrides_their_parameters():
+    for path in sorted(RESULTS.glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        tags = [c.get("metadata", {}).get("tags", []) for c in cells]
+        assert not any("injected-parameters" in t for t in tags), f"{path.name}: a cell overrides the parameters cell"
+        assert sum("parameters" in t for t in tags) == 1, path.name
+
+
+def test_every_image_a_page_references_exists(built):
+    for page in sorted(built.html.rglob("*.html")):
+        for source in re.findall(r'<img[^>]+src="([^"]+)"', page.read_text()):
+            if source.startswith(("http://", "https://", "data:")):
+                continue
+            target = (page.parent / source.split("#")[0].split("?")[0]).resolve()
+            assert target.is_file(), f"{page.relative_to(built.html)} shows a missing image {source}"

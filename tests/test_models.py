@@ -221,10 +221,16 @@ def test_build_vit_keyword_overrides():
 
 
 def test_model_summary_contains_total_params(cnn, vit):
+    from ferlib.models import model_table
+
     text = model_summary(cnn)
     assert "4,061,703" in text
     assert "conv4" in text
     assert "24,487" in model_summary(vit)
+    table = model_table(cnn)
+    assert list(table.columns) == ["layer", "type", "output shape", "parameters"]
+    assert table["parameters"].sum() == 4_061_703
+    assert table.set_index("layer").loc["pool4", "output shape"] == "3 x 3 x 512"
 
 
 def test_build_model_by_name_and_reading():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import shutil
 import os
 import sys
 from pathlib import Path
@@ -420,3 +421,30 @@ def test_published_notebooks_hold_no_machine_paths_or_native_logs(tmp_path, book
     assert any(o.output_type == "display_data" for o in outputs)
     # the other notebooks are copied untouched, apart from the scrub
     assert "made by run run" in (book / "results" / "06_features.ipynb").read_text()
+
+
+def test_published_notebooks_take_the_runs_values_in_their_parameters_cell(smoke_run, tmp_path):
+    """No injected-parameters cell survives publishing: the run's values sit in the
+    parameters cell itself, so a student's edit there is what the notebook then uses."""
+    book = tmp_path / "book"
+    book.mkdir()
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run["run_dir"], run_dir)
+    (run_dir / "run.json").write_text(json.dumps({"profile": "smoke", "synthetic": True, "data": "synthetic"}))
+    publish(run_dir, book_dir=book)
+    for name in NOTEBOOKS:
+        nb = nbformat.read(book / "results" / f"{name}.ipynb", as_version=4)
+        assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])], name
+        (parameters,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        source = parameters.source
+        assert "seed = 7" in source and 'profile = "smoke"' in source and 'run_dir = "."' in source, source
+        assert source.count("seed =") == 1
+        # the notebook, run as published with one parameter edited, uses the edit
+        namespace: dict = {}
+        exec(source.replace("seed = 7", "seed = 11"), namespace)
+        assert namespace["seed"] == 11 and namespace["profile"] == "smoke"
+
+
+def test_merging_parameters_keeps_comments_and_adds_new_names():
+    merged = pipeline._merge_parameters('profile = "smoke"  # how big\nseed = 42\n', 'profile = "full"\nepochs = 3\n')
+    assert merged.splitlines() == ['profile = "full"  # how big', "seed = 42", "epochs = 3"]
