@@ -123,9 +123,11 @@ class Checkpoint(keras.callbacks.Callback):
     then this one restores them.
     """
 
-    def __init__(self, directory: str | Path, history_path: str | Path | None = None, keep: int = 1):
+    def __init__(self, directory: str | Path, history_path: str | Path | None = None,
+                 stateful: list[keras.callbacks.Callback] = (), keep: int = 1):
         super().__init__()
         self.directory = Path(directory)
+        self.stateful = [cb for cb in stateful if type(cb) in _CALLBACK_STATE]  # whose memory to keep
         self.history_path = Path(history_path) if history_path else None
         self.keep = keep
         self.seconds = 0.0  # training time of this run, resumed sessions included
@@ -136,12 +138,6 @@ class Checkpoint(keras.callbacks.Callback):
         """The newest complete checkpoint folder (half-written ones never carry this name)."""
         done = sorted(self.directory.glob("epoch-[0-9][0-9][0-9][0-9]"))
         return done[-1] if done else None
-
-    def _stateful(self):
-        return [cb for cb in self.model_callbacks if type(cb) in _CALLBACK_STATE]
-
-    def set_callbacks(self, callbacks) -> None:
-        self.model_callbacks = list(callbacks)
 
     # -- Keras hooks
     def on_train_begin(self, logs=None):
@@ -159,7 +155,7 @@ class Checkpoint(keras.callbacks.Callback):
         with np.load(latest / "rng.npz") as rng:
             for i, variable in enumerate(_seed_states(self.model)):
                 variable.assign(rng[f"s{i}"])
-        for cb, saved in zip(self._stateful(), state["callbacks"]):
+        for cb, saved in zip(self.stateful, state["callbacks"]):
             for name, value in saved.items():
                 setattr(cb, name, value)
             if isinstance(cb, keras.callbacks.EarlyStopping) and cb.restore_best_weights:
@@ -192,7 +188,7 @@ class Checkpoint(keras.callbacks.Callback):
         # run would draw other dropout masks than an uninterrupted one.
         np.savez(tmp / "rng.npz", **{f"s{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_seed_states(self.model))})
         states = []
-        for cb in self._stateful():
+        for cb in self.stateful:
             states.append({name: _plain_number(getattr(cb, name, None)) for name in _CALLBACK_STATE[type(cb)]})
             if isinstance(cb, keras.callbacks.EarlyStopping) and cb.restore_best_weights and cb.best_weights is not None:
                 np.savez(tmp / "best.npz", **{f"w{i}": w for i, w in enumerate(cb.best_weights)})
@@ -337,8 +333,7 @@ def train_model(
     augmenter = make_augmenter(seed=seed) if augment else None
     batches = BatchSequence(train[0], one_hot(train[1]), config.batch_size, augmenter, seed=seed)
     stateful = report_callbacks(config)
-    checkpoint = Checkpoint(backup, history_path)
-    checkpoint.set_callbacks(stateful)
+    checkpoint = Checkpoint(backup, history_path, stateful)
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin
     # Order matters: the timer and ReduceLROnPlateau put their values into the epoch's logs

@@ -176,3 +176,17 @@ def test_gitignore_keeps_runs_and_builds_out(repo_files):
     for pattern in ("runs/", "_build/", "*.keras", "*.npz"):
         assert pattern in ignored, f".gitignore lacks {pattern}"
     assert not [f for f in repo_files if f.startswith("runs/") or "/_build/" in f]
+
+
+def test_the_repository_address_is_the_one_in_pyproject():
+    import json
+
+    url = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    owner_name = url.removeprefix("https://github.com/")
+    assert yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"] == url
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        assert f"git+{url}.git" in text, f"{path.name}: the install cell names another address"
+        assert f"colab.research.google.com/github/{owner_name}/blob/main/notebooks/{path.name}" in text, path.name
+        others = set(re.findall(r"github\.com/(?:github/)?([\w.-]+/[\w.-]+?)(?:\.git|/|\))", text)) - {owner_name}
+        assert not others, f"{path.name} names other repositories: {others}"
