@@ -225,14 +225,16 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
     panels = ["accuracy"] + (["loss"] if has_loss else [])
     fig, axes = _subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
     colors = sns.color_palette(n_colors=max(len(runs), 1))
+    # A run of one or two epochs is a point or a short segment: markers keep it visible.
+    marker = {"marker": "o", "markersize": 5} if max((len(h) for h in runs.values()), default=0) <= 3 else {}
     for history, color in zip(runs.values(), colors):
         history = history.reset_index(drop=True)
         epochs = _epochs(history)
         for ax, metric in zip(axes[0], panels):
             if metric in history:
-                ax.plot(epochs, history[metric], color=color, **_TRAIN_STYLE)
+                ax.plot(epochs, history[metric], color=color, **_TRAIN_STYLE, **marker)
             if f"val_{metric}" in history:
-                ax.plot(epochs, history[f"val_{metric}"], color=color)
+                ax.plot(epochs, history[f"val_{metric}"], color=color, **marker)
         if "val_accuracy" in history and history["val_accuracy"].notna().any():
             _mark_best(axes[0][0], epochs, history["val_accuracy"], color)
     for ax, metric in zip(axes[0], panels):
@@ -256,16 +258,17 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
 # --------------------------------------------------------------------------- evaluation
 
 
-def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = False) -> Figure:
-    """Confusion matrices side by side, rows = true class, columns = predicted class.
+def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = True) -> Figure:
+    """Confusion matrices one above the other, rows = true class, columns = predicted class.
 
-    ``matrices``: ``{model_name: 7x7 array or DataFrame}`` of counts. With ``normalize``
-    each row is shown as % of its true class (the diagonal is then the per-class recall);
-    otherwise the counts. Titles give each model's accuracy.
+    ``matrices``: ``{model_name: 7x7 array or DataFrame}`` of counts. Every cell shows its
+    count and, with ``normalize``, its share of the true class (the diagonal is then the
+    per-class recall); colour follows that share, so rare and common emotions read alike.
+    Titles give each model's accuracy.
     """
     n = len(matrices)
-    fig, axes = _subplots(1, n, figsize=(6.2 * n, 5.2), squeeze=False, layout="constrained")
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+    fig, axes = _subplots(n, 1, figsize=(7.6, 6.4 * n), squeeze=False, layout="constrained")
+    for ax, (name, matrix) in zip(axes[:, 0], matrices.items()):
         if isinstance(matrix, pd.DataFrame):
             classes, counts = [str(c) for c in matrix.index], matrix.to_numpy()
         else:
@@ -273,20 +276,18 @@ def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = Fa
             classes = _class_names(len(counts))
         counts = counts.astype(float)
         accuracy = np.trace(counts) / max(counts.sum(), 1)
-        if normalize:
-            values = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-            annot = np.vectorize(lambda v: f"{v:.0f}%")(values)
-        else:
-            values = counts
-            annot = np.vectorize(lambda v: f"{v:.0f}")(values)
+        rates = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        values = rates if normalize else counts
+        annot = np.vectorize(lambda c, r: f"{c:,.0f}\n{r:.0f}%")(counts, rates) if normalize else \
+            np.vectorize(lambda c: f"{c:,.0f}")(counts)
         sns.heatmap(
-            values, annot=annot, fmt="", cmap="Blues", square=True, ax=ax, annot_kws={"fontsize": 8},
+            values, annot=annot, fmt="", cmap="Blues", square=True, ax=ax, annot_kws={"fontsize": 9},
             xticklabels=classes, yticklabels=classes, vmin=0, vmax=100 if normalize else None,
-            cbar_kws={"shrink": 0.75, "label": "% of true class" if normalize else "images"},
+            cbar_kws={"shrink": 0.7, "label": "% of the true emotion" if normalize else "images"},
         )
-        ax.set_xlabel("Predicted label")
-        ax.set_ylabel("True label")
-        ax.set_title(f"{name} (accuracy {accuracy:.1%})")
+        ax.set_xlabel("predicted emotion")
+        ax.set_ylabel("true emotion")
+        ax.set_title(f"{name}: accuracy {accuracy:.1%} (each cell: images, and % of its row)", fontsize=11)
         ax.tick_params(axis="x", rotation=45)
         ax.tick_params(axis="y", rotation=0)
     return fig
@@ -436,16 +437,21 @@ def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Fi
         attention = attention.mean(axis=0)
     img = _gray(image)
     h, w = img.shape
+    # Shown as the ratio to uniform attention (1 = every patch gets 1/144), on a scale
+    # centred on 1: a nearly uniform map then looks nearly flat instead of structured.
+    ratio = attention / attention.mean()
+    spread = max(float(np.abs(ratio - 1).max()), 0.05)
     fig, axes = _subplots(1, 3, figsize=(10.5, 3.7), layout="constrained")
     _show_image(axes[0], img, "input image")
-    shown = axes[1].imshow(attention, cmap="magma")
-    axes[1].set_title(f"attention per patch ({attention.shape[0]}x{attention.shape[1]})", fontsize=9)
+    shown = axes[1].imshow(ratio, cmap="RdBu_r", vmin=1 - spread, vmax=1 + spread)
+    axes[1].set_title(f"attention per patch ÷ uniform ({attention.shape[0]}x{attention.shape[1]})", fontsize=9)
     axes[1].set_xticks([])
     axes[1].set_yticks([])
-    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
-    _show_image(axes[2], img, "overlay")
+    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04, label="× uniform share")
+    _show_image(axes[2], img, f"overlay (max {ratio.max():.2f}× uniform)")
     # The extent stretches the patch grid over the pixels; bilinear smoothing upsamples it.
-    axes[2].imshow(attention, cmap="magma", alpha=0.55, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    axes[2].imshow(ratio, cmap="RdBu_r", vmin=1 - spread, vmax=1 + spread, alpha=0.5,
+                   extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
     if title:
         fig.suptitle(title)
     return fig

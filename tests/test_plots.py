@@ -112,11 +112,18 @@ def test_plot_confusion_matrices(normalize):
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4  # two heatmaps and their colour bars
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "Predicted label" and ax.get_ylabel() == "True label"
+    assert ax.get_xlabel() == "predicted emotion" and ax.get_ylabel() == "true emotion"
     assert [t.get_text() for t in ax.get_yticklabels()] == list(EMOTIONS)
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 49
+    counts = matrices["CNN"]
+    # every cell shows its count; normalised, also its share of the row
+    assert texts[0].split("\n")[0] == f"{counts[0, 0]:,}"
     assert all(t.endswith("%") for t in texts) == normalize
+    if normalize:
+        assert texts[0].split("\n")[1] == f"{100 * counts[0, 0] / counts[0].sum():.0f}%"
+    heatmaps = [a for a in fig.axes if a.get_ylabel() == "true emotion"]
+    assert heatmaps[0].get_position().y0 > heatmaps[1].get_position().y0  # one above the other
 
 
 def _per_class_frame():
@@ -172,6 +179,22 @@ def test_plot_attention(per_head):
     fig = plots.plot_attention(_images(1, float_=True)[0], attention / attention.sum())
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4  # image, attention, its colour bar, overlay
+
+
+def test_nearly_uniform_attention_looks_nearly_flat():
+    """Attention within 2% of uniform is drawn on a scale around 1 x uniform that spans at
+    least +-5%: its colours stay near the middle instead of filling the colour map."""
+    attention = np.full((12, 12), 1 / 144) * (1 + 0.02 * RNG.uniform(-1, 1, (12, 12)))
+    fig = plots.plot_attention(_images(1, float_=True)[0], attention)
+    low, high = fig.axes[1].images[0].get_clim()
+    assert low <= 0.95 and high >= 1.05 and low + high == pytest.approx(2.0)
+    assert "uniform" in fig.axes[1].get_title()
+
+
+def test_runs_of_one_epoch_are_drawn_with_markers():
+    runs = {"a": pd.DataFrame({"epoch": [0], "accuracy": [0.3], "val_accuracy": [0.25], "loss": [1.9], "val_loss": [1.8]})}
+    fig = plots.plot_training_curves(runs)
+    assert all(line.get_marker() == "o" for line in fig.axes[0].lines[:2])
 
 
 def test_plot_tuning_results():
