@@ -1,0 +1,132 @@
+"""The science behind notebook 07: FER+ labels, clustering, test-time augmentation, baselines."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from ferlib.clustering import cluster_features, map_2d, purity
+from ferlib.data import FER2013, FER2013Error, FER2013NotFound
+from ferlib.evaluate import CHANCE, majority_baseline, predict_with_tta
+from ferlib.ferplus import COLUMNS, agreement, check_aligned, find_ferplus, load_ferplus, read_ferplus
+
+HEADER = "Usage,Image name," + ",".join(COLUMNS)
+
+
+def _ferplus(tmp_path, rows: list[str], name: str = "fer2013new.csv"):
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    return path
+
+
+def test_ferplus_majority_follows_the_votes(tmp_path):
+    path = _ferplus(tmp_path, [
+        "Training,a.png,0,8,1,0,1,0,0,0,0,0",  # happiness -> Happy (3)
+        "Training,b.png,4,0,0,0,4,0,0,2,0,0",  # a tie -> none
+        "PublicTest,c.png,1,0,0,0,0,0,0,6,3,0",  # contempt -> none
+        "PrivateTest,,0,0,0,0,0,0,0,0,0,10",  # no image name: unusable -> none
+        "Training,e.png,0,0,0,0,0,0,9,0,0,1",  # fear -> Fear (2)
+        "Training,f.png,0,0,0,0,0,0,0,0,0,0",  # no votes -> none
+    ])
+    ferplus = read_ferplus(path)
+    assert ferplus.majority().tolist() == [3, -1, -1, -1, 2, -1]
+    assert ferplus.usable.tolist() == [True, True, True, False, True, True]
+
+
+def test_agreement_per_emotion():
+    fer2013 = np.array([3, 3, 2, 2, 0])
+    ferplus = np.array([3, 5, 2, -1, -1])
+    table = agreement(fer2013, ferplus)
+    assert table.loc["Happy", "agree"] == 0.5 and table.loc["Happy", "images"] == 2
+    assert table.loc["Fear", "agree"] == 1.0 and table.loc["Fear", "images"] == 1
+    assert np.isnan(table.loc["Angry", "agree"])  # its one image has no FER+ label
+    assert table.loc["all", "agree"] == pytest.approx(2 / 3)
+
+
+def test_bad_ferplus_rows_and_misaligned_files(tmp_path):
+    path = _ferplus(tmp_path, ["Training,a.png,0,8,1,0,1,0,0,0,0,0", "Training,b.png,0,x,1,0,1,0,0,0,0,0"])
+    with pytest.raises(FER2013Error, match=r"fer2013new\.csv, row 3"):
+        read_ferplus(path)
+    (tmp_path / "short.csv").write_text("Usage,neutral\nTraining,1\n")
+    with pytest.raises(FER2013Error, match="missing column"):
+        read_ferplus(tmp_path / "short.csv")
+    ferplus = read_ferplus(_ferplus(tmp_path, ["Training,a.png,0,8,1,0,1,0,0,0,0,0"], "one.csv"))
+    data = FER2013(np.zeros((2, 48, 48), np.uint8), np.array([0, 1]), np.array(["Training", "Training"]), "x", "x", "csv")
+    with pytest.raises(FER2013Error, match="does not line up"):
+        check_aligned(ferplus, data)
+
+
+def test_ferplus_is_found_by_its_documented_means(tmp_path, monkeypatch):
+    path = _ferplus(tmp_path, ["Training,a.png,0,8,1,0,1,0,0,0,0,0"])
+    monkeypatch.delenv("FERPLUS_PATH", raising=False)
+    monkeypatch.setenv("FER2013_PATH", str(tmp_path / "fer2013.csv.gz"))  # FER+ beside FER2013
+    assert find_ferplus() == path
+    monkeypatch.delenv("FER2013_PATH")
+    monkeypatch.setenv("FERPLUS_PATH", str(tmp_path))
+    assert find_ferplus() == path
+    monkeypatch.setenv("FERPLUS_PATH", str(tmp_path / "nope.csv"))
+    with pytest.raises(FER2013NotFound, match="nope.csv"):
+        find_ferplus()
+    monkeypatch.delenv("FERPLUS_PATH")
+    monkeypatch.setenv("FERLIB_NO_DOWNLOAD", "1")
+    with pytest.raises(FER2013NotFound, match="download"):
+        load_ferplus()
+
+
+@pytest.mark.realdata
+def test_real_ferplus_agrees_with_fer2013_two_times_in_three(fer2013, fer2013_dir, monkeypatch):
+    monkeypatch.setenv("FERPLUS_PATH", str(fer2013_dir))
+    ferplus = load_ferplus()
+    check_aligned(ferplus, fer2013)
+    assert (~ferplus.usable).sum() == 173  # the data README's count of unusable images
+    table = agreement(fer2013.labels, ferplus.majority())
+    assert 0.6 < table.loc["all", "agree"] < 0.72
+    assert table.drop("all")["agree"].idxmin() == "Fear"
+    assert table.loc["Happy", "agree"] > 0.9
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+def test_purity():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    assert purity(labels, labels) == 1.0
+    assert purity(labels, np.zeros(6, int)) == pytest.approx(3 / 6)
+
+
+def test_clusters_recover_separated_groups_and_random_ones_do_not():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(7), 40)
+    features = rng.normal(size=(280, 16)) * 0.3 + np.eye(7, 16)[labels] * 8
+    assignments, scores = cluster_features(features, labels, seed=0)
+    assert scores.loc["k-means", "NMI"] > 0.95 and scores.loc["agglomerative (Ward)", "purity"] > 0.95
+    assert scores.loc["random assignment", "NMI"] < 0.1
+    assert set(assignments) == {"k-means", "agglomerative (Ward)", "random assignment"}
+    assert map_2d(features, method="pca").shape == (280, 2)
+    assert map_2d(features).shape == (280, 2)
+
+
+# --------------------------------------------------------------------------- TTA, baselines
+
+
+def test_tta_averages_probabilities_over_views():
+    inputs = keras.Input((48, 48, 1))
+    # a model that looks only at the left half: a mirrored view gives other answers
+    left = keras.layers.Lambda(lambda x: x[:, :, :24, :])(inputs)
+    outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(left))
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(1).random((5, 48, 48, 1), dtype=np.float32)
+    plain = model.predict(x, verbose=0)
+    flipped = model.predict(x[:, :, ::-1], verbose=0)
+    two = predict_with_tta(model, x, shift=0)
+    np.testing.assert_allclose(two, (plain + flipped) / 2, rtol=1e-5)
+    ten = predict_with_tta(model, x, shift=2)
+    assert ten.shape == (5, 7) and ten.dtype == np.float32
+    np.testing.assert_allclose(ten.sum(axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(ten, two)  # the shifted views count
+
+
+def test_baselines():
+    assert majority_baseline(np.array([3, 3, 3, 1]), np.array([3, 0, 3, 3])) == 0.75
+    assert CHANCE == pytest.approx(1 / 7)
