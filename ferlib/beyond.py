@@ -22,7 +22,7 @@ from .experiments import Run, load_stage_model
 from .features import penultimate_features
 from .train import TrainConfig, set_seed
 
-BASELINE_NOTE = "always answering the most common training emotion"
+DISPLAY = {"cnn": "CNN", "vit": "ViT"}
 
 
 def baselines(run: Run) -> dict[str, float]:
@@ -131,7 +131,7 @@ def tta_scores(run: Run) -> pd.DataFrame:
         for name, (x, y) in sets.items():
             if len(y) == 0:
                 continue
-            rows.append({"model": model.upper(), "test set": name, "images": len(y),
+            rows.append({"model": DISPLAY[model], "test set": name, "images": len(y),
                          "plain": float(np.mean(predict_labels(net, x) == y)),
                          "flip": float(np.mean(predict_with_tta(net, x, shift=0).argmax(1) == y)),
                          "flip + shifts": float(np.mean(predict_with_tta(net, x, shift=2).argmax(1) == y))})
@@ -171,7 +171,7 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     rows = []
     for model in ("cnn", "vit"):
         predicted = predict_labels(load_stage_model(run, model, "phase2"), x_test)
-        rows.append({"model": model.upper(), "images": int(valid.sum()),
+        rows.append({"model": DISPLAY[model], "images": int(valid.sum()),
                      "vs FER2013 labels": float(np.mean(predicted[valid] == y_test[valid])),
                      "vs FER+ majority": float(np.mean(predicted[valid] == test_plus[valid]))})
     rows.append({"model": "FER2013's own labels", "images": int(valid.sum()), "vs FER2013 labels": 1.0,
