@@ -126,6 +126,7 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
             raise PipelineError(f"notebook {name} failed: {type(err).__name__}: {err}") from err
         seconds = time.time() - started
         folder.record_notebook(name, seconds)
+        folder.mark_finished()
         _say(f"[{i}/{len(names)}] {name}: done in {seconds:.0f} s")
         done.append(output)
     return done

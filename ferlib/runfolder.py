@@ -153,6 +153,14 @@ class RunFolder:
         timings[name] = round(seconds + earlier, 1)
         write_json(self.timings, timings)
 
+    def mark_finished(self) -> None:
+        """Stamp the run card with now as the time the run's latest notebook finished."""
+        from datetime import datetime, timezone
+
+        card = read_json(self.card)
+        if card is not None:
+            write_json(self.card, {**card, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
     def forget_notebooks(self) -> None:
         """Mark every notebook as not run (to re-execute them; trainings are kept and reused)."""
         self.timings.unlink(missing_ok=True)
