@@ -152,3 +152,13 @@ def test_time_of_an_interrupted_notebook_counts(tmp_path, monkeypatch):
     folder.notebook("02_cnn").write_text("{}")
     folder.record_notebook("02_cnn", 300.0)
     assert folder.finished_notebooks() == {"02_cnn": 900.0}
+
+
+def test_the_run_card_records_when_the_latest_notebook_finished(tmp_path):
+    folder = RunFolder(tmp_path)
+    write_json(folder.card, {"profile": "smoke", "started": "2026-01-01T00:00:00+00:00",
+                             "finished": "2026-01-01T00:00:00+00:00"})
+    folder.mark_finished()
+    card = json.loads(folder.card.read_text())
+    assert card["started"] == "2026-01-01T00:00:00+00:00"
+    assert card["finished"] > card["started"] and card["profile"] == "smoke"
