@@ -20,6 +20,7 @@ from .evaluate import (
     REPORT_CORRECT_COUNTS,
     confusion_frame,
     evaluate_model,
+    majority_baseline,
     per_class_metrics,
     predict_labels,
     table1,
@@ -95,6 +96,10 @@ class Run:
         return train_model(model, arrays or self.arrays["train"], self.arrays["val"], folder, config or self.train_config(),
                            augment=augment, seed=self.seed, verbose=verbose, progress=self.folder.progress,
                            label=folder.relative_to(self.run_dir).as_posix(), class_weight=class_weight)
+
+    def baseline(self, part: str = "val") -> float:
+        """Accuracy on `part` of always answering the most common training emotion."""
+        return majority_baseline(self.arrays["train"][1], self.arrays[part][1])
 
     def provenance(self, **extra) -> dict:
         card = read_json(self.folder.card, {})

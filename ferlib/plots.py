@@ -174,16 +174,19 @@ def _mark_best(ax, epochs: pd.Series, values: pd.Series, color) -> None:
     ax.plot(epochs[best], values[best], marker="*", markersize=11, color=color, zorder=5)
 
 
-def plot_training_curves(history, title: str | None = None) -> Figure:
+def plot_training_curves(history, title: str | None = None, baseline: float | None = None) -> Figure:
     """Loss and accuracy (and learning rate, if logged) per epoch, train vs validation.
 
     ``history``: a DataFrame with ``epoch, loss, accuracy, val_loss, val_accuracy`` and
     optionally ``learning_rate``; a star marks the epoch of the best validation accuracy.
     A dict ``{label: DataFrame}`` overlays several runs, one colour per run (train dashed,
-    validation solid).
+    validation solid). `baseline` (e.g. the majority-class accuracy) is drawn across the
+    accuracy panel, so one look tells whether a model learned anything.
     """
     if isinstance(history, Mapping):
-        return _plot_runs(dict(history), title)
+        fig = _plot_runs(dict(history), title)
+        _draw_baseline(fig.axes[0], baseline)
+        return fig
     history = history.reset_index(drop=True)
     epochs = _epochs(history)
     has_lr = "learning_rate" in history and history["learning_rate"].notna().any()
@@ -215,9 +218,17 @@ def plot_training_curves(history, title: str | None = None) -> Figure:
             (epochs[best], history["val_accuracy"][best]),
             xytext=(0.97, 0.04), textcoords="axes fraction", ha="right", va="bottom", fontsize=8,
         )
+    _draw_baseline(axes[0][panels.index("accuracy")], baseline)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _draw_baseline(ax, baseline: float | None, label: str = "majority class") -> None:
+    if baseline is None:
+        return
+    ax.axhline(baseline, color="black", linestyle="--", linewidth=0.8)
+    ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
 
 
 def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:

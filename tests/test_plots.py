@@ -221,3 +221,11 @@ def test_human_counts():
     assert plots._human(45_000) == "45k"
     assert plots._human(512) == "512"
     assert plots._human(999_999) == "1M"
+
+
+def test_training_curves_draw_the_baseline():
+    history = pd.DataFrame({"epoch": [0, 1, 2], "accuracy": [0.3, 0.4, 0.5], "val_accuracy": [0.3, 0.35, 0.4],
+                            "loss": [1.9, 1.7, 1.5], "val_loss": [1.9, 1.8, 1.7]})
+    for fig in (plots.plot_training_curves(history, baseline=0.25), plots.plot_training_curves({"a": history}, baseline=0.25)):
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert any("majority class 25.0%" in t for t in texts)
