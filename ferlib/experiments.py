@@ -362,8 +362,9 @@ def compare_models(run: Run) -> dict:
         results[model] = {"phase1": run.load_metrics(f"{model}_phase1")["scores"],
                           "phase2": run.load_metrics(f"{model}_phase2")["scores"]["after augmentation"]}
         predicted = predict_labels(final, x_test)
-        confusion[model.upper()] = confusion_frame(y_test, predicted)
-        per_class[model.upper()] = per_class_metrics(y_test, predicted)
+        label = {"cnn": "CNN", "vit": "ViT"}[model]
+        confusion[label] = confusion_frame(y_test, predicted)
+        per_class[label] = per_class_metrics(y_test, predicted)
     long = pd.concat(per_class, names=["model"]).reset_index()
     table = table1(results)
     run.save_metrics("comparison", {"table1": table, "results": results,
