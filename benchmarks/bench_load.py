@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferlib.data import find_fer2013, load_fer2013, read_challenge_csv, read_csv_naive
+from ferlib.data import find_fer2013, load_fer2013, read_challenge_csv
+from naive_parser import read_csv_naive
 
 
 def timed(fn, repeat: int) -> tuple[list[float], object]:

@@ -521,15 +521,6 @@ def _token_at(scratch: np.ndarray, i: int, limit: int = 20) -> str:
     return scratch[lo:hi].tobytes().decode(errors="replace")
 
 
-def read_csv_naive(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """The usual tutorial parse (pandas, then one ``str.split`` per row): the benchmark's baseline."""
-    import pandas as pd
-
-    frame = pd.read_csv(path)
-    images = np.stack([np.array(p.split(), dtype=np.uint8) for p in frame["pixels"]])
-    return images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE), frame["emotion"].to_numpy()
-
-
 # --------------------------------------------------------------------------- image folders
 
 
