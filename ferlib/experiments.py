@@ -17,7 +17,6 @@ import pandas as pd
 
 from .data import FER2013, load_data
 from .evaluate import (
-    REPORT_CORRECT_COUNTS,
     confusion_frame,
     evaluate_model,
     majority_baseline,
@@ -349,26 +348,37 @@ def train_phase2(run: Run, model: str, verbose: int = 2) -> Phase2Result:
     return result
 
 
-def compare_models(run: Run) -> dict:
-    """Everything the comparison page shows, from what notebooks 02-04 saved.
+@dataclass
+class Comparison:
+    """What the comparison page shows: Table 1 beside the report's, and both final models
+    class by class on the test images."""
 
-    Table 1 (ours beside the report's), the test confusion matrices and per-class metrics
-    of both final (phase-2) models.
-    """
+    table1: pd.DataFrame  # the report's statistics (rows) for both models: ours, the report's, the difference
+    results: dict[str, dict]  # model -> phase1/phase2 -> part -> {"accuracy", "loss"}
+    confusion: dict[str, pd.DataFrame]  # "CNN"/"ViT" -> counts, rows = true emotion
+    per_class: dict[str, pd.DataFrame]  # "CNN"/"ViT" -> precision, recall, f1, support, correct per emotion
+
+    @property
+    def per_class_long(self) -> pd.DataFrame:
+        """Both models' per-class metrics in one long table (a ``model`` column)."""
+        return pd.concat(self.per_class, names=["model"]).reset_index()
+
+
+def compare_models(run: Run) -> Comparison:
+    """Everything the comparison page shows, from what notebooks 02-04 saved (or, for a
+    notebook opened alone, what :func:`load_stage_model` trains on demand)."""
     results, confusion, per_class = {}, {}, {}
     x_test, y_test = run.arrays["test"]
     for model in ("cnn", "vit"):
-        final = load_stage_model(run, model, "phase2")  # trains what is missing when the notebook runs alone
+        final = load_stage_model(run, model, "phase2")
         results[model] = {"phase1": run.load_metrics(f"{model}_phase1")["scores"],
                           "phase2": run.load_metrics(f"{model}_phase2")["scores"]["after augmentation"]}
         predicted = predict_labels(final, x_test)
         label = {"cnn": "CNN", "vit": "ViT"}[model]
         confusion[label] = confusion_frame(y_test, predicted)
         per_class[label] = per_class_metrics(y_test, predicted)
-    long = pd.concat(per_class, names=["model"]).reset_index()
-    table = table1(results)
-    run.save_metrics("comparison", {"table1": table, "results": results,
+    comparison = Comparison(table1(results), results, confusion, per_class)
+    run.save_metrics("comparison", {"table1": comparison.table1, "results": results,
                                     "confusion": {k: v.values for k, v in confusion.items()},
-                                    "per_class": long.to_dict(orient="records")})
-    return {"table1": table, "results": results, "confusion": confusion, "per_class": per_class,
-            "per_class_long": long, "report_correct": REPORT_CORRECT_COUNTS}
+                                    "per_class": comparison.per_class_long.to_dict(orient="records")})
+    return comparison

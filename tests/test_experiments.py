@@ -1,0 +1,87 @@
+"""The report's recipes end to end on the synthetic faces at the smoke profile: the run card,
+the readings, phase 1, phase 2 trained on demand, the comparison, and reuse."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import ferlib.experiments as experiments
+from ferlib.experiments import (
+    PROFILES,
+    Comparison,
+    build_for_run,
+    chosen_reading,
+    compare_models,
+    compare_readings,
+    load_stage_model,
+    prepare_run,
+    train_phase1,
+)
+from ferlib.models import READINGS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return prepare_run(data="synthetic", profile="smoke", seed=3, run_dir=tmp_path_factory.mktemp("run"))
+
+
+def test_prepare_run_writes_a_card_that_keeps_its_start(run, tmp_path):
+    card = json.loads(run.folder.card.read_text())
+    assert card["profile"] == "smoke" and card["seed"] == 3 and card["synthetic"] is True
+    assert card["precision"] == run.precision and set(run.precision) == {"cnn", "vit"}
+    assert card["settings"]["reading_epochs"] == PROFILES["smoke"].reading_epochs
+    again = prepare_run(data="synthetic", profile="smoke", seed=3, run_dir=run.run_dir)
+    assert json.loads(again.folder.card.read_text())["started"] == card["started"]
+    assert {part: len(y) for part, (x, y) in run.arrays.items()} == run.split.sizes()
+    with pytest.raises(ValueError, match="unknown profile"):
+        prepare_run(data="synthetic", profile="huge", run_dir=tmp_path)
+
+
+def test_readings_pick_the_fastest_fit_and_phase1_uses_it(run):
+    readings = compare_readings(run, "cnn", verbose=0)
+    assert list(readings.table["reading"]) == list(READINGS["cnn"])
+    best = readings.table.loc[readings.table["train_accuracy"].idxmax(), "reading"]
+    assert readings.chosen == best == chosen_reading(run, "cnn")
+    result, scores = train_phase1(run, "cnn", verbose=0)
+    assert result.model.count_params() == build_for_run(run, "cnn").count_params()
+    assert set(scores) == {"train", "val", "test"}
+    saved = json.loads(run.folder.metrics("cnn_phase1").read_text())
+    assert saved["reading"] == readings.chosen and saved["provenance"]["profile"] == "smoke"
+    again, _ = train_phase1(run, "cnn", verbose=0)
+    assert again.reused  # a finished training is not repeated
+
+
+def test_a_missing_stage_is_trained_on_demand_and_said(run, capsys):
+    model = load_stage_model(run, "cnn", "phase2")
+    assert "training it now at the smoke profile" in capsys.readouterr().out
+    assert run.folder.final_model("cnn", "phase2").exists() and model.output_shape == (None, 7)
+    with pytest.raises(FileNotFoundError, match="04_phase2"):
+        load_stage_model(run, "vit", "phase2", train_if_missing=False)
+
+
+def test_compare_models_returns_the_comparison(run):
+    comparison = compare_models(run)
+    assert isinstance(comparison, Comparison)
+    assert set(comparison.confusion) == {"CNN", "ViT"}
+    for name, matrix in comparison.confusion.items():
+        assert matrix.to_numpy().sum() == len(run.arrays["test"][1]), name
+    assert comparison.table1.loc["phase2 test accuracy", "CNN ours"] == pytest.approx(
+        comparison.results["cnn"]["phase2"]["test"]["accuracy"])
+    assert set(comparison.per_class_long["model"]) == {"CNN", "ViT"}
+    assert run.folder.metrics("comparison").exists()
+
+
+def test_run_baseline_is_the_majority_answer(run):
+    train, val = run.arrays["train"][1], run.arrays["val"][1]
+    majority = np.bincount(train).argmax()
+    assert run.baseline() == pytest.approx(np.mean(val == majority))
+
+
+def test_unknown_model_names_are_refused(run):
+    with pytest.raises(ValueError, match="unknown model"):
+        experiments.build_model("resnet")
