@@ -3,10 +3,36 @@
     import ferlib as fl
     run = fl.prepare_run(data="auto", profile="smoke")
     result, scores = fl.train_phase1(run, "cnn")
-    fl.plot_training_curves(result.history)
+    fl.plot_training_curves(result.history, baseline=run.baseline())
 
-The modules follow the data's path: data, splits, augment, models, train, phase2,
-evaluate, features, plots, experiments (the notebooks' recipes) and pipeline.
+Three layers. The science: ``data`` (FER2013 and how it is found and read), ``ferplus``,
+``splits``, ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
+``predict``, ``plots``. The report's recipes: ``experiments`` (phase 1, readings, the ViT
+tuning story, the comparison), ``phase2``, ``beyond`` (the future work, measured). The
+tooling: ``runfolder``, ``files``, ``provenance``, ``pipeline`` (papermill and the book),
+``cli`` (the ``ferlib`` command).
+
+Words used one way throughout:
+
+model        ``"cnn"`` or ``"vit"``: one of the report's two networks.
+reading      one way of filling the choices the report's text leaves open (``CNN_READINGS``,
+             ``VIT_READINGS``); a run trains each briefly and keeps one.
+precision    the Keras dtype policy a model computes in (``float32``, ``mixed_bfloat16``).
+phase 1      the report's first training (section 5.1/5.2).
+phase 2      the report's fix for overfitting (5.3): the hard samples, then the
+             augmentation round. A *stage* (``phase1``, ``phase2``) names a saved model.
+training     one fit, resumable, in its own folder (``history.csv``, ``checkpoints/``,
+             ``model.keras``, ``train.json``).
+profile      how big a run is: ``smoke``, ``cpu`` or ``full``.
+run          one execution of the notebooks at one profile; its *run folder*
+             (``RunFolder``) holds everything, its *run card* (``run.json``) says what made it.
+split        ``report`` or ``official``: which images train, validate and test. Its *parts*
+             are ``train``, ``val`` and ``test`` (row indices); ``Run.arrays`` holds each
+             part's ``(images, labels)`` as the models take them.
+data         where FER2013 comes from (``data="auto"``, a path, ``"kaggle"``,
+             ``"synthetic"``); a ``FER2013`` object is the loaded data set, and its ``kind``
+             the format it was read from (``csv``, ``folder``, ``synthetic``).
+baseline     the accuracy of always answering the most common training emotion.
 """
 
 from .augment import BatchSequence, augment_examples, make_augmenter
