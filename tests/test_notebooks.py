@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 BOOK = REPO / "book"
 EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features")
+# Written and tested, but run by the pipeline and shown in the book only once a run that
+# includes it is published (adding it earlier would leave the published book without its page).
+PENDING = ("07_beyond",)
 PARAMETERS = {"data", "profile", "subset", "epochs", "seed", "split", "run_dir"}
 ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys"}
 # What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.
@@ -75,13 +78,13 @@ def _is_glued(key: str, glued: tuple[set[str], list[re.Pattern]]) -> bool:
     return key in literal or any(p.fullmatch(key) for p in patterns)
 
 
-def test_the_six_notebooks_exist_in_order_and_match_the_pipeline():
+def test_the_notebooks_exist_in_order_and_match_the_pipeline():
     assert tuple(NOTEBOOKS) == EXPECTED
     found = tuple(sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")))
-    assert found == EXPECTED, f"notebooks/ holds {found}"
+    assert found == EXPECTED + PENDING, f"notebooks/ holds {found}"
 
 
-@pytest.fixture(params=EXPECTED)
+@pytest.fixture(params=EXPECTED + PENDING)
 def notebook(request):
     return request.param, _load(request.param)
 
