@@ -294,17 +294,23 @@ def _cached_read(path: Path, reader) -> FER2013:
     usage_code = np.zeros(len(data), np.int8)
     for code, usage in enumerate(USAGES):
         usage_code[data.usage == usage] = code
-    atomic_write(
-        cache_file,
-        lambda f: np.savez(
-            f,
-            images=data.images,
-            labels=data.labels,
-            usage_code=usage_code,
-            fingerprint=np.str_(data.fingerprint),
-            kind=np.str_(data.kind),
-        ),
-    )
+    try:
+        atomic_write(
+            cache_file,
+            lambda f: np.savez(
+                f,
+                images=data.images,
+                labels=data.labels,
+                usage_code=usage_code,
+                fingerprint=np.str_(data.fingerprint),
+                kind=np.str_(data.kind),
+            ),
+        )
+    except OSError as err:  # the data are fine; only the cache could not be written
+        import warnings
+
+        warnings.warn(f"ferlib could not write its cache {cache_file} ({err}); loading without a cache. "
+                      f"Point {ENV_CACHE} at a writable folder to make later loads fast.", stacklevel=3)
     return data
 
 
@@ -470,6 +476,7 @@ def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray
     row_end = rows.ends[r0:r1] - first + pad
     for gap_start, gap_end in zip(row_end[:-1], row_start[1:]):
         scratch[gap_start:gap_end] = 32
+    scratch[scratch == 9] = 32  # a tab separates pixel values as well as a space
     digit = scratch - np.uint8(48)  # 0..9 for digits; other bytes wrap around to > 9
     space = scratch == 32
     if np.count_nonzero(digit > 9) != np.count_nonzero(space):  # a byte neither digit nor space
@@ -499,7 +506,12 @@ def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray
     value = ones.astype(np.uint16)
     value += has_tens * tens.astype(np.uint16) * 10
     value += has_hundreds * hundreds.astype(np.uint16) * 100
-    too_big = np.flatnonzero((value > 255) | (has_hundreds & (thousands <= 9)))
+    # Numbers of four or more digits are rare: either leading zeros ("000119") or out of
+    # range. Read those few one by one.
+    for i in np.flatnonzero(has_hundreds & (thousands <= 9)):
+        token = _token_before(scratch, ends[i] + pad)
+        value[i] = min(int(token), 256)  # 256 marks out of range below
+    too_big = np.flatnonzero(value > 255)
     if too_big.size:
         row = too_big[0] // N_PIXELS
         raise FER2013Error(
@@ -507,6 +519,14 @@ def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray
             "0..255. Fix or delete this row."
         )
     out[r0:r1] = value.reshape(r1 - r0, N_PIXELS)
+
+
+def _token_before(scratch: np.ndarray, end: int) -> str:
+    """The digits that end just before byte `end` (a space)."""
+    start = end
+    while start > 0 and 48 <= scratch[start - 1] <= 57:
+        start -= 1
+    return scratch[start:end].tobytes().decode()
 
 
 def _token_at(scratch: np.ndarray, i: int, limit: int = 20) -> str:
@@ -548,8 +568,14 @@ def _read_image(file: Path) -> np.ndarray:
     try:
         with Image.open(file) as img:
             img.load()
-            gray = img.convert("L") if img.mode != "L" else img
-            array = np.asarray(gray, dtype=np.uint8)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit grey levels: scale 0..65535 to 0..255 (converting to "L" would clip them)
+                wide = np.asarray(img, dtype=np.float64)
+                top = 65535.0 if wide.max() > 255 else 255.0
+                array = np.round(wide / top * 255).clip(0, 255).astype(np.uint8)
+            else:
+                gray = img.convert("L") if img.mode != "L" else img
+                array = np.asarray(gray, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise FER2013Error(f"{file}: cannot read this image ({err}); replace or delete the file.") from err
     if array.shape != (IMAGE_SIZE, IMAGE_SIZE):
@@ -588,6 +614,13 @@ def read_image_folder(root: str | os.PathLike) -> FER2013:
                     usage = _usage_of(file, part)
                     entries.append((USAGES.index(usage), file.name, file, classes[class_dir.name.lower()]))
     if not entries:
+        loose = [p for part in ("train", "test") if (root / part).is_dir() for p in (root / part).iterdir()
+                 if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES]
+        if loose:
+            raise FER2013Error(
+                f"{loose[0].parent}: {len(loose)} image(s) lie directly in this folder, but the image-folder "
+                f"release keeps each emotion in its own sub-folder ({loose[0].parent}/happy/..., one of "
+                f"{', '.join(sorted(classes))}). Move each image into its emotion's folder.")
         raise FER2013Error(f"{root}: the train/ and test/ folders hold no .jpg or .png images.")
     entries.sort(key=lambda e: (e[0], e[1]))
     files = [e[2] for e in entries]

@@ -915,3 +915,46 @@ def test_real_folder_sample_rows_match_files(folder_sample):
         assert file.parts[-3] == ("train" if usage == "Training" else "test")
         with Image.open(file) as pil:
             np.testing.assert_array_equal(img, np.asarray(pil.convert("L")))
+
+
+# --------------------------------------------------------------------------- hostile but valid input
+
+
+def test_pixel_values_with_leading_zeros_and_tabs_are_read(tmp_path):
+    images, labels, usage = make_rows(3)
+    lines = csv_lines(images, labels, usage)
+    first = images[0].ravel().tolist()
+    lines[1] = f"{labels[0]}," + " ".join(f"{v:06d}" for v in first[:5]) + "\t" + " ".join(map(str, first[5:])) + f",{usage[0]}"
+    data = read_challenge_csv(write_lines(tmp_path / "zeros.csv", lines))
+    np.testing.assert_array_equal(data.images, images)
+    lines[1] = lines[1].replace(f"{first[0]:06d}", "0000256", 1)
+    with pytest.raises(FER2013Error, match=r"line 2\b.*pixel 1 is out of range"):
+        read_challenge_csv(write_lines(tmp_path / "big.csv", lines))
+
+
+def test_images_without_class_folders_get_a_clear_error(tmp_path):
+    save_image(tmp_path / "train" / "Training_1.jpg", np.zeros((48, 48)))
+    save_image(tmp_path / "train" / "Training_2.jpg", np.zeros((48, 48)))
+    with pytest.raises(FER2013Error, match=r"2 image\(s\) lie directly in this folder.*own sub-folder"):
+        read_image_folder(tmp_path)
+
+
+def test_a_16_bit_png_is_scaled_not_clipped(tmp_path):
+    wide = (np.arange(48 * 48).reshape(48, 48) * 28).astype(np.uint16)  # 0 .. 64,484
+    path = tmp_path / "train" / "happy" / "Training_1.png"
+    path.parent.mkdir(parents=True)
+    Image.fromarray(wide).save(path)  # a uint16 array makes a 16-bit grey PNG
+    data = read_image_folder(tmp_path)
+    expected = np.round(wide / 65535 * 255).astype(np.uint8)
+    np.testing.assert_array_equal(data.images[0], expected)
+    assert data.images[0].max() > 200 and len(np.unique(data.images[0])) > 200  # not clipped to one value
+
+
+def test_an_unwritable_cache_warns_and_loads(tmp_path, monkeypatch):
+    path, images, labels, _ = write_csv(tmp_path / "fer2013.csv")
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FERLIB_CACHE", str(blocker))
+    with pytest.warns(UserWarning, match="FERLIB_CACHE"):
+        data = load_fer2013(path)
+    np.testing.assert_array_equal(data.images, images)
