@@ -99,6 +99,7 @@ from .plots import (
     plot_per_class,
     plot_feature_maps,
     plot_activation_bars,
+    plot_architecture,
     plot_attention,
     plot_tuning_results,
 )

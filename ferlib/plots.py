@@ -8,6 +8,7 @@ with ``fig.savefig(...)`` or let the notebook display it. Images may be uint8
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 
@@ -263,6 +264,98 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
     fig.legend(handles=run_handles + style_handles, loc="outside lower center", ncols=min(4, len(run_handles) + 3), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+def _layer_group(name: str) -> str:
+    """Which drawn box a layer belongs to, from its stable name (see ferlib.models)."""
+    for pattern, label in ((r"^(conv|bn|relu|pool|drop)(\d+)$", "conv block {}"),
+                           (r"^dense(?:_bn|_relu|_drop)?(\d+)$", "dense {}"),
+                           (r"^(?:norm|attention|residual|mlp)(\d+)", "transformer block {}"),
+                           (r"^block(\d+)$", "transformer block {}")):
+        match = re.match(pattern, name)
+        if match:
+            return label.format(match.groups()[-1])
+    return name
+
+
+def _describe_layer(layer) -> str:
+    kind = type(layer).__name__
+    config = layer.get_config()
+    if kind == "Conv2D":
+        return f"conv {config['kernel_size'][0]}x{config['kernel_size'][1]}, {config['filters']}"
+    if kind == "Dense":
+        return f"dense {config['units']}" + (f", {config['activation']}" if config.get("activation") not in (None, "linear") else "")
+    if kind == "Dropout":
+        return f"dropout {config['rate']:g}"
+    if kind == "MultiHeadAttention":
+        return f"attention, {config['num_heads']} heads"
+    if kind == "Activation":
+        return str(config["activation"])
+    short = {"BatchNormalization": "batch norm", "LayerNormalization": "layer norm", "MaxPooling2D": "max pool 2x2",
+             "GlobalAveragePooling1D": "average over patches", "Flatten": "flatten", "InputLayer": "input",
+             "Add": "+ residual", "Patches": "4x4 patches", "PatchEncoder": "projection + position"}
+    return short.get(kind, kind)
+
+
+def plot_architecture(model, title: str | None = None, per_row: int = 6) -> Figure:
+    """A diagram of a Keras model drawn from its layers: one box per block (the CNN's conv
+    blocks, its dense layers, the ViT's transformer blocks), listing the block's layers,
+    its output shape and its parameters, in rows of `per_row` boxes."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    groups: list[tuple[str, list]] = []
+    for layer in model.layers:
+        key = _layer_group(layer.name)
+        if groups and groups[-1][0] == key:
+            groups[-1][1].append(layer)
+        else:
+            groups.append((key, [layer]))
+    boxes = []
+    for key, layers in groups:
+        names, seen = [], set()
+        for layer in layers:  # a transformer block repeats "layer norm" and "+ residual": list each once
+            text = _describe_layer(layer)
+            if text not in seen:
+                names.append(text)
+                seen.add(text)
+        shape = tuple(layers[-1].output.shape[1:])
+        params = sum(int(np.prod(w.shape)) for layer in layers for w in layer.weights)
+        boxes.append((key, names, " x ".join(str(d) for d in shape), params))
+    rows = math.ceil(len(boxes) / per_row)
+    fig, ax = _subplots(1, 1, figsize=(2.15 * min(per_row, len(boxes)), 2.3 * rows + 0.4), layout="constrained")
+    ax.set_xlim(0, min(per_row, len(boxes)))
+    ax.set_ylim(rows, 0)
+    ax.axis("off")
+    palette = {"conv": "#dbe9f6", "dense": "#fde2c8", "transformer": "#e3f1dc"}
+    def place(i):  # a snake: every other row runs right to left, so each step is a short arrow
+        row, col = divmod(i, per_row)
+        return row, (per_row - 1 - col) if row % 2 else col
+
+    for i, (key, names, shape, params) in enumerate(boxes):
+        row, col = place(i)
+        x, y = col + 0.06, row + 0.1
+        color = next((c for prefix, c in palette.items() if key.startswith(prefix)), "#eeeeee")
+        ax.add_patch(FancyBboxPatch((x, y), 0.84, 0.72, boxstyle="round,pad=0.02", facecolor=color, edgecolor="#555555"))
+        ax.text(x + 0.42, y + 0.07, key, ha="center", va="top", fontsize=8.5, weight="bold")
+        ax.text(x + 0.42, y + 0.2, "\n".join(n for n in names[:6] if n != key), ha="center", va="top", fontsize=7,
+                linespacing=1.25)
+        ax.text(x + 0.42, y + 0.69, f"{shape}" + (f" · {params:,} p." if params else ""), ha="center", va="bottom",
+                fontsize=7, color="#333333")
+        if i + 1 < len(boxes):
+            nrow, ncol = place(i + 1)
+            if nrow == row:
+                right = ncol > col
+                start = (x + 0.86, y + 0.36) if right else (x - 0.02, y + 0.36)
+                end = (ncol + 0.04, y + 0.36) if right else (ncol + 0.92, y + 0.36)
+            else:
+                start, end = (x + 0.42, y + 0.76), (x + 0.42, nrow + 0.08)
+            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color="#555555"))
+    total = sum(b[3] for b in boxes)
+    fig.suptitle(title or f"{model.name}: {total:,} parameters", fontsize=11)
     return fig
 
 

@@ -229,3 +229,13 @@ def test_training_curves_draw_the_baseline():
     for fig in (plots.plot_training_curves(history, baseline=0.25), plots.plot_training_curves({"a": history}, baseline=0.25)):
         texts = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert any("majority class 25.0%" in t for t in texts)
+
+
+def test_architecture_diagrams_are_drawn_from_the_models(cnn, vit):
+    fig = plots.plot_architecture(cnn)
+    titles = [t.get_text() for t in fig.axes[0].texts if t.get_fontweight() == "bold"]
+    assert titles == ["image", "conv block 1", "conv block 2", "conv block 3", "conv block 4", "flatten",
+                      "dense 1", "dense 2", "dense 3", "softmax"]
+    assert "4,061,703" in fig._suptitle.get_text()
+    vit_titles = [t.get_text() for t in plots.plot_architecture(vit).axes[0].texts if t.get_fontweight() == "bold"]
+    assert [t for t in vit_titles if t.startswith("transformer block")] == [f"transformer block {i}" for i in range(1, 5)]
