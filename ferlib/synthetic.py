@@ -194,30 +194,50 @@ def _mouth_lips(u, p, sneer_side):
 
 
 def _render_face(label, rng):
-    """Draw one synthetic face; returns float image in 0..255, shape (48, 48)."""
+    """Draw one synthetic face; returns float image in 0..255, shape (48, 48).
+
+    The parts are drawn in a fixed order, and each draws its random numbers in a fixed
+    order, so a seed always gives the same face.
+    """
     intensity = 1.0 if label == 6 else 0.15 + 0.85 * rng.beta(1.6, 1.0)
     p = _expression_params(label, intensity, rng)
+    px, py, aa = _head_pose(rng)
+    background, skin, hair, ink_strength, light_dir, light_amp = (
+        rng.uniform(0.10, 0.85), rng.uniform(0.45, 0.92), rng.uniform(0.05, 0.40),
+        rng.uniform(0.55, 0.85), rng.uniform(0.0, 2.0 * np.pi), rng.uniform(0.0, 0.35))
+    img, face, hair_cov = _draw_head(px, py, aa, background, skin, hair, rng)
+    ink = np.zeros_like(px)
+    t = np.linspace(-1.0, 1.0, 13)
+    img, ink, eye_y = _draw_eyes(img, ink, px, py, aa, p, hair_cov, t, rng)
+    ink = _draw_brows(ink, px, py, aa, p, eye_y, t, rng)
+    ink, nose_x = _draw_nose(ink, px, py, aa, rng)
+    sneer_side = 1.0 if rng.uniform() < 0.5 else -1.0
+    ink = _draw_wrinkles(ink, px, py, aa, p, nose_x, sneer_side)
+    ink = _draw_mouth(ink, px, py, aa, p, nose_x, sneer_side, rng)
+    img = img * (1.0 - ink_strength * ink * face)
+    # A lighting gradient across the whole picture, then camera blur and noise.
+    img = img * (1.0 + light_amp * (np.cos(light_dir) * px + np.sin(light_dir) * py) / 24.0)
+    img = img.reshape(_SIZE, _SIZE) * 255.0
+    blur = rng.uniform(0.0, 0.7)
+    if blur > 0.3:
+        img = ndimage.gaussian_filter(img, blur, mode="nearest")
+    return img + rng.normal(0.0, rng.uniform(2.0, 10.0), size=img.shape)
 
-    # --- head pose: inverse-map pixel centres into the canonical face frame.
+
+def _head_pose(rng):
+    """Pixel centres inverse-mapped into the canonical face frame (tilt, scale, offset),
+    and the anti-aliasing half-width in that frame (about 0.6 output pixels)."""
     angle = np.deg2rad(np.clip(rng.normal(0.0, 6.0), -15.0, 15.0))
     scale = rng.uniform(0.9, 1.1)
     cx = 23.5 + np.clip(rng.normal(0.0, 1.3), -3.0, 3.0)
     cy = 24.5 + np.clip(rng.normal(0.0, 1.3), -3.0, 3.0)
     c, s = np.cos(angle), np.sin(angle)
     gx, gy = _GRID[0] - cx, _GRID[1] - cy
-    px = (c * gx + s * gy) / scale
-    py = (-s * gx + c * gy) / scale
-    aa = 0.6 / scale  # anti-aliasing half-width: ~0.6 output pixels
+    return (c * gx + s * gy) / scale, (-s * gx + c * gy) / scale, 0.6 / scale
 
-    # --- photometry
-    background = rng.uniform(0.10, 0.85)
-    skin = rng.uniform(0.45, 0.92)
-    hair = rng.uniform(0.05, 0.40)
-    ink_strength = rng.uniform(0.55, 0.85)
-    light_dir = rng.uniform(0.0, 2.0 * np.pi)
-    light_amp = rng.uniform(0.0, 0.35)
 
-    # --- face oval and hair cap
+def _draw_head(px, py, aa, background, skin, hair, rng):
+    """Background, face oval and hair cap; returns the image and the face and hair masks."""
     face_ax = 16.0 + rng.normal(0.0, 0.6)
     face_ay = 20.0 + rng.normal(0.0, 0.6)
     face = _soft_fill(_ellipse_field(px, py, 0.0, 0.5, face_ax, face_ay), aa)
@@ -225,21 +245,19 @@ def _render_face(label, rng):
     hair_cov = _soft_fill(_ellipse_field(px, py, 0.0, -1.0, face_ax + 1.5, face_ay + 1.0), aa)
     hair_cov = hair_cov * (1.0 - _smoothstep(hair_line - 1.0, hair_line + 1.0, py - 0.02 * px * px))
     hair_cov *= rng.uniform(0.0, 1.0) < 0.85  # some faces are drawn bald
-
     img = background * np.ones_like(px)
     img = img * (1.0 - face) + skin * face
-    img = img * (1.0 - hair_cov) + hair * hair_cov
+    return img * (1.0 - hair_cov) + hair * hair_cov, face, hair_cov
 
-    ink = np.zeros_like(px)
 
-    # --- eyes: lighter sclera, dark iris, dark upper lid
+def _draw_eyes(img, ink, px, py, aa, p, hair_cov, t, rng):
+    """Lighter sclera, dark iris, dark upper lid; returns the image, the ink and the eye height."""
     eye_x = 7.0 + rng.normal(0.0, 0.3)
     eye_y = -3.0 + rng.normal(0.0, 0.4)
     eye_ax = 3.6 + rng.normal(0.0, 0.2)
     eye_ay = 1.9 * p["eye_open"]
     gaze = rng.normal(0.0, 0.4)
     sclera_gain = rng.uniform(0.05, 0.2)
-    t = np.linspace(-1.0, 1.0, 13)
     for side in (-1.0, 1.0):
         ex = side * eye_x
         sclera = _soft_fill(_ellipse_field(px, py, ex, eye_y, eye_ax, eye_ay), aa * 0.8)
@@ -250,8 +268,11 @@ def _render_face(label, rng):
         lid_x = ex + eye_ax * 1.05 * t
         lid_y = eye_y - eye_ay * np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0))
         ink = np.maximum(ink, 0.8 * _polyline_ink(px, py, lid_x, lid_y, 0.45, aa))
+    return img, ink, eye_y
 
-    # --- eyebrows: quadratic arc from inner to outer end
+
+def _draw_brows(ink, px, py, aa, p, eye_y, t, rng):
+    """Eyebrows: a quadratic arc from the inner to the outer end, relative to the eyes."""
     brow_len = 8.5 + rng.normal(0.0, 0.4)
     brow_w = rng.uniform(0.6, 0.95)
     for side in (-1.0, 1.0):
@@ -261,11 +282,13 @@ def _render_face(label, rng):
         u = (t + 1.0) / 2.0
         by = p["brow_inner_y"] + (p["brow_outer_y"] - p["brow_inner_y"]) * u
         by = by - p["brow_arch"] * 4.0 * u * (1.0 - u)
-        # Brows are drawn relative to the eye height so they move together.
-        by = by + (eye_y + 3.0)
+        by = by + (eye_y + 3.0)  # brows move with the eyes
         ink = np.maximum(ink, 0.9 * _polyline_ink(px, py, bx, by, brow_w, aa))
+    return ink
 
-    # --- nose hint: short bridge shadow and two nostrils
+
+def _draw_nose(ink, px, py, aa, rng):
+    """A short bridge shadow and two nostrils; returns the ink and the nose's x."""
     nose_x = rng.normal(0.0, 0.3)
     nx = np.array([nose_x - 0.4, nose_x + 0.3, nose_x + 1.3, nose_x])
     ny = np.array([0.0, 3.0, 5.4, 6.0])
@@ -273,28 +296,33 @@ def _render_face(label, rng):
     for side in (-1.0, 1.0):
         nost = _soft_fill(np.hypot(px - (nose_x + side * 1.8), (py - 6.0) * 1.6) - 0.8, aa)
         ink = np.maximum(ink, 0.55 * nost)
+    return ink, nose_x
 
-    # --- nose wrinkle (Disgust): creases across the bridge and a deep
-    # nasolabial fold on the side where the upper lip is raised.
-    sneer_side = 1.0 if rng.uniform() < 0.5 else -1.0
+
+def _draw_wrinkles(ink, px, py, aa, p, nose_x, sneer_side):
+    """Disgust's nose wrinkle: creases across the bridge and a deep nasolabial fold on the
+    side where the upper lip is raised."""
     wrinkle = min(p["wrinkle"], 1.0)
-    if wrinkle > 0.05:
-        for k in range(2):
-            wx = np.array([-1.6, 0.0, 1.6]) + nose_x
-            wy = np.array([0.3, -0.2, 0.3]) + 1.5 * k - 0.5
-            ink = np.maximum(ink, 0.7 * wrinkle * _polyline_ink(px, py, wx, wy, 0.35, aa))
-        fx = nose_x + sneer_side * np.array([2.6, 3.8, 4.8, 5.6])
-        fy = np.array([5.0, 6.6, 8.4, 10.2])
-        fy = fy + (p["mouth_y"] - 11.0) * np.array([0.0, 0.3, 0.6, 0.9])
-        ink = np.maximum(ink, 0.75 * wrinkle * _polyline_ink(px, py, fx, fy, 0.4, aa))
+    if wrinkle <= 0.05:
+        return ink
+    for k in range(2):
+        wx = np.array([-1.6, 0.0, 1.6]) + nose_x
+        wy = np.array([0.3, -0.2, 0.3]) + 1.5 * k - 0.5
+        ink = np.maximum(ink, 0.7 * wrinkle * _polyline_ink(px, py, wx, wy, 0.35, aa))
+    fx = nose_x + sneer_side * np.array([2.6, 3.8, 4.8, 5.6])
+    fy = np.array([5.0, 6.6, 8.4, 10.2])
+    fy = fy + (p["mouth_y"] - 11.0) * np.array([0.0, 0.3, 0.6, 0.9])
+    return np.maximum(ink, 0.75 * wrinkle * _polyline_ink(px, py, fx, fy, 0.4, aa))
 
-    # --- mouth: centre line y = y0 + curve*u^2 (+ sneer), opening around it
+
+def _draw_mouth(ink, px, py, aa, p, nose_x, sneer_side, rng):
+    """The mouth: centre line y = y0 + curve * u^2 (+ sneer), the opening around it, teeth
+    along the upper lip of wide openings, and both lips."""
     mw = p["mouth_w"]
     u = (px - nose_x) / mw
     upper, lower = _mouth_lips(u, p, sneer_side)
     gap = np.minimum(np.minimum(py - upper, lower - py), (1.0 - np.abs(u)) * mw)
     mouth_fill = _smoothstep(-aa, aa, gap) * (np.abs(u) < 1.2)
-    # Teeth: a lighter band along the upper lip of wide (not round) openings.
     teeth_edge = upper + 0.5 * (lower - upper)
     teeth = _smoothstep(-aa, aa, teeth_edge - py) * (1.0 - p["mouth_round"])
     teeth *= np.clip(lower - upper - 1.0, 0.0, 1.0)
@@ -304,20 +332,7 @@ def _render_face(label, rng):
     lip_up, lip_lo = _mouth_lips(lip_t, p, sneer_side)
     lip_w = rng.uniform(0.45, 0.7)
     ink = np.maximum(ink, 0.85 * _polyline_ink(px, py, lip_x, lip_up, lip_w, aa))
-    ink = np.maximum(ink, 0.85 * _polyline_ink(px, py, lip_x, lip_lo, lip_w, aa))
-
-    img = img * (1.0 - ink_strength * ink * face)
-
-    # --- lighting gradient across the whole picture
-    light = 1.0 + light_amp * (np.cos(light_dir) * px + np.sin(light_dir) * py) / 24.0
-    img = img * light
-
-    img = img.reshape(_SIZE, _SIZE) * 255.0
-    blur = rng.uniform(0.0, 0.7)
-    if blur > 0.3:
-        img = ndimage.gaussian_filter(img, blur, mode="nearest")
-    img = img + rng.normal(0.0, rng.uniform(2.0, 10.0), size=img.shape)
-    return img
+    return np.maximum(ink, 0.85 * _polyline_ink(px, py, lip_x, lip_lo, lip_w, aa))
 
 
 def make_synthetic_faces(n_per_class: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
