@@ -381,13 +381,9 @@ class _Rows:
     usage_code: np.ndarray
 
 
-def _scan_rows(text: bytes, path: Path) -> _Rows:
-    """Find each row's fields with C-level ``bytes.find`` (cheap: one pass of memchr)."""
-    if not text.strip():
-        raise FER2013Error(f"{path}: the file is empty; expected a header 'emotion,pixels,Usage' and rows.")
-    header_end = text.find(b"\n")
-    header_end = len(text) if header_end == -1 else header_end
-    header = text[:header_end].decode("utf-8-sig", errors="replace").strip()
+def _field_positions(header_line: bytes, path: Path) -> dict[str, int]:
+    """Which of a row's three fields holds emotion, pixels and Usage, from the header."""
+    header = header_line.decode("utf-8-sig", errors="replace").strip()
     columns = [c.strip().strip('"') for c in header.split(",")]
     expected = ["emotion", "pixels", "Usage"]
     lowered = [c.lower() for c in columns]
@@ -401,7 +397,16 @@ def _scan_rows(text: bytes, path: Path) -> _Rows:
         )
     # The pixel field holds no comma, so every row splits at its first and last comma into
     # three fields; the header says which field is which.
-    field_of = {name: lowered.index(name.lower()) for name in expected}
+    return {name: lowered.index(name.lower()) for name in expected}
+
+
+def _scan_rows(text: bytes, path: Path) -> _Rows:
+    """Find each row's fields with C-level ``bytes.find`` (cheap: one pass of memchr)."""
+    if not text.strip():
+        raise FER2013Error(f"{path}: the file is empty; expected a header 'emotion,pixels,Usage' and rows.")
+    header_end = text.find(b"\n")
+    header_end = len(text) if header_end == -1 else header_end
+    field_of = _field_positions(text[:header_end], path)
     starts, ends, lines, labels, usage = [], [], [], [], []
     find, rfind, n = text.find, text.rfind, len(text)
     pos, line = header_end + 1, 2

@@ -287,6 +287,21 @@ def _run_signature(model: keras.Model, config: TrainConfig, n_train: int, augmen
     return signature
 
 
+def _finished_training(run_dir: Path, signature: dict) -> TrainResult | None:
+    """The finished training in `run_dir` if it was made with `signature`. Leftovers of a
+    training with another signature are removed, so that nothing of it is resumed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info, model_path = read_json(run_dir / "train.json", {}), run_dir / "model.keras"
+    if model_path.exists() and info.get("signature") == signature:
+        return TrainResult(keras.saving.load_model(model_path), read_history(run_dir), run_dir, info["seconds"], True, info)
+    if read_json(run_dir / "signature.json") != signature:
+        for stale in (model_path, run_dir / "train.json", run_dir / "history.csv"):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        write_json(run_dir / "signature.json", signature)
+    return None
+
+
 def train_model(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -316,18 +331,12 @@ def train_model(
     `class_weight` (emotion code -> weight) scales each image's loss by its class's weight.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     signature = _run_signature(model, config, len(train[0]), augment, seed, class_weight)
+    finished = _finished_training(run_dir, signature)
+    if reuse and finished is not None:
+        return finished
     info_path, model_path = run_dir / "train.json", run_dir / "model.keras"
     history_path, backup = run_dir / "history.csv", run_dir / "checkpoints"
-    info = read_json(info_path, {})
-    if reuse and model_path.exists() and info.get("signature") == signature:
-        return TrainResult(keras.saving.load_model(model_path), read_history(run_dir), run_dir, info["seconds"], True, info)
-    if read_json(run_dir / "signature.json") != signature:  # another training's leftovers: start over, cleanly
-        for stale in (model_path, info_path, history_path):
-            stale.unlink(missing_ok=True)
-        shutil.rmtree(backup, ignore_errors=True)
-        write_json(run_dir / "signature.json", signature)
 
     compile_model(model, config.learning_rate)
     augmenter = make_augmenter(seed=seed) if augment else None
