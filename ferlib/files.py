@@ -46,12 +46,14 @@ def read_json(path: str | os.PathLike, default=None):
 
 
 def _plain(value):
-    """numpy scalars and arrays, paths: what json cannot write by itself."""
+    """numpy scalars and arrays, tables, paths: what json cannot write by itself."""
+    if hasattr(value, "to_json"):  # a pandas table, as its columns, index and rows
+        return json.loads(value.to_json(orient="split"))
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    raise TypeError(f"cannot save {type(value).__name__} as JSON")
 
 
 def save_model(model, path: str | os.PathLike) -> Path:

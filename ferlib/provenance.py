@@ -14,10 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
-import numpy as np
-import pandas as pd
 
-from .files import atomic_write
+from .files import write_json
 
 
 
@@ -107,24 +105,11 @@ def provenance(data, split, profile: str, seed: int, started: datetime | None = 
 
 def save_results(path: str | Path, results: dict, provenance: dict) -> Path:
     """Write ``{**results, "provenance": provenance}`` as JSON, atomically."""
-    payload = json.dumps({**results, "provenance": provenance}, indent=2, default=_json_default)
-    return atomic_write(Path(path), lambda f: f.write(payload.encode()))
+    return write_json(path, {**results, "provenance": provenance})
 
 
 def load_results(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="split"))
-    raise TypeError(f"cannot save {type(value).__name__} as JSON")
 
 
 def describe_run(prov: dict) -> str:

@@ -139,16 +139,20 @@ class Checkpoint(keras.callbacks.Callback):
         done = sorted(self.directory.glob("epoch-[0-9][0-9][0-9][0-9]"))
         return done[-1] if done else None
 
+    def latest_state(self) -> dict | None:
+        """What the newest complete checkpoint says: epochs done, seconds, callbacks' state."""
+        latest = self.latest()
+        return json.loads((latest / "state.json").read_text()) if latest is not None else None
+
     # -- Keras hooks
     def on_train_begin(self, logs=None):
         self._clock = time.perf_counter()
         self._restored_seconds = 0.0
         for stale in self.directory.glob(".partial-*"):
             shutil.rmtree(stale, ignore_errors=True)
-        latest = self.latest()
-        if latest is None:
+        latest, state = self.latest(), self.latest_state()
+        if state is None:
             return
-        state = json.loads((latest / "state.json").read_text())
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(latest / "model.weights.h5")
@@ -167,16 +171,15 @@ class Checkpoint(keras.callbacks.Callback):
         self.model._initial_epoch = self.params["epochs"] if state["stopped"] else state["epoch"]
 
     def epochs_done(self) -> int:
-        latest = self.latest()
-        return json.loads((latest / "state.json").read_text())["epoch"] if latest is not None else 0
+        state = self.latest_state()
+        return state["epoch"] if state is not None else 0
 
     def drop_unsaved_history(self) -> None:
         """Keep only the history rows of the epochs the latest checkpoint holds (an epoch
         killed after CSVLogger wrote its row is trained again). Call before ``fit``: the
         logger keeps its file open during training."""
-        latest = self.latest()
-        if latest is not None and self.history_path is not None and self.history_path.exists():
-            _truncate_history(self.history_path, json.loads((latest / "state.json").read_text())["epoch"])
+        if self.latest() is not None and self.history_path is not None and self.history_path.exists():
+            _truncate_history(self.history_path, self.epochs_done())
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = self._restored_seconds + time.perf_counter() - self._clock
