@@ -5,12 +5,21 @@
     result, scores = fl.train_phase1(run, "cnn")
     fl.plot_training_curves(result.history, baseline=run.baseline())
 
-Three layers. The science: ``data`` (FER2013 and how it is found and read), ``ferplus``,
-``splits``, ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
-``predict``, ``plots``. The report's recipes: ``experiments`` (phase 1, readings, the ViT
-tuning story, the comparison), ``phase2``, ``beyond`` (the future work, measured). The
-tooling: ``runfolder``, ``files``, ``provenance``, ``pipeline`` (papermill and the book),
-``cli`` (the ``ferlib`` command).
+Three layers, each importing only from the ones below it:
+
+* **the science**: ``fer2013`` (the data set's facts), ``data`` (loading, by source: the
+  challenge CSV, image folders, Kaggle and the cache, synthetic faces, FER+), ``splits``,
+  ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
+  ``predict``, ``plots``;
+* **the report's recipes** (``recipes``): ``experiments`` (phase 1, readings, the ViT tuning
+  story, the comparison), ``phase2``, ``beyond`` (the future work, measured), ``pages``
+  (what a results page asks: set-up and glue);
+* **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
+  (the ``ferlib`` command).
+
+Under all three: ``files`` (atomic writing), ``runfolder`` (a run's folder), ``provenance``
+(what made a result). Names are imported on first use, so ``ferlib status`` and the command
+line start without loading TensorFlow.
 
 Words used one way throughout:
 
@@ -30,92 +39,58 @@ split        ``report`` or ``official``: which images train, validate and test. 
              are ``train``, ``val`` and ``test`` (row indices); ``Run.arrays`` holds each
              part's ``(images, labels)`` as the models take them.
 data         where FER2013 comes from (``data="auto"``, a path, ``"kaggle"``,
-             ``"synthetic"``); a ``FER2013`` object is the loaded data set, and its ``kind``
-             the format it was read from (``csv``, ``folder``, ``synthetic``).
+             ``"synthetic"``); a ``FER2013`` object is the loaded data set, and its
+             ``format`` how it was stored (``csv``, ``folder``, ``synthetic``).
 baseline     the accuracy of always answering the most common training emotion.
 """
 
-from .augment import BatchSequence, augment_examples, make_augmenter
-from .data import (
-    EMOTIONS,
-    FER2013,
-    FER2013Error,
-    FER2013NotFound,
-    find_fer2013,
-    load_data,
-    load_fer2013,
-    equalize_histogram,
-    load_synthetic,
-)
-from .evaluate import (
-    REPORT_CORRECT_COUNTS,
-    REPORT_TABLE1,
-    confusion_frame,
-    evaluate_model,
-    per_class_metrics,
-    predict_labels,
-    table1,
-)
-from .experiments import (
-    PROFILES,
-    build_for_run,
-    choose_precision,
-    chosen_reading,
-    compare_models,
-    compare_precision,
-    compare_readings,
-    load_stage_model,
-    prepare_run,
-    train_phase1,
-    train_phase2,
-    vit_tuning_story,
-)
-from .features import cnn_feature_maps, vit_attention_map, vit_block_activations
-from .models import (
-    CNN_READINGS,
-    READING_NOTES,
-    READINGS,
-    VIT_READINGS,
-    VIT_TUNING_STORY,
-    ViTConfig,
-    build_cnn,
-    build_model,
-    build_vit,
-    count_params,
-    model_summary,
-    model_table,
-)
-from .phase2 import hard_sample_indices, run_phase2
-from .plots import (
-    plot_class_samples,
-    plot_class_balance,
-    plot_accuracies,
-    plot_augmentation_grid,
-    plot_cluster_map,
-    plot_face_grid,
-    plot_equalization,
-    plot_training_curves,
-    plot_confusion_matrices,
-    plot_per_class,
-    plot_feature_maps,
-    plot_activation_bars,
-    plot_architecture,
-    plot_attention,
-    plot_tuning_results,
-)
-from .splits import check_disjoint, class_distribution, duplicate_report, official_split, report_split
-from . import beyond, predict
-from .runfolder import RunFolder
-from .train import TrainConfig, read_history, set_seed, train_model
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
+# name -> the module that owns it (imported on first use)
+_OWNERS = {
+    "fer2013": ("EMOTIONS", "NUM_CLASSES", "IMAGE_SIZE", "FER2013", "FER2013Error", "FER2013NotFound",
+                "as_model_input", "equalize_histogram"),
+    "data": ("find_fer2013", "load_data", "load_fer2013", "load_synthetic"),
+    "augment": ("BatchSequence", "augment_examples", "make_augmenter"),
+    "evaluate": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "confusion_frame", "evaluate_model",
+                 "per_class_metrics", "predict_labels", "table1"),
+    "recipes.experiments": ("PROFILES", "Run", "build_for_run", "choose_precision", "chosen_reading",
+                            "compare_models", "compare_precision", "compare_readings", "load_stage_model",
+                            "prepare_run", "train_phase1", "train_phase2", "vit_tuning_story"),
+    "recipes.pages": ("glue", "glue_values", "setup_notebook"),
+    "recipes.phase2": ("hard_sample_indices", "run_phase2"),
+    "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
+    "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
+               "build_cnn", "build_model", "build_vit", "count_params", "model_summary", "model_table"),
+    "plots": ("plot_class_samples", "plot_class_balance", "plot_accuracies", "plot_augmentation_grid",
+              "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
+              "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
+              "plot_architecture", "plot_attention", "plot_tuning_results"),
+    "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
+    "runfolder": ("RunFolder",),
+    "train": ("TrainConfig", "read_history", "set_seed", "train_model"),
+}
+_WHERE = {name: module for module, names in _OWNERS.items() for name in names}
+# Modules reached as attributes (``fl.beyond.baselines``, ``fl.predict.predict_photo``).
+_MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus"}
 
-def glue(name: str, value, display: bool = False):
-    """myst-nb's ``glue`` when it is installed (the book build); a no-op otherwise (Colab)."""
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:
-        return value
-    _glue(name, value, display=display)
+__all__ = sorted(_WHERE) + sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'ferlib' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -15,7 +15,7 @@ import threading
 import keras
 import numpy as np
 
-from .data import as_model_input
+from .fer2013 import as_model_input
 
 
 def make_augmenter(

@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.preprocessing import StandardScaler
 
-from .data import NUM_CLASSES
+from .fer2013 import NUM_CLASSES
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from .data import EMOTIONS, NUM_CLASSES
+from .fer2013 import EMOTIONS, NUM_CLASSES
 
 #: The report's Table 1 (section 5.3), as printed there ("06289" read as 0.6289).
 REPORT_TABLE1: dict[str, dict[str, float]] = {
@@ -44,10 +44,10 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     return keras.utils.to_categorical(labels, NUM_CLASSES).astype(np.float32)
 
 
-def evaluate_model(model: keras.Model, parts: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int = 256) -> dict[str, dict[str, float]]:
+def evaluate_model(model: keras.Model, arrays: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int = 256) -> dict[str, dict[str, float]]:
     """Accuracy and loss on each part: ``{"train": {"accuracy": .., "loss": ..}, ...}``."""
     results = {}
-    for part, (x, y) in parts.items():
+    for part, (x, y) in arrays.items():
         scores = model.evaluate(x, one_hot(y), batch_size=batch_size, verbose=0, return_dict=True)
         results[part] = {"accuracy": float(scores["accuracy"]), "loss": float(scores["loss"])}
     return results

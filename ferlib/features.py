@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from .data import as_model_input
+from .fer2013 import as_model_input
 
 _BLOCK = re.compile(r"^block(\d+)$")
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers, ops
 
-from .data import IMAGE_SIZE, NUM_CLASSES
+from .fer2013 import IMAGE_SIZE, NUM_CLASSES
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 

@@ -18,7 +18,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .data import EMOTIONS, NUM_CLASSES, as_model_input
+from .fer2013 import EMOTIONS, NUM_CLASSES, as_model_input
 
 _TRAIN_STYLE = {"linestyle": "--", "alpha": 0.8}
 
@@ -148,7 +148,7 @@ def plot_augmentation_grid(original, augmented, max_cols: int = 5) -> Figure:
 def plot_equalization(images, n: int = 6) -> Figure:
     """Faces as the challenge CSV stores them (top) and histogram-equalized, as the
     image-folder release has them (bottom), each with its grey-level range."""
-    from .data import equalize_histogram
+    from .fer2013 import equalize_histogram
 
     images = [np.asarray(image, np.uint8).reshape(48, 48) for image in list(images)[:n]]
     fig, axes = _subplots(2, len(images), figsize=(1.7 * len(images), 4.0), squeeze=False, layout="constrained")

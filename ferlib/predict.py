@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import EMOTIONS, IMAGE_SIZE, as_model_input
+from .fer2013 import EMOTIONS, IMAGE_SIZE, as_model_input
 
 #: Photos are shrunk to this longest side before detection: enough for faces down to about
 #: 40 pixels, and a 100-megapixel photo never becomes a 100-megapixel array of floats.

@@ -13,8 +13,6 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-import keras
-
 from .files import write_json
 
 
@@ -31,6 +29,7 @@ def git_commit(path: str | Path = ".") -> str:
 
 def device_name() -> str:
     """The accelerator Keras trains on (e.g. ``gpu: NVIDIA H100``) or the CPU."""
+    import keras  # here, not at import: `ferlib status` should not load TensorFlow
     backend = keras.backend.backend()
     try:
         if backend == "jax":
@@ -59,6 +58,7 @@ def supports_bfloat16() -> bool:
     """Whether this machine computes bfloat16 natively: a GPU of compute capability 8 or
     newer, or a CPU with AVX-512 BF16 or AMX (where oneDNN uses it). Elsewhere bfloat16 is
     emulated and slower than float32."""
+    import keras  # here, not at import: `ferlib status` should not load TensorFlow
     backend = keras.backend.backend()
     try:
         if backend == "jax":
@@ -85,9 +85,10 @@ def supports_bfloat16() -> bool:
 
 def provenance(data, split, profile: str, seed: int, started: datetime | None = None, **extra) -> dict:
     """Everything a results table must say about the run that made it."""
+    import keras  # here, not at import: `ferlib status` should not load TensorFlow
     return {
         "data": data.name,
-        "data_source": Path(data.source).name if data.kind != "synthetic" else data.source,
+        "data_source": Path(data.source).name if data.format != "synthetic" else data.source,
         "data_fingerprint": data.fingerprint,
         "synthetic": data.is_synthetic,
         "split": split.describe(),

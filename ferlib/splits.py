@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .data import EMOTIONS, NUM_CLASSES, as_model_input
+from .fer2013 import EMOTIONS, NUM_CLASSES, as_model_input
 
 PARTS = ("train", "val", "test")
 
@@ -63,13 +63,13 @@ def official_split(usage: np.ndarray) -> Split:
     )
 
 
-def make_split(kind: str, labels: np.ndarray, usage: np.ndarray, seed: int = 42) -> Split:
+def make_split(name: str, labels: np.ndarray, usage: np.ndarray, seed: int = 42) -> Split:
     """``"report"`` or ``"official"``, by name (for notebook parameters)."""
-    if kind == "report":
+    if name == "report":
         return report_split(labels, usage, seed=seed)
-    if kind == "official":
+    if name == "official":
         return official_split(usage)
-    raise ValueError(f"unknown split {kind!r}; use 'report' or 'official'")
+    raise ValueError(f"unknown split {name!r}; use 'report' or 'official'")
 
 
 def subsample(split: Split, labels: np.ndarray, fraction: float, seed: int = 0) -> Split:

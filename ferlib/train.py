@@ -338,33 +338,37 @@ def train_model(
     finished = _finished_training(run_dir, signature)
     if reuse and finished is not None:
         return finished
-    info_path, model_path = run_dir / "train.json", run_dir / "model.keras"
-    history_path, backup = run_dir / "history.csv", run_dir / "checkpoints"
-
     compile_model(model, config.learning_rate)
     augmenter = make_augmenter(seed=seed) if augment else None
     batches = BatchSequence(train[0], one_hot(train[1]), config.batch_size, augmenter, seed=seed)
     stateful = report_callbacks(config)
-    checkpoint = Checkpoint(backup, history_path, stateful)
+    checkpoint = Checkpoint(run_dir / "checkpoints", run_dir / "history.csv", stateful)
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin
-    # Order matters: the timer and ReduceLROnPlateau put their values into the epoch's logs
-    # before CSVLogger writes them; the checkpoint comes after the logger, so an epoch is
-    # never checkpointed without its history row, and after the callbacks whose state it keeps.
-    chain = [SyncEpoch(batches), EpochTimer(), *stateful, keras.callbacks.CSVLogger(str(history_path), append=True),
-             checkpoint]
+    chain = _callback_chain(batches, stateful, checkpoint, progress, label or str(run_dir))
+    model.fit(batches, validation_data=(val[0], one_hot(val[1])), epochs=config.epochs,
+              callbacks=chain + list(callbacks), verbose=verbose, class_weight=class_weight)
+    return _finish(model, run_dir, signature, checkpoint, config)
+
+
+def _callback_chain(batches, stateful: list, checkpoint: Checkpoint, progress, label: str) -> list:
+    """The callbacks of one fit, in the order that keeps a resume faithful.
+
+    The timer and ReduceLROnPlateau put their values into the epoch's logs before CSVLogger
+    writes them; the checkpoint comes after the logger, so an epoch is never checkpointed
+    without its history row, and after the callbacks whose state it keeps.
+    """
+    chain = [SyncEpoch(batches), EpochTimer(), *stateful,
+             keras.callbacks.CSVLogger(str(checkpoint.history_path), append=True), checkpoint]
     if progress is not None:
-        chain.append(Progress(progress, label or str(run_dir), checkpoint))
-    model.fit(
-        batches,
-        validation_data=(val[0], one_hot(val[1])),
-        epochs=config.epochs,
-        callbacks=chain + list(callbacks),
-        verbose=verbose,
-        class_weight=class_weight,
-    )
+        chain.append(Progress(progress, label, checkpoint))
+    return chain
+
+
+def _finish(model: keras.Model, run_dir: Path, signature: dict, checkpoint: Checkpoint, config: TrainConfig) -> TrainResult:
+    """Save the trained model and what describes it; the checkpoints are then superseded."""
     history = read_history(run_dir)
-    save_model(model, model_path)
+    save_model(model, run_dir / "model.keras")
     info = {
         "signature": signature,
         "seconds": checkpoint.seconds,
@@ -373,6 +377,6 @@ def train_model(
         "stopped_early": len(history) < config.epochs,
         "precision": signature["precision"],
     }
-    write_json(info_path, info)
-    shutil.rmtree(backup, ignore_errors=True)  # the saved model supersedes the checkpoints
+    write_json(run_dir / "train.json", info)
+    shutil.rmtree(checkpoint.directory, ignore_errors=True)  # the saved model supersedes the checkpoints
     return TrainResult(model, history, run_dir, checkpoint.seconds, False, info)

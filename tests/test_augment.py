@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ferlib.augment import BatchSequence, augment_batch, augment_examples, make_augmenter
-from ferlib.synthetic import make_synthetic_faces
+from ferlib.data.synthetic import make_synthetic_faces
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from ferlib.clustering import cluster_features, map_2d, purity
 from ferlib.data import FER2013, FER2013Error, FER2013NotFound
 from ferlib.evaluate import CHANCE, majority_baseline, predict_with_tta
-from ferlib.ferplus import COLUMNS, agreement, check_aligned, find_ferplus, load_ferplus, read_ferplus
+from ferlib.data.ferplus import COLUMNS, agreement, check_aligned, find_ferplus, load_ferplus, read_ferplus
 
 HEADER = "Usage,Image name," + ",".join(COLUMNS)
 

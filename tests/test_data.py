@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import ferlib.data as fd
+import ferlib.data.challenge_csv as challenge_csv
 from ferlib.data import (
     EMOTIONS,
     FER2013Error,
@@ -103,7 +104,7 @@ def assert_same(a, b):
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.usage, b.usage)
     assert a.fingerprint == b.fingerprint
-    assert a.kind == b.kind
+    assert a.format == b.format
 
 
 # --------------------------------------------------------------------------- classes
@@ -141,7 +142,7 @@ def test_load_challenge_csv(tmp_path, gz):
     np.testing.assert_array_equal(data.labels, labels)
     np.testing.assert_array_equal(data.usage, usage)
     assert len(data) == 9
-    assert data.kind == "csv"
+    assert data.format == "csv"
     assert not data.is_synthetic
     assert data.name == "FER2013"
     assert data.fingerprint == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
@@ -176,7 +177,7 @@ def test_fast_parser_equals_naive(tmp_path, quote, newline):
 
 def test_fast_parser_equals_naive_across_blocks(tmp_path, monkeypatch):
     # Blocks of 2 rows exercise the block boundaries and the per-block row offsets.
-    monkeypatch.setattr(fd, "_ROWS_PER_BLOCK", 2)
+    monkeypatch.setattr(challenge_csv, "_ROWS_PER_BLOCK", 2)
     path, images, labels, usage = write_csv(tmp_path / "fer.csv", n=7, seed=5, quote=True, newline="\r\n")
     fast = read_challenge_csv(path)
     naive_images, naive_labels = read_csv_naive(path)
@@ -269,7 +270,7 @@ def test_bad_row_is_reported_with_file_and_line(tmp_path, ferlib_cache, line, ed
 
 
 def test_bad_row_reported_in_later_block(tmp_path, monkeypatch):
-    monkeypatch.setattr(fd, "_ROWS_PER_BLOCK", 2)
+    monkeypatch.setattr(challenge_csv, "_ROWS_PER_BLOCK", 2)
     images, labels, usage = make_rows(7)
     for line, edit in ((7, _replace_pixel("abc")), (6, _bad_pixels([1] * 2000)), (5, _replace_pixel("300"))):
         lines = csv_lines(images, labels, usage)
@@ -280,7 +281,7 @@ def test_bad_row_reported_in_later_block(tmp_path, monkeypatch):
 
 
 def test_first_bad_row_is_the_one_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr(fd, "_ROWS_PER_BLOCK", 2)
+    monkeypatch.setattr(challenge_csv, "_ROWS_PER_BLOCK", 2)
     images, labels, usage = make_rows(7)
     lines = csv_lines(images, labels, usage)
     lines[3] = _replace_pixel("abc")(lines[3])  # line 4, second block
@@ -374,7 +375,7 @@ def test_image_folder_jpg_and_png(tmp_path):
         gray[name] = (save_image(root / part / cls / name, img), cls)
     (root / "train" / "happy" / "notes.txt").write_text("not an image")
     data = load_fer2013(root)
-    assert data.kind == "folder"
+    assert data.format == "folder"
     assert data.images.dtype == np.uint8 and data.images.shape == (4, 48, 48)
     assert data.usage.tolist() == ["Training", "Training", "PublicTest", "PrivateTest"]
     order = ["Training_1.png", "Training_2.jpg", "PublicTest_3.JPG", "PrivateTest_4.jpeg"]
@@ -617,7 +618,7 @@ def test_kaggle_source_uses_kagglehub(tmp_path, fake_kaggle, ferlib_cache):
     fake = fake_kaggle(root)
     data = load_fer2013("kaggle")
     assert fake.calls == ["msambare/fer2013"]
-    assert data.kind == "folder" and data.source == str(root)
+    assert data.format == "folder" and data.source == str(root)
     assert len(data) == 42 and data.images.shape == (42, 48, 48)
     assert data.usage_counts() == {"Training": 14, "PublicTest": 14, "PrivateTest": 14}
     assert len(parsed_files(ferlib_cache)) == 1
@@ -670,7 +671,7 @@ def test_no_download_when_off(tmp_path, monkeypatch, fake_kaggle):
 def test_download_true_downloads_even_with_local_copy(tmp_path, fake_kaggle, ferlib_cache):
     write_csv(ferlib_cache / "fer2013.csv.gz", n=3, gz=True)
     fake = fake_kaggle(make_image_folder(tmp_path / "dl", per_class=1))
-    assert load_fer2013(download=True).kind == "folder"
+    assert load_fer2013(download=True).format == "folder"
     assert fake.calls == ["msambare/fer2013"]
 
 
@@ -767,30 +768,12 @@ def test_no_temp_files_left_in_cache(tmp_path, ferlib_cache):
     assert all(re.fullmatch(r"parsed-[0-9a-f]+\.npz", n) for n in names), names
 
 
-def test_atomic_write_failure_leaves_nothing(tmp_path):
-    target = tmp_path / "out" / "file.bin"
-
-    def fail(f):
-        f.write(b"half")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        fd.atomic_write(target, fail)
-    assert list((tmp_path / "out").iterdir()) == []
-    fd.atomic_write(target, lambda f: f.write(b"whole"))
-    assert target.read_bytes() == b"whole"
-    with pytest.raises(RuntimeError):
-        fd.atomic_write(target, fail)
-    assert target.read_bytes() == b"whole"  # the old file survives a failed rewrite
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["file.bin"]
-
-
 # --------------------------------------------------------------------------- synthetic
 
 
 def test_load_synthetic_says_it_is_synthetic():
     data = load_synthetic(n_per_class=4, seed=0)
-    assert data.kind == "synthetic"
+    assert data.format == "synthetic"
     assert data.is_synthetic
     for text in (data.name, data.source, data.fingerprint):
         assert "synthetic" in text.lower()
@@ -829,7 +812,7 @@ def test_real_csv_fingerprint_and_shape(fer2013, fer2013_csv):
     assert fer2013.images.dtype == np.uint8
     assert np.issubdtype(fer2013.labels.dtype, np.integer)
     assert fer2013.labels.min() == 0 and fer2013.labels.max() == 6
-    assert fer2013.kind == "csv" and fer2013.name == "FER2013" and not fer2013.is_synthetic
+    assert fer2013.format == "csv" and fer2013.name == "FER2013" and not fer2013.is_synthetic
 
 
 @pytest.mark.realdata
@@ -889,7 +872,7 @@ def folder_sample(fer2013_dir) -> Path:
 @pytest.mark.realdata
 def test_real_folder_sample(folder_sample):
     data = load_fer2013(folder_sample)
-    assert data.kind == "folder"
+    assert data.format == "folder"
     assert data.images.shape == (112, 48, 48) and data.images.dtype == np.uint8
     assert data.class_counts() == {e: 16 for e in EMOTIONS}
     test_names = [p.name for p in (folder_sample / "test").rglob("*.jpg")]

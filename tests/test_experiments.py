@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-import ferlib.experiments as experiments
-from ferlib.experiments import (
+import ferlib.recipes.experiments as experiments
+from ferlib.recipes.experiments import (
     PROFILES,
     Comparison,
     build_for_run,
@@ -74,6 +74,27 @@ def test_compare_models_returns_the_comparison(run):
         comparison.results["cnn"]["phase2"]["test"]["accuracy"])
     assert set(comparison.per_class_long["model"]) == {"CNN", "ViT"}
     assert run.folder.metrics("comparison").exists()
+    values = comparison.glue_values()
+    # every number the chapters quote (conclusion.md, comparison.md) has its name
+    for model in ("cnn", "vit"):
+        for phase in ("p1", "p2"):
+            for part in ("train", "val", "test"):
+                assert values[f"{model}_{phase}_{part}_acc"] == pytest.approx(
+                    comparison.results[model]["phase" + phase[1]][part]["accuracy"])
+        assert values[f"{model}_test_loss"] == comparison.results[model]["phase2"]["test"]["loss"]
+        assert values[f"{model}_disgust_correct"] == comparison.per_class[model.upper() if model == "cnn" else "ViT"].loc["Disgust", "correct"]
+
+
+def test_setup_notebook_prepares_glues_and_shows_the_run(run, monkeypatch):
+    import ferlib.recipes.pages as pages
+
+    glued, shown = {}, []
+    monkeypatch.setattr(pages, "glue", lambda name, value, display=False: glued.setdefault(name, value))
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    again = pages.setup_notebook(data="synthetic", profile="smoke", seed=3, run_dir=run.run_dir)
+    assert again.split.sizes() == run.split.sizes() and again.profile_name == "smoke"
+    assert glued == {"run_profile": "smoke", "run_data": run.data.name}
+    assert len(shown) == 1 and "synthetic" in shown[0].data.lower()
 
 
 def test_run_baseline_is_the_majority_answer(run):

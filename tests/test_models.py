@@ -277,7 +277,7 @@ def test_vit_save_and_reload_gives_same_predictions(tmp_path):
 
 
 def test_mixed_bfloat16_policy_is_applied_and_outputs_stay_float32(tmp_path):
-    import ferlib.experiments as experiments
+    import ferlib.recipes.experiments as experiments
     from ferlib.evaluate import evaluate_model, predict_labels
     from ferlib.files import save_model
     from ferlib.models import build_model
@@ -304,7 +304,7 @@ def test_mixed_bfloat16_policy_is_applied_and_outputs_stay_float32(tmp_path):
 
 
 def test_precision_is_chosen_per_model_and_machine(monkeypatch):
-    import ferlib.experiments as experiments
+    import ferlib.recipes.experiments as experiments
 
     monkeypatch.setattr(experiments, "supports_bfloat16", lambda: True)
     assert experiments.choose_precision("cnn") == "mixed_bfloat16"

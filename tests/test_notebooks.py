@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import yaml
 
-from ferlib.pipeline import NOTEBOOKS
+from ferlib.runfolder import NOTEBOOKS
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -51,16 +51,38 @@ def _role_key(target: str) -> tuple[str | None, str]:
     return (notebook or None), rest.split(":")[0].strip()
 
 
+def _comparison_keys() -> set[str]:
+    """The names ``Comparison.glue_values`` gives, from a comparison of made-up numbers."""
+    import pandas as pd
+
+    from ferlib.fer2013 import EMOTIONS
+    from ferlib.recipes.experiments import Comparison
+
+    scores = {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")}
+    per_class = pd.DataFrame({"correct": range(len(EMOTIONS))}, index=list(EMOTIONS))
+    comparison = Comparison(pd.DataFrame(), {m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")},
+                            {}, {"CNN": per_class, "ViT": per_class})
+    return set(comparison.glue_values())
+
+
 def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
     """The keys a notebook glues: literal names, and f-string names as regular expressions."""
     literal, patterns = set(), []
     for cell in _code_cells(nb):
         for node in ast.walk(ast.parse(_python_source(cell))):
-            if not (isinstance(node, ast.Call) and node.args):
+            if not isinstance(node, ast.Call):
                 continue
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name == "glue_values" and node.args and "comparison.glue_values()" in ast.unparse(node.args[0]):
+                literal |= _comparison_keys()
+                continue
+            if name == "setup_notebook":  # it glues the run's profile and data (ferlib.recipes.pages)
+                literal |= {"run_profile", "run_data"}
+                continue
             if name != "glue":
+                continue
+            if not node.args:
                 continue
             key = node.args[0]
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
@@ -111,7 +133,7 @@ def test_exactly_one_parameters_cell_with_every_parameter(notebook):
         assigned |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     assert PARAMETERS <= assigned, f"{name}: the parameters cell lacks {sorted(PARAMETERS - assigned)}"
     # The parameters come before any cell that uses them (papermill injects right after this one).
-    first_use = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "prepare_run" in c.source)
+    first_use = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "setup_notebook(" in c.source)
     assert nb.cells.index(cell) < first_use
 
 

@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 import ferlib.data
 import ferlib.files
-import ferlib.phase2 as phase2_module
+import ferlib.recipes.phase2 as phase2_module
 from ferlib.data import EMOTIONS, load_synthetic
 from ferlib.evaluate import (
     REPORT_CORRECT_COUNTS,
@@ -27,9 +27,9 @@ from ferlib.evaluate import (
 )
 from ferlib.provenance import load_results, provenance, save_results
 from ferlib.models import build_cnn
-from ferlib.phase2 import STEPS, hard_sample_indices, run_phase2, steps_table
+from ferlib.recipes.phase2 import STEPS, hard_sample_indices, run_phase2, steps_table
 from ferlib.splits import official_split
-from ferlib.synthetic import make_synthetic_faces
+from ferlib.data.synthetic import make_synthetic_faces
 from ferlib.train import TrainConfig, compile_model, read_history, set_seed
 
 PROVENANCE_KEYS = {"data", "data_fingerprint", "split", "profile", "seed", "backend", "keras_version",

@@ -19,9 +19,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-import ferlib.cli as cli
-import ferlib.pipeline as pipeline
-from ferlib.pipeline import NOTEBOOKS, PipelineError, publish, run_notebooks
+import ferlib.tooling.cli as cli
+import ferlib.tooling.pipeline as pipeline
+import ferlib.tooling.publish as publish_module
+from ferlib.tooling.pipeline import NOTEBOOKS, PipelineError, run_notebooks
+from ferlib.tooling.publish import publish
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -169,8 +171,8 @@ def test_the_command_line_fails_loudly_and_publishes_nothing(tmp_path, monkeypat
 
     built = []
     monkeypatch.setattr(cli, "run_notebooks", functools.partial(pipeline.run_notebooks, notebooks_dir=notebooks))
-    monkeypatch.setattr(cli, "publish", functools.partial(pipeline.publish, book_dir=book))
-    monkeypatch.setattr(cli, "stage_book", functools.partial(pipeline.stage_book, book_dir=book))
+    monkeypatch.setattr(cli, "publish", functools.partial(publish_module.publish, book_dir=book))
+    monkeypatch.setattr(cli, "stage_book", functools.partial(publish_module.stage_book, book_dir=book))
     monkeypatch.setattr(cli, "build_book", lambda *a, **k: built.append(a))
 
     code = cli.main(["run", "--profile", "full", "--data", "synthetic", "--run-dir", str(run_dir), "--publish"])
@@ -365,7 +367,7 @@ def test_an_incomplete_run_is_not_published(tmp_path, book):
 
 
 def test_the_publish_command_refuses_a_worse_run(tmp_path, book, monkeypatch, capsys, repo_book_snapshot):
-    monkeypatch.setattr(cli, "publish", functools.partial(pipeline.publish, book_dir=book))
+    monkeypatch.setattr(cli, "publish", functools.partial(publish_module.publish, book_dir=book))
     assert cli.main(["publish", str(_make_run(tmp_path, "old", "full", synthetic=False))]) == 0
     before = _snapshot(book)
     assert cli.main(["publish", str(_make_run(tmp_path, "new", "smoke", synthetic=False))]) != 0
@@ -446,5 +448,5 @@ def test_published_notebooks_take_the_runs_values_in_their_parameters_cell(smoke
 
 
 def test_merging_parameters_keeps_comments_and_adds_new_names():
-    merged = pipeline._merge_parameters('profile = "smoke"  # how big\nseed = 42\n', 'profile = "full"\nepochs = 3\n')
+    merged = publish_module._merge_parameters('profile = "smoke"  # how big\nseed = 42\n', 'profile = "full"\nepochs = 3\n')
     assert merged.splitlines() == ['profile = "full"  # how big', "seed = 42", "epochs = 3"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferlib.cli import main
+from ferlib.tooling.cli import main
 from ferlib.data import EMOTIONS
 from ferlib.files import save_model
 from ferlib.models import build_cnn

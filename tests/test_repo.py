@@ -118,7 +118,7 @@ def test_pyproject_dev_extra_has_the_book_toolchain(pyproject):
     book = dev["jupyter-book"].specifier
     assert book.contains("1.0.4.post1") or book.contains("1.1.0"), f"jupyter-book{book}: needs 1.x"
     assert not book.contains("2.0.0"), "Jupyter Book 2 ignores _config.yml: pin <2"
-    assert pyproject["project"]["scripts"]["ferlib"] == "ferlib.cli:main"
+    assert pyproject["project"]["scripts"]["ferlib"] == "ferlib.tooling.cli:main"
 
 
 def test_environment_yml_matches_pyproject(pyproject):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ferlib.cli import main
+from ferlib.tooling.cli import main
 from ferlib.files import write_json
 from ferlib.runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
 
@@ -116,7 +116,7 @@ def test_running_pid_sees_live_and_finished_processes(tmp_path):
 def test_background_run_starts_once_logs_and_finishes(tmp_path):
     """``ferlib run --background`` detaches; the same command while it runs starts nothing."""
     run_dir = tmp_path / "bg"
-    command = [sys.executable, "-m", "ferlib.cli", "run", "--profile", "smoke", "--data", "synthetic",
+    command = [sys.executable, "-m", "ferlib", "run", "--profile", "smoke", "--data", "synthetic",
                "--only", "01_data", "--run-dir", str(run_dir), "--background"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     first = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)

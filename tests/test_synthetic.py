@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-from ferlib.synthetic import make_synthetic_faces
+from ferlib.data.synthetic import make_synthetic_faces
 
 N_CLASSES = 7
 

@@ -26,7 +26,7 @@ from ferlib.augment import BatchSequence
 from ferlib.evaluate import one_hot
 from ferlib.files import save_model
 from ferlib.models import build_cnn, build_vit
-from ferlib.synthetic import make_synthetic_faces
+from ferlib.data.synthetic import make_synthetic_faces
 from ferlib.train import (
     TrainConfig,
     compile_model,

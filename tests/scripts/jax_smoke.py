@@ -32,7 +32,7 @@ def main(run_dir: str) -> int:
 
     from ferlib.evaluate import evaluate_model
     from ferlib.models import build_cnn, build_vit
-    from ferlib.synthetic import make_synthetic_faces
+    from ferlib.data.synthetic import make_synthetic_faces
     from ferlib.train import TrainConfig, set_seed, train_model
 
     t0 = time.time()

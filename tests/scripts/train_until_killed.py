@@ -29,7 +29,7 @@ import numpy as np
 
 from ferlib.augment import BatchSequence
 from ferlib.models import build_cnn, build_vit
-from ferlib.synthetic import make_synthetic_faces
+from ferlib.data.synthetic import make_synthetic_faces
 from ferlib.train import TrainConfig, set_seed, train_model
 
 N_TRAIN = 32

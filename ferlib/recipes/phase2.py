@@ -16,9 +16,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .evaluate import evaluate_model, predict_labels
-from .files import atomic_write
-from .train import TrainConfig, train_model
+from ..evaluate import evaluate_model, predict_labels
+from ..files import atomic_write
+from ..train import TrainConfig, train_model
 
 STEPS = ("phase 1", "after hard samples", "after augmentation")
 
@@ -52,7 +52,7 @@ def steps_table(scores: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
 
 def run_phase2(
     model: keras.Model,
-    parts: dict[str, tuple[np.ndarray, np.ndarray]],
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
     run_dir: str | Path,
     config: TrainConfig = TrainConfig(),
     *,
@@ -62,15 +62,15 @@ def run_phase2(
     progress: str | Path | None = None,
     label: str = "phase2",
 ) -> Phase2Result:
-    """Run both phase-2 steps on a phase-1 `model`; `parts` has train, val and test.
+    """Run both phase-2 steps on a phase-1 `model`; `arrays` has each part (train, val, test) as ``(images, labels)``.
 
     The hard-sample step trains a fixed `hard_epochs` (no early stopping); the augmentation
     step uses `config` as it is (the report's callbacks). Each step keeps its own run
     directory under `run_dir`, so an interrupted phase 2 resumes where it stopped.
     """
     run_dir = Path(run_dir)
-    x_train, y_train = parts["train"]
-    scores = {STEPS[0]: evaluate_model(model, parts)}
+    x_train, y_train = arrays["train"]
+    scores = {STEPS[0]: evaluate_model(model, arrays)}
     hard = hard_sample_indices(model, x_train, y_train)
     if len(hard) == 0:
         raise ValueError("the phase-1 model classifies every training image correctly: there are no hard samples")
@@ -78,10 +78,10 @@ def run_phase2(
     atomic_write(run_dir / "hard_indices.npy", lambda f: np.save(f, hard))
 
     hard_config = replace(config, epochs=hard_epochs, early_stopping_patience=None)
-    step1 = train_model(model, (x_train[hard], y_train[hard]), parts["val"], run_dir / "hard_samples",
+    step1 = train_model(model, (x_train[hard], y_train[hard]), arrays["val"], run_dir / "hard_samples",
                         hard_config, seed=seed, verbose=verbose, progress=progress, label=f"{label}/hard_samples")
-    scores[STEPS[1]] = evaluate_model(step1.model, parts)
-    step2 = train_model(step1.model, parts["train"], parts["val"], run_dir / "augmentation",
+    scores[STEPS[1]] = evaluate_model(step1.model, arrays)
+    step2 = train_model(step1.model, arrays["train"], arrays["val"], run_dir / "augmentation",
                         config, augment=True, seed=seed, verbose=verbose, progress=progress, label=f"{label}/augmentation")
-    scores[STEPS[2]] = evaluate_model(step2.model, parts)
+    scores[STEPS[2]] = evaluate_model(step2.model, arrays)
     return Phase2Result(step2.model, hard, scores, {"hard samples": step1.history, "augmentation": step2.history})

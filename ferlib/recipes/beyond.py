@@ -15,12 +15,12 @@ import pandas as pd
 from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
 
-from .clustering import cluster_features, map_2d
-from .data import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
-from .evaluate import CHANCE, majority_baseline, per_class_metrics, predict_labels, predict_with_tta
+from ..clustering import cluster_features, map_2d
+from ..fer2013 import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
+from ..evaluate import CHANCE, majority_baseline, per_class_metrics, predict_labels, predict_with_tta
 from .experiments import Run, load_stage_model
-from .features import penultimate_features
-from .train import TrainConfig, set_seed
+from ..features import penultimate_features
+from ..train import TrainConfig, set_seed
 
 DISPLAY = {"cnn": "CNN", "vit": "ViT"}
 
@@ -154,9 +154,9 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     """How often FER2013's label agrees with the FER+ annotators' majority (all rows), and
     both final models scored against each on the run's test images (rows with a FER+ label).
     None when the run's data are not the original FER2013 CSV or FER+ cannot be found."""
-    from .ferplus import agreement, check_aligned, load_ferplus
+    from ..data.ferplus import agreement, check_aligned, load_ferplus
 
-    if run.data.kind != "csv":
+    if run.data.format != "csv":
         return None
     try:
         ferplus = load_ferplus()

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import EMOTIONS, ENV_NO_DOWNLOAD, ENV_PATH, FER2013, FER2013Error, FER2013NotFound, cache_dir
-from .files import atomic_write
+from ..fer2013 import EMOTIONS, FER2013, FER2013Error, FER2013NotFound
+from .sources import ENV_NO_DOWNLOAD, ENV_PATH, cache_dir
+from ..files import atomic_write
 
 FILE_NAME = "fer2013new.csv"
 ENV_FERPLUS = "FERPLUS_PATH"

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .data import FER2013, load_data
-from .evaluate import (
+from ..data import FER2013, load_data
+from ..evaluate import (
     confusion_frame,
     evaluate_model,
     majority_baseline,
@@ -24,13 +24,13 @@ from .evaluate import (
     predict_labels,
     table1,
 )
-from .files import read_json, write_json
-from .models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params
+from ..files import read_json, write_json
+from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params
 from .phase2 import Phase2Result, run_phase2
-from .provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
-from .runfolder import RunFolder
-from .splits import Split, make_split, split_arrays, subsample
-from .train import TrainConfig, TrainResult, set_seed, train_model
+from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
+from ..runfolder import RunFolder
+from ..splits import Split, make_split, split_arrays, subsample
+from ..train import TrainConfig, TrainResult, set_seed, train_model
 
 
 @dataclass(frozen=True)
@@ -362,6 +362,22 @@ class Comparison:
     def per_class_long(self) -> pd.DataFrame:
         """Both models' per-class metrics in one long table (a ``model`` column)."""
         return pd.concat(self.per_class, names=["model"]).reset_index()
+
+    def glue_values(self) -> dict[str, float]:
+        """The numbers the chapters quote, by name: ``cnn_p1_train_acc`` ... ``vit_p2_test_acc``
+        (accuracy per model, phase and part), ``cnn_test_loss`` and ``vit_test_loss`` (the
+        final models' test loss), and ``cnn_disgust_correct`` (test images of each emotion that
+        each final model gets right)."""
+        values = {}
+        for model, phases in self.results.items():
+            for phase, short in (("phase1", "p1"), ("phase2", "p2")):
+                for part, score in phases[phase].items():
+                    values[f"{model}_{short}_{part}_acc"] = float(score["accuracy"])
+            values[f"{model}_test_loss"] = float(phases["phase2"]["test"]["loss"])
+        for label, metrics in self.per_class.items():
+            for emotion, correct in metrics["correct"].items():
+                values[f"{label.lower()}_{emotion.lower()}_correct"] = int(correct)
+        return values
 
 
 def compare_models(run: Run) -> Comparison:

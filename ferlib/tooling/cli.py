@@ -21,8 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .pipeline import REPO, PipelineError, build_book, publish, run_notebooks, stage_book
-from .runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
+from .pipeline import REPO, PipelineError, run_notebooks
+from .publish import build_book, publish, stage_book
+from ..runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
 
 
 def _say(message: str) -> None:
@@ -66,8 +67,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data_summary(data: str) -> str:
-    from .data import load_data
-    from .splits import duplicate_report, report_split
+    from ..data import load_data
+    from ..splits import duplicate_report, report_split
 
     dataset = load_data(data)
     split = report_split(dataset.labels, dataset.usage)
@@ -82,8 +83,8 @@ def snapshot_code(folder: RunFolder, refresh: bool = False) -> tuple[Path, str]:
     run folder, taken when the run starts (or with `refresh`, e.g. to re-execute finished
     notebooks with the final code). Editing the checkout during a run that lasts days
     then neither crashes it nor changes it half-way. Returns the copy and its commit."""
-    from .files import commit_dir
-    from .provenance import git_commit
+    from ..files import commit_dir
+    from ..provenance import git_commit
 
     target = folder.code
     if target.exists() and not refresh:
@@ -107,7 +108,7 @@ def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) ->
         return 0
     folder.root.mkdir(parents=True, exist_ok=True)
     code, commit = snapshot_code(folder, refresh=refresh_code)
-    command = [sys.executable, "-m", "ferlib.cli", *[a for a in argv if a != "--background"]]
+    command = [sys.executable, "-m", "ferlib", *[a for a in argv if a != "--background"]]
     if "--run-dir" not in argv:
         command += ["--run-dir", str(folder.root)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FERLIB_COMMIT": commit,
@@ -125,7 +126,7 @@ def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) ->
 
 
 def _predict(args) -> int:
-    from .predict import predict_files
+    from ..predict import predict_files
 
     try:
         done = predict_files(args.photos, args.run, args.model, args.out, args.format)
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.background:
             return _start_background(argv, folder, refresh_code=args.reexecute or args.refresh_code)
         if args.data == "auto":
-            from .data import FER2013NotFound, find_fer2013
+            from ..data import FER2013NotFound, find_fer2013
 
             try:
                 found = find_fer2013()
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"published into {publish(folder.root)}")
         return 0
     except Exception as err:  # one clear line for the user, non-zero exit
-        from .data import FER2013Error, FER2013NotFound
+        from ..data import FER2013Error, FER2013NotFound
 
         if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound)):
             _say(f"ferlib: error: {err}")

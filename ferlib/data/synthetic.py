@@ -44,16 +44,14 @@ from __future__ import annotations
 
 import numbers
 
+import hashlib
+
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["make_synthetic_faces", "SYNTHETIC_CLASS_NAMES"]
+from ..fer2013 import FER2013, IMAGE_SIZE as _SIZE, NUM_CLASSES as _N_CLASSES, USAGES
 
-#: Class names in FER2013's label order (the labels of the synthetic set).
-SYNTHETIC_CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
-
-_SIZE = 48
-_N_CLASSES = 7
+__all__ = ["make_synthetic_faces", "load_synthetic"]
 
 # Pixel grid, shape (2, 48*48): x (column) and y (row) of every pixel centre.
 _YY, _XX = np.mgrid[0:_SIZE, 0:_SIZE].astype(np.float64)
@@ -347,7 +345,7 @@ def make_synthetic_faces(n_per_class: int = 100, seed: int = 0) -> tuple[np.ndar
     FER2013's order: 0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad,
     5 Surprise, 6 Neutral.
 
-    Label ``k`` is named ``SYNTHETIC_CLASS_NAMES[k]``. There are exactly
+    Label ``k`` is named ````ferlib.EMOTIONS[k]````. There are exactly
     ``n_per_class`` images per class, and the rows are
     shuffled deterministically by ``seed``: the same ``(n_per_class, seed)``
     always gives byte-identical arrays, a different seed gives different
@@ -372,3 +370,23 @@ def make_synthetic_faces(n_per_class: int = 100, seed: int = 0) -> tuple[np.ndar
         img = _render_face(int(label), rng)
         images[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     return images, labels
+
+
+def load_synthetic(n_per_class: int = 300, seed: int = 0) -> FER2013:
+    """The synthetic FER-like faces (see :mod:`ferlib.synthetic`) as a labelled stand-in.
+
+    Rows get usages in FER2013's proportions (80% Training, 10% each test part). The
+    result says it is synthetic in ``kind``, ``name``, ``source`` and ``fingerprint``.
+    """
+    images, labels = make_synthetic_faces(n_per_class=n_per_class, seed=seed)
+    n = len(labels)
+    usage = np.asarray(USAGES)[np.digitize(np.arange(n) / n, [0.8, 0.9])]
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+    return FER2013(
+        images=images,
+        labels=labels.astype(np.int64),
+        usage=usage,
+        fingerprint=f"synthetic-sha256:{digest}",
+        source=f"synthetic(n_per_class={n_per_class}, seed={seed})",
+        format="synthetic",
+    )
