@@ -12,8 +12,10 @@ Three layers, each importing only from the ones below it:
   ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
   ``predict``, ``plots``;
 * **the report's recipes** (``recipes``): ``experiments`` (phase 1, readings, the ViT tuning
-  story, the comparison), ``phase2``, ``beyond`` (the future work, measured), ``pages``
-  (what a results page asks: set-up and glue);
+  story, the comparison), ``phase2``, ``report`` (the report's published numbers, Table 1), ``beyond`` (the future
+  work, measured), ``pages``
+  (what a results page asks: set-up and glue), ``verdicts`` (the sentences that interpret
+  a run, made from its numbers);
 * **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
   (the ``ferlib`` command).
 
@@ -56,13 +58,15 @@ _OWNERS = {
                 "as_model_input", "equalize_histogram"),
     "data": ("find_fer2013", "load_data", "load_fer2013", "load_synthetic"),
     "augment": ("BatchSequence", "augment_examples", "make_augmenter"),
-    "evaluate": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "confusion_frame", "evaluate_model",
-                 "per_class_metrics", "predict_labels", "table1"),
+    "evaluate": ("confusion_frame", "evaluate_model", "per_class_metrics", "predict_labels"),
+    "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "table1"),
     "recipes.experiments": ("PROFILES", "Run", "build_for_run", "choose_precision", "chosen_reading",
                             "compare_models", "compare_precision", "compare_readings", "load_stage_model",
                             "prepare_run", "train_phase1", "train_phase2", "vit_tuning_story"),
     "recipes.pages": ("glue", "glue_values", "setup_notebook"),
     "recipes.phase2": ("hard_sample_indices", "run_phase2"),
+    "recipes.verdicts": ("comparison_verdicts", "fit_verdict", "phase2_verdict", "ranking_verdict", "attention_verdict",
+                         "tuning_verdict", "too_small"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
                "build_cnn", "build_model", "build_vit", "count_params", "model_summary", "model_table"),

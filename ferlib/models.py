@@ -233,13 +233,18 @@ READING_NOTES = {"cnn": CNN_READING_NOTES, "vit": VIT_READING_NOTES}
 
 
 def build_model(model: str, reading: str = "as-built", *, vit_config: ViTConfig | None = None,
-                precision: str = "float32", name: str | None = None) -> keras.Model:
-    """``"cnn"`` or ``"vit"`` by name, in one of its readings (see :data:`READINGS`)."""
+                precision: str = "float32", name: str | None = None, seed: int | None = None) -> keras.Model:
+    """``"cnn"`` or ``"vit"`` by name, in one of its readings (see :data:`READINGS`).
+
+    With `seed`, the random state is seeded first, so one seed gives one set of initial weights.
+    """
     if model not in READINGS:
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     if reading not in READINGS[model]:
         raise ValueError(f"unknown {model} reading {reading!r}; use one of {', '.join(READINGS[model])}")
     changes = READINGS[model][reading]
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     if model == "cnn":
         return build_cnn(**changes, precision=precision, name=name or "cnn")
     return build_vit(vit_config, precision=precision, name=name or "vit", **changes)

@@ -65,6 +65,14 @@ def _comparison_keys() -> set[str]:
     return set(comparison.glue_values())
 
 
+def _verdict_keys() -> set[str]:
+    """The names ``comparison_verdicts`` gives (the sentences the conclusion quotes)."""
+    from ferlib.recipes.verdicts import comparison_verdicts
+
+    scores = {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")}
+    return set(comparison_verdicts({m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")}, 0.25, "smoke"))
+
+
 def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
     """The keys a notebook glues: literal names, and f-string names as regular expressions."""
     literal, patterns = set(), []
@@ -76,6 +84,9 @@ def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             if name == "glue_values" and node.args and "comparison.glue_values()" in ast.unparse(node.args[0]):
                 literal |= _comparison_keys()
+                continue
+            if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "verdicts":
+                literal |= _verdict_keys()
                 continue
             if name == "setup_notebook":  # it glues the run's profile and data (ferlib.recipes.pages)
                 literal |= {"run_profile", "run_data"}
@@ -238,3 +249,14 @@ def test_cross_notebook_glue_references_in_the_book_resolve(toc_files):
             assert path.stem in EXPECTED, f"{page.name}: {notebook} is not one of the six notebooks"
             assert _is_glued(key, _glued_keys(_load(path.stem))), f"{page.name}: {path.stem} never glues {key!r}"
     assert references > 0, "the book reads no numbers from the notebooks"
+
+
+def test_every_hidden_cell_has_a_labelled_toggle(notebook):
+    """A reader sees what a toggle reveals ("Show the parameters of this run"), not the
+    theme's generic "Show code cell source"."""
+    name, nb = notebook
+    for cell in _code_cells(nb):
+        if "hide-input" in cell.metadata.get("tags", []) or "hide-cell" in cell.metadata.get("tags", []):
+            labels = cell.metadata.get("mystnb", {})
+            assert labels.get("code_prompt_show", "").startswith("Show "), f"{name}: an unlabelled toggle"
+            assert labels.get("code_prompt_hide", "").startswith("Hide "), f"{name}: an unlabelled toggle"

@@ -27,3 +27,24 @@ def test_a_notebook_runs_alone_in_a_fresh_folder(name, tmp_path, monkeypatch):
     assert "training it now at the smoke profile" in text  # it said what it did
     assert (tmp_path / "cnn" / "phase1" / "model.keras").exists()
     assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
+    if name == "05_comparison":
+        _check_verdicts_follow_the_numbers(cells)
+
+
+def _check_verdicts_follow_the_numbers(cells):
+    """The sentences the conclusion quotes are the ones this run's own numbers give."""
+    import ast
+
+    from ferlib.recipes.verdicts import comparison_verdicts
+
+    glued = {}
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook")
+            if scrap:
+                glued[scrap["name"]] = ast.literal_eval("".join(output["data"][scrap["mime_prefix"] + "text/plain"]))
+    results = {m: {f"phase{p}": {part: {"accuracy": glued[f"{m}_p{p}_{part}_acc"]} for part in ("train", "val", "test")}
+                   for p in (1, 2)} for m in ("cnn", "vit")}
+    expected = comparison_verdicts(results, glued["test_majority_baseline"], "smoke")
+    assert {k: glued[k] for k in expected} == expected
+    assert "This is a smoke run" in glued["verdict_caveat"]

@@ -16,15 +16,8 @@ import ferlib.data
 import ferlib.files
 import ferlib.recipes.phase2 as phase2_module
 from ferlib.data import EMOTIONS, load_synthetic
-from ferlib.evaluate import (
-    REPORT_CORRECT_COUNTS,
-    REPORT_TABLE1,
-    confusion_frame,
-    evaluate_model,
-    per_class_metrics,
-    predict_labels,
-    table1,
-)
+from ferlib.evaluate import confusion_frame, evaluate_model, per_class_metrics, predict_labels
+from ferlib.recipes.report import REPORT_CORRECT_COUNTS, REPORT_TABLE1, table1
 from ferlib.provenance import load_results, provenance, save_results
 from ferlib.models import build_cnn
 from ferlib.recipes.phase2 import STEPS, hard_sample_indices, run_phase2, steps_table

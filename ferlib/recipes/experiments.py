@@ -22,11 +22,11 @@ from ..evaluate import (
     majority_baseline,
     per_class_metrics,
     predict_labels,
-    table1,
 )
 from ..files import read_json, write_json
 from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params
 from .phase2 import Phase2Result, run_phase2
+from .report import table1
 from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
 from ..runfolder import RunFolder
 from ..splits import Split, make_split, split_arrays, subsample
@@ -193,8 +193,7 @@ def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
     rows, histories = [], {}
     config = run.train_config(run.profile.reading_epochs, early_stopping_patience=None)
     for reading in READINGS[model]:
-        set_seed(run.seed)
-        net = build_model(model, reading, precision=run.precision[model], name=f"{model}_{reading}")
+        net = build_model(model, reading, precision=run.precision[model], name=f"{model}_{reading}", seed=run.seed)
         result = run.train(net, run.folder.reading(model, reading), config, verbose=verbose)
         last = result.history.iloc[-1]
         histories[reading] = result.history
@@ -219,9 +218,8 @@ def chosen_reading(run: Run, model: str) -> str:
 
 def build_for_run(run: Run, model: str, vit_config: ViTConfig | None = None) -> keras.Model:
     """`model` in this run's chosen reading and precision, initialised from the run's seed."""
-    reading = chosen_reading(run, model)
-    set_seed(run.seed)
-    return build_model(model, reading, vit_config=vit_config, precision=run.precision[model])
+    return build_model(model, chosen_reading(run, model), vit_config=vit_config, precision=run.precision[model],
+                       seed=run.seed)
 
 
 @dataclass
@@ -246,10 +244,9 @@ def compare_precision(run: Run, model: str, verbose: int = 2) -> PrecisionCheck 
         return None
     reading = chosen_reading(run, model)
     config = run.train_config(run.profile.reading_epochs, early_stopping_patience=None)
-    set_seed(run.seed)
-    net = build_model(model, reading, precision="float32", name=f"{model}_{reading}")
+    net = build_model(model, reading, precision="float32", name=f"{model}_{reading}", seed=run.seed)
     reference = run.train(net, run.folder.reading(model, reading, "float32"), config, verbose=verbose)
-    chosen = run.train(build_model(model, reading, precision=precision, name=f"{model}_{reading}"),
+    chosen = run.train(build_model(model, reading, precision=precision, name=f"{model}_{reading}", seed=run.seed),
                        run.folder.reading(model, reading), config, verbose=verbose)  # reused from the readings
     histories = {"float32": reference.history, precision: chosen.history}
     ref, new = reference.history, chosen.history
@@ -298,9 +295,8 @@ def vit_tuning_story(run: Run, configs=VIT_TUNING_STORY, verbose: int = 2) -> tu
     config_train = run.train_config(run.profile.tuning_epochs)
     reading = chosen_reading(run, "vit")
     for config in configs:
-        set_seed(run.seed)
         net = build_model("vit", reading, vit_config=config, precision=run.precision["vit"],
-                          name=f"vit_{tuning_name(config)}")
+                          name=f"vit_{tuning_name(config)}", seed=run.seed)
         result = run.train(net, run.folder.tuning(tuning_name(config)), config_train, verbose=verbose)
         scores = evaluate_model(result.model, run.arrays)
         histories[config.label] = result.history

@@ -1,0 +1,84 @@
+"""The interpreting sentences follow the numbers: a run too small to overfit never reads
+"overfitting", and a full run that overfits does."""
+
+import pytest
+
+from ferlib.recipes.verdicts import (
+    attention_verdict,
+    comparison_verdicts,
+    fit_verdict,
+    phase2_verdict,
+    ranking_verdict,
+    too_small,
+    tuning_verdict,
+)
+
+# Numbers like the published cpu run's (too small to train) and like the report's.
+SMALL = {"cnn": {"phase1": {"train": 0.3235, "val": 0.3135, "test": 0.3273},
+                 "phase2": {"train": 0.3367, "val": 0.3324, "test": 0.3349}},
+         "vit": {"phase1": {"train": 0.2754, "val": 0.2772, "test": 0.2658},
+                 "phase2": {"train": 0.2890, "val": 0.2859, "test": 0.2792}}}
+REPORT = {"cnn": {"phase1": {"train": 0.9832, "val": 0.6202, "test": 0.6289},
+                  "phase2": {"train": 0.8042, "val": 0.6652, "test": 0.6472}},
+          "vit": {"phase1": {"train": 0.5202, "val": 0.3807, "test": 0.3962},
+                  "phase2": {"train": 0.4295, "val": 0.4151, "test": 0.4187}}}
+
+
+def _results(accuracies):
+    return {m: {p: {part: {"accuracy": a, "loss": 1.0} for part, a in parts.items()} for p, parts in phases.items()}
+            for m, phases in accuracies.items()}
+
+
+def test_overfitting_is_said_only_when_train_and_test_are_far_apart():
+    report = fit_verdict("CNN", 0.9832, 0.6289, baseline=0.25)
+    assert "overfitting" in report and "35 points" in report
+    small = fit_verdict("CNN", 0.3235, 0.3273, baseline=0.25)
+    assert "overfitting" not in small and "does not overfit" in small
+    untrained = fit_verdict("ViT", 0.26, 0.25, baseline=0.25)
+    assert "not trained long enough" in untrained and "overfit" in untrained
+
+
+def test_the_ranking_sentence_names_the_winner_and_whether_the_report_agrees():
+    assert ranking_verdict(0.6472, 0.4187).startswith("The CNN beats the ViT")
+    assert "as in the report" in ranking_verdict(0.6472, 0.4187)
+    assert "opposite of the report" in ranking_verdict(0.40, 0.45)
+    assert "level" in ranking_verdict(0.400, 0.405)
+
+
+def test_phase2_sentence_follows_the_direction_of_each_change():
+    report = phase2_verdict("CNN", 0.9832, 0.6289, 0.8042, 0.6472)
+    assert "raises its test accuracy by 1.8 points" in report and "falls" in report
+    assert report.endswith("the pattern the report saw.")
+    worse = phase2_verdict("CNN", 0.50, 0.50, 0.55, 0.48)
+    assert "lowers its test accuracy" in worse and "not the pattern" in worse
+
+
+def test_a_small_run_says_so_and_a_full_one_does_not():
+    assert too_small("full") == ""
+    for profile in ("smoke", "cpu"):
+        assert f"This is a {profile} run" in too_small(profile)
+
+
+def test_a_small_run_and_a_report_scale_run_never_share_an_interpreting_sentence():
+    small = comparison_verdicts(_results(SMALL), baseline=0.25, profile="cpu")
+    full = comparison_verdicts(_results(REPORT), baseline=0.25, profile="full")
+    assert set(small) == set(full) == {"verdict_caveat", "verdict_ranking", "verdict_cnn_fit", "verdict_vit_fit",
+                                       "verdict_cnn_phase2", "verdict_vit_phase2"}
+    for key in small:
+        assert small[key] != full[key], key
+    assert "overfitting" in full["verdict_cnn_fit"] and "overfitting" not in small["verdict_cnn_fit"]
+    assert "cpu run" in small["verdict_caveat"] and "full run" in full["verdict_caveat"]
+
+
+@pytest.mark.parametrize("top, bottom, even", [(1.02, 0.98, True), (1.6, 0.5, False)])
+def test_attention_is_called_even_only_when_it_is(top, bottom, even):
+    sentence = attention_verdict(top, bottom)
+    assert ("close to even" in sentence) is even
+    assert f"{top:.2f} times" in sentence
+
+
+def test_tuning_sentence_compares_with_the_reports_split():
+    names = ["128", "64", "48", "32", "16"]
+    assert "shows the same split" in tuning_verdict([False, False, False, True, True], 4, 0.25, names)
+    other = tuning_verdict([False] * 5, 1, 0.25, names)
+    assert "does not show that split" in other and "**none**" in other
