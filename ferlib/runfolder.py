@@ -128,7 +128,9 @@ class RunFolder:
     def finished_notebooks(self) -> dict[str, float]:
         """Notebooks that ran to the end, with their wall seconds."""
         timings = read_json(self.timings, {})
-        return {name: seconds for name, seconds in timings.items() if self.notebook(name).exists()}
+        # A notebook still marked running was killed, perhaps while being executed again.
+        running = (read_json(self.attempts, {}).get("running") or {}).get("name")
+        return {name: seconds for name, seconds in timings.items() if self.notebook(name).exists() and name != running}
 
     def start_notebook(self, name: str) -> None:
         """Note that `name` starts now; an earlier start that never finished was killed, and
@@ -144,13 +146,21 @@ class RunFolder:
         write_json(self.attempts, attempts)
 
     def record_notebook(self, name: str, seconds: float) -> None:
-        """`name` ran to the end in `seconds`; time lost in interrupted attempts is added."""
+        """`name` ran to the end in `seconds`; time lost in interrupted attempts is added.
+
+        A notebook executed again in the same folder (``--reexecute``: its trainings reused)
+        keeps the time of the pass that trained; the new pass's time goes to
+        ``attempts.json`` (``reexecuted_seconds``), so the book reports what training cost.
+        """
         attempts = read_json(self.attempts, {})
         earlier = attempts.get("interrupted_seconds", {}).pop(name, 0.0)
         attempts.pop("running", None)
-        write_json(self.attempts, attempts)
         timings = read_json(self.timings, {})
-        timings[name] = round(seconds + earlier, 1)
+        if name in timings:
+            attempts.setdefault("reexecuted_seconds", {})[name] = round(seconds + earlier, 1)
+        else:
+            timings[name] = round(seconds + earlier, 1)
+        write_json(self.attempts, attempts)
         write_json(self.timings, timings)
 
     def mark_finished(self) -> None:

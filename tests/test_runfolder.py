@@ -162,3 +162,16 @@ def test_the_run_card_records_when_the_latest_notebook_finished(tmp_path):
     card = json.loads(folder.card.read_text())
     assert card["started"] == "2026-01-01T00:00:00+00:00"
     assert card["finished"] > card["started"] and card["profile"] == "smoke"
+
+
+def test_executing_again_keeps_the_time_of_the_pass_that_trained(tmp_path):
+    folder = RunFolder(tmp_path)
+    folder.notebook("02_cnn").parent.mkdir(parents=True, exist_ok=True)
+    folder.notebook("02_cnn").write_text("{}")
+    folder.start_notebook("02_cnn")
+    folder.record_notebook("02_cnn", 5400.0)
+    folder.start_notebook("02_cnn")  # --reexecute: the trainings are reused, so it takes seconds
+    assert "02_cnn" not in folder.finished_notebooks()  # killed now, it must run again
+    folder.record_notebook("02_cnn", 40.0)
+    assert folder.finished_notebooks() == {"02_cnn": 5400.0}
+    assert json.loads(folder.attempts.read_text())["reexecuted_seconds"] == {"02_cnn": 40.0}
