@@ -54,7 +54,7 @@ def test_book_config_and_toc_are_the_top_level_files():
 def test_toc_lists_every_chapter_and_results_page_once(toc_files):
     files = toc_files
     assert len(files) == len(set(files)), files
-    assert set(files) == set(CHAPTERS) | {f"results/{n}" for n in NOTEBOOKS}
+    assert set(files) == set(CHAPTERS) | {f"results/{n}" for n in NOTEBOOKS} | {"results/reproduction"}
     assert files[0] == "intro"
     for name in CHAPTERS:
         assert (BOOK / f"{name}.md").is_file(), f"book/{name}.md is missing"
@@ -229,3 +229,18 @@ def test_every_image_a_page_references_exists(built):
                 continue
             target = (page.parent / source.split("#")[0].split("?")[0]).resolve()
             assert target.is_file(), f"{page.relative_to(built.html)} shows a missing image {source}"
+
+
+def test_the_reproduction_page_is_written_from_the_published_run():
+    """Publishing writes results/reproduction.md from the run's own files; nothing typed."""
+    from ferlib.tooling.publish import reproduction_page
+
+    results = BOOK / "results"
+    summary = json.loads((results / "run.json").read_text())
+    comparison = json.loads((results / "comparison.json").read_text())
+    page = (results / "reproduction.md").read_text()
+    assert page == reproduction_page(summary, comparison["results"])
+    cnn_test = comparison["results"]["cnn"]["phase2"]["test"]["accuracy"]
+    assert f"| phase2 test accuracy | 64.72% | {cnn_test:.2%} |" in page
+    for name, seconds in summary["notebook_seconds"].items():
+        assert f"| {name} |" in page

@@ -287,7 +287,8 @@ def test_first_publish_copies_the_run(tmp_path, book, repo_book_snapshot):
     results = publish(run, book_dir=book)
     assert results == book / "results"
     assert sorted(p.name for p in results.iterdir()) == sorted(
-        [f"{n}.ipynb" for n in NOTEBOOKS] + ["run.json", "comparison.json"])
+        [f"{n}.ipynb" for n in NOTEBOOKS] + ["run.json", "comparison.json", "reproduction.md"])
+    assert (results / "reproduction.md").read_text().startswith("# Reproduction")
     for name in NOTEBOOKS:
         nbformat.validate(nbformat.read(results / f"{name}.ipynb", as_version=4))
     summary = json.loads((results / "run.json").read_text())

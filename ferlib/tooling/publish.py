@@ -64,6 +64,56 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     summary["notebook_seconds"] = read_json(folder.timings, {})
     summary["training_seconds"] = folder.status()["training_seconds"]
     write_json(results_dir / "run.json", summary)
+    comparison = read_json(results_dir / "comparison.json", {})
+    (results_dir / "reproduction.md").write_text(reproduction_page(summary, comparison.get("results", {})))
+
+
+_RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend", "device", "commit", "started", "finished"}
+
+
+def _hours(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def reproduction_page(summary: dict, results: dict) -> str:
+    """The book's reproduction page, written from a run's card and its comparison numbers:
+    the report's Table 1 beside the run's, then the wall time of every notebook."""
+    from ..provenance import describe_run
+    from ..recipes.report import REPORT_TABLE1
+
+    lines = ["# Reproduction: the report's numbers and this run's", "",
+             f"**Run:** {describe_run(summary) if _RUN_CARD_KEYS <= set(summary) else summary.get('profile', '?') + ' profile'}", "",
+             "The report's Table 1 beside the published run. *Difference* is ours minus the report's, in "
+             "percentage points for accuracies; a mark (⚠) flags a difference larger than 3 points.", "",
+             "| Statistic | CNN report | CNN ours | difference | ViT report | ViT ours | difference |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for statistic in REPORT_TABLE1["cnn"]:
+        cells = [statistic]
+        for model in ("cnn", "vit"):
+            theirs = REPORT_TABLE1[model][statistic]
+            if statistic == "final test loss":
+                ours = results.get(model, {}).get("phase2", {}).get("test", {}).get("loss")
+                text = (lambda v: f"{v:.4f}")
+                diff = None if ours is None else f"{ours - theirs:+.4f}"
+            else:
+                phase, part, _ = statistic.split()
+                ours = results.get(model, {}).get(phase, {}).get(part, {}).get("accuracy")
+                text = (lambda v: f"{v:.2%}")
+                diff = None if ours is None else f"{100 * (ours - theirs):+.1f}" + (" ⚠" if abs(ours - theirs) > 0.03 else "")
+            cells += [text(theirs), "–" if ours is None else text(ours), diff or "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    seconds = summary.get("notebook_seconds", {})
+    lines += ["", "## What it cost", "",
+              f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
+              "the run took (a notebook that was interrupted and resumed counts every attempt):", "",
+              "| Notebook | wall time |", "|---|---:|"]
+    lines += [f"| {name} | {_hours(value)} |" for name, value in seconds.items()]
+    lines += [f"| **all notebooks** | **{_hours(sum(seconds.values()))}** |", ""]
+    if summary.get("training_seconds"):
+        lines += [f"Of that, training the models took {_hours(summary['training_seconds'])} (the sum of every "
+                  "training's epochs, resumed sessions included).", ""]
+    return "\n".join(lines)
 
 
 # TensorFlow's C++ start-up log (absl): CUDA probing, CPU features, oneDNN notes. It goes
