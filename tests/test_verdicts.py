@@ -5,6 +5,8 @@ import pytest
 
 from ferlib.recipes.verdicts import (
     attention_verdict,
+    class_weight_verdict,
+    cluster_verdict,
     comparison_verdicts,
     fit_verdict,
     phase2_verdict,
@@ -82,3 +84,17 @@ def test_tuning_sentence_compares_with_the_reports_split():
     assert "shows the same split" in tuning_verdict([False, False, False, True, True], 4, 0.25, names)
     other = tuning_verdict([False] * 5, 1, 0.25, names)
     assert "does not show that split" in other and "**none**" in other
+
+
+def test_class_weight_sentence_says_what_the_weights_did():
+    plain = {"accuracy": 0.62, "macro-F1": 0.55, "Disgust recall": 0.30}
+    traded = class_weight_verdict(plain, {"accuracy": 0.60, "macro-F1": 0.57, "Disgust recall": 0.55}, 5, "full")
+    assert "traded some accuracy" in traded and "55%" in traded and "rises" in traded
+    nothing = class_weight_verdict(plain, {"accuracy": 0.62, "macro-F1": 0.55, "Disgust recall": 0.30}, 1, "smoke")
+    assert "did not raise" in nothing and "so little training" in nothing and "barely moves" in nothing
+
+
+def test_cluster_sentence_compares_with_random_groups():
+    assert "no better than random" in cluster_verdict(0.01, 0.26, 0.25)
+    assert "to a degree" in cluster_verdict(0.30, 0.55, 0.25)
+    assert "follow the emotions closely" in cluster_verdict(0.70, 0.85, 0.25)
