@@ -31,10 +31,14 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """`text` as UTF-8, atomically."""
+    return atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def write_json(path: str | os.PathLike, value) -> Path:
     """`value` as indented JSON, atomically."""
-    text = json.dumps(value, indent=2, default=_plain)
-    return atomic_write(path, lambda f: f.write(text.encode()))
+    return write_text(path, json.dumps(value, indent=2, default=_plain))
 
 
 def read_json(path: str | os.PathLike, default=None):

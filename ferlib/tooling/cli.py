@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .pipeline import REPO, PipelineError, run_notebooks
 from .publish import build_book, publish, stage_book
+from ..files import write_text
 from ..runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
 
 
@@ -118,7 +119,7 @@ def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) ->
         log.flush()
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True, env=env, cwd=folder.root)
-    folder.pid_file.write_text(f"{child.pid}\n")
+    write_text(folder.pid_file, f"{child.pid}\n")
     _say(f"started in the background (pid {child.pid}): {folder.root}\n"
          f"  log:    {folder.log}\n  status: ferlib status {folder.root}\n"
          "The same command resumes the run if it is interrupted.")
@@ -157,38 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "predict":
             return _predict(args)
         if args.command == "status":
-            folder = RunFolder(args.run_dir.expanduser())
-            if not folder.card.exists():
-                _say(f"ferlib: error: {folder.root} is not a run folder (it has no run.json)")
-                return 1
-            _say(format_status(folder.status()))
-            return 0
+            return _status(args.run_dir.expanduser())
         if args.command == "publish":
             _say(f"published {args.run_dir} into {publish(args.run_dir, force=args.force)}")
             return 0
-        folder = RunFolder((args.run_dir or default_runs_dir() / args.profile).expanduser().resolve())
-        if args.background:
-            return _start_background(argv, folder, refresh_code=args.reexecute or args.refresh_code)
-        if args.data == "auto":
-            from ..data import FER2013NotFound, find_fer2013
-
-            try:
-                found = find_fer2013()
-            except FER2013NotFound:
-                found = None
-            if found is None:
-                _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
-                args.data = "synthetic"
-        extra = {"epochs": args.epochs} if args.epochs else {}
-        run_notebooks(folder.root, args.profile, args.data, args.seed, args.split, args.backend, args.only,
-                      extra_parameters=extra, resume=not args.reexecute)
-        if not args.no_book and not args.only:
-            _say("building the book from this run ...")
-            html = build_book(stage_book(folder.root))
-            _say(f"book: {html / 'index.html'}")
-        if args.publish:
-            _say(f"published into {publish(folder.root)}")
-        return 0
+        return _run(args, argv)
     except Exception as err:  # one clear line for the user, non-zero exit
         from ..data import FER2013Error, FER2013NotFound
 
@@ -199,6 +173,46 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.command == "run" and not args.background:
             _forget_pid(args)
+
+
+def _status(run_dir: Path) -> int:
+    folder = RunFolder(run_dir)
+    if not folder.card.exists():
+        _say(f"ferlib: error: {folder.root} is not a run folder (it has no run.json)")
+        return 1
+    _say(format_status(folder.status()))
+    return 0
+
+
+def _run(args, argv: list[str]) -> int:
+    """``ferlib run``: the notebooks in a run folder, then the book from that run."""
+    folder = RunFolder((args.run_dir or default_runs_dir() / args.profile).expanduser().resolve())
+    if args.background:
+        return _start_background(argv, folder, refresh_code=args.reexecute or args.refresh_code)
+    data = args.data
+    if data == "auto" and _no_fer2013_here():
+        _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
+        data = "synthetic"
+    extra = {"epochs": args.epochs} if args.epochs else {}
+    run_notebooks(folder.root, args.profile, data, args.seed, args.split, args.backend, args.only,
+                  extra_parameters=extra, resume=not args.reexecute)
+    if not args.no_book and not args.only:
+        _say("building the book from this run ...")
+        html = build_book(stage_book(folder.root))
+        _say(f"book: {html / 'index.html'}")
+    if args.publish:
+        _say(f"published into {publish(folder.root)}")
+    return 0
+
+
+def _no_fer2013_here() -> bool:
+    """No local FER2013 (a download would be left): the command line then runs on synthetic data."""
+    from ..data import FER2013NotFound, find_fer2013
+
+    try:
+        return find_fer2013() is None
+    except FER2013NotFound:
+        return True
 
 
 def _forget_pid(args) -> None:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..files import read_json, write_json
+from ..files import read_json, write_json, write_text
 from ..runfolder import NOTEBOOKS, RunFolder
 from .pipeline import REPO, PipelineError
 
@@ -65,7 +65,7 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     summary["training_seconds"] = folder.status()["training_seconds"]
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
-    (results_dir / "reproduction.md").write_text(reproduction_page(summary, comparison.get("results", {})))
+    write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {})))
 
 
 _RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend", "device", "commit", "started", "finished"}
