@@ -41,8 +41,9 @@ split        ``report`` or ``official``: which images train, validate and test. 
              are ``train``, ``val`` and ``test`` (row indices); ``Run.arrays`` holds each
              part's ``(images, labels)`` as the models take them.
 data         where FER2013 comes from (``data="auto"``, a path, ``"kaggle"``,
-             ``"synthetic"``); a ``FER2013`` object is the loaded data set, and its
-             ``format`` how it was stored (``csv``, ``folder``, ``synthetic``).
+             ``"synthetic"``), and the package that loads it (``ferlib.data``).
+dataset      the loaded data: a ``FER2013`` object (``Run.dataset``); its ``format`` says
+             how it was stored (``csv``, ``folder``, ``synthetic``).
 baseline     the accuracy of always answering the most common training emotion.
 """
 

@@ -93,7 +93,7 @@ def test_setup_notebook_prepares_glues_and_shows_the_run(run, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     again = pages.setup_notebook(data="synthetic", profile="smoke", seed=3, run_dir=run.run_dir)
     assert again.split.sizes() == run.split.sizes() and again.profile_name == "smoke"
-    assert glued == {"run_profile": "smoke", "run_data": run.data.name}
+    assert glued == {"run_profile": "smoke", "run_data": run.dataset.name}
     assert len(shown) == 1 and "synthetic" in shown[0].data.lower()
 
 

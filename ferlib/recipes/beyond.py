@@ -115,15 +115,15 @@ def cluster_disagreements(result: ClusterResult, method: str = "k-means", n: int
 
 def private_test(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """The challenge's ``PrivateTest`` images, the test set published FER2013 results use."""
-    rows = np.flatnonzero(run.data.usage == "PrivateTest")
-    return as_model_input(run.data.images[rows]), run.data.labels[rows]
+    rows = np.flatnonzero(run.dataset.usage == "PrivateTest")
+    return as_model_input(run.dataset.images[rows]), run.dataset.labels[rows]
 
 
 def tta_scores(run: Run) -> pd.DataFrame:
     """Both final models' accuracy on this run's test images and on ``PrivateTest``, plain,
     with flip averaging, and with flip and 2-pixel shift averaging."""
     sets = {"run's test images": run.arrays["test"]}
-    if not run.data.is_synthetic:
+    if not run.dataset.is_synthetic:
         sets["PrivateTest"] = private_test(run)
     rows = []
     for model in ("cnn", "vit"):
@@ -156,15 +156,15 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     None when the run's data are not the original FER2013 CSV or FER+ cannot be found."""
     from ..data.ferplus import agreement, check_aligned, load_ferplus
 
-    if run.data.format != "csv":
+    if run.dataset.format != "csv":
         return None
     try:
         ferplus = load_ferplus()
     except FER2013NotFound:
         return None
-    check_aligned(ferplus, run.data)
+    check_aligned(ferplus, run.dataset)
     majority = ferplus.majority()
-    table = agreement(run.data.labels, majority)
+    table = agreement(run.dataset.labels, majority)
     x_test, y_test = run.arrays["test"]
     test_plus = majority[run.split.test]
     valid = test_plus >= 0

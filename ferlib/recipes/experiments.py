@@ -71,7 +71,7 @@ def choose_precision(model: str) -> str:
 
 @dataclass
 class Run:
-    data: FER2013
+    dataset: FER2013  # the loaded data set
     split: Split
     arrays: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (images in [0, 1], labels)
     profile_name: str
@@ -103,7 +103,7 @@ class Run:
     def provenance(self, **extra) -> dict:
         card = read_json(self.folder.card, {})
         started = datetime.fromisoformat(card["started"]) if card.get("started") else self.started
-        return provenance(self.data, self.split, self.profile_name, self.seed, started, precision=self.precision, **extra)
+        return provenance(self.dataset, self.split, self.profile_name, self.seed, started, precision=self.precision, **extra)
 
     def describe(self) -> str:
         return describe_run(self.provenance())
@@ -111,7 +111,7 @@ class Run:
     def banner(self) -> str:
         """Markdown for the top of a results page: which run made it, and any caveat."""
         lines = [f"**Run:** {self.describe()}"]
-        if self.data.is_synthetic:
+        if self.dataset.is_synthetic:
             lines.append("**Synthetic data:** these numbers come from generated faces, not FER2013; "
                          "they check the pipeline and say nothing about emotion recognition.")
         if self.profile_name == "smoke":

@@ -34,7 +34,7 @@ def setup_notebook(data: str = "auto", profile: str = "smoke", subset: float | N
     profile and data for the chapters, and show the banner that names the run."""
     run = prepare_run(data, profile, subset, epochs, seed, split, run_dir)
     glue("run_profile", run.profile_name)
-    glue("run_data", run.data.name)
+    glue("run_data", run.dataset.name)
     try:
         from IPython.display import Markdown, display
     except ImportError:  # pragma: no cover - outside Jupyter there is no page to show it on
