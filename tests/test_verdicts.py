@@ -98,3 +98,4 @@ def test_cluster_sentence_compares_with_random_groups():
     assert "no better than random" in cluster_verdict(0.01, 0.26, 0.25)
     assert "to a degree" in cluster_verdict(0.30, 0.55, 0.25)
     assert "follow the emotions closely" in cluster_verdict(0.70, 0.85, 0.25)
+

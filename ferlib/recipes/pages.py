@@ -12,7 +12,13 @@ from .experiments import Run, prepare_run
 
 
 def glue(name: str, value, display: bool = False):
-    """myst-nb's ``glue`` when it is installed (the book build); a no-op otherwise (Colab)."""
+    """myst-nb's ``glue`` when it is installed (the book build); a no-op otherwise (Colab).
+
+    NumPy scalars are glued as Python numbers: their text form (``np.float64(0.25)``) is one
+    that a chapter's ``{glue:text}`...:.1%``` cannot format.
+    """
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:
