@@ -10,6 +10,8 @@ from ferlib.recipes.verdicts import (
     comparison_verdicts,
     fit_verdict,
     phase2_verdict,
+    precision_verdict,
+    reading_verdict,
     ranking_verdict,
     too_small,
     tuning_verdict,
@@ -99,3 +101,26 @@ def test_cluster_sentence_compares_with_random_groups():
     assert "to a degree" in cluster_verdict(0.30, 0.55, 0.25)
     assert "follow the emotions closely" in cluster_verdict(0.70, 0.85, 0.25)
 
+
+
+def test_reading_sentence_names_the_fastest_fit():
+    import pandas as pd
+
+    table = pd.DataFrame({"reading": ["as-built", "dense-batchnorm"], "epochs": [5, 5],
+                          "train_accuracy": [0.349, 0.494]})
+    sentence = reading_verdict(table, "dense-batchnorm")
+    assert "**dense-batchnorm**" in sentence and "49.4%" in sentence and "34.9%" in sentence
+    assert "already the fastest" in reading_verdict(table.iloc[::-1].reset_index(drop=True), "dense-batchnorm")
+
+
+def test_precision_sentence_follows_the_gaps():
+    import types
+
+    import pandas as pd
+
+    history = pd.DataFrame({"accuracy": [0.3, 0.5], "val_accuracy": [0.3, 0.45]})
+    check = types.SimpleNamespace(histories={"float32": history, "mixed_bfloat16": history}, precision="mixed_bfloat16",
+                                  train_accuracy_gap=0.7, best_val_accuracy_gap=0.9, val_accuracy_swing=15.0)
+    assert "does not change what this model learns" in precision_verdict(check)
+    check.best_val_accuracy_gap = 4.0
+    assert "with care" in precision_verdict(check)

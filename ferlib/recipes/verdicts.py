@@ -135,3 +135,37 @@ def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
         verdict = "The groups follow the emotions closely: the features separate them well without labels."
     return (f"k-means reaches an NMI of {nmi:.2f} and a purity of {purity:.0%}, against {random_purity:.0%} purity "
             f"for random groups. {verdict}")
+
+
+def reading_verdict(table, chosen: str) -> str:
+    """Which reading fits its training images fastest (``Readings.table``, the chosen name)."""
+    table = table.set_index("reading") if "reading" in table.columns else table
+    best, first = table.loc[chosen], table.iloc[0]
+    epochs = int(best["epochs"])
+    sentence = (f"After {epochs} epoch{'s' if epochs > 1 else ''} the **{chosen}** reading fits its training "
+                f"images best ({best['train_accuracy']:.1%} training accuracy, against "
+                f"{first['train_accuracy']:.1%} for the first reading, *{table.index[0]}*), so phase 1 trains it.")
+    return sentence + (" The first reading was already the fastest." if chosen == table.index[0] else "")
+
+
+def precision_verdict(check) -> str:
+    """Whether training in the chosen precision learns what float32 learns (a
+    ``PrecisionCheck``: both histories and the gaps between them, in points)."""
+    float32, other = check.histories["float32"], check.histories[check.precision]
+    n = len(float32)
+    sentence = (
+        f"After {n} epoch{'s' if n > 1 else ''}, training accuracy is {float32['accuracy'].iloc[-1]:.1%} in "
+        f"float32 and {other['accuracy'].iloc[-1]:.1%} in {check.precision} ({check.train_accuracy_gap:.1f} "
+        f"points apart); the best validation accuracy is {float32['val_accuracy'].max():.1%} and "
+        f"{other['val_accuracy'].max():.1%} ({check.best_val_accuracy_gap:.1f} points). The last epoch's "
+        f"validation accuracy is {float32['val_accuracy'].iloc[-1]:.1%} and {other['val_accuracy'].iloc[-1]:.1%}")
+    if n > 1:
+        sentence += (f", a noisy measure here: in float32 alone it moves by up to {check.val_accuracy_swing:.0f} "
+                     "points from one epoch to the next. ")
+    else:
+        sentence += ". "
+    if check.best_val_accuracy_gap <= 1.5 and check.train_accuracy_gap <= 1.5:
+        return sentence + (f"Within 1.5 points on the steady measures: {check.precision} does not change what "
+                           "this model learns, so the run uses it.")
+    return sentence + (f"More than 1.5 points apart on the steady measures: treat the {check.precision} "
+                       "numbers with care.")

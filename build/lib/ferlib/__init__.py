@@ -1,0 +1,101 @@
+"""ferlib: FER2013, the report's CNN and ViT, training, evaluation and plots, in one import.
+
+    import ferlib as fl
+    run = fl.prepare_run(data="auto", profile="smoke")
+    result, scores = fl.train_phase1(run, "cnn")
+    fl.plot_training_curves(result.history, baseline=run.baseline())
+
+Three layers, each importing only from the ones below it:
+
+* **the science**: ``fer2013`` (the data set's facts), ``data`` (loading, by source: the
+  challenge CSV, image folders, Kaggle and the cache, synthetic faces, FER+), ``splits``,
+  ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
+  ``predict``, ``plots``;
+* **the report's recipes** (``recipes``): ``experiments`` (phase 1, readings, the ViT tuning
+  story, the comparison), ``phase2``, ``report`` (the report's published numbers, Table 1), ``beyond`` (the future
+  work, measured), ``pages``
+  (what a results page asks: set-up and glue), ``verdicts`` (the sentences that interpret
+  a run, made from its numbers);
+* **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
+  (the ``ferlib`` command).
+
+Under all three: ``files`` (atomic writing), ``runfolder`` (a run's folder), ``provenance``
+(what made a result). Names are imported on first use, so ``ferlib status`` and the command
+line start without loading TensorFlow.
+
+Words used one way throughout:
+
+model        ``"cnn"`` or ``"vit"``: one of the report's two networks.
+reading      one way of filling the choices the report's text leaves open (``CNN_READINGS``,
+             ``VIT_READINGS``); a run trains each briefly and keeps one.
+precision    the Keras dtype policy a model computes in (``float32``, ``mixed_bfloat16``).
+phase 1      the report's first training (section 5.1/5.2).
+phase 2      the report's fix for overfitting (5.3): the hard samples, then the
+             augmentation round. A *stage* (``phase1``, ``phase2``) names a saved model.
+training     one fit, resumable, in its own folder (``history.csv``, ``checkpoints/``,
+             ``model.keras``, ``train.json``).
+profile      how big a run is: ``smoke``, ``cpu`` or ``full``.
+run          one execution of the notebooks at one profile; its *run folder*
+             (``RunFolder``) holds everything, its *run card* (``run.json``) says what made it.
+split        ``report`` or ``official``: which images train, validate and test. Its *parts*
+             are ``train``, ``val`` and ``test`` (row indices); ``Run.arrays`` holds each
+             part's ``(images, labels)`` as the models take them.
+data         where FER2013 comes from (``data="auto"``, a path, ``"kaggle"``,
+             ``"synthetic"``), and the package that loads it (``ferlib.data``).
+dataset      the loaded data: a ``FER2013`` object (``Run.dataset``); its ``format`` says
+             how it was stored (``csv``, ``folder``, ``synthetic``).
+baseline     the accuracy of always answering the most common training emotion.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# name -> the module that owns it (imported on first use)
+_OWNERS = {
+    "fer2013": ("EMOTIONS", "NUM_CLASSES", "IMAGE_SIZE", "FER2013", "FER2013Error", "FER2013NotFound",
+                "as_model_input", "equalize_histogram"),
+    "data": ("find_fer2013", "load_data", "load_fer2013", "load_synthetic"),
+    "augment": ("BatchSequence", "augment_examples", "make_augmenter"),
+    "evaluate": ("confusion_frame", "evaluate_model", "per_class_metrics", "predict_labels"),
+    "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "table1"),
+    "recipes.experiments": ("PROFILES", "Run", "build_for_run", "choose_precision", "chosen_reading",
+                            "compare_models", "compare_precision", "compare_readings", "load_stage_model",
+                            "prepare_run", "train_phase1", "train_phase2", "vit_tuning_story"),
+    "recipes.pages": ("glue", "glue_values", "setup_notebook"),
+    "recipes.phase2": ("hard_sample_indices", "run_phase2"),
+    "recipes.verdicts": ("comparison_verdicts", "fit_verdict", "phase2_verdict", "ranking_verdict", "attention_verdict",
+                         "tuning_verdict", "class_weight_verdict", "cluster_verdict", "too_small"),
+    "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
+    "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
+               "build_cnn", "build_model", "build_vit", "count_params", "model_summary", "model_table"),
+    "plots": ("plot_class_samples", "plot_class_balance", "plot_accuracies", "plot_augmentation_grid",
+              "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
+              "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
+              "plot_architecture", "plot_attention", "plot_tuning_results"),
+    "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
+    "runfolder": ("RunFolder",),
+    "train": ("TrainConfig", "read_history", "set_seed", "train_model"),
+}
+_WHERE = {name: module for module, names in _OWNERS.items() for name in names}
+# Modules reached as attributes (``fl.beyond.baselines``, ``fl.predict.predict_photo``).
+_MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus"}
+
+__all__ = sorted(_WHERE) + sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'ferlib' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,135 @@
+"""What the models compute inside (report 6.3, plus the ViT's attention).
+
+* :func:`cnn_feature_maps`: the maps of an early and a late conv layer of the CNN (Fig. 9).
+* :func:`vit_block_activations`: the mean activation per projection dimension after the
+  first and the last transformer block of the ViT (Fig. 10).
+* :func:`vit_attention_map`: beyond the report, where the last block attends on the
+  12x12 patch grid.
+
+Everything is backend-neutral Keras 3 and returns numpy arrays; the plots are in
+:mod:`ferlib.plots`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from .fer2013 import as_model_input
+
+_BLOCK = re.compile(r"^block(\d+)$")
+
+
+def _submodel(model: keras.Model, outputs) -> keras.Model:
+    """A model from `model`'s input to some of its inner tensors (no weights are copied)."""
+    # A single input is passed as a tensor, not a one-element list, so that calling the
+    # sub-model with an array matches its input structure (Keras warns otherwise).
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outputs)
+
+
+def _run(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
+    """Outputs of a (multi-output) model in inference mode, as numpy, batch by batch."""
+    chunks = []
+    for start in range(0, len(x), batch_size):
+        # A direct call (not predict) prints nothing and works the same on every backend.
+        out = model(x[start : start + batch_size], training=False)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        chunks.append([keras.ops.convert_to_numpy(o).astype(np.float32) for o in out])  # bfloat16 models give bfloat16
+    return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
+def cnn_feature_maps(
+    model: keras.Model, image, layers: Sequence[str] = ("conv1", "conv4"), after_relu: bool = True
+) -> dict[str, np.ndarray]:
+    """Feature maps ``(H, W, C)`` of the named layers for one image, keyed by those names.
+
+    With ``after_relu`` (the default), ``conv{i}`` is read after its batch norm and ReLU
+    (layer ``relu{i}``, same shape): that is what the next block sees, and raw conv
+    outputs are dominated by the offsets that batch norm removes. Other names, and models
+    without a ``relu{i}`` layer, are read as they are. For the default CNN, conv1 gives
+    48x48x64 and conv4 6x6x512.
+    """
+    names = {}
+    for name in layers:
+        relu = re.sub(r"^conv(\d+)$", r"relu\1", name)
+        use_relu = after_relu and relu != name and any(layer.name == relu for layer in model.layers)
+        names[name] = relu if use_relu else name
+    sub = _submodel(model, [model.get_layer(n).output for n in names.values()])
+    x = as_model_input(image)
+    if len(x) != 1:
+        raise ValueError(f"cnn_feature_maps takes one image, got a batch of {len(x)}")
+    outputs = _run(sub, x)
+    return {name: out[0] for name, out in zip(names, outputs)}
+
+
+def vit_blocks(model: keras.Model) -> list[str]:
+    """Names of the transformer blocks (``block1`` ..) of a ViT, in order."""
+    found = [(int(m.group(1)), layer.name) for layer in model.layers if (m := _BLOCK.match(layer.name))]
+    if not found:
+        raise ValueError(f"model {model.name!r} has no transformer blocks named block1, block2, ...")
+    return [name for _, name in sorted(found)]
+
+
+def _block_name(model: keras.Model, block: int | str | None) -> str:
+    """``None`` -> the last block; an int ``i`` -> ``block{i}``; a name stays a name."""
+    if block is None:
+        return vit_blocks(model)[-1]
+    return f"block{block}" if isinstance(block, (int, np.integer)) else str(block)
+
+
+def vit_block_activations(
+    model: keras.Model, images, blocks: Sequence[int | str] | None = None, batch_size: int = 256
+) -> dict[str, np.ndarray]:
+    """Mean activation per projection dimension after each given block, shape ``(d,)``.
+
+    Each block's output ``(N, patches, d)`` is averaged over the patches and the images.
+    ``blocks`` are numbers or names; by default the first and the last block (report
+    Fig. 10 compares those two).
+    """
+    if blocks is None:
+        present = vit_blocks(model)
+        blocks = list(dict.fromkeys([present[0], present[-1]]))  # one entry if a single block
+    names = [_block_name(model, b) for b in blocks]
+    sub = _submodel(model, [model.get_layer(n).output for n in names])
+    outputs = _run(sub, as_model_input(images), batch_size)
+    return {name: out.mean(axis=(0, 1)) for name, out in zip(names, outputs)}
+
+
+def vit_attention_map(model: keras.Model, image, block: int | str | None = None, average_heads: bool = True) -> np.ndarray:
+    """Attention of one block over the patch grid: ``(g, g)`` (12x12 for 4x4 patches).
+
+    The attention probabilities ``(heads, queries, keys)`` are averaged over the queries
+    (and the heads, unless ``average_heads=False``, which gives ``(heads, g, g)``): how
+    much attention each patch receives on average. Every map sums to 1. A batch of images
+    gives the mean over the images. Default: the last block.
+    """
+    name = _block_name(model, block)
+    index = _BLOCK.match(name)
+    if index is None:
+        raise ValueError(f"block must be a number or a name like 'block4', got {block!r}")
+    attention = model.get_layer(f"attention{index.group(1)}")
+    # Recompute the block's attention from its input: the functional graph does not keep
+    # the scores, and calling the same layer again gives them on every backend.
+    sub = _submodel(model, model.get_layer(f"norm{index.group(1)}a").output)
+    (h,) = _run(sub, as_model_input(image))
+    _, scores = attention(h, h, return_attention_scores=True, training=False)
+    scores = keras.ops.convert_to_numpy(scores).astype(np.float64)  # (N, heads, queries, keys)
+    per_key = scores.mean(axis=(0, 2))  # (heads, keys)
+    grid = math.isqrt(per_key.shape[-1])
+    if grid * grid != per_key.shape[-1]:
+        raise ValueError(f"{per_key.shape[-1]} patches do not form a square grid")
+    maps = per_key.reshape(-1, grid, grid)
+    return maps.mean(axis=0) if average_heads else maps
+
+
+def penultimate_features(model: keras.Model, images, batch_size: int = 256) -> np.ndarray:
+    """What the softmax layer sees: the input of the model's last layer, one row per image
+    (the CNN's 64 dense units, the ViT's pooled embedding)."""
+    sub = _submodel(model, model.layers[-1].input)
+    (features,) = _run(sub, as_model_input(images), batch_size)
+    return features.reshape(len(features), -1)

@@ -1,0 +1,78 @@
+"""Writing files so that a kill at any moment leaves the old file or the new one, never half.
+
+Every file the package writes for later reading (caches, checkpoints, models, results,
+run cards) goes through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(fileobj)`` on a temporary file next to `path`, then move it into place.
+
+    Readers see either the old file or the complete new one, never a half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """`text` as UTF-8, atomically."""
+    return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def write_json(path: str | os.PathLike, value) -> Path:
+    """`value` as indented JSON, atomically."""
+    return write_text(path, json.dumps(value, indent=2, default=_plain))
+
+
+def read_json(path: str | os.PathLike, default=None):
+    """The JSON in `path`, or `default` when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return default
+    return json.loads(path.read_text())
+
+
+def _plain(value):
+    """numpy scalars and arrays, tables, paths: what json cannot write by itself."""
+    if hasattr(value, "to_json"):  # a pandas table, as its columns, index and rows
+        return json.loads(value.to_json(orient="split"))
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot save {type(value).__name__} as JSON")
+
+
+def save_model(model, path: str | os.PathLike) -> Path:
+    """``model.save`` atomically: a crash mid-save leaves the previous file (or none)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def commit_dir(tmp: Path, final: Path) -> Path:
+    """Move a fully written folder `tmp` to `final` in one rename (replacing an old one)."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final

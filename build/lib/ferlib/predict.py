@@ -1,0 +1,292 @@
+"""The trained models on real photos: find the faces, make each one a FER2013 face, classify.
+
+    faces = predict_photo("group.jpg", load_run_model("~/.cache/ferlib/runs/full"))
+    for face in faces:
+        print(face.box, face.emotion, face.probabilities)
+
+Faces are found with OpenCV's Haar cascade for frontal faces, which ships inside the
+``opencv-python-headless`` wheel (no download). Each face is cropped with a small margin,
+converted to grey levels and resized to 48 x 48, the form FER2013's faces were collected in,
+then scaled like the training images.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .fer2013 import EMOTIONS, IMAGE_SIZE, as_model_input
+
+#: Photos are shrunk to this longest side before detection: enough for faces down to about
+#: 40 pixels, and a 100-megapixel photo never becomes a 100-megapixel array of floats.
+MAX_SIDE = 1600
+#: Largest file accepted (bytes); a decoded photo is bounded by MAX_PIXELS.
+MAX_BYTES = 100 * 2**20
+MAX_PIXELS = 200_000_000
+
+
+class PhotoError(ValueError):
+    """A photo cannot be used; the message names the file and says what to do."""
+
+
+@dataclass
+class Face:
+    """One face in a photo: its box in the photo's pixels and the model's seven probabilities."""
+
+    box: tuple[int, int, int, int]  # x, y, width, height
+    probabilities: dict[str, float]  # emotion -> probability, in EMOTIONS order
+
+    @property
+    def emotion(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+    def as_dict(self) -> dict:
+        return {"box": list(self.box), "emotion": self.emotion, "probabilities": self.probabilities}
+
+
+def read_photo(source, name: str | None = None) -> np.ndarray:
+    """A photo as an RGB uint8 array ``(H, W, 3)``, its longest side at most :data:`MAX_SIDE`.
+
+    `source` is a path, raw bytes or an array (grey ``(H, W)``, RGB or RGBA). Raises
+    :class:`PhotoError` for an empty file, a file that is not an image, or one too large.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(source, np.ndarray):
+        array = source
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            raw, name = bytes(source), name or "the uploaded photo"
+        else:
+            path = Path(source).expanduser()
+            name = name or str(path)
+            if not path.is_file():
+                raise PhotoError(f"{name}: no such file")
+            if path.stat().st_size > MAX_BYTES:
+                raise PhotoError(f"{name}: the file is larger than {MAX_BYTES // 2**20} MB; use a smaller photo")
+            raw = path.read_bytes()
+        if not raw:
+            raise PhotoError(f"{name}: the file is empty")
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses bigger images (a decompression bomb) itself
+        try:
+            with Image.open(io.BytesIO(raw)) as image:
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode at a reduced size: cheap on huge photos
+                image = image.convert("RGB")
+                if max(image.size) > MAX_SIDE:
+                    image.thumbnail((MAX_SIDE, MAX_SIDE))
+                array = np.asarray(image)
+        except UnidentifiedImageError as err:
+            raise PhotoError(f"{name}: not an image (no image format recognised); use a JPEG or PNG photo") from err
+        except (OSError, SyntaxError, ValueError) as err:
+            raise PhotoError(f"{name}: a damaged or unreadable image ({err}); use a JPEG or PNG photo") from err
+        except Image.DecompressionBombError as err:
+            raise PhotoError(f"{name}: the image has more than {MAX_PIXELS:,} pixels; use a smaller photo") from err
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise PhotoError(f"{name or 'the photo'}: expected a grey, RGB or RGBA image, got an array of shape {array.shape}")
+    array = array[..., :3]
+    if array.dtype != np.uint8:
+        array = np.clip(array * (255 if array.max() <= 1 else 1), 0, 255).astype(np.uint8)
+    if max(array.shape[:2]) > MAX_SIDE:
+        from PIL import Image
+
+        image = Image.fromarray(array)
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
+        array = np.asarray(image)
+    return array
+
+
+def load_photo(photo: str = "sample") -> np.ndarray:
+    """A photo for the notebooks' "try it" section, as :func:`read_photo` returns it.
+
+    ``"sample"``: scikit-image's astronaut portrait (no download); ``"upload"``: a file the
+    user picks in Colab; an ``http(s)://`` address; or a path.
+    """
+    if photo == "sample":
+        import skimage.data
+
+        return read_photo(skimage.data.astronaut(), name="scikit-image's astronaut")
+    if photo == "upload":
+        try:
+            from google.colab import files
+        except ImportError as err:
+            raise PhotoError('photo="upload" works in Colab only; elsewhere give a path to the photo') from err
+        name, content = next(iter(files.upload().items()))
+        return read_photo(content, name=name)
+    if str(photo).startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(str(photo), timeout=30) as response:
+                content = response.read(MAX_BYTES + 1)
+        except OSError as err:
+            raise PhotoError(f"{photo}: could not download it ({err})") from err
+        if len(content) > MAX_BYTES:
+            raise PhotoError(f"{photo}: larger than {MAX_BYTES // 2**20} MB; use a smaller photo")
+        return read_photo(content, name=str(photo))
+    return read_photo(photo)
+
+
+def detect_faces(photo: np.ndarray, min_size: int = 30) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x, y, w, h)`` of the frontal faces in an RGB photo, largest first."""
+    import cv2
+
+    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
+    if cascade.empty():  # pragma: no cover - the wheel ships the file
+        raise RuntimeError("OpenCV's frontal-face cascade is missing from this opencv installation")
+    grey = cv2.equalizeHist(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))  # detection only; the crops keep the photo's pixels
+    boxes = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
+    return sorted((tuple(int(v) for v in box) for box in boxes), key=lambda b: -b[2] * b[3])
+
+
+def crop_face(photo: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.1) -> np.ndarray:
+    """The face in `box`, widened by `margin` on each side, as a 48 x 48 grey uint8 image."""
+    import cv2
+
+    x, y, w, h = box
+    dx, dy = int(round(w * margin)), int(round(h * margin))
+    top, bottom = max(y - dy, 0), min(y + h + dy, photo.shape[0])
+    left, right = max(x - dx, 0), min(x + w + dx, photo.shape[1])
+    grey = cv2.cvtColor(photo[top:bottom, left:right], cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def predict_photo(source, model, margin: float = 0.1) -> list[Face]:
+    """Every face the detector finds in the photo, with the model's seven probabilities.
+
+    An empty list means no face was found."""
+    photo = read_photo(source)
+    boxes = detect_faces(photo)
+    if not boxes:
+        return []
+    crops = np.stack([crop_face(photo, box, margin) for box in boxes])
+    probabilities = np.asarray(model.predict(as_model_input(crops), verbose=0), dtype=np.float64)
+    return [Face(box, {e: float(p) for e, p in zip(EMOTIONS, row)}) for box, row in zip(boxes, probabilities)]
+
+
+def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
+    """The trained `model` (``cnn`` or ``vit``) of a run folder: its final (phase-2) model,
+    else its phase-1 model. Raises FileNotFoundError that says which notebook trains it."""
+    import keras
+
+    from .runfolder import RunFolder
+
+    if model not in ("cnn", "vit"):
+        raise ValueError(f"unknown model {model!r}; use 'cnn' or 'vit'")
+    folder = RunFolder(Path(run_dir).expanduser())
+    if not folder.root.is_dir():
+        raise FileNotFoundError(f"{folder.root}: no such run folder")
+    stages = [stage] if stage else ["phase2", "phase1"]
+    for candidate in stages:
+        path = folder.final_model(model, candidate)
+        if path.exists():
+            return keras.saving.load_model(path)
+    notebook = "02_cnn" if model == "cnn" else "03_vit_tuning"
+    raise FileNotFoundError(f"{folder.root} holds no trained {model.upper()} (looked for "
+                            f"{', '.join(str(folder.final_model(model, s).relative_to(folder.root)) for s in stages)}); "
+                            f"run notebook {notebook} (or `ferlib run`) with this run folder first")
+
+
+def write_faces(faces_by_photo: dict[str, list[Face]], path, fmt: str | None = None) -> Path:
+    """All faces of all photos as CSV (one row per face) or JSON, by the file's suffix."""
+    from .files import atomic_write, write_json
+
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".").lower()
+    if fmt == "json":
+        return write_json(path, {photo: [f.as_dict() for f in faces] for photo, faces in faces_by_photo.items()})
+    if fmt != "csv":
+        raise ValueError(f"unknown format {fmt!r}; use csv or json")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["photo", "face", "x", "y", "width", "height", "emotion", *EMOTIONS])
+    for photo, faces in faces_by_photo.items():
+        for i, face in enumerate(faces):
+            writer.writerow([photo, i, *face.box, face.emotion, *(f"{face.probabilities[e]:.4f}" for e in EMOTIONS)])
+    return atomic_write(path, lambda f: f.write(buffer.getvalue().encode()))
+
+
+def plot_faces(photo, faces: list[Face], title: str | None = None):
+    """The photo with a numbered box and the top emotion on each face, and one bar chart of
+    the seven probabilities per face."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    photo = read_photo(photo)
+    n = max(len(faces), 1)
+    fig = Figure(figsize=(6.5 + 2.6 * min(n, 3), 5.2), layout="constrained")
+    grid = fig.add_gridspec(max(min(n, 3), 1), 2, width_ratios=[2.6, 1.2])
+    ax = fig.add_subplot(grid[:, 0])
+    ax.imshow(photo)
+    ax.axis("off")
+    for i, face in enumerate(faces):
+        x, y, w, h = face.box
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="#ffcc00", linewidth=2))
+        ax.text(x, y - 4, f"{i + 1}: {face.emotion} {face.probabilities[face.emotion]:.0%}", color="black",
+                fontsize=10, va="bottom", bbox={"facecolor": "#ffcc00", "edgecolor": "none", "pad": 1.5})
+    ax.set_title(title or (f"{len(faces)} face(s) found" if faces else "no face found"))
+    for i, face in enumerate(faces[:3]):
+        bars = fig.add_subplot(grid[i, 1])
+        values = [face.probabilities[e] for e in EMOTIONS]
+        colors = ["#ffcc00" if e == face.emotion else "#9aa5b1" for e in EMOTIONS]
+        bars.barh(EMOTIONS, values, color=colors)
+        bars.set_xlim(0, 1)
+        bars.invert_yaxis()
+        bars.set_title(f"face {i + 1}", fontsize=10)
+        bars.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            bars.spines[side].set_visible(False)
+    return fig
+
+
+def plot_crops(crops) -> "Figure":
+    """The 48 x 48 grey faces the models receive, side by side."""
+    from matplotlib.figure import Figure
+
+    crops = list(crops)
+    fig = Figure(figsize=(1.6 * max(len(crops), 1), 1.9), layout="constrained")
+    for i, crop in enumerate(crops):
+        ax = fig.add_subplot(1, len(crops), i + 1)
+        ax.imshow(crop, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"face {i + 1}", fontsize=9)
+        ax.axis("off")
+    return fig
+
+
+def predict_files(photos, run_dir, model: str = "cnn", out_dir=None, fmt: str = "csv") -> dict:
+    """The command line's work: every photo's faces, an annotated PNG per photo and one
+    table of all faces in `out_dir`. Photos that cannot be read are reported, not raised."""
+    from .files import atomic_write
+
+    net = load_run_model(run_dir, model)
+    out_dir = Path(out_dir or ".")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results, problems, images = {}, {}, {}
+    for photo in photos:
+        try:
+            pixels = read_photo(photo)
+        except PhotoError as err:
+            problems[str(photo)] = str(err)
+            continue
+        faces = predict_photo(pixels, net)
+        results[str(photo)] = faces
+        figure = plot_faces(pixels, faces, title=f"{Path(photo).name}: " + (f"{len(faces)} face(s), {model.upper()}" if faces else "no face found"))
+        target = out_dir / f"{Path(photo).stem}.faces.png"
+        atomic_write(target, lambda f: figure.savefig(f, format="png", dpi=110))
+        images[str(photo)] = target
+    table = write_faces(results, out_dir / f"faces.{fmt}", fmt) if results else None
+    return {"faces": results, "problems": problems, "images": images, "table": table}
+
+
+def faces_summary(faces: list[Face]) -> list[dict]:
+    """Faces as plain rows (box and probabilities), e.g. for a DataFrame."""
+    return [{"face": i + 1, **dict(zip(("x", "y", "width", "height"), f.box)), "emotion": f.emotion, **f.probabilities}
+            for i, f in enumerate(faces)]
+

@@ -1,0 +1,130 @@
+"""Provenance: which data, split, profile, seed, backend, precision, device and commit made a result.
+
+Results are JSON files in the run folder; every one carries a ``provenance`` block, and
+every results page of the book opens with the run card built from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .files import write_json
+
+
+
+def git_commit(path: str | Path = ".") -> str:
+    """The commit of the checkout at `path` (``+dirty`` when it has changes), or ``unknown``."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("FERLIB_COMMIT", "unknown")
+
+
+def device_name() -> str:
+    """The accelerator Keras trains on (e.g. ``gpu: NVIDIA H100``) or the CPU."""
+    import keras  # here, not at import: `ferlib status` should not load TensorFlow
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return f"{device.platform}: {getattr(device, 'device_kind', device)}"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"gpu: {details.get('device_name', gpus[0].name)}"
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"gpu: {torch.cuda.get_device_name(0)}"
+    except Exception:  # a device query must never stop a run
+        pass
+    return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def supports_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 natively: a GPU of compute capability 8 or
+    newer, or a CPU with AVX-512 BF16 or AMX (where oneDNN uses it). Elsewhere bfloat16 is
+    emulated and slower than float32."""
+    import keras  # here, not at import: `ferlib status` should not load TensorFlow
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform == "gpu":
+                return float(getattr(device, "compute_capability", "0")) >= 8.0
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+                return capability[0] >= 8
+    except Exception:  # a device query must never stop a run
+        pass
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def provenance(data, split, profile: str, seed: int, started: datetime | None = None, **extra) -> dict:
+    """Everything a results table must say about the run that made it."""
+    import keras  # here, not at import: `ferlib status` should not load TensorFlow
+    return {
+        "data": data.name,
+        "data_source": Path(data.source).name if data.format != "synthetic" else data.source,
+        "data_fingerprint": data.fingerprint,
+        "synthetic": data.is_synthetic,
+        "split": split.describe(),
+        "profile": profile,
+        "seed": seed,
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "device": device_name(),
+        "commit": git_commit(Path(__file__).resolve().parent),
+        "started": (started or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def save_results(path: str | Path, results: dict, provenance: dict) -> Path:
+    """Write ``{**results, "provenance": provenance}`` as JSON, atomically."""
+    return write_json(path, {**results, "provenance": provenance})
+
+
+def load_results(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def describe_run(prov: dict) -> str:
+    """One line naming the run, for the top of a results page."""
+    precision = prov.get("precision")
+    precision = ", ".join(f"{model.upper()} {policy}" for model, policy in precision.items()) if isinstance(precision, dict) else None
+    fingerprint = str(prov.get("data_fingerprint", ""))
+    parts = [
+        f"{prov['profile']} profile",
+        f"{prov['data']} ({prov.get('data_source', '')}, {fingerprint[:19]}…) · {prov['split']}" if fingerprint else f"{prov['data']} · {prov['split']}",
+        f"seed {prov['seed']}",
+        f"Keras {prov['keras_version']} on {prov['backend']}" + (f" ({precision})" if precision else ""),
+        str(prov["device"]),
+        f"commit {prov['commit']}",
+        f"{prov['started'][:10]} to {prov['finished'][:10]}" if prov["started"][:10] != prov["finished"][:10] else prov["started"][:10],
+    ]
+    return " · ".join(parts)

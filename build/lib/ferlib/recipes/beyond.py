@@ -1,0 +1,182 @@
+"""Beyond the report: its two future-work ideas measured, test-time augmentation, the
+labels' noise (FER+), baselines, and the standard FER2013 test set (notebook 07).
+
+Every function takes a :class:`~ferlib.experiments.Run` whose phase-1 and phase-2 models
+exist (or are trained on demand, see :func:`~ferlib.experiments.load_stage_model`) and
+saves what it measured in the run's metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+from sklearn.utils.class_weight import compute_class_weight
+
+from ..clustering import cluster_features, map_2d
+from ..fer2013 import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
+from ..evaluate import CHANCE, majority_baseline, per_class_metrics, predict_labels, predict_with_tta
+from .experiments import Run, load_stage_model
+from ..features import penultimate_features
+from ..train import TrainConfig, set_seed
+
+DISPLAY = {"cnn": "CNN", "vit": "ViT"}
+
+
+def baselines(run: Run) -> dict[str, float]:
+    """Accuracy of the majority-class answer and of chance on this run's test images."""
+    return {"majority class": majority_baseline(run.arrays["train"][1], run.arrays["test"][1]), "chance": CHANCE}
+
+
+# --------------------------------------------------------------------------- class weights
+
+
+@dataclass
+class ClassWeightResult:
+    weights: dict[str, float]  # emotion -> weight
+    per_class: pd.DataFrame  # rows: emotion; columns: (variant, precision/recall/f1)
+    summary: pd.DataFrame  # rows: variant; accuracy, macro-F1, Disgust recall
+    histories: dict[str, pd.DataFrame]
+
+
+def class_weight_experiment(run: Run, learning_rate: float = 1e-4, verbose: int = 2) -> ClassWeightResult:
+    """The CNN fine-tuned from its phase-1 model for the profile's ``beyond_epochs``, once with
+    the plain loss and once with scikit-learn's balanced class weights (each emotion's loss
+    scaled by n_images / (7 x n_images of that emotion)); same start, epochs, seed and
+    augmentation. A small learning rate, because both start from a trained network."""
+    y_train = run.arrays["train"][1]
+    present = np.unique(y_train)
+    balanced = compute_class_weight("balanced", classes=present, y=y_train)
+    weights = {int(c): float(w) for c, w in zip(present, balanced)}
+    config = TrainConfig(epochs=run.profile.beyond_epochs, learning_rate=learning_rate, early_stopping_patience=None)
+    x_test, y_test = run.arrays["test"]
+    per_class, rows, histories = {}, {}, {}
+    for variant, class_weight in (("plain loss", None), ("balanced class weights", weights)):
+        model = load_stage_model(run, "cnn", "phase1")
+        set_seed(run.seed)  # the same augmentation and dropout draws for both
+        result = run.train(model, run.folder.beyond("class_weights_" + ("weighted" if class_weight else "plain")), config,
+                           augment=True, class_weight=class_weight, verbose=verbose)
+        predicted = predict_labels(result.model, x_test)
+        metrics = per_class_metrics(y_test, predicted)
+        per_class[variant] = metrics[["precision", "recall", "f1"]]
+        rows[variant] = {"accuracy": float(np.mean(predicted == y_test)),
+                         "macro-F1": float(f1_score(y_test, predicted, average="macro", labels=range(NUM_CLASSES),
+                                                    zero_division=0)),
+                         "Disgust recall": float(metrics.loc["Disgust", "recall"])}
+        histories[variant] = result.history
+    outcome = ClassWeightResult({EMOTIONS[c]: w for c, w in weights.items()}, pd.concat(per_class, axis=1),
+                                pd.DataFrame(rows).T, histories)
+    run.save_metrics("class_weights", {"weights": outcome.weights, "summary": outcome.summary.to_dict(orient="index"),
+                                       "epochs": run.profile.beyond_epochs, "learning_rate": learning_rate,
+                                       "per_class": {v: f.to_dict(orient="index") for v, f in per_class.items()}})
+    return outcome
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+@dataclass
+class ClusterResult:
+    labels: np.ndarray  # the test images' emotions
+    assignments: dict[str, np.ndarray]  # method -> cluster of each test image
+    scores: pd.DataFrame  # method -> NMI, ARI, purity
+    map: np.ndarray  # (N, 2) t-SNE map of the features
+    rows: np.ndarray  # positions of the clustered images in the run's test part
+
+
+def feature_clusters(run: Run, model: str = "cnn", max_images: int = 3000) -> ClusterResult:
+    """The final `model`'s penultimate-layer features of (up to `max_images`) test images,
+    clustered without labels into seven groups, and scored against the labels."""
+    x_test, y_test = run.arrays["test"]
+    rows = np.random.default_rng(run.seed).permutation(len(y_test))[:max_images]
+    features = penultimate_features(load_stage_model(run, model, "phase2"), x_test[rows])
+    assignments, scores = cluster_features(features, y_test[rows], seed=run.seed)
+    outcome = ClusterResult(y_test[rows], assignments, scores, map_2d(features, seed=run.seed), rows)
+    run.save_metrics(f"{model}_clusters", {"images": len(rows), "scores": scores.to_dict(orient="index")})
+    return outcome
+
+
+def cluster_disagreements(result: ClusterResult, method: str = "k-means", n: int = 12) -> np.ndarray:
+    """Positions (into the clustered images) of images whose cluster's majority emotion is
+    not their label, a few per cluster."""
+    clusters = result.assignments[method]
+    picked = []
+    for c in np.unique(clusters):
+        members = np.flatnonzero(clusters == c)
+        majority = np.bincount(result.labels[members], minlength=NUM_CLASSES).argmax()
+        picked.append(members[result.labels[members] != majority][: max(1, n // len(np.unique(clusters)))])
+    return np.concatenate(picked)[:n] if picked else np.array([], int)
+
+
+# --------------------------------------------------------------------------- TTA, official test
+
+
+def private_test(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """The challenge's ``PrivateTest`` images, the test set published FER2013 results use."""
+    rows = np.flatnonzero(run.dataset.usage == "PrivateTest")
+    return as_model_input(run.dataset.images[rows]), run.dataset.labels[rows]
+
+
+def tta_scores(run: Run) -> pd.DataFrame:
+    """Both final models' accuracy on this run's test images and on ``PrivateTest``, plain,
+    with flip averaging, and with flip and 2-pixel shift averaging."""
+    sets = {"run's test images": run.arrays["test"]}
+    if not run.dataset.is_synthetic:
+        sets["PrivateTest"] = private_test(run)
+    rows = []
+    for model in ("cnn", "vit"):
+        net = load_stage_model(run, model, "phase2")
+        for name, (x, y) in sets.items():
+            if len(y) == 0:
+                continue
+            rows.append({"model": DISPLAY[model], "test set": name, "images": len(y),
+                         "plain": float(np.mean(predict_labels(net, x) == y)),
+                         "flip": float(np.mean(predict_with_tta(net, x, shift=0).argmax(1) == y)),
+                         "flip + shifts": float(np.mean(predict_with_tta(net, x, shift=2).argmax(1) == y))})
+    frame = pd.DataFrame(rows)
+    run.save_metrics("tta", {"scores": frame.to_dict(orient="records")})
+    return frame
+
+
+# --------------------------------------------------------------------------- FER+
+
+
+@dataclass
+class FERPlusResult:
+    agreement: pd.DataFrame  # per emotion: images with a FER+ label, share that agrees with FER2013
+    ferplus_labels: np.ndarray  # FER+ majority for every row of the data (-1: none)
+    scores: pd.DataFrame  # per model: test accuracy against FER2013's labels and against FER+'s
+
+
+def ferplus_study(run: Run) -> FERPlusResult | None:
+    """How often FER2013's label agrees with the FER+ annotators' majority (all rows), and
+    both final models scored against each on the run's test images (rows with a FER+ label).
+    None when the run's data are not the original FER2013 CSV or FER+ cannot be found."""
+    from ..data.ferplus import agreement, check_aligned, load_ferplus
+
+    if run.dataset.format != "csv":
+        return None
+    try:
+        ferplus = load_ferplus()
+    except FER2013NotFound:
+        return None
+    check_aligned(ferplus, run.dataset)
+    majority = ferplus.majority()
+    table = agreement(run.dataset.labels, majority)
+    x_test, y_test = run.arrays["test"]
+    test_plus = majority[run.split.test]
+    valid = test_plus >= 0
+    rows = []
+    for model in ("cnn", "vit"):
+        predicted = predict_labels(load_stage_model(run, model, "phase2"), x_test)
+        rows.append({"model": DISPLAY[model], "images": int(valid.sum()),
+                     "vs FER2013 labels": float(np.mean(predicted[valid] == y_test[valid])),
+                     "vs FER+ majority": float(np.mean(predicted[valid] == test_plus[valid]))})
+    rows.append({"model": "FER2013's own labels", "images": int(valid.sum()), "vs FER2013 labels": 1.0,
+                 "vs FER+ majority": float(np.mean(y_test[valid] == test_plus[valid]))})
+    outcome = FERPlusResult(table, majority, pd.DataFrame(rows))
+    run.save_metrics("ferplus", {"agreement": table.reset_index().to_dict(orient="records"),
+                                 "scores": outcome.scores.to_dict(orient="records")})
+    return outcome

@@ -1,0 +1,49 @@
+"""What a results page asks of the library: one call that sets the page up, and glue.
+
+The book's chapters quote numbers that the notebooks compute (myst-nb ``glue``); the
+recipes name those numbers (``Comparison.glue_values``), so no page builds keys by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .experiments import Run, prepare_run
+
+
+def glue(name: str, value, display: bool = False):
+    """myst-nb's ``glue`` when it is installed (the book build); a no-op otherwise (Colab).
+
+    NumPy scalars are glued as Python numbers: their text form (``np.float64(0.25)``) is one
+    that a chapter's ``{glue:text}`...:.1%``` cannot format.
+    """
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value
+
+
+def glue_values(values: dict) -> None:
+    """Glue every ``name: value`` of a dict, for the chapters to quote."""
+    for name, value in values.items():
+        glue(name, value)
+
+
+def setup_notebook(data: str = "auto", profile: str = "smoke", subset: float | None = None,
+                   epochs: int | None = None, seed: int = 42, split: str = "report",
+                   run_dir: str | Path = "runs/latest") -> Run:
+    """Set a results page up: prepare the run (data, split, seeds, run card), glue the run's
+    profile and data for the chapters, and show the banner that names the run."""
+    run = prepare_run(data, profile, subset, epochs, seed, split, run_dir)
+    glue("run_profile", run.profile_name)
+    glue("run_data", run.dataset.name)
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - outside Jupyter there is no page to show it on
+        return run
+    display(Markdown(run.banner()))
+    return run

@@ -1,0 +1,61 @@
+"""The report's published numbers, and its Table 1 rebuilt beside a run's.
+
+Everything here is quoted from the report (its section 5.3 and 6.2); a run's own numbers
+come from :mod:`ferlib.evaluate`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: The report's Table 1 (section 5.3), as printed there ("06289" read as 0.6289).
+REPORT_TABLE1: dict[str, dict[str, float]] = {
+    "cnn": {
+        "phase1 train accuracy": 0.9832,
+        "phase1 val accuracy": 0.6202,
+        "phase1 test accuracy": 0.6289,
+        "phase2 train accuracy": 0.8042,
+        "phase2 val accuracy": 0.6652,
+        "phase2 test accuracy": 0.6472,
+        "final test loss": 0.9814,
+    },
+    "vit": {
+        "phase1 train accuracy": 0.5202,
+        "phase1 val accuracy": 0.3807,
+        "phase1 test accuracy": 0.3962,
+        "phase2 train accuracy": 0.4295,
+        "phase2 val accuracy": 0.4151,
+        "phase2 test accuracy": 0.4187,
+        "final test loss": 1.5021,
+    },
+}
+#: Correct test predictions per class that the report quotes (6.2).
+REPORT_CORRECT_COUNTS = {"cnn": {"Angry": 379, "Disgust": 36}, "vit": {"Angry": 31, "Disgust": 0}}
+
+
+def table1(results: dict[str, dict]) -> pd.DataFrame:
+    """The report's Table 1 rebuilt: ours beside the report's, with the difference.
+
+    `results` maps ``"cnn"``/``"vit"`` to ``{"phase1": evaluate_model(...), "phase2": ...}``
+    (as :func:`load_results` returns). Missing phases give empty cells.
+    """
+    rows = []
+    for model, report in REPORT_TABLE1.items():
+        ours = results.get(model, {})
+        for statistic, theirs in report.items():
+            value = _statistic(ours, statistic)
+            rows.append({"statistic": statistic, "model": model.upper(), "ours": value, "report": theirs,
+                         "difference": None if value is None else value - theirs})
+    frame = pd.DataFrame(rows).pivot(index="statistic", columns="model", values=["ours", "report", "difference"])
+    frame = frame.reindex(list(REPORT_TABLE1["cnn"]))
+    frame.columns = [f"{model} {what}" for what, model in frame.columns]
+    return frame[[f"{m} {w}" for m in ("CNN", "VIT") for w in ("ours", "report", "difference")]].astype(float)
+
+
+def _statistic(results: dict, statistic: str) -> float | None:
+    if statistic == "final test loss":  # the report's is the loss after phase 2
+        phase = results.get("phase2")
+        return None if phase is None else phase["test"]["loss"]
+    phase, part, _ = statistic.split()
+    scores = results.get(phase)
+    return None if scores is None else scores[part]["accuracy"]

@@ -1,0 +1,137 @@
+"""The sentences that interpret a run's results, made from its numbers.
+
+A results page or a chapter that says "the CNN overfits" must say it because the run's
+numbers show it, and say something else when they do not. Each function here takes the
+numbers and returns one sentence; the notebooks glue the sentences for the chapters, so a
+smoke run and a full run never print the same claim when their numbers disagree with it.
+"""
+
+from __future__ import annotations
+
+#: A train-test gap above this many points is called overfitting.
+OVERFIT_GAP = 0.10
+#: A model this close to always answering the most common emotion has not learned much.
+LEARNED_MARGIN = 0.05
+
+
+def too_small(profile: str) -> str:
+    """What a run smaller than the report's can and cannot show ("" for the full profile)."""
+    if profile == "full":
+        return ""
+    return (f"This is a {profile} run, smaller than the report's (fewer images, fewer epochs): its numbers show "
+            "that the pipeline works, not how well either model can do.")
+
+
+def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) -> str:
+    """Does the model overfit, fit, or barely learn? From its train and test accuracy."""
+    gap = train_acc - test_acc
+    if test_acc < baseline + LEARNED_MARGIN and train_acc < baseline + LEARNED_MARGIN:
+        return (f"The {model} is still close to always answering the most common emotion ({baseline:.1%}): "
+                f"{train_acc:.1%} on its training images and {test_acc:.1%} on the test images. It has not trained "
+                "long enough to fit or to overfit.")
+    if gap > OVERFIT_GAP:
+        return (f"The {model} fits its training images far better than new ones ({train_acc:.1%} against "
+                f"{test_acc:.1%}): a gap of {100 * gap:.0f} points, the overfitting that phase 2 sets out to reduce.")
+    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.0f} points apart ({train_acc:.1%} and "
+            f"{test_acc:.1%}): it does not overfit; if anything it has not fitted its training images yet.")
+
+
+def ranking_verdict(cnn_test: float, vit_test: float) -> str:
+    """Which model wins on the test images, and by how much."""
+    gap = cnn_test - vit_test
+    if abs(gap) < 0.01:
+        return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}), unlike in the "
+                "report, where the CNN won by 23 points.")
+    leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
+    agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
+    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.0f} points "
+            f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}), {agreement}.")
+
+
+def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float, p2_test: float) -> str:
+    """What phase 2 did to the model's training and test accuracy (the report: test up ~2
+    points, training down)."""
+    test_change, train_change = p2_test - p1_test, p2_train - p1_train
+    test_words = (f"raises its test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
+                  f"lowers its test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
+                  "leaves its test accuracy where it was")
+    train_words = ("while its training accuracy falls" if train_change < -0.005 else
+                   "and its training accuracy rises too" if train_change > 0.005 else
+                   "with training accuracy unchanged")
+    as_report = test_change > 0.005 and train_change < -0.005
+    return (f"Phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}) for the {model}, {train_words} "
+            f"({p1_train:.1%} to {p2_train:.1%}): " + ("the pattern the report saw." if as_report else
+                                                      "not the pattern the report saw (test up, training down)."))
+
+
+def attention_verdict(ratio_max: float, ratio_min: float) -> str:
+    """Whether the ViT's attention singles out regions, from the most and least attended
+    patch's share relative to an even share."""
+    spread = (f"The most attended patch gets {ratio_max:.2f} times an even share and the least {ratio_min:.2f} times: ")
+    if ratio_max - ratio_min < 0.2:
+        return spread + "attention is close to even over the face; this ViT does not single out regions much."
+    return spread + "the last block does favour some regions of the face."
+
+
+def tuning_verdict(learned: list[bool], epochs: int, majority: float, names: list[str]) -> str:
+    """Which ViT configurations learned, against the report's story (the two smallest learn)."""
+    which = ", ".join(n for n, ok in zip(names, learned) if ok) or "none"
+    report = [False, False, False, True, True]
+    return (f"After {epochs} epoch(s), the configurations whose validation accuracy beats always answering the most "
+            f"common emotion ({majority:.1%}) by two points or more: **{which}**. The report saw the 128- and "
+            "64-dimensional configurations stagnate and the 32- and 16-dimensional ones learn. "
+            + ("This run shows the same split." if list(learned) == report else
+               "This run does not show that split at this budget; read the table as what a few epochs show, "
+               "not as the report's finding."))
+
+
+def comparison_verdicts(results: dict, baseline: float, profile: str) -> dict[str, str]:
+    """The comparison's interpreting sentences, by the names the conclusion glues.
+
+    `results` is ``Comparison.results`` (model -> phase -> part -> accuracy/loss), `baseline`
+    the majority-class accuracy on the test images, `profile` the run's profile.
+    """
+    acc = {(m, p, part): results[m][p][part]["accuracy"] for m in results for p in results[m] for part in results[m][p]}
+    names = {"cnn": "CNN", "vit": "ViT"}
+    verdicts = {"verdict_caveat": too_small(profile) or "This is a full run, at the report's scale.",
+                "verdict_ranking": ranking_verdict(acc["cnn", "phase2", "test"], acc["vit", "phase2", "test"])}
+    for model, name in names.items():
+        verdicts[f"verdict_{model}_fit"] = fit_verdict(name, acc[model, "phase1", "train"], acc[model, "phase1", "test"],
+                                                       baseline)
+        verdicts[f"verdict_{model}_phase2"] = phase2_verdict(
+            name, acc[model, "phase1", "train"], acc[model, "phase1", "test"],
+            acc[model, "phase2", "train"], acc[model, "phase2", "test"])
+    return verdicts
+
+
+def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str) -> str:
+    """What balanced class weights did, from the two fine-tunes' summaries (``accuracy``,
+    ``macro-F1``, ``Disgust recall``)."""
+    change = weighted["macro-F1"] - plain["macro-F1"]
+    trend = "rises" if change > 0.005 else "falls" if change < -0.005 else "barely moves"
+    if weighted["Disgust recall"] > plain["Disgust recall"] and weighted["accuracy"] < plain["accuracy"]:
+        verdict = "Weighting traded some accuracy on the common emotions for the rare ones, as the report hoped."
+    elif weighted["Disgust recall"] > plain["Disgust recall"]:
+        verdict = "Weighting helped the rare emotion without costing overall accuracy."
+    else:
+        verdict = ("Weighting did not raise Disgust's recall in this run; "
+                   + ("with so little training the model may not have moved far enough to tell."
+                      if profile != "full" else "the report's first idea does not pay off here."))
+    return (f"With balanced weights the CNN recalls {weighted['Disgust recall']:.0%} of the disgusted test faces, "
+            f"against {plain['Disgust recall']:.0%} with the plain loss, after {epochs} epoch(s) of fine-tuning. "
+            f"Macro-F1, which weighs every emotion equally, {trend} from {plain['macro-F1']:.3f} to "
+            f"{weighted['macro-F1']:.3f}, and overall accuracy goes from {plain['accuracy']:.1%} to "
+            f"{weighted['accuracy']:.1%}. {verdict}")
+
+
+def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
+    """How far k-means groups on the CNN's features follow the emotions."""
+    if nmi < 0.02 or purity <= random_purity + 0.02:
+        verdict = "The groups are no better than random ones: these features do not separate the emotions without labels."
+    elif nmi < 0.5:
+        verdict = ("The features carry the emotions to a degree, but the groups are far from the labels: clustering "
+                   "alone would not replace the classifier.")
+    else:
+        verdict = "The groups follow the emotions closely: the features separate them well without labels."
+    return (f"k-means reaches an NMI of {nmi:.2f} and a purity of {purity:.0%}, against {random_purity:.0%} purity "
+            f"for random groups. {verdict}")

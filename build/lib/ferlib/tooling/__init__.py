@@ -1,0 +1,1 @@
+"""The tooling: the papermill pipeline, publishing the book, the command line."""

@@ -1,0 +1,229 @@
+"""The ``ferlib`` command line.
+
+    ferlib run --profile smoke --data PATH               # notebooks, then a book built from the run
+    ferlib run --profile full --background               # a long run in the background; again to resume
+    ferlib status ~/.cache/ferlib/runs/full              # where a run stands
+    ferlib run --profile full --reexecute --no-book      # re-execute finished notebooks (trainings reused)
+    ferlib publish ~/.cache/ferlib/runs/full             # copy a run's notebooks into book/results
+    ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # emotions of the faces in a photo
+    ferlib data --data PATH                              # a quick summary of the data
+
+Runs live in ``~/.cache/ferlib/runs/<profile>`` unless ``--run-dir`` (or ``FERLIB_RUNS``)
+says otherwise: outside the checkout, so a long run survives a fresh clone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .pipeline import REPO, PipelineError, run_notebooks
+from .publish import build_book, publish, stage_book
+from ..files import write_text
+from ..runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ferlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the notebooks with papermill, then build the book from the run")
+    run.add_argument("--profile", choices=("smoke", "cpu", "full"), default="smoke")
+    run.add_argument("--data", default="auto", help="a FER2013 path, 'kaggle', 'synthetic' or 'auto' (FER2013_PATH, cache, else Kaggle)")
+    run.add_argument("--run-dir", type=Path, default=None, help="default: ~/.cache/ferlib/runs/<profile> (or $FERLIB_RUNS/<profile>)")
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--split", choices=("report", "official"), default="report")
+    run.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="Keras backend (default: KERAS_BACKEND or tensorflow)")
+    run.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these of {', '.join(NOTEBOOKS)}")
+    run.add_argument("--epochs", type=int, default=None, help="override the profile's phase-1 epochs")
+    run.add_argument("--background", action="store_true",
+                     help="detach and log to RUN_DIR/run.log; the same command resumes an interrupted run")
+    run.add_argument("--reexecute", action="store_true",
+                     help="execute every notebook again, finished ones included (finished trainings are reused)")
+    run.add_argument("--refresh-code", action="store_true",
+                     help="with --background: run the checkout's current code instead of the copy the run started with")
+    run.add_argument("--no-book", action="store_true", help="skip the book build")
+    run.add_argument("--publish", action="store_true", help="publish the run into book/ when it beats the published one")
+    status = sub.add_parser("status", help="where a run stands: notebook and training in progress, epochs, time")
+    status.add_argument("run_dir", type=Path)
+    pub = sub.add_parser("publish", help="copy a finished run's notebooks into book/results")
+    pub.add_argument("run_dir", type=Path)
+    pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
+    predict = sub.add_parser("predict", help="find the faces in photos and classify their emotions with a run's model")
+    predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    predict.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="a run folder with trained models")
+    predict.add_argument("--model", choices=("cnn", "vit"), default="cnn")
+    predict.add_argument("--out", type=Path, default=Path("."), help="folder for the annotated images and the table")
+    predict.add_argument("--format", choices=("csv", "json"), default="csv")
+    data = sub.add_parser("data", help="summarise the data set that --data finds")
+    data.add_argument("--data", default="auto")
+    return parser
+
+
+def _data_summary(data: str) -> str:
+    from ..data import load_data
+    from ..splits import duplicate_report, report_split
+
+    dataset = load_data(data)
+    split = report_split(dataset.labels, dataset.usage)
+    lines = [f"{dataset.name}: {len(dataset):,} images from {dataset.source}", f"fingerprint {dataset.fingerprint}",
+             f"usage: {dataset.usage_counts()}", f"training classes: {dataset.class_counts('Training')}",
+             split.describe(), duplicate_report(dataset.images, dataset.labels, split).to_string()]
+    return "\n".join(lines)
+
+
+def snapshot_code(folder: RunFolder, refresh: bool = False) -> tuple[Path, str]:
+    """The code a background run executes: a copy of the package and the notebooks in the
+    run folder, taken when the run starts (or with `refresh`, e.g. to re-execute finished
+    notebooks with the final code). Editing the checkout during a run that lasts days
+    then neither crashes it nor changes it half-way. Returns the copy and its commit."""
+    from ..files import commit_dir
+    from ..provenance import git_commit
+
+    target = folder.code
+    if target.exists() and not refresh:
+        return target, (target / "COMMIT").read_text().strip()
+    commit = git_commit(REPO)
+    tmp = target.with_name(".code-partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for part in ("ferlib", "notebooks"):
+        shutil.copytree(REPO / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    (tmp / "COMMIT").write_text(commit + "\n")
+    commit_dir(tmp, target)
+    return target, commit
+
+
+def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) -> int:
+    """Start this same command, without ``--background``, detached from the terminal."""
+    pid = folder.running_pid()
+    if pid is not None:
+        _say(f"a run is already going on in {folder.root} (pid {pid}); its log is {folder.log}\n")
+        _say(format_status(folder.status()))
+        return 0
+    folder.root.mkdir(parents=True, exist_ok=True)
+    code, commit = snapshot_code(folder, refresh=refresh_code)
+    command = [sys.executable, "-m", "ferlib", *[a for a in argv if a != "--background"]]
+    if "--run-dir" not in argv:
+        command += ["--run-dir", str(folder.root)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FERLIB_COMMIT": commit,
+           "PYTHONPATH": os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)}
+    with open(folder.log, "ab") as log:
+        log.write(f"\n==== {' '.join(command)} (code of commit {commit})\n".encode())
+        log.flush()
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, env=env, cwd=folder.root)
+    write_text(folder.pid_file, f"{child.pid}\n")
+    _say(f"started in the background (pid {child.pid}): {folder.root}\n"
+         f"  log:    {folder.log}\n  status: ferlib status {folder.root}\n"
+         "The same command resumes the run if it is interrupted.")
+    return 0
+
+
+def _predict(args) -> int:
+    from ..predict import predict_files
+
+    try:
+        done = predict_files(args.photos, args.run, args.model, args.out, args.format)
+    except (FileNotFoundError, ValueError) as err:
+        _say(f"ferlib: error: {err}")
+        return 1
+    for photo, faces in done["faces"].items():
+        if not faces:
+            _say(f"{photo}: no face found")
+        for i, face in enumerate(faces, start=1):
+            _say(f"{photo}: face {i} at x={face.box[0]} y={face.box[1]} ({face.box[2]}x{face.box[3]}): "
+                 f"{face.emotion} {face.probabilities[face.emotion]:.0%}")
+        _say(f"  annotated: {done['images'][photo]}")
+    for photo, problem in done["problems"].items():
+        _say(f"ferlib: error: {problem}")
+    if done["table"] is not None:
+        _say(f"table: {done['table']}")
+    return 1 if done["problems"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "data":
+            _say(_data_summary(args.data))
+            return 0
+        if args.command == "predict":
+            return _predict(args)
+        if args.command == "status":
+            return _status(args.run_dir.expanduser())
+        if args.command == "publish":
+            _say(f"published {args.run_dir} into {publish(args.run_dir, force=args.force)}")
+            return 0
+        return _run(args, argv)
+    except Exception as err:  # one clear line for the user, non-zero exit
+        from ..data import FER2013Error, FER2013NotFound
+
+        if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound)):
+            _say(f"ferlib: error: {err}")
+            return 1
+        raise
+    finally:
+        if args.command == "run" and not args.background:
+            _forget_pid(args)
+
+
+def _status(run_dir: Path) -> int:
+    folder = RunFolder(run_dir)
+    if not folder.card.exists():
+        _say(f"ferlib: error: {folder.root} is not a run folder (it has no run.json)")
+        return 1
+    _say(format_status(folder.status()))
+    return 0
+
+
+def _run(args, argv: list[str]) -> int:
+    """``ferlib run``: the notebooks in a run folder, then the book from that run."""
+    folder = RunFolder((args.run_dir or default_runs_dir() / args.profile).expanduser().resolve())
+    if args.background:
+        return _start_background(argv, folder, refresh_code=args.reexecute or args.refresh_code)
+    data = args.data
+    if data == "auto" and _no_fer2013_here():
+        _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
+        data = "synthetic"
+    extra = {"epochs": args.epochs} if args.epochs else {}
+    run_notebooks(folder.root, args.profile, data, args.seed, args.split, args.backend, args.only,
+                  extra_parameters=extra, resume=not args.reexecute)
+    if not args.no_book and not args.only:
+        _say("building the book from this run ...")
+        html = build_book(stage_book(folder.root))
+        _say(f"book: {html / 'index.html'}")
+    if args.publish:
+        _say(f"published into {publish(folder.root)}")
+    return 0
+
+
+def _no_fer2013_here() -> bool:
+    """No local FER2013 (a download would be left): the command line then runs on synthetic data."""
+    from ..data import FER2013NotFound, find_fer2013
+
+    try:
+        return find_fer2013() is None
+    except FER2013NotFound:
+        return True
+
+
+def _forget_pid(args) -> None:
+    """A foreground run that ends (or fails) is no longer the folder's running process."""
+    folder = RunFolder((args.run_dir or default_runs_dir() / args.profile).expanduser().resolve())
+    try:
+        if int(folder.pid_file.read_text()) == os.getpid():
+            folder.pid_file.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

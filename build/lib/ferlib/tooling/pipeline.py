@@ -1,0 +1,122 @@
+"""The papermill pipeline: run the notebooks of one run, in order, in its run folder.
+
+A run folder (:class:`~ferlib.runfolder.RunFolder`) holds the executed notebooks and what
+they saved (models, histories, metrics). Running the notebooks again on the same folder
+skips the finished ones and resumes the interrupted one, whose trainings pick up at their
+last complete epoch. Publishing a run into the book is :mod:`ferlib.tooling.publish`; the
+command line is :mod:`ferlib.tooling.cli`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..runfolder import NOTEBOOKS, RunFolder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class PipelineError(RuntimeError):
+    """A notebook failed; the message names it and its failing cell."""
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_notebooks(
+    run_dir: Path,
+    profile: str = "smoke",
+    data: str = "auto",
+    seed: int = 42,
+    split: str = "report",
+    backend: str | None = None,
+    only: list[str] | None = None,
+    notebooks_dir: Path | None = None,
+    extra_parameters: dict | None = None,
+    timeout: int | None = None,
+    resume: bool = True,
+) -> list[Path]:
+    """Execute the notebooks in order with papermill into ``run_dir/notebooks``.
+
+    Notebooks run with ``run_dir`` as their working directory and get ``run_dir="."``, so
+    no machine path lands in an executed notebook. A path given as `data` reaches them
+    through ``FER2013_PATH`` for the same reason. With `resume`, notebooks that already
+    ran to the end in this folder are skipped. Raises PipelineError on the first failure.
+    """
+    unknown = set(only or ()) - set(NOTEBOOKS)
+    if unknown:
+        raise PipelineError(f"unknown notebook(s) {sorted(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}")
+    names = [n for n in NOTEBOOKS if not only or n in only]
+    notebooks_dir = Path(notebooks_dir or REPO / "notebooks")
+    run_dir = Path(run_dir).resolve()
+    kernel_env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}  # quieter TF start-up
+    if data not in ("auto", "kaggle", "synthetic"):
+        kernel_env["FER2013_PATH"] = str(Path(data).expanduser().resolve())
+        data = "auto"
+    if backend:
+        kernel_env["KERAS_BACKEND"] = backend
+    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    kernel_env["FERLIB_NOTEBOOK"] = ""
+    with _environment(kernel_env):  # the kernels inherit these; the caller's environment is restored
+        return _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume)
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume) -> list[Path]:
+    import papermill as pm
+
+    folder = RunFolder(run_dir)
+    parameters = {"data": data, "profile": profile, "seed": seed, "split": split, "run_dir": ".", **(extra_parameters or {})}
+    finished = folder.finished_notebooks() if resume else {}
+    done = []
+    for i, name in enumerate(names, start=1):
+        output = folder.notebook(name)
+        if name in finished:
+            _say(f"[{i}/{len(names)}] {name}: finished earlier in this run folder ({finished[name]:.0f} s), skipped")
+            done.append(output)
+            continue
+        _say(f"[{i}/{len(names)}] {name}: running ({profile} profile) ...")
+        started = time.time()
+        folder.start_notebook(name)
+        os.environ["FERLIB_NOTEBOOK"] = name  # the kernel inherits it; training progress names the notebook
+        try:
+            pm.execute_notebook(
+                str(notebooks_dir / f"{name}.ipynb"),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(run_dir),
+                log_output=False,
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
+        except pm.PapermillExecutionError as err:
+            raise PipelineError(
+                f"notebook {name} failed in cell {err.exec_count} ({err.ename}: {err.evalue}); "
+                f"the executed notebook with the error is {output}"
+            ) from err
+        except Exception as err:  # kernel died, timeout, missing kernel ...
+            raise PipelineError(f"notebook {name} failed: {type(err).__name__}: {err}") from err
+        seconds = time.time() - started
+        folder.record_notebook(name, seconds)
+        folder.mark_finished()
+        _say(f"[{i}/{len(names)}] {name}: done in {seconds:.0f} s")
+        done.append(output)
+    return done

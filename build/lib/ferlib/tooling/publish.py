@@ -1,0 +1,214 @@
+"""Publishing a run: its executed notebooks, tidied and scrubbed, become the book's
+``results/`` pages, and the book is built from them.
+
+:func:`publish` refuses to replace a better published run (full beats smoke, FER2013 beats
+synthetic) unless forced, and swaps ``book/results`` as one folder, so the book never holds
+half of two runs. :func:`stage_book` makes a copy of the book for one run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..files import read_json, write_json, write_text
+from ..runfolder import NOTEBOOKS, RunFolder
+from .pipeline import REPO, PipelineError
+
+PUBLISHED_RUN = "results/run.json"
+
+
+def build_book(book_dir: Path, builder: str = "html") -> Path:
+    """``jupyter-book build`` with warnings as errors; returns the HTML folder."""
+    executable = Path(sys.executable).with_name("jupyter-book")
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(book_dir),
+               "--builder", builder, "-W", "-n", "--keep-going", "--all"]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PipelineError(f"the book build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return book_dir / "_build" / "html"
+
+
+def stage_book(run_dir: Path, book_dir: Path | None = None) -> Path:
+    """A copy of the book whose results pages are this run's notebooks (``run_dir/book``)."""
+    book_dir = Path(book_dir or REPO / "book")
+    run_dir = Path(run_dir).resolve()
+    staged = run_dir / "book"
+    if staged.exists():
+        shutil.rmtree(staged)
+    shutil.copytree(book_dir, staged, ignore=shutil.ignore_patterns("_build"))  # follows the config symlinks
+    _copy_results(run_dir, staged / "results")
+    return staged
+
+
+def _copy_results(run_dir: Path, results_dir: Path) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(run_dir)
+    for name in NOTEBOOKS:
+        source = folder.notebook(name)
+        if not source.exists():
+            raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
+        notebook = _tidy_for_book(json.loads(source.read_text()))
+        text = _scrub(json.dumps(notebook, indent=1, ensure_ascii=False), run_dir)
+        (results_dir / f"{name}.ipynb").write_text(text + "\n")
+    comparison = folder.metrics("comparison")
+    (results_dir / "comparison.json").unlink(missing_ok=True)  # never keep another run's numbers
+    if comparison.exists():  # the Table 1 numbers the published pages were made from
+        shutil.copyfile(comparison, results_dir / "comparison.json")
+    summary = read_json(folder.card)
+    summary["notebook_seconds"] = read_json(folder.timings, {})
+    summary["training_seconds"] = folder.status()["training_seconds"]
+    write_json(results_dir / "run.json", summary)
+    comparison = read_json(results_dir / "comparison.json", {})
+    write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {})))
+
+
+_RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend", "device", "commit", "started", "finished"}
+
+
+def _hours(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def reproduction_page(summary: dict, results: dict) -> str:
+    """The book's reproduction page, written from a run's card and its comparison numbers:
+    the report's Table 1 beside the run's, then the wall time of every notebook."""
+    from ..provenance import describe_run
+    from ..recipes.report import REPORT_TABLE1
+
+    lines = ["# Reproduction: the report's numbers and this run's", "",
+             f"**Run:** {describe_run(summary) if _RUN_CARD_KEYS <= set(summary) else summary.get('profile', '?') + ' profile'}", "",
+             "The report's Table 1 beside the published run. *Difference* is ours minus the report's, in "
+             "percentage points for accuracies; a mark (⚠) flags a difference larger than 3 points.", "",
+             "| Statistic | CNN report | CNN ours | difference | ViT report | ViT ours | difference |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for statistic in REPORT_TABLE1["cnn"]:
+        cells = [statistic]
+        for model in ("cnn", "vit"):
+            theirs = REPORT_TABLE1[model][statistic]
+            if statistic == "final test loss":
+                ours = results.get(model, {}).get("phase2", {}).get("test", {}).get("loss")
+                text = (lambda v: f"{v:.4f}")
+                diff = None if ours is None else f"{ours - theirs:+.4f}"
+            else:
+                phase, part, _ = statistic.split()
+                ours = results.get(model, {}).get(phase, {}).get(part, {}).get("accuracy")
+                text = (lambda v: f"{v:.2%}")
+                diff = None if ours is None else f"{100 * (ours - theirs):+.1f}" + (" ⚠" if abs(ours - theirs) > 0.03 else "")
+            cells += [text(theirs), "–" if ours is None else text(ours), diff or "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    seconds = summary.get("notebook_seconds", {})
+    lines += ["", "## What it cost", "",
+              f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
+              "the run took (a notebook that was interrupted and resumed counts every attempt):", "",
+              "| Notebook | wall time |", "|---|---:|"]
+    lines += [f"| {name} | {_hours(value)} |" for name, value in seconds.items()]
+    lines += [f"| **all notebooks** | **{_hours(sum(seconds.values()))}** |", ""]
+    if summary.get("training_seconds"):
+        lines += [f"Of that, training the models took {_hours(summary['training_seconds'])} (the sum of every "
+                  "training's epochs, resumed sessions included).", ""]
+    return "\n".join(lines)
+
+
+# TensorFlow's C++ start-up log (absl): CUDA probing, CPU features, oneDNN notes. It goes
+# to stderr at import whatever TF_CPP_MIN_LOG_LEVEL says and tells a reader nothing.
+_NATIVE_LOG = re.compile(
+    r"^([IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|WARNING: All log messages before absl|"
+    r"To enable the following instructions|$)"
+)
+
+
+def _tidy_for_book(notebook: dict) -> dict:
+    """Make an executed notebook fit to publish.
+
+    * papermill's injected-parameters cell is folded into the parameters cell: the run's
+      values replace the defaults there, comments kept, and the injected cell goes. A
+      student who opens the published notebook (in Colab) and edits a parameter then gets
+      what they edited, not a later cell that silently sets it back.
+    * stderr outputs made only of native (C++) log lines are removed.
+    """
+    cells = notebook.get("cells", [])
+    injected = next((c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])), None)
+    parameters = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if injected is not None:
+        if parameters is not None:
+            parameters["source"] = _merge_parameters("".join(parameters["source"]), "".join(injected["source"]))
+        cells.remove(injected)
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", ""))
+                if all(_NATIVE_LOG.match(line) for line in text.splitlines()):
+                    continue
+            kept.append(output)
+        cell["outputs"] = kept
+    return notebook
+
+
+def _merge_parameters(defaults: str, injected: str) -> str:
+    """The parameters cell with the injected assignments' values in place of the defaults."""
+    import ast
+
+    values = {}
+    for node in ast.parse(injected).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = ast.get_source_segment(injected, node.value)
+    lines = defaults.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\w+)\s*=\s*(.*?)(\s+#.*)?$", line)
+        if match and match.group(1) in values:
+            lines[i] = f"{match.group(1)} = {values.pop(match.group(1))}{match.group(3) or ''}"
+    lines += [f"{name} = {value}" for name, value in values.items()]
+    return "\n".join(lines)
+
+
+def _scrub(text: str, run_dir: Path) -> str:
+    """Take this machine's paths out of an executed notebook (papermill metadata, logs)."""
+    replacements = {str(run_dir): ".", str(REPO): "<repo>", str(Path.home()): "~", sys.prefix: "<python>"}
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        if len(Path(old).parts) < 3:  # "/" or "/app" would also match text that is not a path
+            continue
+        escaped = re.escape(json.dumps(old)[1:-1])
+        text = re.sub(escaped + r"(?=[/\\\"'\s:]|$)", new, text)
+    return re.sub(r"/(?:tmp|work)/[^\s\"']*", "<path>", text)
+
+
+def _rank(summary: dict) -> tuple[int, int]:
+    """Real data beats synthetic; then full beats cpu beats smoke."""
+    return (0 if summary.get("synthetic", True) else 1, {"smoke": 0, "cpu": 1, "full": 2}.get(summary.get("profile"), 0))
+
+
+def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) -> Path:
+    """Copy a finished run's notebooks into ``book/results``, if it beats the published one."""
+    book_dir = Path(book_dir or REPO / "book")
+    run_dir = Path(run_dir).resolve()
+    new = read_json(RunFolder(run_dir).card)
+    current_path = book_dir / PUBLISHED_RUN
+    if current_path.exists() and not force:
+        current = read_json(current_path)
+        if _rank(new) <= _rank(current):
+            raise PipelineError(
+                f"not published: the book already shows a {current['profile']} run on {current['data']}, "
+                f"which this {new['profile']} run on {new['data']} does not beat (use --force to replace it)"
+            )
+    staging = Path(tempfile.mkdtemp(dir=book_dir, prefix=".results-"))
+    try:  # swap the whole folder at once: the book never holds half of two runs
+        _copy_results(run_dir, staging)
+        old = book_dir / "results"
+        backup = Path(tempfile.mkdtemp(dir=book_dir, prefix=".results-old-")) / "results"
+        if old.exists():
+            old.rename(backup)
+        staging.rename(old)
+        shutil.rmtree(backup.parent, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return book_dir / "results"
