@@ -590,3 +590,17 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations") 
     sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)
     sns.despine(ax=ax)
     return fig
+
+
+#: Short column names for the book's narrow column.
+_SHORT_COLUMNS = {"train_accuracy": "train", "val_accuracy": "val", "best_val_accuracy": "best val",
+                  "test_accuracy": "test", "seconds": "seconds", "params": "parameters", "config": "configuration"}
+
+
+def style_table(frame: pd.DataFrame):
+    """A results table as a book page shows it: short column names, accuracies in %,
+    parameter counts with thousands separators, seconds rounded, no index."""
+    table = frame.rename(columns=_SHORT_COLUMNS)
+    percent = [_SHORT_COLUMNS[c] for c in frame.columns if c.endswith("accuracy")]
+    formats = {**{c: "{:.1%}" for c in percent}, "parameters": "{:,}", "seconds": "{:,.0f}"}
+    return table.style.format({c: f for c, f in formats.items() if c in table.columns}).hide(axis="index")

@@ -1,16 +1,17 @@
 """How wide a notebook's outputs are, in characters, against the book's column.
 
-The book's column holds about 88 characters of code font; tables are set in the text font,
-which fits about 100. Text outputs are measured line by line; an HTML table by the sum of
-its columns' widest cells plus two characters of padding each.
+Measured in the built book (a 1280-pixel window): a code box holds 80 characters, and a
+table of about 80 characters (cells plus two of padding each) fits the text column.
+Text outputs are measured line by line; an HTML table by the sum of its columns' widest
+cells plus two characters of padding each.
 """
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
-CODE_WIDTH = 88
-TABLE_WIDTH = 100
+CODE_WIDTH = 80
+TABLE_WIDTH = 80
 
 
 class _Tables(HTMLParser):

@@ -239,3 +239,13 @@ def test_architecture_diagrams_are_drawn_from_the_models(cnn, vit):
     assert "4,061,703" in fig._suptitle.get_text()
     vit_titles = [t.get_text() for t in plots.plot_architecture(vit).axes[0].texts if t.get_fontweight() == "bold"]
     assert [t for t in vit_titles if t.startswith("transformer block")] == [f"transformer block {i}" for i in range(1, 5)]
+
+
+def test_style_table_shortens_columns_and_formats_for_the_page():
+    import pandas as pd
+
+    frame = pd.DataFrame({"reading": ["as-built"], "params": [4061703], "seconds": [203.6],
+                          "train_accuracy": [0.349], "best_val_accuracy": [0.357]})
+    html = plots.style_table(frame).to_html()
+    assert "best val" in html and "best_val_accuracy" not in html
+    assert "4,061,703" in html and "204" in html and "203.6" not in html and "34.9%" in html
