@@ -1,1 +1,0 @@
-"""The tooling: the papermill pipeline, publishing the book, the command line."""
