@@ -75,7 +75,7 @@ _OWNERS = {
     "plots": ("plot_class_samples", "plot_class_balance", "plot_accuracies", "plot_augmentation_grid",
               "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
               "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
-              "plot_architecture", "plot_attention", "plot_tuning_results"),
+              "plot_architecture", "plot_attention", "plot_tuning_results", "style_table"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
     "train": ("TrainConfig", "read_history", "set_seed", "train_model"),

@@ -190,3 +190,20 @@ def test_the_repository_address_is_the_one_in_pyproject():
         assert f"colab.research.google.com/github/{owner_name}/blob/main/notebooks/{path.name}" in text, path.name
         others = set(re.findall(r"github\.com/(?:github/)?([\w.-]+/[\w.-]+?)(?:\.git|/|\))", text)) - {owner_name}
         assert not others, f"{path.name} names other repositories: {others}"
+
+
+def test_every_name_the_notebooks_call_on_fl_exists():
+    """The notebooks reach the library through ``fl.NAME``; each name must resolve (the
+    lazy package would otherwise fail only when a notebook runs)."""
+    import json
+    import re
+
+    import ferlib
+
+    names = set()
+    for path in (REPO / "notebooks").glob("*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                names |= set(re.findall(r"\bfl\.([A-Za-z_]\w*)", "".join(cell["source"])))
+    missing = sorted(n for n in names if not hasattr(ferlib, n))
+    assert missing == [], f"the notebooks call fl.{missing} that ferlib does not have"
