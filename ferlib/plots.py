@@ -17,6 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from .fer2013 import EMOTIONS, NUM_CLASSES, as_model_input
 
@@ -207,6 +208,7 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
             ax.set_title(metric)
             ax.legend(frameon=False)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         sns.despine(ax=ax)
     if "val_accuracy" in history and history["val_accuracy"].notna().any():
         best = history["val_accuracy"].idxmax()
@@ -252,6 +254,7 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
     for ax, metric in zip(axes[0], panels):
         ax.set_title(metric)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         sns.despine(ax=ax)
     # Run colours and line styles share one legend.
     run_handles = [Line2D([], [], color=c, label=str(k)) for k, c in zip(runs, colors)]
@@ -564,8 +567,11 @@ def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Fi
 # --------------------------------------------------------------------------- tuning
 
 
-def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations") -> Figure:
-    """Accuracies per configuration, in the given order, with parameter counts under the names.
+def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
+                        baseline: float | None = None) -> Figure:
+    """Accuracies per configuration, in the given order, with parameter counts under the names,
+    and a dashed line at the majority-class `baseline` (a configuration at that line has not
+    learned).
 
     ``frame``: columns ``config`` (label), ``val_accuracy``, ``test_accuracy``, ``params``
     and optionally ``train_accuracy``.
@@ -584,7 +590,8 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations") 
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_xlabel("")
-    ax.set_ylim(0, min(1.0, long["accuracy"].max() * 1.2 + 0.02))
+    ax.set_ylim(0, min(1.0, max(long["accuracy"].max(), baseline or 0) * 1.2 + 0.02))
+    _draw_baseline(ax, baseline)
     fig.suptitle(title)
     # Above the bars, so it never covers them.
     sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)

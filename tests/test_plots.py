@@ -214,6 +214,9 @@ def test_plot_tuning_results():
     assert len(ax.containers) == 3
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert "1.6M params" in labels[0] and "21k params" in labels[1]
+    with_baseline = plots.plot_tuning_results(frame, baseline=0.25).axes[0]
+    assert [line.get_ydata()[0] for line in with_baseline.get_lines()] == [0.25]
+    assert any("majority class 25.0%" in t.get_text() for t in with_baseline.texts)
 
 
 def test_human_counts():
