@@ -256,6 +256,15 @@ def count_params(model: keras.Model) -> dict[str, int]:
     return {"trainable": trainable, "non_trainable": total - trainable, "total": total}
 
 
+def describe_params(model: keras.Model) -> str:
+    """The parameter count in a sentence, saying which parameters training does not touch."""
+    counts = count_params(model)
+    if counts["non_trainable"]:
+        return (f"**{counts['total']:,} parameters**, {counts['non_trainable']:,} of them statistics that batch "
+                "normalisation keeps and gradient descent does not train.")
+    return f"**{counts['total']:,} parameters**, all trained by gradient descent."
+
+
 def model_table(model: keras.Model) -> "pd.DataFrame":
     """One row per layer: name, type, output shape and parameters; narrow enough for a
     book page (Keras' own summary is 100 characters wide and loses columns there)."""

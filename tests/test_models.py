@@ -24,6 +24,7 @@ from ferlib.models import (
     build_model,
     build_vit,
     count_params,
+    describe_params,
     model_summary,
 )
 
@@ -137,6 +138,7 @@ def test_cnn_parameter_count(cnn):
     assert counts == {"trainable": CNN_TRAINABLE, "non_trainable": CNN_TOTAL - CNN_TRAINABLE, "total": CNN_TOTAL}
     assert (counts["total"], counts["trainable"]) == cnn_param_formula()
     assert cnn.count_params() == CNN_TOTAL
+    assert describe_params(cnn).startswith(f"**{CNN_TOTAL:,} parameters**, {CNN_TOTAL - CNN_TRAINABLE:,} of them")
 
 
 def test_small_cnn_follows_the_formula():

@@ -12,6 +12,8 @@ from ferlib.recipes.verdicts import (
     phase2_verdict,
     precision_verdict,
     reading_verdict,
+    release_of,
+    release_sentence,
     ranking_verdict,
     too_small,
     tuning_verdict,
@@ -124,3 +126,20 @@ def test_precision_sentence_follows_the_gaps():
     assert "does not change what this model learns" in precision_verdict(check)
     check.best_val_accuracy_gap = 4.0
     assert "with care" in precision_verdict(check)
+
+
+def test_release_sentence_tells_the_two_releases_apart():
+    import numpy as np
+
+    from ferlib.fer2013 import FER2013, equalize_histogram
+
+    rng = np.random.default_rng(0)
+    dim = rng.integers(60, 140, size=(20, 48, 48)).astype(np.uint8)  # low-contrast photos
+    def dataset(images, fmt):
+        return FER2013(images, np.zeros(len(images), np.int64), np.array(["Training"] * len(images)),
+                       "sha256:" + "0" * 64, f"/x/fer2013.{fmt}", fmt)
+    csv = dataset(dim, "csv")
+    folder = dataset(np.stack([equalize_histogram(im) for im in dim]), "folder")
+    assert release_of(csv) == "the challenge CSV's own pixels"
+    assert release_of(folder) == "the image-folder release (histogram-equalized)"
+    assert "**the challenge CSV's own pixels**" in release_sentence(csv) and "fer2013.csv" in release_sentence(csv)

@@ -169,3 +169,23 @@ def precision_verdict(check) -> str:
                            "this model learns, so the run uses it.")
     return sentence + (f"More than 1.5 points apart on the steady measures: treat the {check.precision} "
                        "numbers with care.")
+
+
+def release_of(dataset) -> str:
+    """Which kind of pixels a loaded data set holds: the challenge CSV's own, the
+    image-folder release's equalized ones, or synthetic faces (from its pixel statistics)."""
+    if dataset.is_synthetic:
+        return "synthetic faces"
+    if dataset.pixel_summary()["looks_equalized"]:
+        return "the image-folder release (histogram-equalized)"
+    return "the challenge CSV's own pixels"
+
+
+def release_sentence(dataset) -> str:
+    """What the run read, and what its grey levels say about which release it is."""
+    pixels = dataset.pixel_summary()
+    return (f"This run read **{dataset.source.split('/')[-1]}** ({dataset.format}, fingerprint "
+            f"`{dataset.fingerprint[:23]}…`). Mean grey level {pixels['mean']:.1f}, standard deviation "
+            f"{pixels['std']:.1f}; the average image has a spread of {pixels['per_image_std']:.1f} grey levels, "
+            f"and {pixels['full_range_share']:.0%} of the images span the full 0..255 range. That is "
+            f"**{release_of(dataset)}**: an equalized copy has nearly every image spanning the full range.")
