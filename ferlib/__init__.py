@@ -68,7 +68,7 @@ _OWNERS = {
     "recipes.phase2": ("hard_sample_indices", "run_phase2"),
     "recipes.verdicts": ("comparison_verdicts", "fit_verdict", "phase2_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
-                         "precision_verdict", "release_of", "release_sentence", "too_small"),
+                         "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
                "build_cnn", "build_model", "build_vit", "count_params", "describe_params", "model_summary", "model_table"),

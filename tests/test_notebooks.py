@@ -261,3 +261,14 @@ def test_every_hidden_cell_has_a_labelled_toggle(notebook):
             labels = cell.metadata.get("mystnb", {})
             assert labels.get("code_prompt_show", "").startswith("Show "), f"{name}: an unlabelled toggle"
             assert labels.get("code_prompt_hide", "").startswith("Hide "), f"{name}: an unlabelled toggle"
+
+
+def test_visible_code_fits_the_books_code_box(notebook):
+    """The book's code boxes hold 80 characters; longer lines scroll sideways."""
+    name, nb = notebook
+    for i, cell in enumerate(_code_cells(nb)):
+        tags = cell.metadata.get("tags", [])
+        if "remove-cell" in tags or "remove-input" in tags:
+            continue
+        for line in cell.source.splitlines():
+            assert len(line) <= 80, f"{name}, code cell {i}: {len(line)} characters: {line[:50]}..."

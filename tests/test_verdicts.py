@@ -8,6 +8,7 @@ from ferlib.recipes.verdicts import (
     class_weight_verdict,
     cluster_verdict,
     comparison_verdicts,
+    ferplus_verdict,
     fit_verdict,
     phase2_verdict,
     precision_verdict,
@@ -143,3 +144,11 @@ def test_release_sentence_tells_the_two_releases_apart():
     assert release_of(csv) == "the challenge CSV's own pixels"
     assert release_of(folder) == "the image-folder release (histogram-equalized)"
     assert "**the challenge CSV's own pixels**" in release_sentence(csv) and "fer2013.csv" in release_sentence(csv)
+
+
+def test_ferplus_sentence_names_the_overall_and_the_worst_emotion():
+    import pandas as pd
+
+    agreement = pd.DataFrame({"agree": [0.93, 0.14, 0.657]}, index=["Happy", "Fear", "all"])
+    sentence = ferplus_verdict(agreement)
+    assert "for 66% of the images" in sentence and "worst emotion is Fear (14%)" in sentence
