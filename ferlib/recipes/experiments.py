@@ -7,6 +7,7 @@ that folder: 02 and 03 train phase 1, 04 phase 2, 05 and 06 read what they saved
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -321,8 +322,10 @@ def load_stage_model(run: Run, model: str, stage: str = "phase1", train_if_missi
         notebook = "02_cnn" if (model, stage) == ("cnn", "phase1") else "03_vit_tuning" if stage == "phase1" else "04_phase2"
         if not train_if_missing:
             raise FileNotFoundError(f"{path} is missing: run notebook {notebook} with the same run_dir first")
-        print(f"This run folder has no {model.upper()} {stage} model yet (notebook {notebook} makes it): "
-              f"training it now at the {run.profile_name} profile.", flush=True)
+        # Said in the notebook's output, wrapped to the book's column: a notebook opened alone
+        # (Colab) trains what earlier notebooks would have made, and the reader should know.
+        print(textwrap.fill(f"This run folder has no {model.upper()} {stage} model yet (notebook {notebook} "
+                            f"makes it): training it now at the {run.profile_name} profile.", width=78), flush=True)
         if stage == "phase2":
             train_phase2(run, model, verbose=0)
         else:
