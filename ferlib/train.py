@@ -101,6 +101,27 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._started
 
 
+class EpochLine(keras.callbacks.Callback):
+    """One short line per epoch (``verbose=2``): Keras' own line lists every log and runs
+    to 140 characters, wider than a book page."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        parts = [f"epoch {epoch + 1}/{self.epochs}"]
+        if "accuracy" in logs:
+            parts.append(f"accuracy {logs['accuracy']:.3f}" + (
+                f" (val {logs['val_accuracy']:.3f})" if "val_accuracy" in logs else ""))
+        if "loss" in logs:
+            parts.append(f"loss {logs['loss']:.3f}" + (f" (val {logs['val_loss']:.3f})" if "val_loss" in logs else ""))
+        if "epoch_seconds" in logs:
+            parts.append(f"{logs['epoch_seconds']:.0f} s")
+        print(", ".join(parts), flush=True)
+
+
 #: The attributes that make up a callback's memory between epochs. Keras resets them in
 #: ``on_train_begin``, so a resumed fit would otherwise forget wait counters and best values.
 _CALLBACK_STATE = {
@@ -346,8 +367,10 @@ def train_model(
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin
     chain = _callback_chain(batches, stateful, checkpoint, progress, label or str(run_dir))
+    if verbose == 2:  # one line per epoch, short enough for the book's column
+        chain.append(EpochLine(config.epochs))
     model.fit(batches, validation_data=(val[0], one_hot(val[1])), epochs=config.epochs,
-              callbacks=chain + list(callbacks), verbose=verbose, class_weight=class_weight)
+              callbacks=chain + list(callbacks), verbose=0 if verbose == 2 else verbose, class_weight=class_weight)
     return _finish(model, run_dir, signature, checkpoint, config)
 
 

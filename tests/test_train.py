@@ -544,3 +544,14 @@ def test_end_to_end_fit_on_jax(tmp_path):
         assert (tmp_path / "runs" / name / "model.keras").is_file()
         # the validation score logged during fit is the plain validation score
         assert model["scores"]["val"]["loss"] == pytest.approx(model["history"]["val_loss"][0], rel=1e-4)
+
+
+def test_one_line_per_epoch_fits_the_page(capsys):
+    from ferlib.train import EpochLine
+
+    line = EpochLine(100)
+    line.on_epoch_end(6, {"accuracy": 0.1259, "val_accuracy": 0.2541, "loss": 3.8032, "val_loss": 1.9512,
+                          "epoch_seconds": 15.2, "learning_rate": 0.001})
+    out = capsys.readouterr().out.strip()
+    assert out == "epoch 7/100, accuracy 0.126 (val 0.254), loss 3.803 (val 1.951), 15 s"
+    assert len(out) <= 80
