@@ -385,6 +385,8 @@ NATIVE_LOG = (
     "To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.\n"
 )
 NATIVE_CUDA = "E0000 00:00:1795543603.208068   15330 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+RETRACING = ("WARNING:tensorflow:5 out of the last 5 calls to <function TensorFlowTrainer.make_predict_function."
+             "<locals>.one_step_on_data_distributed at 0x7f1c> triggered tf.function retracing. Tracing is expensive.\n")
 
 
 def test_published_notebooks_hold_no_machine_paths_or_native_logs(tmp_path, book):
@@ -400,6 +402,7 @@ def test_published_notebooks_hold_no_machine_paths_or_native_logs(tmp_path, book
     cell.outputs = [
         new_output("stream", name="stderr", text=NATIVE_LOG),
         new_output("stream", name="stderr", text=NATIVE_CUDA),
+        new_output("stream", name="stderr", text=RETRACING),
         new_output("stream", name="stdout", text=f"model saved to {run_dir}/cnn/phase1/model.keras\n"),
         new_output("stream", name="stderr", text=warning),
         new_output("display_data", data={"text/plain": f"PosixPath('{run_dir}/metrics/cnn_phase1.json')"}),
@@ -415,6 +418,7 @@ def test_published_notebooks_hold_no_machine_paths_or_native_logs(tmp_path, book
         assert path not in published_text, f"{path} leaked into the published notebook"
     assert "/tmp/" not in published_text and "/work/" not in published_text
     assert "oneDNN" not in published_text and "port.cc" not in published_text and "cuInit" not in published_text
+    assert "retracing" not in published_text
     outputs = published.cells[2].outputs
     stderr = [o for o in outputs if o.get("name") == "stderr"]
     assert len(stderr) == 1, "only the Python warning should be left on stderr"

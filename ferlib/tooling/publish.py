@@ -120,7 +120,9 @@ def reproduction_page(summary: dict, results: dict) -> str:
 # to stderr at import whatever TF_CPP_MIN_LOG_LEVEL says and tells a reader nothing.
 _NATIVE_LOG = re.compile(
     r"^([IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|WARNING: All log messages before absl|"
-    r"To enable the following instructions|$)"
+    r"To enable the following instructions|"
+    # tf.function retracing notes: a new model was predicted on; nothing for a reader to do
+    r"WARNING:tensorflow:\d+ out of the last \d+ calls to .* triggered tf.function retracing|$)"
 )
 
 
