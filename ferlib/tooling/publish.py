@@ -149,8 +149,10 @@ def _tidy_for_book(notebook: dict) -> dict:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 text = "".join(output.get("text", ""))
-                if all(_NATIVE_LOG.match(line) for line in text.splitlines()):
+                kept_lines = [line for line in text.splitlines() if not _NATIVE_LOG.match(line)]
+                if not kept_lines:
                     continue
+                output["text"] = "\n".join(kept_lines) + "\n"
             kept.append(output)
         cell["outputs"] = kept
     return notebook
