@@ -7,6 +7,7 @@ A run is one execution of the notebooks at one profile. Its folder holds::
     code/                       the package and notebooks that background run executes, and their COMMIT
     progress.json               the training in progress: epoch n of N, best so far (``ferlib status``)
     timings.json                wall time of each finished notebook
+    cpu.json                    CPU time (user + system) of each finished notebook's kernel
     notebooks/<name>.ipynb      the executed notebooks
     readings/<model>/<reading>/ the architecture readings (02, 03); ``<reading>@float32/``
                                 the chosen one again in float32 (the precision check, 02)
@@ -82,6 +83,10 @@ class RunFolder:
         return self.root / "timings.json"
 
     @property
+    def cpu_times(self) -> Path:
+        return self.root / "cpu.json"
+
+    @property
     def attempts(self) -> Path:
         """Time spent in notebooks that were interrupted (a session's end), per notebook."""
         return self.root / "attempts.json"
@@ -145,12 +150,15 @@ class RunFolder:
         attempts["running"] = {"name": name, "started": time.time()}
         write_json(self.attempts, attempts)
 
-    def record_notebook(self, name: str, seconds: float) -> None:
-        """`name` ran to the end in `seconds`; time lost in interrupted attempts is added.
+    def record_notebook(self, name: str, seconds: float, cpu_seconds: float | None = None) -> None:
+        """`name` ran to the end in `seconds` of wall time (`cpu_seconds` of its kernel's CPU
+        time); wall time lost in interrupted attempts is added.
 
         A notebook executed again in the same folder (``--reexecute``: its trainings reused)
-        keeps the time of the pass that trained; the new pass's time goes to
+        keeps the times of the pass that trained; the new pass's time goes to
         ``attempts.json`` (``reexecuted_seconds``), so the book reports what training cost.
+        The CPU time of an interrupted attempt is lost with its kernel: ``cpu.json`` holds the
+        attempt that finished, and says so (``complete``: false) when there were others.
         """
         attempts = read_json(self.attempts, {})
         earlier = attempts.get("interrupted_seconds", {}).pop(name, 0.0)
@@ -160,6 +168,10 @@ class RunFolder:
             attempts.setdefault("reexecuted_seconds", {})[name] = round(seconds + earlier, 1)
         else:
             timings[name] = round(seconds + earlier, 1)
+            if cpu_seconds is not None:
+                cpu = read_json(self.cpu_times, {})
+                cpu[name] = {"seconds": round(cpu_seconds, 1), "complete": earlier == 0.0}
+                write_json(self.cpu_times, cpu)
         write_json(self.attempts, attempts)
         write_json(self.timings, timings)
 

@@ -238,6 +238,13 @@ def test_timings_list_every_notebook(smoke_run):
     assert all(isinstance(s, (int, float)) and s >= 0 for s in timings.values())
 
 
+def test_the_kernels_cpu_time_is_measured_for_every_notebook(smoke_run):
+    """Starting a Python kernel alone costs CPU time, so a zero means it was not measured."""
+    cpu = json.loads((smoke_run["run_dir"] / "cpu.json").read_text())
+    assert list(cpu) == list(NOTEBOOKS)
+    assert all(entry["seconds"] > 0 and entry["complete"] for entry in cpu.values()), cpu
+
+
 def test_the_command_line_passes_its_options(tmp_path, monkeypatch, capsys):
     notebooks = _write_notebooks(tmp_path / "nb")
     run_dir = tmp_path / "run"
@@ -455,3 +462,21 @@ def test_published_notebooks_take_the_runs_values_in_their_parameters_cell(smoke
 def test_merging_parameters_keeps_comments_and_adds_new_names():
     merged = publish_module._merge_parameters('profile = "smoke"  # how big\nseed = 42\n', 'profile = "full"\nepochs = 3\n')
     assert merged.splitlines() == ['profile = "full"  # how big', "seed = 42", "epochs = 3"]
+
+
+def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():
+    from ferlib.tooling.publish import reproduction_page
+
+    summary = {"profile": "full", "device": "cpu: x86_64 (2 cores)",
+               "notebook_seconds": {"01_data": 60.0, "02_cnn": 7200.0, "03_vit_tuning": 3600.0},
+               "notebook_cpu": {"02_cnn": {"seconds": 13800.0, "complete": True},
+                                "03_vit_tuning": {"seconds": 5400.0, "complete": False}}}
+    page = reproduction_page(summary, {})
+    assert "| 01_data | 1 min | – |" in page
+    assert "| 02_cnn | 2 h 00 min | 3 h 50 min |" in page
+    assert "| 03_vit_tuning | 1 h 00 min | ≥ 1 h 30 min |" in page
+    assert "| **all notebooks** | **3 h 01 min** | **≥ 5 h 20 min** |" in page
+    assert "CPU time of 01_data was not recorded" in page and "For 03_vit_tuning" in page
+    summary["notebook_cpu"]["01_data"] = {"seconds": 90.0, "complete": True}
+    summary["notebook_cpu"]["03_vit_tuning"]["complete"] = True
+    assert "| **all notebooks** | **3 h 01 min** | **5 h 22 min** |" in reproduction_page(summary, {})

@@ -150,8 +150,10 @@ def test_time_of_an_interrupted_notebook_counts(tmp_path, monkeypatch):
     folder.start_notebook("02_cnn")
     folder.notebook("02_cnn").parent.mkdir(parents=True)
     folder.notebook("02_cnn").write_text("{}")
-    folder.record_notebook("02_cnn", 300.0)
+    folder.record_notebook("02_cnn", 300.0, cpu_seconds=550.0)
     assert folder.finished_notebooks() == {"02_cnn": 900.0}
+    # the killed attempt's CPU time died with its kernel: the record says it is incomplete
+    assert json.loads(folder.cpu_times.read_text()) == {"02_cnn": {"seconds": 550.0, "complete": False}}
 
 
 def test_the_run_card_records_when_the_latest_notebook_finished(tmp_path):
@@ -169,9 +171,10 @@ def test_executing_again_keeps_the_time_of_the_pass_that_trained(tmp_path):
     folder.notebook("02_cnn").parent.mkdir(parents=True, exist_ok=True)
     folder.notebook("02_cnn").write_text("{}")
     folder.start_notebook("02_cnn")
-    folder.record_notebook("02_cnn", 5400.0)
+    folder.record_notebook("02_cnn", 5400.0, cpu_seconds=10000.0)
     folder.start_notebook("02_cnn")  # --reexecute: the trainings are reused, so it takes seconds
     assert "02_cnn" not in folder.finished_notebooks()  # killed now, it must run again
-    folder.record_notebook("02_cnn", 40.0)
+    folder.record_notebook("02_cnn", 40.0, cpu_seconds=70.0)
     assert folder.finished_notebooks() == {"02_cnn": 5400.0}
+    assert json.loads(folder.cpu_times.read_text())["02_cnn"]["seconds"] == 10000.0
     assert json.loads(folder.attempts.read_text())["reexecuted_seconds"] == {"02_cnn": 40.0}

@@ -10,6 +10,7 @@ command line is :mod:`ferlib.tooling.cli`.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,13 @@ def _environment(values: dict[str, str]):
                 os.environ[key] = value
 
 
+def _kernel_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children: papermill's kernels,
+    which jupyter_client waits for when it shuts them down."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume) -> list[Path]:
     import papermill as pm
 
@@ -93,7 +101,7 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
             done.append(output)
             continue
         _say(f"[{i}/{len(names)}] {name}: running ({profile} profile) ...")
-        started = time.time()
+        started, cpu_started = time.time(), _kernel_cpu_seconds()
         folder.start_notebook(name)
         os.environ["FERLIB_NOTEBOOK"] = name  # the kernel inherits it; training progress names the notebook
         try:
@@ -115,7 +123,7 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
         except Exception as err:  # kernel died, timeout, missing kernel ...
             raise PipelineError(f"notebook {name} failed: {type(err).__name__}: {err}") from err
         seconds = time.time() - started
-        folder.record_notebook(name, seconds)
+        folder.record_notebook(name, seconds, cpu_seconds=_kernel_cpu_seconds() - cpu_started)
         folder.mark_finished()
         _say(f"[{i}/{len(names)}] {name}: done in {seconds:.0f} s")
         done.append(output)

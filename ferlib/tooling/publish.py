@@ -62,6 +62,7 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
         shutil.copyfile(comparison, results_dir / "comparison.json")
     summary = read_json(folder.card)
     summary["notebook_seconds"] = read_json(folder.timings, {})
+    summary["notebook_cpu"] = read_json(folder.cpu_times, {})
     summary["training_seconds"] = folder.status()["training_seconds"]
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
@@ -104,15 +105,35 @@ def reproduction_page(summary: dict, results: dict) -> str:
             cells += [text(theirs), "–" if ours is None else text(ours), diff or "–"]
         lines.append("| " + " | ".join(cells) + " |")
     seconds = summary.get("notebook_seconds", {})
+    cpu = summary.get("notebook_cpu", {})
+
+    def cpu_cell(name: str) -> str:
+        if name not in cpu:
+            return "–"
+        return ("" if cpu[name]["complete"] else "≥ ") + _hours(cpu[name]["seconds"])
+
     lines += ["", "## What it cost", "",
               f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
-              "the run took (a notebook that was interrupted and resumed counts every attempt):", "",
-              "| Notebook | wall time |", "|---|---:|"]
-    lines += [f"| {name} | {_hours(value)} |" for name, value in seconds.items()]
-    lines += [f"| **all notebooks** | **{_hours(sum(seconds.values()))}** |", ""]
+              "the run took (a notebook that was interrupted and resumed counts every attempt), and the CPU "
+              "time (user + system, all cores) its kernel used:", "",
+              "| Notebook | wall time | CPU time |", "|---|---:|---:|"]
+    lines += [f"| {name} | {_hours(value)} | {cpu_cell(name)} |" for name, value in seconds.items()]
+    measured = [name for name in seconds if name in cpu]
+    unmeasured = [name for name in seconds if name not in cpu]
+    partial = [name for name in measured if not cpu[name]["complete"]]
+    total_cpu = "–"
+    if measured:
+        total_cpu = ("≥ " if unmeasured or partial else "") + _hours(sum(cpu[n]["seconds"] for n in measured))
+    lines += [f"| **all notebooks** | **{_hours(sum(seconds.values()))}** | **{total_cpu}** |", ""]
     if summary.get("training_seconds"):
-        lines += [f"Of that, training the models took {_hours(summary['training_seconds'])} (the sum of every "
-                  "training's epochs, resumed sessions included).", ""]
+        lines += [f"Of that wall time, training the models took {_hours(summary['training_seconds'])} (the sum of "
+                  "every training's epochs, resumed sessions included).", ""]
+    if unmeasured:
+        lines += [f"The CPU time of {', '.join(unmeasured)} was not recorded (the pipeline did not measure it yet when "
+                  "they ran); it is at most the wall time times the number of cores.", ""]
+    if partial:
+        lines += [f"For {', '.join(partial)} the CPU time counts only the attempt that finished: an interrupted "
+                  "attempt's kernel took its count with it (≥).", ""]
     return "\n".join(lines)
 
 
