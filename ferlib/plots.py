@@ -168,7 +168,9 @@ def plot_equalization(images, n: int = 6) -> Figure:
 
 
 def _epochs(history: pd.DataFrame) -> pd.Series:
-    return history["epoch"] if "epoch" in history else pd.Series(np.arange(1, len(history) + 1), index=history.index)
+    """Epochs counted from 1, as Keras prints them and ``train.json``'s ``best_epoch`` counts
+    (``history.csv`` counts from 0)."""
+    return history["epoch"] + 1 if "epoch" in history else pd.Series(np.arange(1, len(history) + 1), index=history.index)
 
 
 def _mark_best(ax, epochs: pd.Series, values: pd.Series, color) -> None:

@@ -6,14 +6,13 @@ every results page of the book opens with the run card built from it.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .files import write_json
+from .files import read_json, write_json
 
 
 
@@ -110,7 +109,11 @@ def save_results(path: str | Path, results: dict, provenance: dict) -> Path:
 
 
 def load_results(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+    """The results :func:`save_results` wrote, their ``provenance`` included."""
+    results = read_json(path)
+    if results is None:
+        raise FileNotFoundError(f"{path}: no results there yet; run the notebook that writes them in this run folder")
+    return results
 
 
 def describe_run(prov: dict) -> str:

@@ -252,3 +252,15 @@ def test_style_table_shortens_columns_and_formats_for_the_page():
     html = plots.style_table(frame).to_html()
     assert "best val" in html and "best_val_accuracy" not in html
     assert "4,061,703" in html and "204" in html and "203.6" not in html and "34.9%" in html
+
+
+def test_curves_count_epochs_from_one_like_keras_and_train_json():
+    """history.csv counts from 0; the best epoch in a figure must be the one train.json names."""
+    history = pd.DataFrame({"epoch": [0, 1, 2], "accuracy": [0.3, 0.4, 0.5], "val_accuracy": [0.3, 0.45, 0.4],
+                            "loss": [1.9, 1.7, 1.5], "val_loss": [1.9, 1.8, 1.7]})
+    fig = plots.plot_training_curves(history)
+    accuracy = next(ax for ax in fig.axes if ax.get_title() == "accuracy")
+    assert list(accuracy.lines[0].get_xdata()) == [1, 2, 3]
+    assert any("(epoch 2)" in t.get_text() for t in accuracy.texts)
+    runs = plots.plot_training_curves({"a": history})
+    assert list(runs.axes[0].lines[0].get_xdata()) == [1, 2, 3]
