@@ -54,10 +54,10 @@ def test_the_ranking_sentence_names_the_winner_and_whether_the_report_agrees():
 
 def test_phase2_sentence_follows_the_direction_of_each_change():
     report = phase2_verdict("CNN", 0.9832, 0.6289, 0.8042, 0.6472)
-    assert "raises its test accuracy by 1.8 points" in report and "falls" in report
+    assert "raises test accuracy by 1.8 points" in report and "falls" in report
     assert report.endswith("the pattern the report saw.")
     worse = phase2_verdict("CNN", 0.50, 0.50, 0.55, 0.48)
-    assert "lowers its test accuracy" in worse and "not the pattern" in worse
+    assert "lowers test accuracy" in worse and "not the pattern" in worse
 
 
 def test_a_small_run_says_so_and_a_full_one_does_not():

@@ -52,14 +52,14 @@ def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float,
     """What phase 2 did to the model's training and test accuracy (the report: test up ~2
     points, training down)."""
     test_change, train_change = p2_test - p1_test, p2_train - p1_train
-    test_words = (f"raises its test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
-                  f"lowers its test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
-                  "leaves its test accuracy where it was")
-    train_words = ("while its training accuracy falls" if train_change < -0.005 else
-                   "and its training accuracy rises too" if train_change > 0.005 else
+    test_words = (f"raises test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
+                  f"lowers test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
+                  "leaves test accuracy where it was")
+    train_words = ("while training accuracy falls" if train_change < -0.005 else
+                   "and training accuracy rises too" if train_change > 0.005 else
                    "with training accuracy unchanged")
     as_report = test_change > 0.005 and train_change < -0.005
-    return (f"Phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}) for the {model}, {train_words} "
+    return (f"For the {model}, phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}), {train_words} "
             f"({p1_train:.1%} to {p2_train:.1%}): " + ("the pattern the report saw." if as_report else
                                                       "not the pattern the report saw (test up, training down)."))
 
