@@ -172,6 +172,7 @@ class Checkpoint(keras.callbacks.Callback):
         for stale in self.directory.glob(".partial-*"):
             shutil.rmtree(stale, ignore_errors=True)
         latest, state = self.latest(), self.latest_state()
+        self.model._initial_epoch = None  # a fresh training starts at epoch 0 (see on_train_end)
         if state is None:
             return
         if not self.model.optimizer.built:
@@ -190,6 +191,12 @@ class Checkpoint(keras.callbacks.Callback):
         self.resumed_from = state["epoch"]
         # A run that had already stopped early runs no further epoch.
         self.model._initial_epoch = self.params["epochs"] if state["stopped"] else state["epoch"]
+
+    def on_train_end(self, logs=None):
+        # Keras' fit starts at model._initial_epoch when it is set and never clears it, so the
+        # next fit of the same model (phase 2's second step) would start where this resumed
+        # one did, and draw that epoch's shuffle and augmentation.
+        self.model._initial_epoch = None
 
     def epochs_done(self) -> int:
         state = self.latest_state()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -310,6 +311,37 @@ def test_learning_rate_decays_by_0_9_on_a_plateau(faces, tmp_path):
     # and each rate is lr * 0.9**k
     k = np.log(rates / lr) / np.log(0.9)
     np.testing.assert_allclose(k, np.round(k), atol=1e-3)
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Stops training like a kill: at the start of `epoch`, after the earlier epochs' checkpoints."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_training_does_not_shift_the_next_training_of_the_same_model(faces, tmp_path):
+    """Phase 2 fits one model twice. When the first fit resumed from a checkpoint, Keras kept
+    its start epoch on the model, and the second fit started there too (epochs 17.. instead of
+    0.., with that epoch's shuffle and augmentation)."""
+    train, val = faces
+    config = TrainConfig(epochs=3, batch_size=32, early_stopping_patience=None)
+    model = small_vit()
+    with pytest.raises(KeyboardInterrupt):
+        train_model(model, train, val, tmp_path / "first", config, verbose=0, callbacks=[InterruptAt(2)])
+    resumed = EpochCounter()
+    train_model(model, train, val, tmp_path / "first", config, verbose=0, callbacks=[resumed])
+    assert resumed.epochs == [2], "the first training resumes at its checkpoint"
+    counter = EpochCounter()
+    second = train_model(model, train, val, tmp_path / "second", replace(config, epochs=2), verbose=0,
+                         callbacks=[counter])
+    assert counter.epochs == [0, 1]
+    assert list(second.history["epoch"]) == [0, 1]
 
 
 # --------------------------------------------------------------------------- seeds
