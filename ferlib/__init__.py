@@ -60,7 +60,7 @@ _OWNERS = {
     "data": ("find_fer2013", "load_data", "load_fer2013", "load_synthetic"),
     "augment": ("BatchSequence", "augment_examples", "make_augmenter"),
     "evaluate": ("confusion_frame", "evaluate_model", "per_class_metrics", "predict_labels"),
-    "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "table1"),
+    "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "REPORT_TRAININGS", "table1"),
     "recipes.experiments": ("PROFILES", "Run", "build_for_run", "choose_precision", "chosen_reading",
                             "compare_models", "compare_precision", "compare_readings", "load_stage_model",
                             "prepare_run", "train_phase1", "train_phase2", "vit_tuning_story"),

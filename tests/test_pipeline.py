@@ -480,3 +480,25 @@ def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():
     summary["notebook_cpu"]["01_data"] = {"seconds": 90.0, "complete": True}
     summary["notebook_cpu"]["03_vit_tuning"]["complete"] = True
     assert "| **all notebooks** | **3 h 01 min** | **5 h 22 min** |" in reproduction_page(summary, {})
+
+
+def test_the_reproduction_page_sets_the_training_logs_beside_the_reports(tmp_path):
+    """Log against log: epochs and the last epoch's figures, read from the run's own files."""
+    from ferlib.files import write_json
+    from ferlib.runfolder import RunFolder
+    from ferlib.tooling.publish import reproduction_page, training_logs
+
+    folder = RunFolder(tmp_path)
+    trained = folder.phase1("cnn")
+    trained.mkdir(parents=True)
+    (trained / "history.csv").write_text(
+        "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
+        "0,0.30,0.001,1.8,0.35,1.7\n1,0.50,0.001,1.3,0.55,1.2\n2,0.60,0.001,1.1,0.52,1.25\n")
+    write_json(trained / "train.json", {"epochs": 3, "best_epoch": 2})
+    logs = training_logs(folder)
+    assert logs == {"cnn phase1": {"epochs": 3, "best_epoch": 2, "accuracy": 0.60, "loss": 1.1,
+                                   "val_accuracy": 0.52, "val_loss": 1.25}}
+    page = reproduction_page({"trainings": logs}, {"cnn": {"phase1": {"train": {"accuracy": 0.60}}}})
+    assert "| CNN, phase 1 | 42 | 3 (2) | 98.32% | 60.00% | 62.02% | 52.00% |" in page
+    assert "ViT, phase 1" not in page  # not trained in this run: no row
+    assert "{ref}`reproduction-differences`" in page  # 60% is far from the report's 98.32%
