@@ -10,6 +10,7 @@ from ferlib.recipes.verdicts import (
     comparison_verdicts,
     ferplus_verdict,
     fit_verdict,
+    hard_sample_verdict,
     phase2_verdict,
     precision_verdict,
     reading_verdict,
@@ -152,3 +153,17 @@ def test_ferplus_sentence_names_the_overall_and_the_worst_emotion():
     agreement = pd.DataFrame({"agree": [0.93, 0.14, 0.657]}, index=["Happy", "Fear", "all"])
     sentence = ferplus_verdict(agreement)
     assert "for 66% of the images" in sentence and "worst emotion is Fear (14%)" in sentence
+
+
+def test_the_hard_sample_verdict_follows_each_steps_numbers():
+    def scores(p1, hard, p2):
+        return {"phase 1": {"test": {"accuracy": p1}}, "after hard samples": {"test": {"accuracy": hard}},
+                "after augmentation": {"test": {"accuracy": p2}}}
+
+    collapse = hard_sample_verdict("CNN", scores(0.62, 0.41, 0.61), 1080, 18373)
+    assert "1,080 hard samples alone (6% of" in collapse and "61.0%" in collapse
+    assert "forgets" in collapse and "1.0 points below phase 1" in collapse
+    gentle = hard_sample_verdict("ViT", scores(0.36, 0.35, 0.38), 11000, 18373)
+    assert "forgets" not in gentle and "2.0 points above phase 1" in gentle
+    level = hard_sample_verdict("ViT", scores(0.36, 0.35, 0.362), 11000, 18373)
+    assert "where phase 1 ended" in level

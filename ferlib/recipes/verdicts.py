@@ -64,6 +64,25 @@ def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float,
                                                       "not the pattern the report saw (test up, training down)."))
 
 
+def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int) -> str:
+    """What each phase-2 step did to the model's test accuracy; `scores` is
+    :attr:`~ferlib.recipes.phase2.Phase2Result.scores` (step -> part -> accuracy/loss)."""
+    before, hard, after = (scores[step]["test"]["accuracy"] for step in
+                           ("phase 1", "after hard samples", "after augmentation"))
+    step1 = (f"Trained on its {n_hard:,} hard samples alone ({n_hard / n_train:.0%} of its training images), the "
+             f"{model} goes from {before:.1%} to {hard:.1%} on the test images")
+    if hard < before - 0.05:
+        step1 += ": it forgets much of what phase 1 taught it"
+    step2 = f"; the augmentation round on the whole training set then takes it to {after:.1%}"
+    if after > before + 0.005:
+        step2 += f", {100 * (after - before):.1f} points above phase 1."
+    elif after < before - 0.005:
+        step2 += f", {100 * (before - after):.1f} points below phase 1."
+    else:
+        step2 += ", where phase 1 ended."
+    return step1 + step2
+
+
 def attention_verdict(ratio_max: float, ratio_min: float) -> str:
     """Whether the ViT's attention singles out regions, from the most and least attended
     patch's share relative to an even share."""
