@@ -66,7 +66,7 @@ _OWNERS = {
                             "prepare_run", "train_phase1", "train_phase2", "vit_tuning_story"),
     "recipes.pages": ("glue", "glue_values", "setup_notebook"),
     "recipes.phase2": ("hard_sample_indices", "run_phase2"),
-    "recipes.verdicts": ("comparison_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
+    "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),

@@ -21,6 +21,7 @@ from ferlib.recipes.experiments import (
     train_phase1,
 )
 from ferlib.models import READINGS
+from ferlib.train import read_history
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +84,12 @@ def test_compare_models_returns_the_comparison(run):
                     comparison.results[model]["phase" + phase[1]][part]["accuracy"])
         assert values[f"{model}_test_loss"] == comparison.results[model]["phase2"]["test"]["loss"]
         assert values[f"{model}_disgust_correct"] == comparison.per_class[model.upper() if model == "cnn" else "ViT"].loc["Disgust", "correct"]
+        # the trainings' logs, which the conclusion quotes beside the report's
+        for stage in ("phase1", "augmentation"):
+            log = comparison.logs[f"{model} {stage}"]
+            assert values[f"{model}_{stage}_epochs"] == log["epochs"] == len(read_history(
+                run.folder.phase1(model) if stage == "phase1" else run.folder.phase2(model, stage)))
+            assert values[f"{model}_{stage}_log_train_acc"] == log["accuracy"]
 
 
 def test_setup_notebook_prepares_glues_and_shows_the_run(run, monkeypatch):

@@ -60,17 +60,21 @@ def _comparison_keys() -> set[str]:
 
     scores = {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")}
     per_class = pd.DataFrame({"correct": range(len(EMOTIONS))}, index=list(EMOTIONS))
+    log = {"epochs": 3, "best_epoch": 2, "accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.4, "val_loss": 1.2}
+    logs = {f"{m} {stage}": log for m in ("cnn", "vit") for stage in ("phase1", "augmentation")}
     comparison = Comparison(pd.DataFrame(), {m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")},
-                            {}, {"CNN": per_class, "ViT": per_class})
+                            {}, {"CNN": per_class, "ViT": per_class}, logs)
     return set(comparison.glue_values())
 
 
 def _verdict_keys() -> set[str]:
-    """The names ``comparison_verdicts`` gives (the sentences the conclusion quotes)."""
-    from ferlib.recipes.verdicts import comparison_verdicts
+    """The names ``comparison_verdicts`` and ``difference_verdicts`` give (the sentences the
+    conclusion quotes; page 5 glues them as one dict, ``verdicts``)."""
+    from ferlib.recipes.verdicts import comparison_verdicts, difference_verdicts
 
     scores = {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")}
-    return set(comparison_verdicts({m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")}, 0.25, "smoke"))
+    results = {m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")}
+    return set(comparison_verdicts(results, 0.25, "smoke")) | set(difference_verdicts(results, {}))
 
 
 def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:

@@ -36,7 +36,7 @@ def _check_verdicts_follow_the_numbers(cells):
     """The sentences the conclusion quotes are the ones this run's own numbers give."""
     import ast
 
-    from ferlib.recipes.verdicts import comparison_verdicts
+    from ferlib.recipes.verdicts import comparison_verdicts, difference_verdicts
 
     glued = {}
     for cell in cells:
@@ -53,3 +53,9 @@ def _check_verdicts_follow_the_numbers(cells):
     expected = comparison_verdicts(results, glued["test_majority_baseline"], "smoke")
     assert {k: glued[k] for k in expected} == expected
     assert "This is a smoke run" in glued["verdict_caveat"]
+    logs = {f"{m} {stage}": {"epochs": glued[f"{m}_{stage}_epochs"], "best_epoch": glued[f"{m}_{stage}_best_epoch"],
+                             "accuracy": glued[f"{m}_{stage}_log_train_acc"],
+                             "val_accuracy": glued[f"{m}_{stage}_log_val_acc"]}
+            for m in ("cnn", "vit") for stage in ("phase1", "augmentation")}
+    differences = difference_verdicts(results, logs)
+    assert {k: glued[k] for k in differences} == differences

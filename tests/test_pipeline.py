@@ -486,7 +486,8 @@ def test_the_reproduction_page_sets_the_training_logs_beside_the_reports(tmp_pat
     """Log against log: epochs and the last epoch's figures, read from the run's own files."""
     from ferlib.files import write_json
     from ferlib.runfolder import RunFolder
-    from ferlib.tooling.publish import reproduction_page, training_logs
+    from ferlib.recipes.report import training_logs
+    from ferlib.tooling.publish import reproduction_page
 
     folder = RunFolder(tmp_path)
     trained = folder.phase1("cnn")

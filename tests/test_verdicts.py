@@ -8,6 +8,7 @@ from ferlib.recipes.verdicts import (
     class_weight_verdict,
     cluster_verdict,
     comparison_verdicts,
+    difference_verdicts,
     ferplus_verdict,
     fit_verdict,
     hard_sample_verdict,
@@ -167,3 +168,21 @@ def test_the_hard_sample_verdict_follows_each_steps_numbers():
     assert "forgets" not in gentle and "2.0 points above phase 1" in gentle
     level = hard_sample_verdict("ViT", scores(0.36, 0.35, 0.362), 11000, 18373)
     assert "where phase 1 ended" in level
+
+
+def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
+    def scores(train, val, test):
+        return {"train": {"accuracy": train}, "val": {"accuracy": val}, "test": {"accuracy": test}}
+
+    results = {"cnn": {"phase1": scores(0.941, 0.606, 0.619), "phase2": scores(0.80, 0.66, 0.65)},
+               "vit": {"phase1": scores(0.40, 0.37, 0.36), "phase2": scores(0.43, 0.41, 0.42)}}
+    slow = {"epochs": 42, "best_epoch": 32, "accuracy": 0.874, "val_accuracy": 0.57}
+    verdicts = difference_verdicts(results, {"cnn phase1": slow})
+    assert set(verdicts) == {f"difference_{m}_{p}" for m in ("cnn", "vit") for p in ("phase1", "phase2")}
+    assert verdicts["difference_cnn_phase1"].startswith("CNN, phase 1: training 94.1% against 98.32%.")
+    assert "validation" not in verdicts["difference_cnn_phase1"].split(".")[0]  # 60.6 vs 62.02: within 3
+    assert "fits its training images less than the report's" in verdicts["difference_cnn_phase1"]
+    assert "all within three points" in verdicts["difference_cnn_phase2"]
+    assert "It trained" not in verdicts["difference_vit_phase2"]  # no log: nothing said about it
+    same = difference_verdicts(results, {"cnn phase1": {**slow, "accuracy": 0.97}})
+    assert "the measurement, not the network" in same["difference_cnn_phase1"]

@@ -8,7 +8,7 @@ that folder: 02 and 03 train phase 1, 04 phase 2, 05 and 06 read what they saved
 from __future__ import annotations
 
 import textwrap
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from ..evaluate import (
 from ..files import read_json, write_json
 from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params
 from .phase2 import Phase2Result, run_phase2
-from .report import table1
+from .report import table1, training_logs
 from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
 from ..runfolder import RunFolder
 from ..splits import Split, make_split, split_arrays, subsample
@@ -356,6 +356,7 @@ class Comparison:
     results: dict[str, dict]  # model -> phase1/phase2 -> part -> {"accuracy", "loss"}
     confusion: dict[str, pd.DataFrame]  # "CNN"/"ViT" -> counts, rows = true emotion
     per_class: dict[str, pd.DataFrame]  # "CNN"/"ViT" -> precision, recall, f1, support, correct per emotion
+    logs: dict[str, dict] = field(default_factory=dict)  # "cnn phase1" ... -> epochs, best_epoch, last epoch's log
 
     @property
     def per_class_long(self) -> pd.DataFrame:
@@ -365,8 +366,10 @@ class Comparison:
     def glue_values(self) -> dict[str, float]:
         """The numbers the chapters quote, by name: ``cnn_p1_train_acc`` ... ``vit_p2_test_acc``
         (accuracy per model, phase and part), ``cnn_test_loss`` and ``vit_test_loss`` (the
-        final models' test loss), and ``cnn_disgust_correct`` (test images of each emotion that
-        each final model gets right)."""
+        final models' test loss), ``cnn_disgust_correct`` (test images of each emotion that
+        each final model gets right), and for each training in :attr:`logs` its epochs, best
+        epoch and last epoch's training-log accuracies (``vit_phase1_epochs``,
+        ``cnn_augmentation_log_train_acc`` ...)."""
         values = {}
         for model, phases in self.results.items():
             for phase, short in (("phase1", "p1"), ("phase2", "p2")):
@@ -376,6 +379,12 @@ class Comparison:
         for label, metrics in self.per_class.items():
             for emotion, correct in metrics["correct"].items():
                 values[f"{label.lower()}_{emotion.lower()}_correct"] = int(correct)
+        for training, log in self.logs.items():  # "cnn phase1" -> cnn_phase1_epochs ...
+            key = training.replace(" ", "_")
+            values[f"{key}_epochs"] = log["epochs"]
+            values[f"{key}_best_epoch"] = log["best_epoch"]
+            values[f"{key}_log_train_acc"] = log["accuracy"]
+            values[f"{key}_log_val_acc"] = log["val_accuracy"]
         return values
 
 
@@ -392,7 +401,7 @@ def compare_models(run: Run) -> Comparison:
         label = {"cnn": "CNN", "vit": "ViT"}[model]
         confusion[label] = confusion_frame(y_test, predicted)
         per_class[label] = per_class_metrics(y_test, predicted)
-    comparison = Comparison(table1(results), results, confusion, per_class)
+    comparison = Comparison(table1(results), results, confusion, per_class, training_logs(run.folder))
     run.save_metrics("comparison", {"table1": comparison.table1, "results": results,
                                     "confusion": {k: v.values for k, v in confusion.items()},
                                     "per_class": comparison.per_class_long.to_dict(orient="records")})

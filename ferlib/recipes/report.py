@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..files import read_json
+from ..runfolder import RunFolder
+from ..train import read_history
+
 #: The report's Table 1 (section 5.3), as printed there ("06289" read as 0.6289).
 REPORT_TABLE1: dict[str, dict[str, float]] = {
     "cnn": {
@@ -69,3 +73,20 @@ def _statistic(results: dict, statistic: str) -> float | None:
     phase, part, _ = statistic.split()
     scores = results.get(phase)
     return None if scores is None else scores[part]["accuracy"]
+
+
+def training_logs(folder: RunFolder) -> dict[str, dict]:
+    """Each model's phase-1 training and phase-2 augmentation round as its log tells it:
+    epochs trained, the best epoch (whose weights were kept), and the last epoch's training
+    and validation figures, the ones the report's text quotes."""
+    logs = {}
+    for model in ("cnn", "vit"):
+        for stage, path in (("phase1", folder.phase1(model)), ("augmentation", folder.phase2(model, "augmentation"))):
+            info = read_json(path / "train.json")
+            history = read_history(path)
+            if info is None or history.empty:
+                continue
+            last = history.iloc[-1]
+            logs[f"{model} {stage}"] = {"epochs": int(info["epochs"]), "best_epoch": info.get("best_epoch"),
+                                        **{key: float(last[key]) for key in ("accuracy", "loss", "val_accuracy", "val_loss")}}
+    return logs

@@ -123,6 +123,55 @@ def comparison_verdicts(results: dict, baseline: float, profile: str) -> dict[st
     return verdicts
 
 
+#: A difference from the report's number larger than this (3 points) asks for a reason.
+FLAG = 0.03
+
+
+def difference_verdict(model: str, phase: str, ours: dict, report: dict, log: dict | None,
+                       report_log: dict) -> str:
+    """Where one model's phase differs from the report by more than :data:`FLAG`, and what the
+    training logs say about it. `ours` and `report` map ``train``/``val``/``test`` to
+    accuracy; `log` and `report_log` are the training's last epoch as its log tells it
+    (``epochs``, ``best_epoch``, ``accuracy``, ``val_accuracy``; :data:`~ferlib.recipes.report.
+    REPORT_TRAININGS` for the report)."""
+    label = f"{model}, {'phase 1' if phase == 'phase1' else 'phase 2'}"
+    words = {"train": "training", "val": "validation", "test": "test"}
+    flagged = [part for part in ("train", "val", "test") if abs(ours[part] - report[part]) > FLAG]
+    if not flagged:
+        sentences = [f"{label}: training, validation and test accuracy are all within three points of the report's."]
+    else:
+        listed = ", ".join(f"{words[p]} {ours[p]:.1%} against {report[p]:.2%}" for p in flagged)
+        sentences = [f"{label}: {listed}."]
+    if log is not None:
+        epochs = f"It trained {log['epochs']} epochs (best {log['best_epoch']}), the report's {report_log['epochs']}"
+        gap = log["accuracy"] - report_log["accuracy"]
+        if abs(gap) <= FLAG:
+            sentences.append(f"{epochs}; log against log the last epochs agree ({log['accuracy']:.1%} training "
+                             f"accuracy against {report_log['accuracy']:.2%}), so a training-accuracy gap above is "
+                             "the measurement, not the network.")
+        else:
+            sentences.append(f"{epochs}; log against log its last epoch shows {log['accuracy']:.1%} training accuracy "
+                             f"against the report's {report_log['accuracy']:.2%}: this network fits its training "
+                             f"images {'less' if gap < 0 else 'more'} than the report's did.")
+    return " ".join(sentences)
+
+
+def difference_verdicts(results: dict, logs: dict) -> dict[str, str]:
+    """:func:`difference_verdict` for both models and phases, by the names the conclusion
+    glues (``difference_cnn_phase1`` ...); `results` as in :func:`comparison_verdicts`, `logs`
+    as ``Comparison.logs``."""
+    from .report import REPORT_TABLE1, REPORT_TRAININGS
+
+    verdicts = {}
+    for model, name in (("cnn", "CNN"), ("vit", "ViT")):
+        for phase, stage in (("phase1", "phase1"), ("phase2", "augmentation")):
+            ours = {part: results[model][phase][part]["accuracy"] for part in ("train", "val", "test")}
+            report = {part: REPORT_TABLE1[model][f"{phase} {part} accuracy"] for part in ("train", "val", "test")}
+            verdicts[f"difference_{model}_{phase}"] = difference_verdict(
+                name, phase, ours, report, logs.get(f"{model} {stage}"), REPORT_TRAININGS[f"{model} {stage}"])
+    return verdicts
+
+
 def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str) -> str:
     """What balanced class weights did, from the two fine-tunes' summaries (``accuracy``,
     ``macro-F1``, ``Disgust recall``)."""

@@ -47,6 +47,8 @@ def stage_book(run_dir: Path, book_dir: Path | None = None) -> Path:
 
 
 def _copy_results(run_dir: Path, results_dir: Path) -> None:
+    from ..recipes.report import training_logs  # imports TensorFlow: only when publishing
+
     results_dir.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(run_dir)
     for name in NOTEBOOKS:
@@ -68,25 +70,6 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {})))
-
-
-def training_logs(folder: RunFolder) -> dict[str, dict]:
-    """Each model's phase-1 training and phase-2 augmentation round as its log tells it:
-    epochs trained, the best epoch (whose weights were kept), and the last epoch's training
-    and validation figures, the ones the report's text quotes."""
-    from ..train import read_history
-
-    logs = {}
-    for model in ("cnn", "vit"):
-        for stage, path in (("phase1", folder.phase1(model)), ("augmentation", folder.phase2(model, "augmentation"))):
-            info = read_json(path / "train.json")
-            history = read_history(path)
-            if info is None or history.empty:
-                continue
-            last = history.iloc[-1]
-            logs[f"{model} {stage}"] = {"epochs": int(info["epochs"]), "best_epoch": info.get("best_epoch"),
-                                        **{key: float(last[key]) for key in ("accuracy", "loss", "val_accuracy", "val_loss")}}
-    return logs
 
 
 _RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend", "device", "commit", "started", "finished"}
