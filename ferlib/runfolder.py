@@ -227,7 +227,8 @@ class RunFolder:
             epoch, epochs, per_epoch = progress.get("epoch") or 0, progress.get("epochs"), progress.get("epoch_seconds")
             current = {**progress,
                        "left_at_most_seconds": (epochs - epoch) * per_epoch if per_epoch and epochs else None,
-                       "stale": pid is None}
+                       "stale": pid is None,
+                       "quiet_seconds": time.time() - progress["updated"] if progress.get("updated") else None}
         started = card.get("first_started_unix")
         return {
             "run_dir": str(self.root), "profile": card.get("profile"), "data": card.get("data"),
@@ -251,10 +252,14 @@ def format_status(status: dict) -> str:
         best = current.get("best_val_accuracy")
         lines.append(
             f"{'interrupted in' if current['stale'] else 'now'}: {current.get('notebook') or '?'}, training "
-            f"{current['training']}, epoch {current['epoch']} of at most {current['epochs']}"
+            f"{current['training']}, {current['epoch']} of at most {current['epochs']} epochs done"
             + (f", best val accuracy {best:.4f}" if best is not None else "")
             + (f", {_duration(current['epoch_seconds'])} per epoch" if current.get("epoch_seconds") else "")
         )
+        quiet, per_epoch = current.get("quiet_seconds"), current.get("epoch_seconds") or 0
+        if not current["stale"] and quiet is not None and quiet > max(2 * per_epoch, 300):
+            # After a resume the notebook runs its earlier cells again (trainings reused) first.
+            lines.append(f"  no epoch has ended for {_duration(quiet)}: the notebook may be running other cells")
         if current.get("left_at_most_seconds") is not None:
             lines.append(f"  this training: at most {_duration(current['left_at_most_seconds'])} left "
                          "(early stopping may end it sooner)")

@@ -86,17 +86,29 @@ def test_status_says_where_the_run_stands(tmp_path):
     assert [t["state"] for t in status["trainings"]] == ["finished", "in progress"]
     text = format_status(status)
     assert "not running" in text
-    assert "interrupted in: 03_vit_tuning, training vit_tuning/L6-H6-D128, epoch 2 of at most 4" in text
+    assert "interrupted in: 03_vit_tuning, training vit_tuning/L6-H6-D128, 2 of at most 4 epochs done" in text
     assert "best val accuracy 0.2514" in text
     assert "at most 23 min 20 s left" in text
     assert "cnn/phase1" in text and "31 epochs" in text
     assert "since the run first started: 1 h 00 min" in text
 
 
+def test_status_says_when_no_epoch_has_ended_for_long(tmp_path, monkeypatch):
+    """A resumed notebook first runs its earlier cells again: the training line is then old news."""
+    folder = _fake_run(tmp_path)
+    progress = json.loads(folder.progress.read_text())
+    write_json(folder.progress, {**progress, "updated": time.time() - 3000})  # 50 min, two 700-s epochs
+    monkeypatch.setattr(RunFolder, "running_pid", lambda self: 4242)
+    text = format_status(folder.status())
+    assert "now: 03_vit_tuning" in text and "no epoch has ended for 50 min" in text
+    write_json(folder.progress, {**progress, "updated": time.time() - 600})  # within an epoch or two
+    assert "no epoch has ended" not in format_status(folder.status())
+
+
 def test_status_command(tmp_path, capsys):
     folder = _fake_run(tmp_path)
     assert main(["status", str(folder.root)]) == 0
-    assert "epoch 2 of at most 4" in capsys.readouterr().out
+    assert "2 of at most 4 epochs done" in capsys.readouterr().out
     assert main(["status", str(tmp_path / "nothing")]) == 1
     assert "not a run folder" in capsys.readouterr().out
 
