@@ -468,18 +468,20 @@ def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():
     from ferlib.tooling.publish import reproduction_page
 
     summary = {"profile": "full", "device": "cpu: x86_64 (2 cores)",
-               "notebook_seconds": {"01_data": 60.0, "02_cnn": 7200.0, "03_vit_tuning": 3600.0},
+               "notebook_seconds": {"01_data": 16.0, "02_cnn": 7200.0, "03_vit_tuning": 3600.0},
                "notebook_cpu": {"02_cnn": {"seconds": 13800.0, "complete": True},
                                 "03_vit_tuning": {"seconds": 5400.0, "complete": False}}}
     page = reproduction_page(summary, {})
-    assert "| 01_data | 1 min | – |" in page
+    assert "| 01_data | 16 s | – |" in page
     assert "| 02_cnn | 2 h 00 min | 3 h 50 min |" in page
     assert "| 03_vit_tuning | 1 h 00 min | ≥ 1 h 30 min |" in page
-    assert "| **all notebooks** | **3 h 01 min** | **≥ 5 h 20 min** |" in page
+    assert "| **all notebooks** | **3 h 00 min** | **≥ 5 h 20 min** |" in page
     assert "CPU time of 01_data was not recorded" in page and "For 03_vit_tuning" in page
     summary["notebook_cpu"]["01_data"] = {"seconds": 90.0, "complete": True}
     summary["notebook_cpu"]["03_vit_tuning"]["complete"] = True
-    assert "| **all notebooks** | **3 h 01 min** | **5 h 22 min** |" in reproduction_page(summary, {})
+    page = reproduction_page(summary, {})
+    assert "| 01_data | 16 s | 2 min |" in page
+    assert "| **all notebooks** | **3 h 00 min** | **5 h 22 min** |" in page
 
 
 def test_the_reproduction_page_sets_the_training_logs_beside_the_reports(tmp_path):

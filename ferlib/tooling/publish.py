@@ -76,8 +76,10 @@ _RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend"
 
 
 def _hours(seconds: float) -> str:
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def reproduction_page(summary: dict, results: dict) -> str:
