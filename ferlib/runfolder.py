@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .files import read_json, write_json
 
-NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features")
+NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features", "07_beyond")
 PHASE2_STEPS = ("hard_samples", "augmentation")
 
 

@@ -19,10 +19,8 @@ from ferlib.runfolder import NOTEBOOKS
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 BOOK = REPO / "book"
-EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features")
-# Written and tested, but run by the pipeline and shown in the book only once a run that
-# includes it is published (adding it earlier would leave the published book without its page).
-PENDING = ("07_beyond",)
+EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features", "07_beyond")
+PENDING = ()
 PARAMETERS = {"data", "profile", "subset", "epochs", "seed", "split", "run_dir"}
 ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys"}
 # What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.
