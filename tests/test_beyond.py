@@ -130,3 +130,26 @@ def test_tta_averages_probabilities_over_views():
 def test_baselines():
     assert majority_baseline(np.array([3, 3, 3, 1]), np.array([3, 0, 3, 3])) == 0.75
     assert CHANCE == pytest.approx(1 / 7)
+
+
+def test_literature_table_puts_the_run_among_the_records_and_baselines():
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from ferlib.recipes.beyond import LITERATURE, literature_table
+
+    usage = np.array(["Training"] * 6 + ["PrivateTest"] * 4)
+    labels = np.array([3, 3, 3, 0, 1, 2, 3, 0, 0, 5])
+    dataset = SimpleNamespace(usage=usage, labels=labels, images=np.zeros((10, 48, 48), np.uint8))
+    run = SimpleNamespace(dataset=dataset, arrays={"train": (None, labels[:6])})
+    tta = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.61, "flip + shifts": 0.63},
+                        {"model": "CNN", "test set": "run's test images", "plain": 0.9, "flip + shifts": 0.9}])
+    table = literature_table(run, tta)
+    assert list(table["accuracy"]) == sorted(table["accuracy"], reverse=True)
+    ours = table.set_index("model")["accuracy"]
+    assert ours["This book's CNN"] == 0.61 and ours["This book's CNN, ten views averaged"] == 0.63
+    assert ours["Always Happy (majority class)"] == 0.25  # one Happy face among four PrivateTest faces
+    assert ours["Guessing among seven"] == pytest.approx(1 / 7)
+    assert 0.9 not in set(table["accuracy"]), "the run's own test part is not PrivateTest"
+    assert len(table) == len(LITERATURE) + 4
+    assert all(r["source"].startswith("https://") for r in LITERATURE)

@@ -20,10 +20,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from ferlib.runfolder import NOTEBOOKS
+
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"
 RESULTS = BOOK / "results"  # the published run the committed book is built from
-NOTEBOOKS = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features")
 CHAPTERS = ("intro", "data", "architecture", "training", "experiments", "comparison", "conclusion", "future_work", "reproduce")
 # The report's Table 1 numbers that the comparison page prints beside ours.
 REPORT_NUMBERS = ("0.9832", "0.6289", "0.6472", "0.3962", "0.4187")
@@ -239,8 +240,21 @@ def test_the_reproduction_page_is_written_from_the_published_run():
     summary = json.loads((results / "run.json").read_text())
     comparison = json.loads((results / "comparison.json").read_text())
     page = (results / "reproduction.md").read_text()
-    assert page == reproduction_page(summary, comparison["results"])
+    assert page == reproduction_page(summary, comparison["results"], comparison.get("baselines"))
+    assert "| *baseline: majority class, test accuracy* |" in page
     cnn_test = comparison["results"]["cnn"]["phase2"]["test"]["accuracy"]
     assert f"| phase2 test accuracy | 64.72% | {cnn_test:.2%} |" in page
     for name, seconds in summary["notebook_seconds"].items():
         assert f"| {name} |" in page
+
+
+def test_no_published_output_is_wider_than_the_page():
+    """Every text output fits the book's 80-character code box and every table its column."""
+    from page_width import too_wide
+
+    problems = {}
+    for name in NOTEBOOKS:
+        cells = json.loads((RESULTS / f"{name}.ipynb").read_text())["cells"]
+        if found := too_wide(cells):
+            problems[name] = found
+    assert not problems, problems

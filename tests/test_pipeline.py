@@ -479,8 +479,10 @@ def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():
     assert "CPU time of 01_data was not recorded" in page and "For 03_vit_tuning" in page
     summary["notebook_cpu"]["01_data"] = {"seconds": 90.0, "complete": True}
     summary["notebook_cpu"]["03_vit_tuning"]["complete"] = True
-    page = reproduction_page(summary, {})
+    page = reproduction_page(summary, {}, {"majority class": 0.2513, "chance": 1 / 7})
     assert "| 01_data | 16 s | 2 min |" in page
+    assert "| *baseline: majority class, test accuracy* | – | 25.13% | – | – | 25.13% | – |" in page
+    assert "| *baseline: chance, test accuracy* | – | 14.29% |" in page
     assert "| **all notebooks** | **3 h 00 min** | **5 h 22 min** |" in page
 
 

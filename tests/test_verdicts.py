@@ -186,3 +186,20 @@ def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
     assert "It trained" not in verdicts["difference_vit_phase2"]  # no log: nothing said about it
     same = difference_verdicts(results, {"cnn phase1": {**slow, "accuracy": 0.97}})
     assert "the measurement, not the network" in same["difference_cnn_phase1"]
+
+
+def test_tta_sentence_follows_each_models_change():
+    import pandas as pd
+
+    from ferlib.recipes.verdicts import tta_verdict
+
+    helps = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.60, "flip + shifts": 0.62},
+                          {"model": "ViT", "test set": "PrivateTest", "plain": 0.36, "flip + shifts": 0.37}])
+    sentence = tta_verdict(helps)
+    assert sentence.startswith("On the PrivateTest the CNN scores 60.0%")
+    assert "raises it by 2.0 points (62.0%)" in sentence and "helps every model" in sentence
+    mixed = helps.assign(**{"flip + shifts": [0.62, 0.35]})
+    assert "lowers it by 1.0 points" in tta_verdict(mixed) and "does not help everywhere" in tta_verdict(mixed)
+    none = helps.assign(**{"flip + shifts": [0.59, 0.36]})
+    assert "does not help in this run" in tta_verdict(none)
+    assert "no test images" in tta_verdict(helps.iloc[0:0])

@@ -140,6 +140,40 @@ def tta_scores(run: Run) -> pd.DataFrame:
     return frame
 
 
+#: Published single-network FER2013 results on ``PrivateTest``, with their sources, and
+#: the human accuracy the challenge's organisers measured.
+LITERATURE = (
+    {"model": "Residual Masking Network (Pham et al. 2020)", "accuracy": 0.7414,
+     "source": "https://github.com/phamquiluan/ResidualMaskingNetwork"},
+    {"model": "VGG variant (Khaireddin and Chen 2021)", "accuracy": 0.7328,
+     "source": "https://arxiv.org/abs/2105.03588"},
+    {"model": "CNN + SVM loss, challenge winner (Tang 2013)", "accuracy": 0.7116,
+     "source": "https://arxiv.org/abs/1306.0239"},
+    {"model": "mini-Xception (Arriaga et al. 2017)", "accuracy": 0.66,
+     "source": "https://arxiv.org/abs/1710.07557"},
+    {"model": "Human labellers, 65 ± 5% (Goodfellow et al. 2013)", "accuracy": 0.65,
+     "source": "https://arxiv.org/abs/1307.0414"},
+)
+
+
+def literature_table(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
+    """This run's final models on ``PrivateTest`` (alone and with flip + shift averaging,
+    from :func:`tta_scores`) among :data:`LITERATURE` and the two baselines, best first."""
+    rows = [{**record, "this run": False} for record in LITERATURE]
+    private = tta[tta["test set"] == "PrivateTest"]
+    for _, row in private.iterrows():
+        rows.append({"model": f"This book's {row['model']}", "accuracy": row["plain"], "source": "this run",
+                     "this run": True})
+        rows.append({"model": f"This book's {row['model']}, ten views averaged", "accuracy": row["flip + shifts"],
+                     "source": "this run", "this run": True})
+    if len(private):
+        _, y_private = private_test(run)
+        rows.append({"model": "Always Happy (majority class)", "source": "this run", "this run": True,
+                     "accuracy": majority_baseline(run.arrays["train"][1], y_private)})
+    rows.append({"model": "Guessing among seven", "accuracy": CHANCE, "source": "", "this run": False})
+    return pd.DataFrame(rows).sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- FER+
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..data import FER2013, load_data
 from ..evaluate import (
+    CHANCE,
     confusion_frame,
     evaluate_model,
     majority_baseline,
@@ -403,6 +404,7 @@ def compare_models(run: Run) -> Comparison:
         per_class[label] = per_class_metrics(y_test, predicted)
     comparison = Comparison(table1(results), results, confusion, per_class, training_logs(run.folder))
     run.save_metrics("comparison", {"table1": comparison.table1, "results": results,
+                                    "baselines": {"majority class": run.baseline("test"), "chance": CHANCE},
                                     "confusion": {k: v.values for k, v in confusion.items()},
                                     "per_class": comparison.per_class_long.to_dict(orient="records")})
     return comparison

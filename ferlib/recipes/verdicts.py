@@ -205,6 +205,29 @@ def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
             f"for random groups. {verdict}")
 
 
+def tta_verdict(scores) -> str:
+    """What averaging over flipped and shifted copies did to each model's accuracy (a
+    :func:`~ferlib.recipes.beyond.tta_scores` frame: ``model``, ``test set``, ``plain``,
+    ``flip + shifts``)."""
+    sentences = []
+    for _, row in scores.iterrows():
+        change = row["flip + shifts"] - row["plain"]
+        words = (f"raises it by {100 * change:.1f} points" if change > 0.0005 else
+                 f"lowers it by {100 * -change:.1f} points" if change < -0.0005 else "leaves it unchanged")
+        sentences.append(f"on the {row['test set']} the {row['model']} scores {row['plain']:.1%} alone; averaging "
+                         f"ten views {words} ({row['flip + shifts']:.1%})")
+    if not sentences:
+        return "This run has no test images to average over."
+    gains = (scores["flip + shifts"] - scores["plain"]).to_numpy()
+    verdict = ("Test-time augmentation helps every model on every test set, at ten times the prediction cost."
+               if (gains > 0.0005).all() else
+               "Test-time augmentation does not help everywhere: its gain is not free of the run's noise."
+               if (gains > 0.0005).any() else
+               "Test-time augmentation does not help in this run.")
+    listed = "; ".join(sentences)
+    return listed[0].upper() + listed[1:] + ". " + verdict
+
+
 def reading_verdict(table, chosen: str) -> str:
     """Which reading fits its training images fastest (``Readings.table``, the chosen name)."""
     table = table.set_index("reading") if "reading" in table.columns else table

@@ -69,7 +69,8 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     summary["training_seconds"] = folder.status()["training_seconds"]
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
-    write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {})))
+    write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
+                                                                     comparison.get("baselines")))
 
 
 _RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend", "device", "commit", "started", "finished"}
@@ -82,9 +83,11 @@ def _hours(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def reproduction_page(summary: dict, results: dict) -> str:
+def reproduction_page(summary: dict, results: dict, baselines: dict | None = None) -> str:
     """The book's reproduction page, written from a run's card and its comparison numbers:
-    the report's Table 1 beside the run's, then the wall time of every notebook."""
+    the report's Table 1 beside the run's (and the run's `baselines`: name -> test
+    accuracy), then the wall time of every notebook."""
+    baselines = baselines or {}
     from ..provenance import describe_run
     from ..recipes.report import REPORT_TABLE1
 
@@ -109,6 +112,8 @@ def reproduction_page(summary: dict, results: dict) -> str:
                 diff = None if ours is None else f"{100 * (ours - theirs):+.1f}" + (" ⚠" if abs(ours - theirs) > 0.03 else "")
             cells += [text(theirs), "–" if ours is None else text(ours), diff or "–"]
         lines.append("| " + " | ".join(cells) + " |")
+    for name, value in baselines.items():  # a model below these has learned nothing
+        lines.append(f"| *baseline: {name}, test accuracy* | – | {value:.2%} | – | – | {value:.2%} | – |")
     if any(abs(d) > 0.03 for d in _table1_differences(results)):
         lines += ["", "Where a difference is flagged, the conclusion says why we think it arises "
                   "({ref}`reproduction-differences`)."]
