@@ -58,7 +58,7 @@ def table1(results: dict[str, dict]) -> pd.DataFrame:
     for model, report in REPORT_TABLE1.items():
         ours = results.get(model, {})
         for statistic, theirs in report.items():
-            value = _statistic(ours, statistic)
+            value = statistic_value(ours, statistic)
             rows.append({"statistic": statistic, "model": model.upper(), "ours": value, "report": theirs,
                          "difference": None if value is None else value - theirs})
     frame = pd.DataFrame(rows).pivot(index="statistic", columns="model", values=["ours", "report", "difference"])
@@ -77,13 +77,25 @@ def with_baselines(table: pd.DataFrame, baselines: dict[str, float]) -> pd.DataF
     return pd.concat([table, rows])
 
 
-def _statistic(results: dict, statistic: str) -> float | None:
+def statistic_value(results: dict, statistic: str) -> float | None:
+    """One model's value of a Table 1 `statistic` (``"phase1 test accuracy"``, ``"final test
+    loss"``) from its results (phase -> part -> accuracy/loss); None where the results lack it."""
     if statistic == "final test loss":  # the report's is the loss after phase 2
-        phase = results.get("phase2")
-        return None if phase is None else phase["test"]["loss"]
+        return results.get("phase2", {}).get("test", {}).get("loss")
     phase, part, _ = statistic.split()
-    scores = results.get(phase)
-    return None if scores is None else scores[part]["accuracy"]
+    return results.get(phase, {}).get(part, {}).get("accuracy")
+
+
+def differences(results: dict) -> dict[tuple[str, str], float]:
+    """Ours minus the report's for every Table 1 statistic the results hold, by (model,
+    statistic); accuracies in fractions, so 0.03 is three points."""
+    found = {}
+    for model, report in REPORT_TABLE1.items():
+        for statistic, theirs in report.items():
+            ours = statistic_value(results.get(model, {}), statistic)
+            if ours is not None:
+                found[model, statistic] = ours - theirs
+    return found
 
 
 def training_logs(folder: RunFolder) -> dict[str, dict]:

@@ -87,34 +87,35 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
     """The book's reproduction page, written from a run's card and its comparison numbers:
     the report's Table 1 beside the run's (and the run's `baselines`: name -> test
     accuracy), then the wall time of every notebook."""
-    baselines = baselines or {}
     from ..provenance import describe_run
-    from ..recipes.report import REPORT_TABLE1
+    from ..recipes.report import REPORT_TABLE1, differences, statistic_value
+    from ..recipes.verdicts import FLAG
 
+    baselines = baselines or {}
     lines = ["# Reproduction: the report's numbers and this run's", "",
              f"**Run:** {describe_run(summary) if _RUN_CARD_KEYS <= set(summary) else summary.get('profile', '?') + ' profile'}", "",
              "The report's Table 1 beside the published run. *Difference* is ours minus the report's, in "
              "percentage points for accuracies; a mark (⚠) flags a difference larger than 3 points.", "",
              "| Statistic | CNN report | CNN ours | difference | ViT report | ViT ours | difference |",
              "|---|---:|---:|---:|---:|---:|---:|"]
+    found = differences(results)
     for statistic in REPORT_TABLE1["cnn"]:
         cells = [statistic]
         for model in ("cnn", "vit"):
             theirs = REPORT_TABLE1[model][statistic]
+            ours = statistic_value(results.get(model, {}), statistic)
             if statistic == "final test loss":
-                ours = results.get(model, {}).get("phase2", {}).get("test", {}).get("loss")
-                text = (lambda v: f"{v:.4f}")
-                diff = None if ours is None else f"{ours - theirs:+.4f}"
+                text = "{:.4f}".format
+                diff = None if ours is None else f"{found[model, statistic]:+.4f}"
             else:
-                phase, part, _ = statistic.split()
-                ours = results.get(model, {}).get(phase, {}).get(part, {}).get("accuracy")
-                text = (lambda v: f"{v:.2%}")
-                diff = None if ours is None else f"{100 * (ours - theirs):+.1f}" + (" ⚠" if abs(ours - theirs) > 0.03 else "")
+                text = "{:.2%}".format
+                diff = None if ours is None else (f"{100 * found[model, statistic]:+.1f}"
+                                                  + (" ⚠" if abs(found[model, statistic]) > FLAG else ""))
             cells += [text(theirs), "–" if ours is None else text(ours), diff or "–"]
         lines.append("| " + " | ".join(cells) + " |")
     for name, value in baselines.items():  # a model below these has learned nothing
         lines.append(f"| *baseline: {name}, test accuracy* | – | {value:.2%} | – | – | {value:.2%} | – |")
-    if any(abs(d) > 0.03 for d in _table1_differences(results)):
+    if any(abs(d) > FLAG for (_, statistic), d in found.items() if statistic != "final test loss"):
         lines += ["", "Where a difference is flagged, the conclusion says why we think it arises "
                   "({ref}`reproduction-differences`)."]
     lines += _training_log_table(summary.get("trainings", {}))
@@ -149,21 +150,6 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
         lines += [f"For {', '.join(partial)} the CPU time counts only the attempt that finished: an interrupted "
                   "attempt's kernel took its count with it (≥).", ""]
     return "\n".join(lines)
-
-
-def _table1_differences(results: dict) -> list[float]:
-    from ..recipes.report import REPORT_TABLE1
-
-    differences = []
-    for model, statistics in REPORT_TABLE1.items():
-        for statistic, theirs in statistics.items():
-            if statistic == "final test loss":
-                continue
-            phase, part, _ = statistic.split()
-            ours = results.get(model, {}).get(phase, {}).get(part, {}).get("accuracy")
-            if ours is not None:
-                differences.append(ours - theirs)
-    return differences
 
 
 def _training_log_table(logs: dict[str, dict]) -> list[str]:
