@@ -1,4 +1,4 @@
-# make run   : set up .venv, run the six notebooks (smoke profile) and build the book from that run
+# make run   : set up .venv, run the seven notebooks (smoke profile) and build the book from that run
 # make test  : set up .venv and run the test suite
 # Variables: DATA (a FER2013 path, kaggle, synthetic or auto), PROFILE (smoke, cpu, full),
 #            BACKEND (tensorflow, jax), RUN_DIR, PYTHON (the interpreter that makes .venv)
