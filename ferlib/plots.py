@@ -612,4 +612,4 @@ def style_table(frame: pd.DataFrame):
     table = frame.rename(columns=_SHORT_COLUMNS)
     percent = [_SHORT_COLUMNS[c] for c in frame.columns if c.endswith("accuracy")]
     formats = {**{c: "{:.1%}" for c in percent}, "parameters": "{:,}", "seconds": "{:,.0f}"}
-    return table.style.format({c: f for c, f in formats.items() if c in table.columns}).hide(axis="index")
+    return table.style.format({c: f for c, f in formats.items() if c in table.columns}, na_rep="").hide(axis="index")

@@ -14,3 +14,26 @@ def test_glue_hands_numpy_scalars_to_myst_nb_as_python_numbers(monkeypatch):
     glue("sentence", "The CNN wins.")
     assert seen == {"recall": 0.25, "count": 3, "sentence": "The CNN wins."}
     assert type(seen["recall"]) is float and type(seen["count"]) is int
+
+
+def test_with_baselines_adds_majority_and_chance_rows_per_part():
+    import pytest
+
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from ferlib.recipes.pages import GUESS, MAJORITY, with_baselines
+
+    run = SimpleNamespace(baseline=lambda part: {"train": 0.25, "val": 0.26, "test": 0.27}[part])
+    steps = pd.DataFrame({"train accuracy": [0.9], "test accuracy": [0.6], "loss": [1.0]}, index=["phase 1"])
+    table = with_baselines(steps, run)
+    assert list(table.index) == ["phase 1", MAJORITY, GUESS]
+    assert table.loc[MAJORITY, "train accuracy"] == 0.25 and table.loc[MAJORITY, "test accuracy"] == 0.27
+    assert table.loc[GUESS, "test accuracy"] == pytest.approx(1 / 7)
+    assert pd.isna(table.loc[MAJORITY, "loss"])
+    models = with_baselines(pd.DataFrame({"CNN": [0.6], "ViT": [0.4]}), run, part="test", columns=["CNN"])
+    assert models.loc[MAJORITY, "CNN"] == 0.27 and pd.isna(models.loc[MAJORITY, "ViT"])
+    tuning = with_baselines(pd.DataFrame({"config": ["4x4x16"], "val_accuracy": [0.3]}), run, label="config")
+    assert list(tuning["config"]) == ["4x4x16", MAJORITY, GUESS] and tuning["val_accuracy"].iloc[1] == 0.26
+    by_part = with_baselines(pd.DataFrame({"train": {"accuracy": 0.9}, "test": {"accuracy": 0.6}}), run)
+    assert by_part.loc[MAJORITY, "train"] == 0.25 and by_part.loc[MAJORITY, "test"] == 0.27

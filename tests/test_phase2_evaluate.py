@@ -386,13 +386,3 @@ def test_save_results_failing_write_keeps_the_old_file(prov, tmp_path, monkeypat
     assert not fresh.exists()
     assert os.listdir(fresh.parent) == []
 
-
-def test_table1_with_baselines_adds_a_row_per_baseline_in_our_columns_only():
-    from ferlib.recipes.report import with_baselines
-
-    table = with_baselines(table1({}), {"majority class": 0.25, "chance": 1 / 7})
-    assert list(table.index[-2:]) == ["baseline: majority class, test accuracy", "baseline: chance, test accuracy"]
-    assert table.loc["baseline: majority class, test accuracy", "CNN ours"] == 0.25
-    assert table.loc["baseline: chance, test accuracy", "VIT ours"] == pytest.approx(1 / 7)
-    assert table.iloc[-2:][["CNN report", "VIT report", "CNN difference"]].isna().all().all()
-    assert table.shape == (9, 6)

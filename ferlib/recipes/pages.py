@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from ..evaluate import CHANCE
 from .experiments import Run, prepare_run
 
 
@@ -47,3 +51,29 @@ def setup_notebook(data: str = "auto", profile: str = "smoke", subset: float | N
         return run
     display(Markdown(run.banner()))
     return run
+
+
+MAJORITY = "always Happy (majority class)"
+GUESS = "guessing (chance)"
+
+
+def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, columns=None,
+                   label: str | None = None) -> pd.DataFrame:
+    """`table` with two rows more: the accuracy of always answering the most common training
+    emotion, and of guessing, in its accuracy columns, so a reader sees at once whether a
+    model learned anything. The accuracy columns are `columns`, or else those whose name
+    starts with a part (``train``, ``val``, ``test``: ``"test accuracy"``, ``"val_accuracy"``);
+    a column's part is `part`, or else that first word. Other columns stay empty, except
+    `label`, which names the two rows (for a table whose index does not show)."""
+    rows = pd.DataFrame(np.nan, index=[MAJORITY, GUESS], columns=table.columns, dtype=object)
+    for column in table.columns:
+        first = str(column).replace("_", " ").split(" ")[0]
+        if columns is not None and column not in columns:
+            continue
+        which = part or (first if first in ("train", "val", "test") else None)
+        if which is not None:
+            rows[column] = [run.baseline(which), CHANCE]
+    if label is not None:
+        rows[label] = rows.index
+        return pd.concat([table, rows], ignore_index=True)
+    return pd.concat([table, rows])

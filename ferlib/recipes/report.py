@@ -6,7 +6,6 @@ come from :mod:`ferlib.evaluate`.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..files import read_json
@@ -65,16 +64,6 @@ def table1(results: dict[str, dict]) -> pd.DataFrame:
     frame = frame.reindex(list(REPORT_TABLE1["cnn"]))
     frame.columns = [f"{model} {what}" for what, model in frame.columns]
     return frame[[f"{m} {w}" for m in ("CNN", "VIT") for w in ("ours", "report", "difference")]].astype(float)
-
-
-def with_baselines(table: pd.DataFrame, baselines: dict[str, float]) -> pd.DataFrame:
-    """:func:`table1` with a row per baseline (``"majority class"``, ``"chance"``: accuracy
-    on the test images) in both models' *ours* columns, so a reader sees at once whether a
-    number means anything. The report gives no baselines: those cells stay empty."""
-    rows = pd.DataFrame({column: [value if column.endswith("ours") else np.nan for value in baselines.values()]
-                         for column in table.columns},
-                        index=[f"baseline: {name}, test accuracy" for name in baselines])
-    return pd.concat([table, rows])
 
 
 def statistic_value(results: dict, statistic: str) -> float | None:
