@@ -258,3 +258,18 @@ def test_no_published_output_is_wider_than_the_page():
         if found := too_wide(cells):
             problems[name] = found
     assert not problems, problems
+
+
+def test_the_published_verdicts_are_those_the_published_numbers_give():
+    """The conclusion quotes page 5's sentences; they must follow from the run's own numbers."""
+    import ast
+
+    from ferlib.recipes.verdicts import comparison_verdicts, difference_verdicts
+
+    comparison = json.loads((RESULTS / "comparison.json").read_text())
+    run = json.loads((RESULTS / "run.json").read_text())
+    glued = {key: ast.literal_eval(text) for key, text in _glued_values(RESULTS / "05_comparison.ipynb").items()
+             if key.startswith(("verdict_", "difference_"))}
+    expected = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"], run["profile"])
+    expected |= difference_verdicts(comparison["results"], run["trainings"])
+    assert glued == expected

@@ -124,6 +124,25 @@ def test_running_pid_sees_live_and_finished_processes(tmp_path):
     assert folder.running_pid() is None
 
 
+def test_a_run_in_the_foreground_is_running_while_it_runs_and_refuses_a_second(tmp_path, monkeypatch):
+    """``ferlib run`` without --background records its pid: status says "running", a second
+    run of the same folder is refused, and the pid goes when the run ends."""
+    from ferlib.tooling import cli
+
+    run_dir = tmp_path / "fg"
+    seen = {}
+
+    def fake_run_notebooks(root, *args, **kwargs):
+        seen["pid"] = RunFolder(root).running_pid()
+
+    monkeypatch.setattr(cli, "run_notebooks", fake_run_notebooks)
+    assert cli.main(["run", "--profile", "smoke", "--data", "synthetic", "--run-dir", str(run_dir), "--no-book"]) == 0
+    assert seen["pid"] == os.getpid()
+    assert RunFolder(run_dir).running_pid() is None, "the pid file outlived the run"
+    RunFolder(run_dir).pid_file.write_text("1\n")  # pid 1 is alive and is not us
+    assert cli.main(["run", "--profile", "smoke", "--data", "synthetic", "--run-dir", str(run_dir), "--no-book"]) == 1
+
+
 @pytest.mark.slow
 def test_background_run_starts_once_logs_and_finishes(tmp_path):
     """``ferlib run --background`` detaches; the same command while it runs starts nothing."""

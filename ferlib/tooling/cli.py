@@ -189,6 +189,7 @@ def _run(args, argv: list[str]) -> int:
     folder = RunFolder((args.run_dir or default_runs_dir() / args.profile).expanduser().resolve())
     if args.background:
         return _start_background(argv, folder, refresh_code=args.reexecute or args.refresh_code)
+    _claim(folder)
     data = args.data
     if data == "auto" and _no_fer2013_here():
         _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
@@ -203,6 +204,16 @@ def _run(args, argv: list[str]) -> int:
     if args.publish:
         _say(f"published into {publish(folder.root)}")
     return 0
+
+
+def _claim(folder: RunFolder) -> None:
+    """Record this process as the folder's run, so that ``ferlib status`` says "running" for a
+    run in the foreground too; refuse when another live process already runs it."""
+    pid = folder.running_pid()
+    if pid is not None and pid != os.getpid():
+        raise PipelineError(f"a run is already going on in {folder.root} (pid {pid}); its log is {folder.log}")
+    folder.root.mkdir(parents=True, exist_ok=True)
+    write_text(folder.pid_file, f"{os.getpid()}\n")
 
 
 def _no_fer2013_here() -> bool:
