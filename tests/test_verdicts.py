@@ -40,7 +40,7 @@ def _results(accuracies):
 
 def test_overfitting_is_said_only_when_train_and_test_are_far_apart():
     report = fit_verdict("CNN", 0.9832, 0.6289, baseline=0.25)
-    assert "overfitting" in report and "35 points" in report
+    assert "overfitting" in report and "35.4 points" in report
     small = fit_verdict("CNN", 0.3235, 0.3273, baseline=0.25)
     assert "overfitting" not in small and "does not overfit" in small
     untrained = fit_verdict("ViT", 0.26, 0.25, baseline=0.25)
@@ -50,6 +50,7 @@ def test_overfitting_is_said_only_when_train_and_test_are_far_apart():
 def test_the_ranking_sentence_names_the_winner_and_whether_the_report_agrees():
     assert ranking_verdict(0.6472, 0.4187).startswith("The CNN beats the ViT")
     assert "as in the report" in ranking_verdict(0.6472, 0.4187)
+    assert "by 22.8 points (64.7% against 41.9%)" in ranking_verdict(0.6472, 0.4187)
     assert "opposite of the report" in ranking_verdict(0.40, 0.45)
     assert "level" in ranking_verdict(0.400, 0.405)
 
@@ -196,10 +197,10 @@ def test_tta_sentence_follows_each_models_change():
     helps = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.60, "flip + shifts": 0.62},
                           {"model": "ViT", "test set": "PrivateTest", "plain": 0.36, "flip + shifts": 0.37}])
     sentence = tta_verdict(helps)
-    assert sentence.startswith("On the PrivateTest the CNN scores 60.0%")
-    assert "raises it by 2.0 points (62.0%)" in sentence and "helps every model" in sentence
+    assert sentence.startswith("With ten views averaged, the CNN goes from 60.0% to 62.0% on PrivateTest (+2.0 points)")
+    assert "the ViT goes from 36.0% to 37.0%" in sentence and "helps every model" in sentence
     mixed = helps.assign(**{"flip + shifts": [0.62, 0.35]})
-    assert "lowers it by 1.0 points" in tta_verdict(mixed) and "does not help everywhere" in tta_verdict(mixed)
+    assert "(-1.0 points)" in tta_verdict(mixed) and "no clear answer" in tta_verdict(mixed)
     none = helps.assign(**{"flip + shifts": [0.59, 0.36]})
     assert "does not help in this run" in tta_verdict(none)
     assert "no test images" in tta_verdict(helps.iloc[0:0])

@@ -31,8 +31,8 @@ def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) 
                 "long enough to fit or to overfit.")
     if gap > OVERFIT_GAP:
         return (f"The {model} fits its training images far better than new ones ({train_acc:.1%} against "
-                f"{test_acc:.1%}): a gap of {100 * gap:.0f} points, the overfitting that phase 2 sets out to reduce.")
-    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.0f} points apart ({train_acc:.1%} and "
+                f"{test_acc:.1%}): a gap of {100 * gap:.1f} points, the overfitting that phase 2 sets out to reduce.")
+    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.1f} points apart ({train_acc:.1%} and "
             f"{test_acc:.1%}): it does not overfit; if anything it has not fitted its training images yet.")
 
 
@@ -44,7 +44,7 @@ def ranking_verdict(cnn_test: float, vit_test: float) -> str:
                 "report, where the CNN won by 23 points.")
     leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
     agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
-    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.0f} points "
+    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.1f} points "
             f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}), {agreement}.")
 
 
@@ -206,26 +206,24 @@ def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
 
 
 def tta_verdict(scores) -> str:
-    """What averaging over flipped and shifted copies did to each model's accuracy (a
+    """What averaging over ten flipped and shifted views did to each model's accuracy (a
     :func:`~ferlib.recipes.beyond.tta_scores` frame: ``model``, ``test set``, ``plain``,
     ``flip + shifts``)."""
-    sentences = []
-    for _, row in scores.iterrows():
-        change = row["flip + shifts"] - row["plain"]
-        words = (f"raises it by {100 * change:.1f} points" if change > 0.0005 else
-                 f"lowers it by {100 * -change:.1f} points" if change < -0.0005 else "leaves it unchanged")
-        sentences.append(f"on the {row['test set']} the {row['model']} scores {row['plain']:.1%} alone; averaging "
-                         f"ten views {words} ({row['flip + shifts']:.1%})")
-    if not sentences:
+    if scores.empty:
         return "This run has no test images to average over."
+    clauses = []
+    for model, rows in scores.groupby("model", sort=False):
+        changes = [f"from {r['plain']:.1%} to {r['flip + shifts']:.1%} on "
+                   f"{'PrivateTest' if r['test set'] == 'PrivateTest' else r['test set']} "
+                   f"({100 * (r['flip + shifts'] - r['plain']):+.1f} points)" for _, r in rows.iterrows()]
+        clauses.append(f"the {model} goes " + " and ".join(changes))
     gains = (scores["flip + shifts"] - scores["plain"]).to_numpy()
-    verdict = ("Test-time augmentation helps every model on every test set, at ten times the prediction cost."
+    verdict = ("It helps every model on every test set, for ten times the prediction cost."
                if (gains > 0.0005).all() else
-               "Test-time augmentation does not help everywhere: its gain is not free of the run's noise."
+               "It helps in some cases and not in others, so this run gives no clear answer."
                if (gains > 0.0005).any() else
-               "Test-time augmentation does not help in this run.")
-    listed = "; ".join(sentences)
-    return listed[0].upper() + listed[1:] + ". " + verdict
+               "It does not help in this run.")
+    return "With ten views averaged, " + "; ".join(clauses) + ". " + verdict
 
 
 def reading_verdict(table, chosen: str) -> str:
