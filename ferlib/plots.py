@@ -613,3 +613,19 @@ def style_table(frame: pd.DataFrame):
     percent = [_SHORT_COLUMNS[c] for c in frame.columns if c.endswith("accuracy")]
     formats = {**{c: "{:.1%}" for c in percent}, "parameters": "{:,}", "seconds": "{:,.0f}"}
     return table.style.format({c: f for c, f in formats.items() if c in table.columns}, na_rep="").hide(axis="index")
+
+
+_SITES = {"arxiv.org": "arXiv", "github.com": "GitHub"}
+
+
+def style_literature_table(records: pd.DataFrame):
+    """:func:`~ferlib.recipes.beyond.literature_table` as a page shows it: accuracies in %,
+    each source a short link, this run's rows in bold."""
+
+    def link(url: str) -> str:
+        site = url.split("/")[2] if url.startswith("http") else ""
+        return f'<a href="{url}">{_SITES.get(site, site)}</a>' if site else url
+
+    return (records.style.format({"accuracy": "{:.1%}", "source": link})
+            .apply(lambda row: ["font-weight: bold" if row["this run"] else ""] * len(row), axis=1)
+            .hide(axis="index").hide(["this run"], axis="columns"))

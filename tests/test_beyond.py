@@ -153,3 +153,19 @@ def test_literature_table_puts_the_run_among_the_records_and_baselines():
     assert 0.9 not in set(table["accuracy"]), "the run's own test part is not PrivateTest"
     assert len(table) == len(LITERATURE) + 4
     assert all(r["source"].startswith("https://") for r in LITERATURE)
+
+
+def test_the_literature_table_links_its_sources_and_marks_this_run():
+    import pandas as pd
+
+    from ferlib.plots import style_literature_table
+
+    records = pd.DataFrame([{"model": "VGG", "accuracy": 0.7328, "source": "https://arxiv.org/abs/2105.03588",
+                             "this run": False},
+                            {"model": "This book's CNN", "accuracy": 0.61, "source": "this run", "this run": True}])
+    html = style_literature_table(records).to_html()
+    assert '<a href="https://arxiv.org/abs/2105.03588">arXiv</a>' in html and "73.3%" in html
+    assert "#T_{0}_row1_col0, #T_{0}_row1_col1, #T_{0}_row1_col2 {{\n  font-weight: bold".format(
+        html.split('<table id="T_')[1].split('"')[0]) in html  # this run's row, every visible cell
+    assert "row0_col0," not in html
+    assert "this run</th>" not in html  # the marker column is hidden

@@ -197,10 +197,10 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     except FER2013NotFound:
         return None
     check_aligned(ferplus, run.dataset)
-    majority = ferplus.majority()
-    table = agreement(run.dataset.labels, majority)
+    votes = ferplus.majority()
+    table = agreement(run.dataset.labels, votes)
     x_test, y_test = run.arrays["test"]
-    test_plus = majority[run.split.test]
+    test_plus = votes[run.split.test]
     valid = test_plus >= 0
     rows = []
     for model in ("cnn", "vit"):
@@ -210,7 +210,11 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
                      "vs FER+ majority": float(np.mean(predicted[valid] == test_plus[valid]))})
     rows.append({"model": "FER2013's own labels", "images": int(valid.sum()), "vs FER2013 labels": 1.0,
                  "vs FER+ majority": float(np.mean(y_test[valid] == test_plus[valid]))})
-    outcome = FERPlusResult(table, majority, pd.DataFrame(rows))
+    majority = np.bincount(run.arrays["train"][1], minlength=NUM_CLASSES).argmax()
+    rows.append({"model": f"always {EMOTIONS[majority]} (majority class)", "images": int(valid.sum()),
+                 "vs FER2013 labels": float(np.mean(y_test[valid] == majority)),
+                 "vs FER+ majority": float(np.mean(test_plus[valid] == majority))})
+    outcome = FERPlusResult(table, votes, pd.DataFrame(rows))
     run.save_metrics("ferplus", {"agreement": table.reset_index().to_dict(orient="records"),
                                  "scores": outcome.scores.to_dict(orient="records")})
     return outcome
