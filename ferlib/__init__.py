@@ -77,7 +77,7 @@ _OWNERS = {
               "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
               "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
               "plot_architecture", "plot_attention", "plot_tuning_results", "style_table",
-              "style_literature_table"),
+              "style_literature_table", "style_table1"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
     "train": ("TrainConfig", "read_history", "set_seed", "train_model"),

@@ -629,3 +629,16 @@ def style_literature_table(records: pd.DataFrame):
     return (records.style.format({"accuracy": "{:.1%}", "source": link})
             .apply(lambda row: ["font-weight: bold" if row["this run"] else ""] * len(row), axis=1)
             .hide(axis="index").hide(["this run"], axis="columns"))
+
+
+def style_table1(table: pd.DataFrame):
+    """Table 1 (:func:`~ferlib.recipes.report.table1`, with baseline rows or without) as a
+    page shows it: short row names, the two models as column groups of *ours*, *report* and
+    *Δ* (ours minus the report's), four decimals, narrow enough for the book's column."""
+    rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
+            .replace(", test", " (test)") for name in table.index}
+    frame = table.rename(index=rows)
+    frame.columns = pd.MultiIndex.from_tuples(
+        [("ViT" if model == "VIT" else model, {"difference": "Δ"}.get(what, what))
+         for model, what in (column.split(" ", 1) for column in frame.columns)])
+    return frame.style.format("{:.4f}", na_rep="–")

@@ -264,3 +264,26 @@ def test_curves_count_epochs_from_one_like_keras_and_train_json():
     assert any("(epoch 2)" in t.get_text() for t in accuracy.texts)
     runs = plots.plot_training_curves({"a": history})
     assert list(runs.axes[0].lines[0].get_xdata()) == [1, 2, 3]
+
+
+def test_table1_as_a_page_shows_it_fits_the_column():
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from ferlib.plots import style_table1
+    from ferlib.recipes.pages import with_baselines
+    from ferlib.recipes.report import table1
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from page_width import TABLE_WIDTH, table_widths
+
+    scores = {part: {"accuracy": 0.6, "loss": 1.0} for part in ("train", "val", "test")}
+    table = with_baselines(table1({"cnn": {"phase1": scores, "phase2": scores}}), SimpleNamespace(baseline=lambda p: 0.25),
+                           part="test", columns=["CNN ours", "VIT ours"])
+    styled = style_table1(table)
+    assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("ours", "report", "Δ")]
+    assert "phase 1 test" in styled.data.index and "always Happy (majority class)" in styled.data.index
+    html = styled.to_html()
+    assert "0.6289" in html and "–" in html  # the report's number; the empty ViT cells
+    assert max(table_widths(html)) <= TABLE_WIDTH
