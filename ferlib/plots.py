@@ -195,7 +195,10 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
     epochs = _epochs(history)
     has_lr = "learning_rate" in history and history["learning_rate"].notna().any()
     panels = ["loss", "accuracy"] + (["learning_rate"] if has_lr else [])
-    fig, axes = _subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False, layout="constrained")
+    # Wide enough to read at the book's column width: the learning rate, a step curve, gets less room.
+    widths = [1, 1, 0.7][: len(panels)]
+    fig, axes = _subplots(1, len(panels), figsize=(3.9 * sum(widths), 3.6), squeeze=False, layout="constrained",
+                          gridspec_kw={"width_ratios": widths})
     train_color, val_color = sns.color_palette()[:2]
     for ax, metric in zip(axes[0], panels):
         if metric == "learning_rate":
