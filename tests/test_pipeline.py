@@ -437,6 +437,18 @@ def test_published_notebooks_hold_no_machine_paths_or_native_logs(tmp_path, book
     assert "made by run run" in (book / "results" / "06_features.ipynb").read_text()
 
 
+def test_a_trainings_epoch_lines_are_published_as_one_output():
+    from ferlib.tooling.publish import _tidy_for_book
+
+    lines = [new_output("stream", name="stdout", text=f"epoch {k}/3, accuracy 0.5\n") for k in (1, 2, 3)]
+    cell = {"cell_type": "code", "metadata": {}, "source": "", "outputs": [
+        *lines, new_output("display_data", data={"text/plain": "a figure"}),
+        new_output("stream", name="stdout", text="3 epochs in 9 s\n")]}
+    tidy = _tidy_for_book({"cells": [cell]})["cells"][0]["outputs"]
+    assert [o["output_type"] for o in tidy] == ["stream", "display_data", "stream"]
+    assert tidy[0]["text"] == "epoch 1/3, accuracy 0.5\nepoch 2/3, accuracy 0.5\nepoch 3/3, accuracy 0.5\n"
+
+
 def test_published_notebooks_take_the_runs_values_in_their_parameters_cell(smoke_run, tmp_path):
     """No injected-parameters cell survives publishing: the run's values sit in the
     parameters cell itself, so a student's edit there is what the notebook then uses."""

@@ -198,6 +198,7 @@ def _tidy_for_book(notebook: dict) -> dict:
       student who opens the published notebook (in Colab) and edits a parameter then gets
       what they edited, not a later cell that silently sets it back.
     * stderr outputs made only of native (C++) log lines are removed.
+    * consecutive outputs of one stream (a training's epoch lines) become one output.
     """
     cells = notebook.get("cells", [])
     injected = next((c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])), None)
@@ -217,6 +218,12 @@ def _tidy_for_book(notebook: dict) -> dict:
                 if not kept_lines:
                     continue
                 output["text"] = "\n".join(kept_lines) + "\n"
+            previous = kept[-1] if kept else None
+            if (previous is not None and output.get("output_type") == "stream" == previous.get("output_type")
+                    and output.get("name") == previous.get("name")):
+                # one box for a training's epoch lines, as Jupyter shows them live, not one box per line
+                previous["text"] = "".join(previous.get("text", "")) + "".join(output.get("text", ""))
+                continue
             kept.append(output)
         cell["outputs"] = kept
     return notebook
