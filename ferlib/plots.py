@@ -213,7 +213,7 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
             ax.set_title(metric)
             ax.legend(frameon=False)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        _epoch_axis(ax, len(history))
         sns.despine(ax=ax)
     if "val_accuracy" in history and history["val_accuracy"].notna().any():
         best = history["val_accuracy"].idxmax()
@@ -230,6 +230,15 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _epoch_axis(ax, epochs: int) -> None:
+    """Whole-number epoch ticks; a run of one or two epochs gets room either side, or
+    matplotlib would fall back to fractional ticks (0.95, 0.975 ...)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if epochs <= 3:
+        ax.set_xlim(0.5, epochs + 0.5)
+        ax.set_xticks(range(1, epochs + 1))
 
 
 def _draw_baseline(ax, baseline: float | None, label: str = "majority class") -> None:
@@ -256,10 +265,11 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
                 ax.plot(epochs, history[f"val_{metric}"], color=color, **marker)
         if "val_accuracy" in history and history["val_accuracy"].notna().any():
             _mark_best(axes[0][0], epochs, history["val_accuracy"], color)
+    last = max((len(h) for h in runs.values()), default=1)
     for ax, metric in zip(axes[0], panels):
         ax.set_title(metric)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        _epoch_axis(ax, last)
         sns.despine(ax=ax)
     # Run colours and line styles share one legend.
     run_handles = [Line2D([], [], color=c, label=str(k)) for k, c in zip(runs, colors)]
