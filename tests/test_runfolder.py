@@ -209,3 +209,16 @@ def test_executing_again_keeps_the_time_of_the_pass_that_trained(tmp_path):
     assert folder.finished_notebooks() == {"02_cnn": 5400.0}
     assert json.loads(folder.cpu_times.read_text())["02_cnn"]["seconds"] == 10000.0
     assert json.loads(folder.attempts.read_text())["reexecuted_seconds"] == {"02_cnn": 40.0}
+
+
+def test_a_background_runs_code_copy_can_build_its_book(tmp_path):
+    """The copy a background run executes holds the book's sources, so the book from the
+    finished run can be staged from it (it once failed: no book/ in the copy)."""
+    from ferlib.tooling.cli import snapshot_code
+
+    code, commit = snapshot_code(RunFolder(tmp_path / "run"))
+    assert (code / "ferlib" / "__init__.py").is_file() and (code / "notebooks" / "07_beyond.ipynb").is_file()
+    assert (code / "book" / "intro.md").is_file() and (code / "book" / "_static" / "tables.css").is_file()
+    assert (code / "book" / "_toc.yml").read_text() == (code / "_toc.yml").read_text()
+    assert not (code / "book" / "results").exists(), "a run's book takes the run's results, not the published ones"
+    assert (code / "COMMIT").read_text().strip() == commit

@@ -80,8 +80,8 @@ def _data_summary(data: str) -> str:
 
 
 def snapshot_code(folder: RunFolder, refresh: bool = False) -> tuple[Path, str]:
-    """The code a background run executes: a copy of the package and the notebooks in the
-    run folder, taken when the run starts (or with `refresh`, e.g. to re-execute finished
+    """The code a background run executes: a copy of the package, the notebooks and the
+    book's sources in the run folder, taken when the run starts (or with `refresh`, e.g. to re-execute finished
     notebooks with the final code). Editing the checkout during a run that lasts days
     then neither crashes it nor changes it half-way. Returns the copy and its commit."""
     from ..files import commit_dir
@@ -93,8 +93,11 @@ def snapshot_code(folder: RunFolder, refresh: bool = False) -> tuple[Path, str]:
     commit = git_commit(REPO)
     tmp = target.with_name(".code-partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    for part in ("ferlib", "notebooks"):
-        shutil.copytree(REPO / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for part in ("ferlib", "notebooks", "book"):  # the book's sources: a finished run builds its own book
+        shutil.copytree(REPO / part, tmp / part, ignore=shutil.ignore_patterns(
+            "__pycache__", ".ipynb_checkpoints", "_build", "results", ".results-*"))
+    for name in ("_config.yml", "_toc.yml"):  # book/ links to them
+        shutil.copyfile(REPO / name, tmp / name)
     (tmp / "COMMIT").write_text(commit + "\n")
     commit_dir(tmp, target)
     return target, commit
