@@ -649,7 +649,8 @@ def style_table1(table: pd.DataFrame):
     page shows it: short row names, the two models as column groups of *ours*, *report* and
     *Δ* (ours minus the report's), four decimals, narrow enough for the book's column."""
     rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
-            .replace(", test", " (test)") for name in table.index}
+            .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")
+            for name in table.index}
     frame = table.rename(index=rows)
     frame.columns = pd.MultiIndex.from_tuples(
         [("ViT" if model == "VIT" else model, {"difference": "Δ"}.get(what, what))

@@ -283,7 +283,7 @@ def test_table1_as_a_page_shows_it_fits_the_column():
                            part="test", columns=["CNN ours", "VIT ours"])
     styled = style_table1(table)
     assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("ours", "report", "Δ")]
-    assert "phase 1 test" in styled.data.index and "always Happy (majority class)" in styled.data.index
+    assert "phase 1 test" in styled.data.index and "always Happy" in styled.data.index
     html = styled.to_html()
     assert "0.6289" in html and "–" in html  # the report's number; the empty ViT cells
     assert max(table_widths(html)) <= TABLE_WIDTH

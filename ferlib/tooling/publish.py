@@ -182,12 +182,14 @@ def _training_log_table(logs: dict[str, dict]) -> list[str]:
 
 # TensorFlow's C++ start-up log (absl): CUDA probing, CPU features, oneDNN notes. It goes
 # to stderr at import whatever TF_CPP_MIN_LOG_LEVEL says and tells a reader nothing.
+# tf.function retracing notes (a new model was predicted on; nothing for a reader to do).
+# TensorFlow's logger writes them to stderr or, in a kernel, to stdout.
+_RETRACING = r"WARNING:tensorflow:\d+ out of the last \d+ calls to .* triggered tf.function retracing"
 _NATIVE_LOG = re.compile(
     r"^([IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|WARNING: All log messages before absl|"
-    r"To enable the following instructions|"
-    # tf.function retracing notes: a new model was predicted on; nothing for a reader to do
-    r"WARNING:tensorflow:\d+ out of the last \d+ calls to .* triggered tf.function retracing|$)"
+    r"To enable the following instructions|" + _RETRACING + "|$)"
 )
+_STDOUT_NOISE = re.compile("^" + _RETRACING)
 
 
 def _tidy_for_book(notebook: dict) -> dict:
@@ -197,7 +199,8 @@ def _tidy_for_book(notebook: dict) -> dict:
       values replace the defaults there, comments kept, and the injected cell goes. A
       student who opens the published notebook (in Colab) and edits a parameter then gets
       what they edited, not a later cell that silently sets it back.
-    * stderr outputs made only of native (C++) log lines are removed.
+    * native (C++) log lines on stderr, and TensorFlow's retracing notes on either stream,
+      are removed (an output left empty goes).
     * consecutive outputs of one stream (a training's epoch lines) become one output.
     """
     cells = notebook.get("cells", [])
@@ -212,9 +215,10 @@ def _tidy_for_book(notebook: dict) -> dict:
             continue
         kept = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            if output.get("output_type") == "stream" and output.get("name") in ("stderr", "stdout"):
+                noise = _NATIVE_LOG if output["name"] == "stderr" else _STDOUT_NOISE
                 text = "".join(output.get("text", ""))
-                kept_lines = [line for line in text.splitlines() if not _NATIVE_LOG.match(line)]
+                kept_lines = [line for line in text.splitlines() if not noise.match(line)]
                 if not kept_lines:
                     continue
                 output["text"] = "\n".join(kept_lines) + "\n"
