@@ -231,7 +231,7 @@ def plot_faces(photo, faces: list[Face], title: str | None = None):
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="#ffcc00", linewidth=2))
         ax.text(x, y - 4, f"{i + 1}: {face.emotion} {face.probabilities[face.emotion]:.0%}", color="black",
                 fontsize=10, va="bottom", bbox={"facecolor": "#ffcc00", "edgecolor": "none", "pad": 1.5})
-    ax.set_title(title or (f"{len(faces)} face(s) found" if faces else "no face found"))
+    ax.set_title(title or (f"{len(faces)} face{'s' if len(faces) != 1 else ''} found" if faces else "no face found"))
     for i, face in enumerate(faces[:3]):
         bars = fig.add_subplot(grid[i, 1])
         values = [face.probabilities[e] for e in EMOTIONS]
@@ -277,7 +277,7 @@ def predict_files(photos, run_dir, model: str = "cnn", out_dir=None, fmt: str = 
             continue
         faces = predict_photo(pixels, net)
         results[str(photo)] = faces
-        figure = plot_faces(pixels, faces, title=f"{Path(photo).name}: " + (f"{len(faces)} face(s), {model.upper()}" if faces else "no face found"))
+        figure = plot_faces(pixels, faces, title=f"{Path(photo).name}: " + (f"{len(faces)} face{'s' if len(faces) != 1 else ''}, {model.upper()}" if faces else "no face found"))
         target = out_dir / f"{Path(photo).stem}.faces.png"
         atomic_write(target, lambda f: figure.savefig(f, format="png", dpi=110))
         images[str(photo)] = target

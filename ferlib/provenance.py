@@ -119,12 +119,14 @@ def load_results(path: str | Path) -> dict:
 def describe_run(prov: dict) -> str:
     """One line naming the run, for the top of a results page."""
     precision = prov.get("precision")
-    precision = ", ".join(f"{model.upper()} {policy}" for model, policy in precision.items()) if isinstance(precision, dict) else None
+    names = {"cnn": "CNN", "vit": "ViT"}
+    precision = (", ".join(f"{names.get(model, model)} {policy}" for model, policy in precision.items())
+                 if isinstance(precision, dict) else None)
     fingerprint = str(prov.get("data_fingerprint", ""))
     parts = [
         f"{prov['profile']} profile",
         f"{prov['data']} ({prov.get('data_source', '')}, {fingerprint[:19]}…) · {prov['split']}" if fingerprint else f"{prov['data']} · {prov['split']}",
-        f"seed {prov['seed']}",
+        *([] if f"seed {prov['seed']}" in str(prov["split"]) else [f"seed {prov['seed']}"]),  # the split names it
         f"Keras {prov['keras_version']} on {prov['backend']}" + (f" ({precision})" if precision else ""),
         str(prov["device"]),
         f"commit {prov['commit']}",

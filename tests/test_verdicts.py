@@ -116,7 +116,11 @@ def test_reading_sentence_names_the_fastest_fit():
                           "train_accuracy": [0.349, 0.494]})
     sentence = reading_verdict(table, "dense-batchnorm")
     assert "**dense-batchnorm**" in sentence and "49.4%" in sentence and "34.9%" in sentence
-    assert "already the fastest" in reading_verdict(table.iloc[::-1].reset_index(drop=True), "dense-batchnorm")
+    first = reading_verdict(table.iloc[::-1].reset_index(drop=True), "dense-batchnorm")
+    assert first.startswith("After 5 epochs the first reading, **dense-batchnorm**") and "against" not in first
+    still = table.assign(train_accuracy=[0.21, 0.24])  # both below always-Happy + 5 points
+    assert "cannot be told apart" in reading_verdict(still, "dense-batchnorm", baseline=0.251)
+    assert "cannot be told apart" not in reading_verdict(table, "dense-batchnorm", baseline=0.251)
 
 
 def test_precision_sentence_follows_the_gaps():
@@ -128,8 +132,13 @@ def test_precision_sentence_follows_the_gaps():
     check = types.SimpleNamespace(histories={"float32": history, "mixed_bfloat16": history}, precision="mixed_bfloat16",
                                   train_accuracy_gap=0.7, best_val_accuracy_gap=0.9, val_accuracy_swing=15.0)
     assert "does not change what this model learns" in precision_verdict(check)
+    assert "does not change what this model learns" in precision_verdict(check, baseline=0.25)
     check.best_val_accuracy_gap = 4.0
     assert "with care" in precision_verdict(check)
+    flat = pd.DataFrame({"accuracy": [0.22, 0.24], "val_accuracy": [0.25, 0.20]})  # at always-Happy's 25%
+    check.histories = {"float32": flat, "mixed_bfloat16": flat}
+    assert "cannot tell" in precision_verdict(check, baseline=0.251) and "does not change" not in precision_verdict(
+        check, baseline=0.251)
 
 
 def test_release_sentence_tells_the_two_releases_apart():

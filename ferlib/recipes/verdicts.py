@@ -96,7 +96,7 @@ def tuning_verdict(learned: list[bool], epochs: int, majority: float, names: lis
     """Which ViT configurations learned, against the report's story (the two smallest learn)."""
     which = ", ".join(n for n, ok in zip(names, learned) if ok) or "none"
     report = [False, False, False, True, True]
-    return (f"After {epochs} epoch(s), the configurations whose validation accuracy beats always answering the most "
+    return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, the configurations whose validation accuracy beats always answering the most "
             f"common emotion ({majority:.1%}) by two points or more: **{which}**. The report saw the 128- and "
             "64-dimensional configurations stagnate and the 32- and 16-dimensional ones learn. "
             + ("This run shows the same split." if list(learned) == report else
@@ -186,7 +186,7 @@ def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str)
                    + ("with so little training the model may not have moved far enough to tell."
                       if profile != "full" else "the report's first idea does not pay off here."))
     return (f"With balanced weights the CNN recalls {weighted['Disgust recall']:.0%} of the disgusted test faces, "
-            f"against {plain['Disgust recall']:.0%} with the plain loss, after {epochs} epoch(s) of fine-tuning. "
+            f"against {plain['Disgust recall']:.0%} with the plain loss, after {epochs} epoch{'s' if epochs != 1 else ''} of fine-tuning. "
             f"Macro-F1, which weighs every emotion equally, {trend} from {plain['macro-F1']:.3f} to "
             f"{weighted['macro-F1']:.3f}, and overall accuracy goes from {plain['accuracy']:.1%} to "
             f"{weighted['accuracy']:.1%}. {verdict}")
@@ -213,9 +213,11 @@ def tta_verdict(scores) -> str:
         return "This run has no test images to average over."
     clauses = []
     for model, rows in scores.groupby("model", sort=False):
+        # the gain from the rounded figures, so the sentence adds up as printed
         changes = [f"from {r['plain']:.1%} to {r['flip + shifts']:.1%} on "
-                   f"{'PrivateTest' if r['test set'] == 'PrivateTest' else r['test set']} "
-                   f"({100 * (r['flip + shifts'] - r['plain']):+.1f} points)" for _, r in rows.iterrows()]
+                   f"{'PrivateTest' if r['test set'] == 'PrivateTest' else 'the ' + r['test set']} "
+                   f"({round(100 * r['flip + shifts'], 1) - round(100 * r['plain'], 1):+.1f} points)"
+                   for _, r in rows.iterrows()]
         clauses.append(f"the {model} goes " + " and ".join(changes))
     gains = (scores["flip + shifts"] - scores["plain"]).to_numpy()
     verdict = ("It helps every model on every test set, for ten times the prediction cost."
@@ -226,20 +228,29 @@ def tta_verdict(scores) -> str:
     return "With ten views averaged, " + "; ".join(clauses) + ". " + verdict
 
 
-def reading_verdict(table, chosen: str) -> str:
-    """Which reading fits its training images fastest (``Readings.table``, the chosen name)."""
+def reading_verdict(table, chosen: str, baseline: float | None = None) -> str:
+    """Which reading fits its training images fastest (``Readings.table``, the chosen name);
+    with the majority-class accuracy `baseline`, whether any reading has learned at all."""
     table = table.set_index("reading") if "reading" in table.columns else table
     best, first = table.loc[chosen], table.iloc[0]
     epochs = int(best["epochs"])
-    sentence = (f"After {epochs} epoch{'s' if epochs > 1 else ''} the **{chosen}** reading fits its training "
-                f"images best ({best['train_accuracy']:.1%} training accuracy, against "
-                f"{first['train_accuracy']:.1%} for the first reading, *{table.index[0]}*), so phase 1 trains it.")
-    return sentence + (" The first reading was already the fastest." if chosen == table.index[0] else "")
+    after = f"After {epochs} epoch{'s' if epochs > 1 else ''}"
+    if baseline is not None and table["train_accuracy"].max() < baseline + LEARNED_MARGIN:
+        return (f"{after} no reading fits its training images much better than always answering the most common "
+                f"emotion ({baseline:.1%}; the best, **{chosen}**, {best['train_accuracy']:.1%}): at this budget "
+                "the readings cannot be told apart, and phase 1 trains the one the fastest fit picks.")
+    if chosen == table.index[0]:
+        return (f"{after} the first reading, **{chosen}**, fits its training images best "
+                f"({best['train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
+    return (f"{after} the **{chosen}** reading fits its training images best ({best['train_accuracy']:.1%} training "
+            f"accuracy, against {first['train_accuracy']:.1%} for the first reading, *{table.index[0]}*), so phase 1 "
+            "trains it.")
 
 
-def precision_verdict(check) -> str:
+def precision_verdict(check, baseline: float | None = None) -> str:
     """Whether training in the chosen precision learns what float32 learns (a
-    ``PrecisionCheck``: both histories and the gaps between them, in points)."""
+    ``PrecisionCheck``: both histories and the gaps between them, in points); with the
+    majority-class accuracy `baseline`, whether either has learned enough to tell."""
     float32, other = check.histories["float32"], check.histories[check.precision]
     n = len(float32)
     sentence = (
@@ -253,6 +264,11 @@ def precision_verdict(check) -> str:
                      "points from one epoch to the next. ")
     else:
         sentence += ". "
+    best = max(h["val_accuracy"].max() for h in check.histories.values())
+    if baseline is not None and best < baseline + LEARNED_MARGIN:
+        return sentence + ("Neither has learned much beyond always answering the most common emotion "
+                           f"({baseline:.1%}) yet, so this budget cannot tell whether {check.precision} changes "
+                           "what the model learns; the full profile's five epochs can.")
     if check.best_val_accuracy_gap <= 1.5 and check.train_accuracy_gap <= 1.5:
         return sentence + (f"Within 1.5 points on the steady measures: {check.precision} does not change what "
                            "this model learns, so the run uses it.")
