@@ -193,7 +193,8 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
         return fig
     history = history.reset_index(drop=True)
     epochs = _epochs(history)
-    has_lr = "learning_rate" in history and history["learning_rate"].notna().any()
+    # a learning rate that never changed is a flat line: say it in the title instead of a panel
+    has_lr = "learning_rate" in history and history["learning_rate"].dropna().nunique() > 1
     panels = ["loss", "accuracy"] + (["learning_rate"] if has_lr else [])
     # Wide enough to read at the book's column width: the learning rate, a step curve, gets less room.
     widths = [1, 1, 0.7][: len(panels)]
@@ -227,6 +228,8 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
             xytext=(0.97, 0.04), textcoords="axes fraction", ha="right", va="bottom", fontsize=8,
         )
     _draw_baseline(axes[0][panels.index("accuracy")], baseline)
+    if "learning_rate" in history and not has_lr and history["learning_rate"].notna().any():
+        title = f"{title or ''}{' · ' if title else ''}learning rate {history['learning_rate'].dropna().iloc[0]:g} throughout"
     if title:
         fig.suptitle(title)
     return fig
@@ -319,7 +322,7 @@ def _describe_layer(layer) -> str:
     return short.get(kind, kind)
 
 
-def plot_architecture(model, title: str | None = None, per_row: int = 6) -> Figure:
+def plot_architecture(model, title: str | None = None, per_row: int = 4) -> Figure:
     """A diagram of a Keras model drawn from its layers: one box per block (the CNN's conv
     blocks, its dense layers, the ViT's transformer blocks), listing the block's layers,
     its output shape and its parameters, in rows of `per_row` boxes."""
@@ -358,11 +361,11 @@ def plot_architecture(model, title: str | None = None, per_row: int = 6) -> Figu
         x, y = col + 0.06, row + 0.1
         color = next((c for prefix, c in palette.items() if key.startswith(prefix)), "#eeeeee")
         ax.add_patch(FancyBboxPatch((x, y), 0.84, 0.72, boxstyle="round,pad=0.02", facecolor=color, edgecolor="#555555"))
-        ax.text(x + 0.42, y + 0.07, key, ha="center", va="top", fontsize=8.5, weight="bold")
-        ax.text(x + 0.42, y + 0.2, "\n".join(n for n in names[:6] if n != key), ha="center", va="top", fontsize=7,
+        ax.text(x + 0.42, y + 0.07, key, ha="center", va="top", fontsize=10.5, weight="bold")
+        ax.text(x + 0.42, y + 0.2, "\n".join(n for n in names[:6] if n != key), ha="center", va="top", fontsize=9,
                 linespacing=1.25)
         ax.text(x + 0.42, y + 0.69, f"{shape}" + (f" · {params:,} p." if params else ""), ha="center", va="bottom",
-                fontsize=7, color="#333333")
+                fontsize=8.5, color="#333333")
         if i + 1 < len(boxes):
             nrow, ncol = place(i + 1)
             if nrow == row:

@@ -287,3 +287,17 @@ def test_table1_as_a_page_shows_it_fits_the_column():
     html = styled.to_html()
     assert "0.6289" in html and "–" in html  # the report's number; the empty ViT cells
     assert max(table_widths(html)) <= TABLE_WIDTH
+
+
+def test_a_constant_learning_rate_is_said_in_the_title_not_drawn():
+    import pandas as pd
+
+    from ferlib.plots import plot_training_curves
+
+    history = pd.DataFrame({"epoch": [0, 1, 2], "loss": [2.0, 1.8, 1.7], "accuracy": [0.3, 0.4, 0.45],
+                            "val_loss": [1.9, 1.85, 1.8], "val_accuracy": [0.3, 0.35, 0.38],
+                            "learning_rate": [1e-3, 1e-3, 1e-3]})
+    fig = plot_training_curves(history, title="CNN")
+    assert len(fig.axes) == 2 and fig._suptitle.get_text() == "CNN · learning rate 0.001 throughout"
+    changing = plot_training_curves(history.assign(learning_rate=[1e-3, 1e-3, 5e-4]), title="CNN")
+    assert len(changing.axes) == 3 and changing._suptitle.get_text() == "CNN"
