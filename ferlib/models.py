@@ -17,6 +17,47 @@ from .fer2013 import IMAGE_SIZE, NUM_CLASSES
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 
+@keras.saving.register_keras_serializable(package="ferlib")
+class FusedBatchNormalization(layers.BatchNormalization):
+    """Keras's ``BatchNormalization``, computed by TensorFlow's fused kernel on that backend.
+
+    Keras 3 normalises with a chain of separate ops (a cast to float32, the batch moments,
+    the normalisation, a cast back; keras-team/keras-core#225), where tf.keras 2 called one
+    fused kernel. On a CPU that chain takes about half of the report's CNN's training step
+    in ``mixed_bfloat16`` and eats most of that policy's gain (``benchmarks/bench_precision.py``
+    measures it). This layer has the same weights, the same arithmetic (float32 statistics,
+    output in the layer's compute dtype) and the same moving-average update; it falls back
+    to Keras's code on other backends, with a mask, renorm, or an axis other than the last.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        rank = len(inputs.shape)
+        if (keras.backend.backend() != "tensorflow" or mask is not None or self.renorm or self.synchronized
+                or not (self.scale and self.center) or rank not in (2, 4) or self.axis not in (-1, rank - 1)):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        # The kernel takes NHWC; a dense layer's (batch, units) is (batch, 1, 1, units).
+        x = inputs if rank == 4 else tf.reshape(inputs, [-1, 1, 1, inputs.shape[-1]])
+        gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
+        if training and self.trainable:
+            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon,
+                                                                 is_training=True)
+            # The kernel returns the unbiased (n - 1) variance for the moving average, where
+            # Keras averages the biased one it normalised with.
+            n = ops.cast(ops.size(x) // ops.shape(x)[-1], "float32")
+            variance = variance * (n - 1.0) / ops.maximum(n, 1.0)
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        else:
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, mean=ops.cast(self.moving_mean, "float32"),
+                variance=ops.cast(self.moving_variance, "float32"), epsilon=self.epsilon, is_training=False)
+        if rank == 2:
+            y = tf.reshape(y, tf.shape(inputs))
+        return ops.cast(y, self.compute_dtype)
+
+
 def build_cnn(
     filters: tuple[int, ...] = (64, 128, 256, 512),
     dense_units: tuple[int, ...] = (512, 256, 64),
@@ -30,6 +71,7 @@ def build_cnn(
     padding: str = "same",
     kernel_initializer: str = "glorot_uniform",
     precision: str = "float32",
+    fused_batchnorm: bool = True,
     name: str = "cnn",
 ) -> keras.Model:
     """The report's CNN (3.1): four 3x3 conv blocks, then three dense layers.
@@ -39,17 +81,19 @@ def build_cnn(
     arguments are the choices the report's text leaves open (see :data:`CNN_READINGS`).
     `precision` is a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``); the softmax
     always computes in float32, so predictions and losses come out as float32.
+    `fused_batchnorm` False builds Keras's own, slower ``BatchNormalization`` (same arithmetic).
     """
     init = {"kernel_initializer": kernel_initializer, "dtype": precision}
+    batchnorm = FusedBatchNormalization if fused_batchnorm else layers.BatchNormalization
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, n_filters in enumerate(filters, start=1):
         x = layers.Conv2D(n_filters, 3, padding=padding, name=f"conv{i}", **init)(x)
         if activation_before_batchnorm:
             x = layers.Activation("relu", name=f"relu{i}", dtype=precision)(x)
-            x = layers.BatchNormalization(name=f"bn{i}", dtype=precision)(x)
+            x = batchnorm(name=f"bn{i}", dtype=precision)(x)
         else:
-            x = layers.BatchNormalization(name=f"bn{i}", dtype=precision)(x)
+            x = batchnorm(name=f"bn{i}", dtype=precision)(x)
             x = layers.Activation("relu", name=f"relu{i}", dtype=precision)(x)
         x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=precision)(x)
         if conv_dropout:
@@ -58,7 +102,7 @@ def build_cnn(
     for i, units in enumerate(dense_units, start=1):
         if dense_batchnorm:
             x = layers.Dense(units, name=f"dense{i}", **init)(x)
-            x = layers.BatchNormalization(name=f"dense_bn{i}", dtype=precision)(x)
+            x = batchnorm(name=f"dense_bn{i}", dtype=precision)(x)
             x = layers.Activation("relu", name=f"dense_relu{i}", dtype=precision)(x)
         else:
             x = layers.Dense(units, activation="relu", name=f"dense{i}", **init)(x)
@@ -248,6 +292,12 @@ def build_model(model: str, reading: str = "as-built", *, vit_config: ViTConfig 
     if model == "cnn":
         return build_cnn(**changes, precision=precision, name=name or "cnn")
     return build_vit(vit_config, precision=precision, name=name or "vit", **changes)
+
+
+def load_model(path) -> keras.Model:
+    """A model this package saved (``.keras``). Loading through this module registers its
+    own layers (:class:`FusedBatchNormalization`) first, which ``keras.saving`` needs."""
+    return keras.saving.load_model(path)
 
 
 def count_params(model: keras.Model) -> dict[str, int]:

@@ -316,7 +316,8 @@ def _describe_layer(layer) -> str:
         return f"attention, {config['num_heads']} heads"
     if kind == "Activation":
         return str(config["activation"])
-    short = {"BatchNormalization": "batch norm", "LayerNormalization": "layer norm", "MaxPooling2D": "max pool 2x2",
+    short = {"BatchNormalization": "batch norm", "FusedBatchNormalization": "batch norm",
+             "LayerNormalization": "layer norm", "MaxPooling2D": "max pool 2x2",
              "GlobalAveragePooling1D": "average over patches", "Flatten": "flatten", "InputLayer": "input",
              "Add": "+ residual", "Patches": "4x4 patches", "PatchEncoder": "projection + position"}
     return short.get(kind, kind)

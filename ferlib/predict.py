@@ -174,8 +174,7 @@ def predict_photo(source, model, margin: float = 0.1) -> list[Face]:
 def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
     """The trained `model` (``cnn`` or ``vit``) of a run folder: its final (phase-2) model,
     else its phase-1 model. Raises FileNotFoundError that says which notebook trains it."""
-    import keras
-
+    from .models import load_model
     from .runfolder import RunFolder
 
     if model not in ("cnn", "vit"):
@@ -187,7 +186,7 @@ def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
     for candidate in stages:
         path = folder.final_model(model, candidate)
         if path.exists():
-            return keras.saving.load_model(path)
+            return load_model(path)
     notebook = "02_cnn" if model == "cnn" else "03_vit_tuning"
     raise FileNotFoundError(f"{folder.root} holds no trained {model.upper()} (looked for "
                             f"{', '.join(str(folder.final_model(model, s).relative_to(folder.root)) for s in stages)}); "

@@ -25,6 +25,7 @@ import pandas as pd
 from .augment import BatchSequence, SyncEpoch, make_augmenter
 from .evaluate import one_hot
 from .files import atomic_write, commit_dir, read_json, save_model, write_json
+from .models import load_model
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,7 @@ def _finished_training(run_dir: Path, signature: dict) -> TrainResult | None:
     run_dir.mkdir(parents=True, exist_ok=True)
     info, model_path = read_json(run_dir / "train.json", {}), run_dir / "model.keras"
     if model_path.exists() and info.get("signature") == signature:
-        return TrainResult(keras.saving.load_model(model_path), read_history(run_dir), run_dir, info["seconds"], True, info)
+        return TrainResult(load_model(model_path), read_history(run_dir), run_dir, info["seconds"], True, info)
     if read_json(run_dir / "signature.json") != signature:
         for stale in (model_path, run_dir / "train.json", run_dir / "history.csv"):
             stale.unlink(missing_ok=True)

@@ -103,7 +103,7 @@ def test_cnn_layer_sequence(cnn):
     seq = [layer for layer in cnn.layers if not isinstance(layer, layers.InputLayer)]
     expected = []
     for i, f in enumerate(CNN_FILTERS, start=1):
-        expected += [("Conv2D", f"conv{i}"), ("BatchNormalization", f"bn{i}"), ("Activation", f"relu{i}"),
+        expected += [("Conv2D", f"conv{i}"), ("FusedBatchNormalization", f"bn{i}"), ("Activation", f"relu{i}"),
                      ("MaxPooling2D", f"pool{i}"), ("Dropout", f"drop{i}")]
     expected.append(("Flatten", "flatten"))
     for i, _ in enumerate(CNN_DENSE, start=1):
@@ -313,3 +313,56 @@ def test_precision_is_chosen_per_model_and_machine(monkeypatch):
     assert experiments.choose_precision("vit") == "float32"  # measured slower in bfloat16
     monkeypatch.setattr(experiments, "supports_bfloat16", lambda: False)
     assert experiments.choose_precision("cnn") == "float32"
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("shape", [(8, 6, 6, 5), (16, 5)])
+def test_fused_batchnorm_computes_what_keras_batchnorm_computes(precision, shape):
+    """Same outputs, input and weight gradients, and moving statistics as Keras's layer, in
+    training and in inference, for conv (4-D) and dense (2-D) inputs."""
+    import tensorflow as tf
+
+    from ferlib.models import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(1.5, 2.0, shape).astype(np.float32))
+    reference = layers.BatchNormalization(dtype=precision, momentum=0.5)
+    fused = FusedBatchNormalization(dtype=precision, momentum=0.5)
+    for layer in (reference, fused):
+        layer.build(shape)
+    fused.gamma.assign(rng.uniform(0.5, 1.5, shape[-1]).astype(np.float32))
+    fused.beta.assign(rng.normal(0.0, 0.5, shape[-1]).astype(np.float32))
+    reference.set_weights(fused.get_weights())
+
+    def step(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * tf.range(1.0, 1.0 + shape[-1]) / shape[-1]) \
+                + tf.reduce_sum(tf.cast(y, "float32") ** 2)
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        return y, grads
+
+    tol = {"float32": dict(rtol=1e-4, atol=1e-4), "mixed_bfloat16": dict(rtol=2e-2, atol=3e-2)}[precision]
+    y_ref, g_ref = step(reference)
+    y_fused, g_fused = step(fused)
+    assert y_fused.dtype == y_ref.dtype
+    np.testing.assert_allclose(np.float32(y_fused), np.float32(y_ref), **tol)
+    for a, b in zip(g_fused, g_ref):
+        np.testing.assert_allclose(np.float32(a), np.float32(b), rtol=tol["rtol"], atol=tol["atol"] * 10)
+    np.testing.assert_allclose(fused.moving_mean, reference.moving_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused.moving_variance, reference.moving_variance, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(reference.moving_variance, 1.0)  # the update happened
+    np.testing.assert_allclose(np.float32(fused(x, training=False)), np.float32(reference(x, training=False)), **tol)
+
+
+def test_fused_batchnorm_survives_saving(tmp_path):
+    from ferlib.models import FusedBatchNormalization, load_model
+
+    model = build_cnn(dense_batchnorm=True)
+    path = tmp_path / "cnn.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded.get_layer("bn1"), FusedBatchNormalization)
+    x = np.random.default_rng(1).random((3, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

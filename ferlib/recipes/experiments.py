@@ -26,7 +26,7 @@ from ..evaluate import (
     predict_labels,
 )
 from ..files import read_json, write_json
-from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params
+from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params, load_model
 from .phase2 import Phase2Result, run_phase2
 from .report import table1, training_logs
 from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
@@ -331,7 +331,7 @@ def load_stage_model(run: Run, model: str, stage: str = "phase1", train_if_missi
             train_phase2(run, model, verbose=0)
         else:
             train_phase1(run, model, verbose=0)
-    return keras.saving.load_model(path)
+    return load_model(path)
 
 
 # --------------------------------------------------------------------------- phase 2
