@@ -84,7 +84,7 @@ _OWNERS = {
     "train": ("TrainConfig", "read_history", "set_seed", "train_model"),
 }
 _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
-# Modules reached as attributes (``fl.beyond.baselines``, ``fl.predict.predict_photo``).
+# Modules reached as attributes (``fl.beyond.tta_scores``, ``fl.predict.predict_photo``).
 _MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus"}
 
 __all__ = sorted(_WHERE) + sorted(_MODULES)

@@ -24,7 +24,8 @@ def test_with_baselines_adds_majority_and_chance_rows_per_part():
 
     from ferlib.recipes.pages import GUESS, MAJORITY, with_baselines
 
-    run = SimpleNamespace(baseline=lambda part: {"train": 0.25, "val": 0.26, "test": 0.27}[part])
+    majority = {"train": 0.25, "val": 0.26, "test": 0.27}
+    run = SimpleNamespace(baselines=lambda part: {"majority class": majority[part], "chance": 1 / 7})
     steps = pd.DataFrame({"train accuracy": [0.9], "test accuracy": [0.6], "loss": [1.0]}, index=["phase 1"])
     table = with_baselines(steps, run)
     assert list(table.index) == ["phase 1", MAJORITY, GUESS]

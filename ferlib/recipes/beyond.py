@@ -25,11 +25,6 @@ from ..train import TrainConfig, set_seed
 DISPLAY = {"cnn": "CNN", "vit": "ViT"}
 
 
-def baselines(run: Run) -> dict[str, float]:
-    """Accuracy of the majority-class answer and of chance on this run's test images."""
-    return {"majority class": majority_baseline(run.arrays["train"][1], run.arrays["test"][1]), "chance": CHANCE}
-
-
 # --------------------------------------------------------------------------- class weights
 
 

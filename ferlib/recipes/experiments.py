@@ -102,6 +102,10 @@ class Run:
         """Accuracy on `part` of always answering the most common training emotion."""
         return majority_baseline(self.arrays["train"][1], self.arrays[part][1])
 
+    def baselines(self, part: str = "test") -> dict[str, float]:
+        """Both baselines on `part`: ``"majority class"`` (:meth:`baseline`) and ``"chance"``."""
+        return {"majority class": self.baseline(part), "chance": CHANCE}
+
     def provenance(self, **extra) -> dict:
         card = read_json(self.folder.card, {})
         started = datetime.fromisoformat(card["started"]) if card.get("started") else self.started
@@ -404,7 +408,7 @@ def compare_models(run: Run) -> Comparison:
         per_class[label] = per_class_metrics(y_test, predicted)
     comparison = Comparison(table1(results), results, confusion, per_class, training_logs(run.folder))
     run.save_metrics("comparison", {"table1": comparison.table1, "results": results,
-                                    "baselines": {"majority class": run.baseline("test"), "chance": CHANCE},
+                                    "baselines": run.baselines("test"),
                                     "confusion": {k: v.values for k, v in confusion.items()},
                                     "per_class": comparison.per_class_long.to_dict(orient="records")})
     return comparison

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..evaluate import CHANCE
 from .experiments import Run, prepare_run
 
 
@@ -72,7 +71,7 @@ def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, colum
             continue
         which = part or (first if first in ("train", "val", "test") else None)
         if which is not None:
-            rows[column] = [run.baseline(which), CHANCE]
+            rows[column] = list(run.baselines(which).values())
     if label is not None:
         rows[label] = rows.index
         return pd.concat([table, rows], ignore_index=True)
