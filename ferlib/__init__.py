@@ -58,7 +58,7 @@ _OWNERS = {
     "fer2013": ("EMOTIONS", "NUM_CLASSES", "IMAGE_SIZE", "FER2013", "FER2013Error", "FER2013NotFound",
                 "as_model_input", "equalize_histogram"),
     "data": ("find_fer2013", "load_data", "load_fer2013", "load_synthetic"),
-    "augment": ("BatchSequence", "augment_examples", "make_augmenter"),
+    "augment": ("BatchSequence", "RandomAffine", "augment_examples", "make_augmenter"),
     "evaluate": ("confusion_frame", "evaluate_model", "per_class_metrics", "predict_labels"),
     "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "REPORT_TRAININGS", "table1"),
     "recipes.experiments": ("PROFILES", "Run", "build_for_run", "choose_precision", "chosen_reading",

@@ -178,17 +178,20 @@ def _mark_best(ax, epochs: pd.Series, values: pd.Series, color) -> None:
     ax.plot(epochs[best], values[best], marker="*", markersize=11, color=color, zorder=5)
 
 
-def plot_training_curves(history, title: str | None = None, baseline: float | None = None) -> Figure:
+def plot_training_curves(history, title: str | None = None, baseline: float | None = None,
+                         in_sequence: bool = False) -> Figure:
     """Loss and accuracy (and learning rate, if logged) per epoch, train vs validation.
 
     ``history``: a DataFrame with ``epoch, loss, accuracy, val_loss, val_accuracy`` and
     optionally ``learning_rate``; a star marks the epoch of the best validation accuracy.
     A dict ``{label: DataFrame}`` overlays several runs, one colour per run (train dashed,
-    validation solid). `baseline` (e.g. the majority-class accuracy) is drawn across the
-    accuracy panel, so one look tells whether a model learned anything.
+    validation solid); with `in_sequence` the runs are steps of one training (phase 2's hard
+    samples, then augmentation) and follow each other along the epoch axis instead.
+    `baseline` (e.g. the majority-class accuracy) is drawn across the accuracy panel, so one
+    look tells whether a model learned anything.
     """
     if isinstance(history, Mapping):
-        fig = _plot_runs(dict(history), title)
+        fig = _plot_runs(dict(history), title, in_sequence)
         _draw_baseline(fig.axes[0], baseline)
         return fig
     history = history.reset_index(drop=True)
@@ -251,16 +254,21 @@ def _draw_baseline(ax, baseline: float | None, label: str = "majority class") ->
     ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
 
 
-def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
+def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False) -> Figure:
     has_loss = any("loss" in h or "val_loss" in h for h in runs.values())
     panels = ["accuracy"] + (["loss"] if has_loss else [])
     fig, axes = _subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
     colors = sns.color_palette(n_colors=max(len(runs), 1))
     # A run of one or two epochs is a point or a short segment: markers keep it visible.
     marker = {"marker": "o", "markersize": 5} if max((len(h) for h in runs.values()), default=0) <= 3 else {}
+    offset = 0
     for history, color in zip(runs.values(), colors):
         history = history.reset_index(drop=True)
-        epochs = _epochs(history)
+        epochs = _epochs(history) + offset
+        if in_sequence and offset:
+            for ax in axes[0]:  # where one step ends and the next begins
+                ax.axvline(offset + 0.5, color="gray", linestyle=":", linewidth=1)
+        offset += len(history) if in_sequence else 0
         for ax, metric in zip(axes[0], panels):
             if metric in history:
                 ax.plot(epochs, history[metric], color=color, **_TRAIN_STYLE, **marker)
@@ -268,10 +276,10 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None) -> Figure:
                 ax.plot(epochs, history[f"val_{metric}"], color=color, **marker)
         if "val_accuracy" in history and history["val_accuracy"].notna().any():
             _mark_best(axes[0][0], epochs, history["val_accuracy"], color)
-    last = max((len(h) for h in runs.values()), default=1)
+    last = offset if in_sequence else max((len(h) for h in runs.values()), default=1)
     for ax, metric in zip(axes[0], panels):
         ax.set_title(metric)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch" + (" (the steps in order)" if in_sequence else ""))
         _epoch_axis(ax, last)
         sns.despine(ax=ax)
     # Run colours and line styles share one legend.

@@ -29,23 +29,62 @@ def _batches(seq: BatchSequence):
 
 def test_augmenter_has_the_reports_settings():
     augmenter = make_augmenter()
-    kinds = [type(layer).__name__ for layer in augmenter.layers]
-    assert kinds == ["RandomRotation", "RandomTranslation", "RandomZoom", "RandomFlip"]
-    rotation, translation, zoom, flip = augmenter.layers
-    # rotation 20 degrees: Keras takes a fraction of a full turn
-    assert tuple(rotation.factor) == pytest.approx((-20 / 360, 20 / 360))
-    assert translation.height_factor == pytest.approx(0.1)
-    assert translation.width_factor == pytest.approx(0.1)
-    assert zoom.height_factor == pytest.approx(0.1)
-    assert zoom.width_factor == pytest.approx(0.1)
-    assert flip.mode == "horizontal"
-    # ImageDataGenerator's default fill for uncovered pixels
-    assert rotation.fill_mode == translation.fill_mode == zoom.fill_mode == "nearest"
+    assert [type(layer).__name__ for layer in augmenter.layers] == ["RandomAffine"]
+    affine = augmenter.layers[0]
+    assert affine.rotation_degrees == 20
+    assert affine.shift == pytest.approx(0.1)
+    assert affine.zoom == pytest.approx(0.1)
+    assert affine.horizontal_flip
+    assert affine.fill_mode == "nearest"  # ImageDataGenerator's default fill for uncovered pixels
 
 
-def test_augmenter_without_flip():
-    kinds = [type(layer).__name__ for layer in make_augmenter(horizontal_flip=False).layers]
-    assert "RandomFlip" not in kinds and len(kinds) == 3
+def test_augmenter_without_flip_never_mirrors():
+    x = np.zeros((1, 48, 48, 1), np.float32)
+    x[0, 16:32, 16:32, 0] = 1.0
+    x[0, 16:20, 16:20, 0] = 0.5  # a marked corner: top left
+    still = make_augmenter(rotation_degrees=0, shift=0, zoom=0, horizontal_flip=False, seed=0)
+    for _ in range(6):
+        np.testing.assert_array_equal(augment_batch(still, x), x)
+    flips = make_augmenter(rotation_degrees=0, shift=0, zoom=0, seed=0)
+    draws = [augment_batch(flips, x) for _ in range(12)]
+    mirrored = [np.array_equal(d, x[:, :, ::-1]) for d in draws]
+    assert all(m or np.array_equal(d, x) for m, d in zip(mirrored, draws))  # a flip is exact
+    assert 0 < sum(mirrored) < len(draws)
+
+
+def test_augmentation_draws_are_within_the_reports_ranges():
+    """A centred square keeps its size within the zoom range and its centre within the shift."""
+    x = np.zeros((1, 48, 48, 1), np.float32)
+    x[0, 16:32, 16:32, 0] = 1.0
+    for kwargs, check in [
+        ({"rotation_degrees": 0, "zoom": 0, "horizontal_flip": False},
+         lambda rows, cols: len(rows) == len(cols) == 16 and abs(rows.mean() - 23.5) <= 4.8 + 0.5),
+        ({"rotation_degrees": 0, "shift": 0, "horizontal_flip": False},
+         lambda rows, cols: 16 / 1.1 - 1 <= len(rows) <= 16 / 0.9 + 1 and abs(rows.mean() - 23.5) < 1),
+    ]:
+        augmenter = make_augmenter(seed=2, **kwargs)
+        for _ in range(8):
+            draw = augment_batch(augmenter, x)[0, :, :, 0]
+            rows, cols = np.flatnonzero((draw > 0.5).any(axis=1)), np.flatnonzero((draw > 0.5).any(axis=0))
+            assert check(rows, cols), (kwargs, rows, cols)
+
+
+def test_one_resampling_keeps_more_detail_than_chained_keras_layers():
+    """Why the package has its own layer: Keras' four layers resample three times."""
+    images, _ = make_synthetic_faces(n_per_class=10, seed=4)
+    x = (images / 255.0).astype(np.float32)[..., None]
+
+    def detail(batch):  # mean absolute difference between neighbouring pixels, centre crop
+        centre = batch[:, 8:40, 8:40, 0]
+        return np.abs(np.diff(centre, axis=1)).mean() + np.abs(np.diff(centre, axis=2)).mean()
+
+    chained = keras.Sequential([
+        keras.layers.RandomRotation(20 / 360, fill_mode="nearest", seed=0),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=1),
+        keras.layers.RandomZoom(0.1, 0.1, fill_mode="nearest", seed=2),
+        keras.layers.RandomFlip("horizontal", seed=3),
+    ])
+    assert detail(augment_batch(make_augmenter(seed=0), x)) > 1.15 * detail(augment_batch(chained, x))
 
 
 def test_augmenter_is_identity_at_inference(face):

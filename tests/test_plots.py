@@ -102,6 +102,21 @@ def test_plot_training_curves_several_runs():
     assert len(accuracy_ax.lines) == 3 * len(runs)
 
 
+def test_training_steps_in_sequence_follow_each_other_on_the_epoch_axis():
+    # as history.csv holds them: epochs counted from 0
+    runs = {"hard samples": _history(3).assign(epoch=range(3)), "augmentation": _history(4).assign(epoch=range(4))}
+    fig = plots.plot_training_curves(runs, in_sequence=True)
+    accuracy_ax = fig.axes[0]
+    curves = [line for line in accuracy_ax.lines if len(line.get_xdata()) > 1 and line.get_linestyle() != ":"]
+    firsts = sorted({tuple(np.asarray(line.get_xdata(), dtype=float)) for line in curves})
+    assert firsts == [(1.0, 2.0, 3.0), (4.0, 5.0, 6.0, 7.0)]
+    separators = [line for line in accuracy_ax.lines if line.get_linestyle() == ":"]
+    assert [float(np.asarray(line.get_xdata())[0]) for line in separators] == [3.5]
+    overlaid = plots.plot_training_curves(runs)
+    xs = {tuple(np.asarray(line.get_xdata(), dtype=float)) for line in overlaid.axes[0].lines if len(line.get_xdata()) > 1}
+    assert (1.0, 2.0, 3.0, 4.0) in xs and (4.0, 5.0, 6.0, 7.0) not in xs
+
+
 @pytest.mark.parametrize("normalize", [False, True])
 def test_plot_confusion_matrices(normalize):
     matrices = {
@@ -279,7 +294,7 @@ def test_table1_as_a_page_shows_it_fits_the_column():
     from page_width import TABLE_WIDTH, table_widths
 
     scores = {part: {"accuracy": 0.6, "loss": 1.0} for part in ("train", "val", "test")}
-    table = with_baselines(table1({"cnn": {"phase1": scores, "phase2": scores}}), SimpleNamespace(baseline=lambda p: 0.25),
+    table = with_baselines(table1({"cnn": {"phase1": scores, "phase2": scores}}), SimpleNamespace(baselines=lambda p: {"majority class": 0.25, "chance": 1 / 7}),
                            part="test", columns=["CNN ours", "VIT ours"])
     styled = style_table1(table)
     assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("ours", "report", "Δ")]
