@@ -215,7 +215,6 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], color=val_color, label="validation")
             ax.set_title(metric)
-            ax.legend(frameon=False)
         ax.set_xlabel("epoch")
         _epoch_axis(ax, len(history))
         sns.despine(ax=ax)
@@ -224,13 +223,14 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
         for ax in axes[0]:
             ax.axvline(epochs[best], color="gray", linestyle=":", linewidth=1)
         acc_ax = axes[0][panels.index("accuracy")]
-        acc_ax.plot(epochs[best], history["val_accuracy"][best], marker="*", markersize=12, color=val_color, zorder=5)
-        acc_ax.annotate(
-            f"best val {history['val_accuracy'][best]:.3f}\n(epoch {epochs[best]})",
-            (epochs[best], history["val_accuracy"][best]),
-            xytext=(0.97, 0.04), textcoords="axes fraction", ha="right", va="bottom", fontsize=8,
-        )
+        # The best epoch goes into the legend: a note inside the panel collides with the baseline.
+        acc_ax.plot(epochs[best], history["val_accuracy"][best], marker="*", markersize=12, color=val_color,
+                    linestyle="", zorder=5, label=f"best val {history['val_accuracy'][best]:.3f} (epoch {epochs[best]})")
     _draw_baseline(axes[0][panels.index("accuracy")], baseline)
+    # One legend below the panels, as for several runs: inside, it would hide a curve or the baseline.
+    handles, labels = axes[0][panels.index("accuracy")].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), frameon=False)
     if "learning_rate" in history and not has_lr and history["learning_rate"].notna().any():
         title = f"{title or ''}{' · ' if title else ''}learning rate {history['learning_rate'].dropna().iloc[0]:g} throughout"
     if title:

@@ -276,7 +276,7 @@ def test_curves_count_epochs_from_one_like_keras_and_train_json():
     fig = plots.plot_training_curves(history)
     accuracy = next(ax for ax in fig.axes if ax.get_title() == "accuracy")
     assert list(accuracy.lines[0].get_xdata()) == [1, 2, 3]
-    assert any("(epoch 2)" in t.get_text() for t in accuracy.texts)
+    assert any("(epoch 2)" in t.get_text() for t in fig.legends[0].get_texts())
     runs = plots.plot_training_curves({"a": history})
     assert list(runs.axes[0].lines[0].get_xdata()) == [1, 2, 3]
 
