@@ -366,3 +366,40 @@ def test_fused_batchnorm_survives_saving(tmp_path):
     assert isinstance(loaded.get_layer("bn1"), FusedBatchNormalization)
     x = np.random.default_rng(1).random((3, 48, 48, 1), dtype=np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def _multiply_adds(model) -> int:
+    """Multiply-adds of one image through `model`'s convolutions, dense layers and attention."""
+    total, tokens, d = 0, None, None
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, h, w, filters = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * filters * kh * kw * layer.input.shape[-1]
+        elif kind == "Dense":
+            rows = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
+            total += rows * layer.input.shape[-1] * layer.units
+        elif kind == "PatchEncoder":  # every attention layer after it sees these tokens
+            tokens, d = layer.num_patches, layer.projection_dim
+            total += tokens * layer.input.shape[-1] * d
+        elif kind == "MultiHeadAttention":
+            config = layer.get_config()
+            heads, key = config["num_heads"], config["key_dim"]
+            total += 3 * tokens * d * heads * key + 2 * heads * tokens * tokens * key + tokens * heads * key * d
+    return total
+
+
+def test_the_books_sentences_about_model_size_hold():
+    """The architecture chapter and the conclusion compare the two models' sizes in words."""
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    cnn, vit = build_cnn(), build_vit()
+    ratio = cnn.count_params() / vit.count_params()
+    for page in ("architecture.md", "conclusion.md"):
+        text = " ".join((book / page).read_text().split())
+        assert f"about {round(ratio)} times fewer" in text, page
+    macs = _multiply_adds(cnn) / _multiply_adds(build_vit())
+    assert 7 <= macs <= 13, macs  # "roughly ten times fewer multiply-adds per image"
+    assert "roughly ten times fewer multiply-adds" in " ".join((book / "conclusion.md").read_text().split())
