@@ -290,7 +290,8 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bo
         Line2D([], [], color="black", marker="*", linestyle="", markersize=10, label="best validation"),
     ]
     # Below the panels, so that no legend hides a curve however many runs there are.
-    fig.legend(handles=run_handles + style_handles, loc="outside lower center", ncols=min(4, len(run_handles) + 3), fontsize=8, frameon=False)
+    fig.legend(handles=run_handles + style_handles, loc="outside lower center", ncols=min(4, len(run_handles) + 3),
+               frameon=False)
     if title:
         fig.suptitle(title)
     return fig
