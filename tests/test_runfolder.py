@@ -113,6 +113,19 @@ def test_status_command(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().out
 
 
+def test_status_into_a_pipe_that_closes_early_has_no_traceback(tmp_path):
+    """``ferlib status RUN | head -3``: head leaves after three lines; the command must not
+    answer with a BrokenPipeError traceback."""
+    folder = _fake_run(tmp_path)
+    code = ("import sys; from ferlib.tooling.cli import main; sys.stdout.write('x' * 100000);"
+            f" sys.exit(main(['status', {str(folder.root)!r}]))")  # fill the pipe so the status write hits it closed
+    reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.read(10)
+    reader.stdout.close()
+    _, err = reader.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
 def test_running_pid_sees_live_and_finished_processes(tmp_path):
     folder = RunFolder(tmp_path)
     assert folder.running_pid() is None

@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"published {args.run_dir} into {publish(args.run_dir, force=args.force)}")
             return 0
         return _run(args, argv)
+    except BrokenPipeError:  # `ferlib status RUN | head`: the reader left, which is not an error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would fail too
+        return 1
     except Exception as err:  # one clear line for the user, non-zero exit
         from ..data import FER2013Error, FER2013NotFound
 
