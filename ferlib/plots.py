@@ -198,7 +198,7 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
     epochs = _epochs(history)
     # a learning rate that never changed is a flat line: say it in the title instead of a panel
     has_lr = "learning_rate" in history and history["learning_rate"].dropna().nunique() > 1
-    panels = ["loss", "accuracy"] + (["learning_rate"] if has_lr else [])
+    panels = ["accuracy", "loss"] + (["learning_rate"] if has_lr else [])  # accuracy first, as for several runs
     # Wide enough to read at the book's column width: the learning rate, a step curve, gets less room.
     widths = [1, 1, 0.7][: len(panels)]
     fig, axes = _subplots(1, len(panels), figsize=(3.9 * sum(widths), 3.6), squeeze=False, layout="constrained",
@@ -251,7 +251,7 @@ def _draw_baseline(ax, baseline: float | None, label: str = "majority class") ->
     if baseline is None:
         return
     ax.axhline(baseline, color="black", linestyle="--", linewidth=0.8)
-    ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
+    ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom", fontsize=8.5)
 
 
 def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False) -> Figure:
@@ -477,10 +477,11 @@ def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str 
 def plot_cluster_map(points: np.ndarray, labels: np.ndarray, clusters: np.ndarray, title: str = "k-means") -> Figure:
     """The 2-D map of the features twice: coloured by emotion, and by cluster."""
     fig, axes = _subplots(1, 2, figsize=(11, 4.8), layout="constrained")
-    palette = sns.color_palette("tab10", NUM_CLASSES)
-    for ax, values, names, heading in ((axes[0], labels, list(EMOTIONS), "coloured by emotion (the labels)"),
-                                       (axes[1], clusters, [f"cluster {c + 1}" for c in range(int(clusters.max()) + 1)],
-                                        f"coloured by {title} cluster (no labels used)")):
+    # two palettes: a colour on the left must not suggest the same group on the right
+    for ax, values, names, heading, palette in (
+            (axes[0], labels, list(EMOTIONS), "coloured by emotion (the labels)", sns.color_palette("tab10", NUM_CLASSES)),
+            (axes[1], clusters, [f"cluster {c + 1}" for c in range(int(clusters.max()) + 1)],
+             f"coloured by {title} cluster (no labels used)", sns.color_palette("Dark2", 8))):
         for code, name in enumerate(names):
             mine = values == code
             ax.scatter(points[mine, 0], points[mine, 1], s=4, alpha=0.6, color=palette[code % len(palette)], label=name)
@@ -611,7 +612,7 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
     fig, ax = _subplots(figsize=(max(7.0, 1.9 * len(frame)), 4.8), layout="constrained")
     sns.barplot(data=long, x="config", y="accuracy", hue="split", order=list(frame["config"]), errorbar=None, ax=ax)
     for container in ax.containers:
-        ax.bar_label(container, fmt="{:.2f}", fontsize=7, padding=1)
+        ax.bar_label(container, fmt="{:.1%}", fontsize=7, padding=1)
     labels = [str(c).replace(" / ", "\n") for c in frame["config"]]
     if "params" in frame:
         labels = [f"{lab}\n({_human(p)} params)" for lab, p in zip(labels, frame["params"])]
@@ -619,7 +620,11 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_xlabel("")
     ax.set_ylim(0, min(1.0, max(long["accuracy"].max(), baseline or 0) * 1.2 + 0.02))
-    _draw_baseline(ax, baseline)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    if baseline is not None:  # labelled in the right margin, clear of the bars' own labels
+        ax.axhline(baseline, color="black", linestyle="--", linewidth=0.8)
+        ax.text(1.0, baseline, f" majority class {baseline:.1%}", transform=ax.get_yaxis_transform(),
+                va="center", fontsize=8)
     fig.suptitle(title)
     # Above the bars, so it never covers them.
     sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)

@@ -155,6 +155,43 @@ def test_literature_table_puts_the_run_among_the_records_and_baselines():
     assert all(r["source"].startswith("https://") for r in LITERATURE)
 
 
+def test_cluster_disagreements_pick_faces_against_their_clusters_majority_from_every_cluster():
+    import pandas as pd
+
+    from ferlib.recipes.beyond import ClusterResult, cluster_disagreements, cluster_majorities
+
+    #            cluster 0: mostly Happy (3)   cluster 1: mostly Sad (4)   cluster 2: all Angry (0)
+    labels = np.array([3, 3, 3, 0, 1, 2, 4, 4, 4, 6, 5, 0, 0, 0])
+    clusters = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2])
+    result = ClusterResult(labels, {"k-means": clusters}, pd.DataFrame(), np.zeros((14, 2)), np.arange(14))
+    assert cluster_majorities(result) == {0: 3, 1: 4, 2: 0}
+    odd = cluster_disagreements(result, n=4)
+    assert list(odd) == [3, 4, 9, 10]  # two from each cluster that has any, none from the pure one
+    assert all(labels[i] != cluster_majorities(result)[clusters[i]] for i in odd)
+    assert len(cluster_disagreements(result, n=2)) == 2
+
+
+def test_tta_baselines_give_each_test_set_its_own_majority():
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from ferlib.recipes.beyond import tta_baselines
+    from ferlib.recipes.pages import GUESS, MAJORITY
+
+    usage = np.array(["Training"] * 6 + ["PrivateTest"] * 4)
+    labels = np.array([3, 3, 3, 0, 1, 2, 3, 0, 0, 5])
+    dataset = SimpleNamespace(usage=usage, labels=labels, images=np.zeros((10, 48, 48), np.uint8))
+    run = SimpleNamespace(dataset=dataset, arrays={"train": (None, labels[:6]), "test": (None, np.array([3, 3, 0]))})
+    tta = pd.DataFrame([{"model": "CNN", "test set": s, "images": 3, "plain": 0.5, "flip": 0.5, "flip + shifts": 0.5}
+                        for s in ("run's test images", "PrivateTest")])
+    rows = tta_baselines(run, tta).set_index(["model", "test set"])
+    assert list(rows.columns) == ["images", "plain", "flip", "flip + shifts"]
+    assert rows.loc[(MAJORITY, "run's test images"), "plain"] == pytest.approx(2 / 3)
+    assert rows.loc[(MAJORITY, "PrivateTest"), "flip + shifts"] == 0.25  # one Happy face among four
+    assert rows.loc[(MAJORITY, "PrivateTest"), "images"] == 4
+    assert rows.loc[(GUESS, "PrivateTest"), "flip"] == pytest.approx(1 / 7)
+
+
 def test_the_literature_table_links_its_sources_and_marks_this_run():
     import pandas as pd
 

@@ -38,3 +38,7 @@ def test_with_baselines_adds_majority_and_chance_rows_per_part():
     assert list(tuning["config"]) == ["4x4x16", MAJORITY, GUESS] and tuning["val_accuracy"].iloc[1] == 0.26
     by_part = with_baselines(pd.DataFrame({"train": {"accuracy": 0.9}, "test": {"accuracy": 0.6}}), run)
     assert by_part.loc[MAJORITY, "train"] == 0.25 and by_part.loc[MAJORITY, "test"] == 0.27
+    readings = with_baselines(pd.DataFrame({"reading": ["as-built"], "train_accuracy": [0.5], "val_accuracy": [0.4],
+                                            "best_val_accuracy": [0.45], "epochs": [5]}), run, label="reading")
+    assert list(readings["best_val_accuracy"].iloc[1:]) == [0.26, pytest.approx(1 / 7)]  # "best" val: the val part
+    assert readings["train_accuracy"].iloc[1] == 0.25 and pd.isna(readings["epochs"].iloc[1])

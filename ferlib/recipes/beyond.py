@@ -19,6 +19,7 @@ from ..clustering import cluster_features, map_2d
 from ..fer2013 import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
 from ..evaluate import CHANCE, majority_baseline, per_class_metrics, predict_labels, predict_with_tta
 from .experiments import Run, load_stage_model
+from .pages import GUESS, MAJORITY
 from ..features import penultimate_features
 from ..train import TrainConfig, set_seed
 
@@ -93,15 +94,21 @@ def feature_clusters(run: Run, model: str = "cnn", max_images: int = 3000) -> Cl
     return outcome
 
 
+def cluster_majorities(result: ClusterResult, method: str = "k-means") -> dict[int, int]:
+    """Each cluster's most common emotion (its code), by cluster number."""
+    clusters = result.assignments[method]
+    return {int(c): int(np.bincount(result.labels[clusters == c], minlength=NUM_CLASSES).argmax())
+            for c in np.unique(clusters)}
+
+
 def cluster_disagreements(result: ClusterResult, method: str = "k-means", n: int = 12) -> np.ndarray:
     """Positions (into the clustered images) of images whose cluster's majority emotion is
-    not their label, a few per cluster."""
+    not their label, the same few from each cluster."""
     clusters = result.assignments[method]
-    picked = []
-    for c in np.unique(clusters):
-        members = np.flatnonzero(clusters == c)
-        majority = np.bincount(result.labels[members], minlength=NUM_CLASSES).argmax()
-        picked.append(members[result.labels[members] != majority][: max(1, n // len(np.unique(clusters)))])
+    majorities = cluster_majorities(result, method)
+    per_cluster = max(1, -(-n // len(majorities)))  # ceil: n faces in all where the clusters allow
+    picked = [np.flatnonzero((clusters == c) & (result.labels != majority))[:per_cluster]
+              for c, majority in majorities.items()]
     return np.concatenate(picked)[:n] if picked else np.array([], int)
 
 
@@ -133,6 +140,19 @@ def tta_scores(run: Run) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     run.save_metrics("tta", {"scores": frame.to_dict(orient="records")})
     return frame
+
+
+def tta_baselines(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
+    """Rows to set under a :func:`tta_scores` table: on each of its test sets, the accuracy
+    of always answering the most common training emotion and of guessing. Neither looks at
+    the image, so every column of views holds the same number."""
+    rows = []
+    for name in tta["test set"].unique():
+        y = private_test(run)[1] if name == "PrivateTest" else run.arrays["test"][1]
+        for label, accuracy in ((MAJORITY, majority_baseline(run.arrays["train"][1], y)), (GUESS, CHANCE)):
+            rows.append({"model": label, "test set": name, "images": len(y),
+                         **{views: accuracy for views in ("plain", "flip", "flip + shifts")}})
+    return pd.DataFrame(rows, columns=tta.columns)
 
 
 #: Published single-network FER2013 results on ``PrivateTest``, with their sources, and

@@ -66,7 +66,8 @@ def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, colum
     `label`, which names the two rows (for a table whose index does not show)."""
     rows = pd.DataFrame(np.nan, index=[MAJORITY, GUESS], columns=table.columns, dtype=object)
     for column in table.columns:
-        first = str(column).replace("_", " ").split(" ")[0]
+        words = str(column).replace("_", " ").split(" ")
+        first = words[1] if words[0] == "best" and len(words) > 1 else words[0]  # "best_val_accuracy": val
         if columns is not None and column not in columns:
             continue
         which = part or (first if first in ("train", "val", "test") else None)

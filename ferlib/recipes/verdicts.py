@@ -303,5 +303,6 @@ def ferplus_verdict(agreement) -> str:
     worst = agreement.drop("all")["agree"].idxmin()
     return (f"FER2013's label matches the FER+ majority for {overall:.0%} of the images that have one; the "
             f"worst emotion is {worst} ({agreement.loc[worst, 'agree']:.0%}). Scored against FER2013's labels, a "
-            f"model that had learned exactly what the ten annotators see would top out near {overall:.0%}, which "
-            "is why accuracies much above 70% on FER2013 deserve a second look.")
+            f"model that saw exactly what the ten annotators see would score about {overall:.0%}; a model that "
+            "scores more must side with FER2013's label against the annotators on some faces, so part of what it "
+            "learned is FER2013's labelling habits rather than the emotion people see.")
