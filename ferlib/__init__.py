@@ -72,7 +72,7 @@ _OWNERS = {
                          "tta_verdict"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
-               "FusedBatchNormalization", "build_cnn", "build_model", "build_vit", "count_params", "describe_params",
+               "FusedBatchNormalization", "build_cnn", "build_model", "build_vit", "count_multiply_adds", "count_params", "describe_params",
                "load_model", "model_summary", "model_table"),
     "plots": ("plot_class_samples", "plot_class_balance", "plot_accuracies", "plot_augmentation_grid",
               "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",

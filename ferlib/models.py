@@ -7,6 +7,7 @@ stable names (``conv1`` .. ``conv4``, ``block1`` .. ``blockN``) so that
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import keras
@@ -304,6 +305,30 @@ def count_params(model: keras.Model) -> dict[str, int]:
     trainable = sum(int(ops.size(w)) for w in model.trainable_weights)
     total = sum(int(ops.size(w)) for w in model.weights)
     return {"trainable": trainable, "non_trainable": total - trainable, "total": total}
+
+
+def count_multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one image through `model`'s convolutions, dense layers, patch
+    projection and attention (projections, scores, weighted sum, output); the cheap layers
+    (normalisation, pooling, activations) are left out."""
+    total, tokens, d = 0, None, None
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, h, w, filters = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * filters * kh * kw * layer.input.shape[-1]
+        elif kind == "Dense":
+            rows = int(math.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
+            total += rows * layer.input.shape[-1] * layer.units
+        elif kind == "PatchEncoder":  # every attention layer after it sees these tokens
+            tokens, d = layer.num_patches, layer.projection_dim
+            total += tokens * layer.input.shape[-1] * d
+        elif kind == "MultiHeadAttention":
+            config = layer.get_config()
+            heads, key = config["num_heads"], config["key_dim"]
+            total += 3 * tokens * d * heads * key + 2 * heads * tokens * tokens * key + tokens * heads * key * d
+    return int(total)
 
 
 def describe_params(model: keras.Model) -> str:

@@ -368,31 +368,27 @@ def test_fused_batchnorm_survives_saving(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
-def _multiply_adds(model) -> int:
-    """Multiply-adds of one image through `model`'s convolutions, dense layers and attention."""
-    total, tokens, d = 0, None, None
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "Conv2D":
-            _, h, w, filters = layer.output.shape
-            kh, kw = layer.kernel_size
-            total += h * w * filters * kh * kw * layer.input.shape[-1]
-        elif kind == "Dense":
-            rows = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
-            total += rows * layer.input.shape[-1] * layer.units
-        elif kind == "PatchEncoder":  # every attention layer after it sees these tokens
-            tokens, d = layer.num_patches, layer.projection_dim
-            total += tokens * layer.input.shape[-1] * d
-        elif kind == "MultiHeadAttention":
-            config = layer.get_config()
-            heads, key = config["num_heads"], config["key_dim"]
-            total += 3 * tokens * d * heads * key + 2 * heads * tokens * tokens * key + tokens * heads * key * d
-    return total
+def test_multiply_adds_counts_convolutions_dense_layers_and_attention():
+    from ferlib.models import count_multiply_adds
+
+    inputs = keras.Input((4, 4, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same")(inputs)  # 4*4 positions x 2 filters x 9 taps
+    x = keras.layers.Dense(5)(x)  # applied at 16 positions: 16 x 2 x 5
+    outputs = keras.layers.Dense(3)(keras.layers.Flatten()(x))  # 80 inputs x 3
+    assert count_multiply_adds(keras.Model(inputs, outputs)) == 16 * 2 * 9 + 16 * 2 * 5 + 80 * 3
+    # attention: projections (q, k, v), scores, weighted sum and output for 144 tokens of 16 dims
+    vit = build_vit()
+    split = build_vit(ViTConfig(split_heads=True))
+    tokens, d, heads = 144, 16, 4
+    attention = lambda key: 3 * tokens * d * heads * key + 2 * heads * tokens * tokens * key + tokens * heads * key * d
+    assert count_multiply_adds(vit) - count_multiply_adds(split) == 4 * (attention(16) - attention(4))
 
 
 def test_the_books_sentences_about_model_size_hold():
     """The architecture chapter and the conclusion compare the two models' sizes in words."""
     from pathlib import Path
+
+    from ferlib.models import count_multiply_adds
 
     book = Path(__file__).resolve().parents[1] / "book"
     cnn, vit = build_cnn(), build_vit()
@@ -400,6 +396,6 @@ def test_the_books_sentences_about_model_size_hold():
     for page in ("architecture.md", "conclusion.md"):
         text = " ".join((book / page).read_text().split())
         assert f"about {round(ratio)} times fewer" in text, page
-    macs = _multiply_adds(cnn) / _multiply_adds(build_vit())
+    macs = count_multiply_adds(cnn) / count_multiply_adds(build_vit())
     assert 7 <= macs <= 13, macs  # "roughly ten times fewer multiply-adds per image"
     assert "roughly ten times fewer multiply-adds" in " ".join((book / "conclusion.md").read_text().split())

@@ -229,6 +229,7 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     rows.append({"model": f"always {EMOTIONS[majority]} (majority class)", "images": int(valid.sum()),
                  "vs FER2013 labels": float(np.mean(y_test[valid] == majority)),
                  "vs FER+ majority": float(np.mean(test_plus[valid] == majority))})
+    rows.append({"model": GUESS, "images": int(valid.sum()), "vs FER2013 labels": CHANCE, "vs FER+ majority": CHANCE})
     outcome = FERPlusResult(table, votes, pd.DataFrame(rows))
     run.save_metrics("ferplus", {"agreement": table.reset_index().to_dict(orient="records"),
                                  "scores": outcome.scores.to_dict(orient="records")})

@@ -26,7 +26,7 @@ from ..evaluate import (
     predict_labels,
 )
 from ..files import read_json, write_json
-from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_params, load_model
+from ..models import READING_NOTES, READINGS, VIT_TUNING_STORY, ViTConfig, build_model, count_multiply_adds, count_params, load_model
 from .phase2 import Phase2Result, run_phase2
 from .report import table1, training_logs
 from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
@@ -363,6 +363,7 @@ class Comparison:
     confusion: dict[str, pd.DataFrame]  # "CNN"/"ViT" -> counts, rows = true emotion
     per_class: dict[str, pd.DataFrame]  # "CNN"/"ViT" -> precision, recall, f1, support, correct per emotion
     logs: dict[str, dict] = field(default_factory=dict)  # "cnn phase1" ... -> epochs, best_epoch, last epoch's log
+    sizes: dict[str, dict] = field(default_factory=dict)  # "cnn"/"vit" -> params, multiply_adds (per image)
 
     @property
     def per_class_long(self) -> pd.DataFrame:
@@ -391,25 +392,32 @@ class Comparison:
             values[f"{key}_best_epoch"] = log["best_epoch"]
             values[f"{key}_log_train_acc"] = log["accuracy"]
             values[f"{key}_log_val_acc"] = log["val_accuracy"]
+        if self.sizes:  # the final models as this run built them (its readings)
+            for model, size in self.sizes.items():
+                values[f"{model}_params"] = size["params"]
+                values[f"{model}_multiply_adds"] = size["multiply_adds"]
+            values["params_ratio"] = self.sizes["cnn"]["params"] / self.sizes["vit"]["params"]
+            values["multiply_adds_ratio"] = self.sizes["cnn"]["multiply_adds"] / self.sizes["vit"]["multiply_adds"]
         return values
 
 
 def compare_models(run: Run) -> Comparison:
     """Everything the comparison page shows, from what notebooks 02-04 saved (or, for a
     notebook opened alone, what :func:`load_stage_model` trains on demand)."""
-    results, confusion, per_class = {}, {}, {}
+    results, confusion, per_class, sizes = {}, {}, {}, {}
     x_test, y_test = run.arrays["test"]
     for model in ("cnn", "vit"):
         final = load_stage_model(run, model, "phase2")
+        sizes[model] = {"params": count_params(final)["total"], "multiply_adds": count_multiply_adds(final)}
         results[model] = {"phase1": run.load_metrics(f"{model}_phase1")["scores"],
                           "phase2": run.load_metrics(f"{model}_phase2")["scores"]["after augmentation"]}
         predicted = predict_labels(final, x_test)
         label = {"cnn": "CNN", "vit": "ViT"}[model]
         confusion[label] = confusion_frame(y_test, predicted)
         per_class[label] = per_class_metrics(y_test, predicted)
-    comparison = Comparison(table1(results), results, confusion, per_class, training_logs(run.folder))
+    comparison = Comparison(table1(results), results, confusion, per_class, training_logs(run.folder), sizes)
     run.save_metrics("comparison", {"table1": comparison.table1, "results": results,
-                                    "baselines": run.baselines("test"),
+                                    "baselines": run.baselines("test"), "sizes": sizes,
                                     "confusion": {k: v.values for k, v in confusion.items()},
                                     "per_class": comparison.per_class_long.to_dict(orient="records")})
     return comparison
