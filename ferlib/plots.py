@@ -179,7 +179,7 @@ def _mark_best(ax, epochs: pd.Series, values: pd.Series, color) -> None:
 
 
 def plot_training_curves(history, title: str | None = None, baseline: float | None = None,
-                         in_sequence: bool = False) -> Figure:
+                         in_sequence: bool = False, best: Sequence[str] | None = None) -> Figure:
     """Loss and accuracy (and learning rate, if logged) per epoch, train vs validation.
 
     ``history``: a DataFrame with ``epoch, loss, accuracy, val_loss, val_accuracy`` and
@@ -188,10 +188,12 @@ def plot_training_curves(history, title: str | None = None, baseline: float | No
     validation solid); with `in_sequence` the runs are steps of one training (phase 2's hard
     samples, then augmentation) and follow each other along the epoch axis instead.
     `baseline` (e.g. the majority-class accuracy) is drawn across the accuracy panel, so one
-    look tells whether a model learned anything.
+    look tells whether a model learned anything. `best` names the runs whose best
+    validation epoch gets its star (default: all): those whose weights early stopping
+    restored, not a step that keeps its last epoch's weights.
     """
     if isinstance(history, Mapping):
-        fig = _plot_runs(dict(history), title, in_sequence)
+        fig = _plot_runs(dict(history), title, in_sequence, best)
         _draw_baseline(fig.axes[0], baseline)
         return fig
     history = history.reset_index(drop=True)
@@ -254,7 +256,8 @@ def _draw_baseline(ax, baseline: float | None, label: str = "majority class") ->
     ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom", fontsize=8.5)
 
 
-def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False) -> Figure:
+def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False,
+               best: Sequence[str] | None = None) -> Figure:
     has_loss = any("loss" in h or "val_loss" in h for h in runs.values())
     panels = ["accuracy"] + (["loss"] if has_loss else [])
     fig, axes = _subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
@@ -262,7 +265,7 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bo
     # A run of one or two epochs is a point or a short segment: markers keep it visible.
     marker = {"marker": "o", "markersize": 5} if max((len(h) for h in runs.values()), default=0) <= 3 else {}
     offset = 0
-    for history, color in zip(runs.values(), colors):
+    for (name, history), color in zip(runs.items(), colors):
         history = history.reset_index(drop=True)
         epochs = _epochs(history) + offset
         if in_sequence and offset:
@@ -274,7 +277,7 @@ def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bo
                 ax.plot(epochs, history[metric], color=color, **_TRAIN_STYLE, **marker)
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], color=color, **marker)
-        if "val_accuracy" in history and history["val_accuracy"].notna().any():
+        if "val_accuracy" in history and history["val_accuracy"].notna().any() and (best is None or name in best):
             _mark_best(axes[0][0], epochs, history["val_accuracy"], color)
     last = offset if in_sequence else max((len(h) for h in runs.values()), default=1)
     for ax, metric in zip(axes[0], panels):

@@ -115,6 +115,10 @@ def test_training_steps_in_sequence_follow_each_other_on_the_epoch_axis():
     overlaid = plots.plot_training_curves(runs)
     xs = {tuple(np.asarray(line.get_xdata(), dtype=float)) for line in overlaid.axes[0].lines if len(line.get_xdata()) > 1}
     assert (1.0, 2.0, 3.0, 4.0) in xs and (4.0, 5.0, 6.0, 7.0) not in xs
+    # a star only where early stopping restored the best epoch: the augmentation round, not the hard samples
+    starred = plots.plot_training_curves(runs, in_sequence=True, best=["augmentation"]).axes[0]
+    stars = [line for line in starred.lines if line.get_marker() == "*"]
+    assert len(stars) == 1 and float(np.asarray(stars[0].get_xdata())[0]) >= 4.0
 
 
 @pytest.mark.parametrize("normalize", [False, True])
