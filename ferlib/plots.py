@@ -667,7 +667,7 @@ def style_literature_table(records: pd.DataFrame):
 
 def style_table1(table: pd.DataFrame):
     """Table 1 (:func:`~ferlib.recipes.report.table1`, with baseline rows or without) as a
-    page shows it: short row names, the two models as column groups of *ours*, *report* and
+    page shows it: short row names, the two models as column groups of *report*, *ours* and
     *Δ* (ours minus the report's), four decimals, narrow enough for the book's column."""
     rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
             .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")

@@ -277,7 +277,7 @@ def test_table1_puts_ours_beside_the_report():
     }
     table = table1(results)
     assert list(table.index) == STATISTICS
-    assert list(table.columns) == ["CNN ours", "CNN report", "CNN difference", "VIT ours", "VIT report", "VIT difference"]
+    assert list(table.columns) == ["CNN report", "CNN ours", "CNN difference", "VIT report", "VIT ours", "VIT difference"]
     ours_cnn = [0.9, 0.6, 0.61, 0.8, 0.65, 0.64, 0.95]
     ours_vit = [0.5, 0.4, 0.41, 0.45, 0.42, 0.43, 1.5]
     np.testing.assert_allclose(table["CNN ours"], ours_cnn)

@@ -301,7 +301,7 @@ def test_table1_as_a_page_shows_it_fits_the_column():
     table = with_baselines(table1({"cnn": {"phase1": scores, "phase2": scores}}), SimpleNamespace(baselines=lambda p: {"majority class": 0.25, "chance": 1 / 7}),
                            part="test", columns=["CNN ours", "VIT ours"])
     styled = style_table1(table)
-    assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("ours", "report", "Δ")]
+    assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("report", "ours", "Δ")]
     assert "phase 1 test" in styled.data.index and "always Happy" in styled.data.index
     html = styled.to_html()
     assert "0.6289" in html and "–" in html  # the report's number; the empty ViT cells

@@ -48,7 +48,8 @@ REPORT_CORRECT_COUNTS = {"cnn": {"Angry": 379, "Disgust": 36}, "vit": {"Angry": 
 
 
 def table1(results: dict[str, dict]) -> pd.DataFrame:
-    """The report's Table 1 rebuilt: ours beside the report's, with the difference.
+    """The report's Table 1 rebuilt: the report's, ours beside it, and the difference (the
+    order of the reproduction page and the conclusion).
 
     `results` maps ``"cnn"``/``"vit"`` to ``{"phase1": evaluate_model(...), "phase2": ...}``
     (as :func:`load_results` returns). Missing phases give empty cells.
@@ -63,7 +64,7 @@ def table1(results: dict[str, dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows).pivot(index="statistic", columns="model", values=["ours", "report", "difference"])
     frame = frame.reindex(list(REPORT_TABLE1["cnn"]))
     frame.columns = [f"{model} {what}" for what, model in frame.columns]
-    return frame[[f"{m} {w}" for m in ("CNN", "VIT") for w in ("ours", "report", "difference")]].astype(float)
+    return frame[[f"{m} {w}" for m in ("CNN", "VIT") for w in ("report", "ours", "difference")]].astype(float)
 
 
 def statistic_value(results: dict, statistic: str) -> float | None:
