@@ -249,11 +249,18 @@ def _epoch_axis(ax, epochs: int) -> None:
         ax.set_xticks(range(1, epochs + 1))
 
 
-def _draw_baseline(ax, baseline: float | None, label: str = "majority class") -> None:
+def _draw_baseline(ax, baseline: float | None, label: str = "majority class", style: str = "--",
+                   margin: bool = False) -> None:
+    """A baseline across `ax`, labelled inside on the left (curves) or, with `margin`, in the
+    right margin (bar charts, whose bars carry labels of their own)."""
     if baseline is None:
         return
-    ax.axhline(baseline, color="black", linestyle="--", linewidth=0.8)
-    ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom", fontsize=8.5)
+    ax.axhline(baseline, color="black", linestyle=style, linewidth=1 if margin else 0.8)
+    if margin:
+        ax.text(1.0, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+    else:
+        ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom",
+                fontsize=8.5)
 
 
 def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False,
@@ -465,8 +472,7 @@ def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str 
     for container in ax.containers:
         ax.bar_label(container, fmt="{:.1%}", fontsize=8, padding=1)
     for (name, level), style in zip(baselines.items(), ("--", ":")):
-        ax.axhline(level, color="black", linestyle=style, linewidth=1)
-        ax.text(1.0, level, f" {name} {level:.1%}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        _draw_baseline(ax, level, name, style=style, margin=True)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_xlabel("")
@@ -624,10 +630,7 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
     ax.set_xlabel("")
     ax.set_ylim(0, min(1.0, max(long["accuracy"].max(), baseline or 0) * 1.2 + 0.02))
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    if baseline is not None:  # labelled in the right margin, clear of the bars' own labels
-        ax.axhline(baseline, color="black", linestyle="--", linewidth=0.8)
-        ax.text(1.0, baseline, f" majority class {baseline:.1%}", transform=ax.get_yaxis_transform(),
-                va="center", fontsize=8)
+    _draw_baseline(ax, baseline, margin=True)  # in the right margin, clear of the bars' own labels
     fig.suptitle(title)
     # Above the bars, so it never covers them.
     sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)
