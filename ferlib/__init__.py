@@ -67,7 +67,7 @@ _OWNERS = {
     "recipes.pages": ("glue", "glue_values", "setup_notebook", "with_baselines"),
     "recipes.phase2": ("hard_sample_indices", "run_phase2"),
     "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
-                         "tuning_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
+                         "tuning_verdict", "schedule_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
                          "tta_verdict"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
@@ -81,7 +81,7 @@ _OWNERS = {
               "style_literature_table", "style_table1"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
-    "train": ("TrainConfig", "read_history", "set_seed", "train_model"),
+    "train": ("TrainConfig", "learning_rate_drops", "read_history", "set_seed", "train_model"),
 }
 _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
 # Modules reached as attributes (``fl.beyond.tta_scores``, ``fl.predict.predict_photo``).

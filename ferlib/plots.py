@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -120,7 +121,7 @@ def plot_class_balance(counts, title: str = "Images per emotion") -> Figure:
     several = frame.shape[1] > 1
     sns.barplot(data=long, x="emotion", y="images", hue="part" if several else None, errorbar=None, ax=ax)
     for container in ax.containers:
-        ax.bar_label(container, fmt="{:,.0f}", fontsize=7, padding=1, rotation=90 if several else 0)
+        ax.bar_label(container, fmt="{:,.0f}", fontsize=8.5, padding=1, rotation=90 if several else 0)
     ax.margins(y=0.15)  # room for the labels above the tallest bar
     ax.set_xlabel("")
     ax.set_ylabel("images")
@@ -251,16 +252,17 @@ def _epoch_axis(ax, epochs: int) -> None:
 
 def _draw_baseline(ax, baseline: float | None, label: str = "majority class", style: str = "--",
                    margin: bool = False) -> None:
-    """A baseline across `ax`, labelled inside on the left (curves) or, with `margin`, in the
-    right margin (bar charts, whose bars carry labels of their own)."""
+    """A baseline across `ax`, labelled inside, under the line at the right (curves, which
+    start near it on the left and rise away from it), or, with `margin`, in the right
+    margin (bar charts, whose bars carry labels of their own)."""
     if baseline is None:
         return
     ax.axhline(baseline, color="black", linestyle=style, linewidth=1 if margin else 0.8)
     if margin:
-        ax.text(1.0, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        ax.text(1.0, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="center", fontsize=9)
     else:
-        ax.text(0.01, baseline, f" {label} {baseline:.1%}", transform=ax.get_yaxis_transform(), va="bottom",
-                fontsize=8.5)
+        ax.text(0.99, baseline, f"{label} {baseline:.1%} ", transform=ax.get_yaxis_transform(), va="top",
+                ha="right", fontsize=8.5)
 
 
 def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False,
@@ -454,11 +456,11 @@ def plot_per_class(frame: pd.DataFrame, metric: str | Sequence[str] = "recall") 
         sns.barplot(data=frame, x="emotion", y=name, hue="model", order=order, errorbar=None, ax=ax)
         is_count = pd.api.types.is_integer_dtype(frame[name]) or name == "correct"
         for container in ax.containers:
-            ax.bar_label(container, fmt="{:,.0f}" if is_count else "{:.2f}", fontsize=7, padding=1)
+            ax.bar_label(container, fmt="{:,.0f}" if is_count else "{:.2f}", fontsize=9, padding=1)
         ax.margins(y=0.12)
         ax.set_xlabel("")
         ax.set_title(f"{name} per emotion")
-        sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model", frameon=False, fontsize=8)
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model", frameon=False, fontsize=9)
         sns.despine(ax=ax)
     return fig
 
@@ -470,7 +472,7 @@ def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str 
     fig, ax = _subplots(1, 1, figsize=(7.5, 3.6), layout="constrained")
     sns.barplot(data=frame, x=x, y=value, hue=hue, errorbar=None, ax=ax)
     for container in ax.containers:
-        ax.bar_label(container, fmt="{:.1%}", fontsize=8, padding=1)
+        ax.bar_label(container, fmt="{:.1%}", fontsize=9, padding=1)
     for (name, level), style in zip(baselines.items(), ("--", ":")):
         _draw_baseline(ax, level, name, style=style, margin=True)
     ax.set_ylim(0, 1)
@@ -478,7 +480,7 @@ def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str 
     ax.set_xlabel("")
     ax.set_title(title)
     if hue:
-        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.18, 1), frameon=False, fontsize=8)
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.18, 1), frameon=False, fontsize=9)
     sns.despine(ax=ax)
     return fig
 
@@ -497,7 +499,7 @@ def plot_cluster_map(points: np.ndarray, labels: np.ndarray, clusters: np.ndarra
         ax.set_title(heading, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.legend(markerscale=3, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+        ax.legend(markerscale=3, fontsize=9, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     return fig
 
 
@@ -584,18 +586,20 @@ def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Fi
     h, w = img.shape
     # Shown as the ratio to uniform attention (1 = every patch gets 1/144), on a scale
     # centred on 1: a nearly uniform map then looks nearly flat instead of structured.
+    # A ratio is never negative: below 1 the scale stops at 0, above it reaches the maximum.
     ratio = attention / attention.mean()
     spread = max(float(np.abs(ratio - 1).max()), 0.05)
+    norm = TwoSlopeNorm(vcenter=1.0, vmin=max(0.0, 1 - spread), vmax=1 + spread)
     fig, axes = _subplots(1, 3, figsize=(10.5, 3.7), layout="constrained")
     _show_image(axes[0], img, "input image")
-    shown = axes[1].imshow(ratio, cmap="RdBu_r", vmin=1 - spread, vmax=1 + spread)
+    shown = axes[1].imshow(ratio, cmap="RdBu_r", norm=norm)
     axes[1].set_title(f"attention per patch ÷ uniform ({attention.shape[0]}x{attention.shape[1]})", fontsize=9)
     axes[1].set_xticks([])
     axes[1].set_yticks([])
     fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04, label="× uniform share")
     _show_image(axes[2], img, f"overlay (max {ratio.max():.2f}× uniform)")
     # The extent stretches the patch grid over the pixels; bilinear smoothing upsamples it.
-    axes[2].imshow(ratio, cmap="RdBu_r", vmin=1 - spread, vmax=1 + spread, alpha=0.5,
+    axes[2].imshow(ratio, cmap="RdBu_r", norm=norm, alpha=0.5,
                    extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
     if title:
         fig.suptitle(title)
@@ -620,13 +624,13 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
     long["split"] = long["split"].str.replace("_accuracy", "", regex=False)
     fig, ax = _subplots(figsize=(max(7.0, 1.9 * len(frame)), 4.8), layout="constrained")
     sns.barplot(data=long, x="config", y="accuracy", hue="split", order=list(frame["config"]), errorbar=None, ax=ax)
-    for container in ax.containers:
-        ax.bar_label(container, fmt="{:.1%}", fontsize=7, padding=1)
+    for container in ax.containers:  # in percent without the sign, so three labels fit side by side
+        ax.bar_label(container, labels=[f"{100 * v:.1f}" for v in container.datavalues], fontsize=9, padding=1)
     labels = [str(c).replace(" / ", "\n") for c in frame["config"]]
     if "params" in frame:
         labels = [f"{lab}\n({_human(p)} params)" for lab, p in zip(labels, frame["params"])]
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_xticklabels(labels, fontsize=9)
     ax.set_xlabel("")
     ax.set_ylim(0, min(1.0, max(long["accuracy"].max(), baseline or 0) * 1.2 + 0.02))
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

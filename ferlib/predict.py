@@ -237,6 +237,7 @@ def plot_faces(photo, faces: list[Face], title: str | None = None):
         colors = ["#ffcc00" if e == face.emotion else "#9aa5b1" for e in EMOTIONS]
         bars.barh(EMOTIONS, values, color=colors)
         bars.set_xlim(0, 1)
+        bars.set_xlabel("probability", fontsize=8)
         bars.invert_yaxis()
         bars.set_title(f"face {i + 1}", fontsize=10)
         bars.tick_params(labelsize=8)

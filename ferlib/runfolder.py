@@ -139,14 +139,24 @@ class RunFolder:
 
     def start_notebook(self, name: str) -> None:
         """Note that `name` starts now; an earlier start that never finished was killed, and
-        its time (up to the last training progress it wrote) is kept."""
+        its wall and CPU time (up to the last training progress it wrote) are kept."""
         attempts = read_json(self.attempts, {})
         running = attempts.pop("running", None)
         if running:
-            heartbeat = max(read_json(self.progress, {}).get("updated", 0), running["started"])
+            killed = running["name"]
+            progress = read_json(self.progress, {})
+            heartbeat = max(progress.get("updated", 0), running["started"])
             attempts.setdefault("interrupted_seconds", {})
-            attempts["interrupted_seconds"][running["name"]] = (
-                attempts["interrupted_seconds"].get(running["name"], 0.0) + heartbeat - running["started"])
+            attempts["interrupted_seconds"][killed] = (
+                attempts["interrupted_seconds"].get(killed, 0.0) + heartbeat - running["started"])
+            # Like the wall time, the CPU time counts up to the attempt's last progress report
+            # (none: nothing counted); a report without it came from an older ferlib.
+            if progress.get("updated", 0) >= running["started"]:
+                if "cpu_seconds" in progress:
+                    cpu = attempts.setdefault("interrupted_cpu_seconds", {})
+                    cpu[killed] = cpu.get(killed, 0.0) + progress["cpu_seconds"]
+                elif killed not in attempts.setdefault("unmeasured_cpu", []):
+                    attempts["unmeasured_cpu"].append(killed)
         attempts["running"] = {"name": name, "started": time.time()}
         write_json(self.attempts, attempts)
 
@@ -157,11 +167,16 @@ class RunFolder:
         A notebook executed again in the same folder (``--reexecute``: its trainings reused)
         keeps the times of the pass that trained; the new pass's time goes to
         ``attempts.json`` (``reexecuted_seconds``), so the book reports what training cost.
-        The CPU time of an interrupted attempt is lost with its kernel: ``cpu.json`` holds the
-        attempt that finished, and says so (``complete``: false) when there were others.
+        The CPU time of an interrupted attempt is the one its kernel's last progress report
+        gives; where that report lacks it (an older ferlib), ``cpu.json`` says the count is
+        incomplete (``complete``: false).
         """
         attempts = read_json(self.attempts, {})
         earlier = attempts.get("interrupted_seconds", {}).pop(name, 0.0)
+        earlier_cpu = attempts.get("interrupted_cpu_seconds", {}).pop(name, 0.0)
+        unmeasured = name in attempts.get("unmeasured_cpu", [])
+        if unmeasured:
+            attempts["unmeasured_cpu"].remove(name)
         attempts.pop("running", None)
         timings = read_json(self.timings, {})
         if name in timings:
@@ -170,7 +185,7 @@ class RunFolder:
             timings[name] = round(seconds + earlier, 1)
             if cpu_seconds is not None:
                 cpu = read_json(self.cpu_times, {})
-                cpu[name] = {"seconds": round(cpu_seconds, 1), "complete": earlier == 0.0}
+                cpu[name] = {"seconds": round(cpu_seconds + earlier_cpu, 1), "complete": not unmeasured}
                 write_json(self.cpu_times, cpu)
         write_json(self.attempts, attempts)
         write_json(self.timings, timings)

@@ -271,6 +271,9 @@ class Progress(keras.callbacks.Callback):
             "best_val_accuracy": float(history["val_accuracy"].max()) if len(history) else None,
             "epoch_seconds": float(history["epoch_seconds"].mean()) if "epoch_seconds" in history and len(history) else None,
             "seconds": self.checkpoint.seconds, "notebook": os.environ.get("FERLIB_NOTEBOOK"), "updated": time.time(),
+            # The kernel's CPU time so far (all threads): the pipeline counts it for an attempt
+            # that is killed, whose kernel takes its own count with it.
+            "cpu_seconds": time.process_time(),
         })
 
     def on_train_begin(self, logs=None):
@@ -286,6 +289,13 @@ class Progress(keras.callbacks.Callback):
 def read_history(run_dir: str | Path) -> pd.DataFrame:
     """The per-epoch history of a run; an epoch repeated after a resume keeps its last row."""
     return _read_history_file(Path(run_dir) / "history.csv")
+
+
+def learning_rate_drops(history: pd.DataFrame) -> list[int]:
+    """The epochs (counted from 1) that trained at a lower learning rate than the epoch
+    before: where ReduceLROnPlateau cut it (the history logs the rate each epoch used)."""
+    rates = history["learning_rate"].to_numpy(dtype=float)
+    return [i + 1 for i in range(1, len(rates)) if rates[i] < rates[i - 1] * (1 - 1e-6)]
 
 
 _HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]

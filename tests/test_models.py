@@ -385,17 +385,12 @@ def test_multiply_adds_counts_convolutions_dense_layers_and_attention():
 
 
 def test_the_books_sentences_about_model_size_hold():
-    """The architecture chapter and the conclusion compare the two models' sizes in words."""
+    """The architecture chapter compares the two as-built models' sizes in words (the
+    conclusion glues the published run's own counts)."""
     from pathlib import Path
-
-    from ferlib.models import count_multiply_adds
 
     book = Path(__file__).resolve().parents[1] / "book"
     cnn, vit = build_cnn(), build_vit()
     ratio = cnn.count_params() / vit.count_params()
-    for page in ("architecture.md", "conclusion.md"):
-        text = " ".join((book / page).read_text().split())
-        assert f"about {round(ratio)} times fewer" in text, page
-    macs = count_multiply_adds(cnn) / count_multiply_adds(build_vit())
-    assert 7 <= macs <= 13, macs  # "roughly ten times fewer multiply-adds per image"
-    assert "roughly ten times fewer multiply-adds" in " ".join((book / "conclusion.md").read_text().split())
+    text = " ".join((book / "architecture.md").read_text().split())
+    assert f"about {round(ratio)} times fewer" in text  # the as-built layouts; the conclusion glues the run's

@@ -60,8 +60,9 @@ def _comparison_keys() -> set[str]:
     per_class = pd.DataFrame({"correct": range(len(EMOTIONS))}, index=list(EMOTIONS))
     log = {"epochs": 3, "best_epoch": 2, "accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.4, "val_loss": 1.2}
     logs = {f"{m} {stage}": log for m in ("cnn", "vit") for stage in ("phase1", "augmentation")}
+    sizes = {m: {"params": 100, "multiply_adds": 1000} for m in ("cnn", "vit")}
     comparison = Comparison(pd.DataFrame(), {m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")},
-                            {}, {"CNN": per_class, "ViT": per_class}, logs)
+                            {}, {"CNN": per_class, "ViT": per_class}, logs, sizes)
     return set(comparison.glue_values())
 
 

@@ -356,6 +356,22 @@ def test_a_worse_or_equal_run_is_refused(tmp_path, book, old, new):
     assert _published_by(book) == "old"
 
 
+def test_the_published_run_can_be_published_again(tmp_path, book):
+    """After ``--reexecute`` the same run (same first start, data, profile, seed) replaces
+    its own pages; another run of the same rank still does not."""
+    run = _make_run(tmp_path, "old", "full", synthetic=False)
+    card = {**json.loads((run / "run.json").read_text()), "first_started_unix": 1.0e9, "data_fingerprint": "sha256:ab"}
+    (run / "run.json").write_text(json.dumps(card))
+    publish(run, book_dir=book)
+    _write_notebooks(run / "notebooks", note="made by run again")
+    publish(run, book_dir=book)
+    assert _published_by(book) == "again"
+    other = _make_run(tmp_path, "other", "full", synthetic=False)
+    (other / "run.json").write_text(json.dumps({**card, "first_started_unix": 2.0e9}))
+    with pytest.raises(PipelineError, match="not published"):
+        publish(other, book_dir=book)
+
+
 def test_force_replaces_a_better_run(tmp_path, book):
     publish(_make_run(tmp_path, "old", "full", synthetic=False), book_dir=book)
     publish(_make_run(tmp_path, "new", "smoke", synthetic=True), book_dir=book, force=True)
@@ -490,6 +506,10 @@ def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():
     assert "| 03_vit_tuning | 1 h 00 min | ≥ 1 h 30 min |" in page
     assert "| **all notebooks** | **3 h 00 min** | **≥ 5 h 20 min** |" in page
     assert "CPU time of 01_data was not recorded" in page and "For 03_vit_tuning" in page
+    # 02_cnn, measured whole, kept 13800 / 7200 = 1.9 cores busy: 01_data would take 31 s of CPU,
+    # 03_vit_tuning 6900 s (more than the 5400 s counted)
+    assert "kept 1.9 cores busy on average" in page
+    assert "the run used about 5 h 46 min of CPU time" in page  # 13800 + 31 + 6900 s
     summary["notebook_cpu"]["01_data"] = {"seconds": 90.0, "complete": True}
     summary["notebook_cpu"]["03_vit_tuning"]["complete"] = True
     page = reproduction_page(summary, {}, {"majority class": 0.2513, "chance": 1 / 7})
@@ -497,6 +517,7 @@ def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():
     assert "| *baseline: majority class, test accuracy* | – | 25.13% | – | – | 25.13% | – |" in page
     assert "| *baseline: chance, test accuracy* | – | 14.29% |" in page
     assert "| **all notebooks** | **3 h 00 min** | **5 h 22 min** |" in page
+    assert "An estimate of the whole" not in page  # every notebook measured whole
 
 
 def test_the_reproduction_page_sets_the_training_logs_beside_the_reports(tmp_path):

@@ -210,6 +210,18 @@ def test_nearly_uniform_attention_looks_nearly_flat():
     assert "uniform" in fig.axes[1].get_title()
 
 
+def test_a_peaked_attention_map_is_scaled_from_zero_to_its_maximum():
+    """A ratio to the uniform share is never negative: the colour scale stops at 0 below
+    and reaches the hottest patch above, with 1 (uniform) in the middle colour."""
+    attention = np.full((12, 12), 1.0)
+    attention[0, 5] = 100.0
+    fig = plots.plot_attention(_images(1, float_=True)[0], attention)
+    image = fig.axes[1].images[0]
+    ratio = attention / attention.mean()
+    assert image.get_clim() == pytest.approx((0.0, ratio.max()))
+    assert image.norm(1.0) == pytest.approx(0.5)
+
+
 def test_runs_of_one_epoch_are_drawn_with_markers():
     runs = {"a": pd.DataFrame({"epoch": [0], "accuracy": [0.3], "val_accuracy": [0.25], "loss": [1.9], "val_loss": [1.8]})}
     fig = plots.plot_training_curves(runs)

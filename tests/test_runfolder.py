@@ -189,15 +189,34 @@ def test_time_of_an_interrupted_notebook_counts(tmp_path, monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(runfolder.time, "time", lambda: clock[0])
     folder.start_notebook("02_cnn")
-    write_json(folder.progress, {"updated": 1600.0})  # the last epoch it finished before the kill
+    # the last epoch it finished before the kill, and its kernel's CPU time by then
+    write_json(folder.progress, {"updated": 1600.0, "cpu_seconds": 1100.0, "notebook": "02_cnn"})
     clock[0] = 5000.0  # the next session
     folder.start_notebook("02_cnn")
+    clock[0] = 5100.0
+    folder.start_notebook("02_cnn")  # killed again before its first epoch: nothing more to count
     folder.notebook("02_cnn").parent.mkdir(parents=True)
     folder.notebook("02_cnn").write_text("{}")
     folder.record_notebook("02_cnn", 300.0, cpu_seconds=550.0)
     assert folder.finished_notebooks() == {"02_cnn": 900.0}
-    # the killed attempt's CPU time died with its kernel: the record says it is incomplete
-    assert json.loads(folder.cpu_times.read_text()) == {"02_cnn": {"seconds": 550.0, "complete": False}}
+    assert json.loads(folder.cpu_times.read_text()) == {"02_cnn": {"seconds": 1650.0, "complete": True}}
+
+
+def test_cpu_time_of_a_kill_is_incomplete_where_the_progress_report_lacks_it(tmp_path, monkeypatch):
+    """A run resumed from one that an older ferlib started: its progress reports carry no
+    CPU time, so the killed attempt's CPU time is unknown and the record says so."""
+    import ferlib.runfolder as runfolder
+
+    folder = RunFolder(tmp_path)
+    clock = [1000.0]
+    monkeypatch.setattr(runfolder.time, "time", lambda: clock[0])
+    folder.start_notebook("03_vit_tuning")
+    write_json(folder.progress, {"updated": 1600.0})
+    clock[0] = 5000.0
+    folder.start_notebook("03_vit_tuning")
+    folder.record_notebook("03_vit_tuning", 300.0, cpu_seconds=550.0)
+    assert json.loads(folder.cpu_times.read_text()) == {"03_vit_tuning": {"seconds": 550.0, "complete": False}}
+    assert json.loads(folder.attempts.read_text()).get("unmeasured_cpu") == []
 
 
 def test_the_run_card_records_when_the_latest_notebook_finished(tmp_path):

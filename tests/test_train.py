@@ -313,6 +313,23 @@ def test_learning_rate_decays_by_0_9_on_a_plateau(faces, tmp_path):
     np.testing.assert_allclose(k, np.round(k), atol=1e-3)
 
 
+def test_progress_reports_the_epoch_and_the_kernels_cpu_time(faces, tmp_path):
+    """``ferlib status`` reads the epoch from it; the pipeline counts its CPU time for an
+    attempt that is killed (the kernel's own count dies with it)."""
+    import time
+
+    train, val = faces
+    progress = tmp_path / "progress.json"
+    before = time.process_time()
+    set_seed(0)
+    train_model(small_cnn(), (train[0][:64], train[1][:64]), val, tmp_path / "run", TrainConfig(epochs=2, batch_size=32),
+                seed=0, verbose=0, progress=progress, label="cnn/phase1")
+    report = json.loads(progress.read_text())
+    assert report["training"] == "cnn/phase1" and report["state"] == "finished"
+    assert report["epoch"] == 2 and report["epochs"] == 2
+    assert before < report["cpu_seconds"] <= time.process_time()  # this process's count, and it grew
+
+
 class InterruptAt(keras.callbacks.Callback):
     """Stops training like a kill: at the start of `epoch`, after the earlier epochs' checkpoints."""
 

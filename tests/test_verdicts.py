@@ -91,13 +91,16 @@ def test_tuning_sentence_compares_with_the_reports_split():
     names = ["128", "64", "48", "32", "16"]
     assert "shows the same split" in tuning_verdict([False, False, False, True, True], 4, 0.25, names)
     other = tuning_verdict([False] * 5, 1, 0.25, names)
-    assert "does not show that split" in other and "**none**" in other
+    assert "does not show that split" in other and "two points or more: none." in other
 
 
 def test_class_weight_sentence_says_what_the_weights_did():
     plain = {"accuracy": 0.62, "macro-F1": 0.55, "Disgust recall": 0.30}
     traded = class_weight_verdict(plain, {"accuracy": 0.60, "macro-F1": 0.57, "Disgust recall": 0.55}, 5, "full")
     assert "traded some accuracy" in traded and "55%" in traded and "rises" in traded
+    # recall up, accuracy and macro-F1 down (the full run's case): the trade did not pay
+    lost = class_weight_verdict(plain, {"accuracy": 0.60, "macro-F1": 0.50, "Disgust recall": 0.55}, 5, "full")
+    assert "falls" in lost and "does not pay off" in lost and "as the report hoped" not in lost
     nothing = class_weight_verdict(plain, {"accuracy": 0.62, "macro-F1": 0.55, "Disgust recall": 0.30}, 1, "smoke")
     assert "did not raise" in nothing and "so little training" in nothing and "barely moves" in nothing
 
@@ -213,3 +216,19 @@ def test_tta_sentence_follows_each_models_change():
     none = helps.assign(**{"flip + shifts": [0.59, 0.36]})
     assert "does not help in this run" in tta_verdict(none)
     assert "no test images" in tta_verdict(helps.iloc[0:0])
+
+
+def test_schedule_sentence_names_the_epochs_the_learning_rate_fell():
+    import pandas as pd
+
+    from ferlib.recipes.verdicts import schedule_verdict
+    from ferlib.train import learning_rate_drops
+
+    rates = [1e-3] * 26 + [9e-4] * 5 + [8.1e-4] * 3  # the rate each epoch trained at, as the history logs it
+    history = pd.DataFrame({"learning_rate": rates})
+    assert learning_rate_drops(history) == [27, 32]
+    sentence = schedule_verdict("CNN", history)
+    assert "lowered for epochs 27 and 32 of 34, to 0.000810" in sentence
+    assert "in the report it was lowered for epochs 25 and 31" in sentence
+    flat = schedule_verdict("ViT", pd.DataFrame({"learning_rate": [1e-3] * 4}))
+    assert "never lowered" in flat and "six times, to 0.00053144 by epoch 51" in flat

@@ -43,6 +43,11 @@ REPORT_TRAININGS: dict[str, dict[str, float]] = {
     "cnn augmentation": {"epochs": 13, "accuracy": 0.8042, "loss": 0.9100, "val_accuracy": 0.6652, "val_loss": 0.8989},
     "vit augmentation": {"epochs": 20, "accuracy": 0.4295, "loss": 1.6035, "val_accuracy": 0.4151},
 }
+#: What the report says of its phase-1 learning-rate schedule (ReduceLROnPlateau, x0.9): the
+#: CNN's rate fell to 0.0009 at epoch 25 and to 0.00081 at epoch 31, the ViT's from 0.001 to
+#: 0.00053144 (six reductions) by epoch 51.
+REPORT_SCHEDULES = {"cnn": "for epochs 25 and 31 (its text says no more)",
+                    "vit": "six times, to 0.00053144 by epoch 51"}
 #: Correct test predictions per class that the report quotes (6.2).
 REPORT_CORRECT_COUNTS = {"cnn": {"Angry": 379, "Disgust": 36}, "vit": {"Angry": 31, "Disgust": 0}}
 

@@ -89,7 +89,27 @@ def attention_verdict(ratio_max: float, ratio_min: float) -> str:
     spread = (f"The most attended patch gets {ratio_max:.2f} times an even share and the least {ratio_min:.2f} times: ")
     if ratio_max - ratio_min < 0.2:
         return spread + "attention is close to even over the face; this ViT does not single out regions much."
-    return spread + "the last block does favour some regions of the face."
+    return spread + ("the last block favours some patches over others; the maps show whether those are parts of "
+                     "the face (eyes, mouth) or of the border around it.")
+
+
+def schedule_verdict(model: str, history) -> str:
+    """When the learning rate fell in a phase-1 training (its history), beside the report's."""
+    from ..train import learning_rate_drops
+    from .report import REPORT_SCHEDULES
+
+    drops = learning_rate_drops(history)
+    ours = ("never lowered" if not drops else
+            f"lowered for epoch{'s' if len(drops) > 1 else ''} {_listed(drops)} of {len(history)}, "
+            f"to {history['learning_rate'].iloc[-1]:.6f}")
+    return (f"On plateaus of the validation loss the {model}'s learning rate was {ours}; in the report it "
+            f"was lowered {REPORT_SCHEDULES[model.lower()]}.")
+
+
+def _listed(numbers) -> str:
+    """1, 2 and 3."""
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def tuning_verdict(learned: list[bool], epochs: int, majority: float, names: list[str]) -> str:
@@ -97,7 +117,7 @@ def tuning_verdict(learned: list[bool], epochs: int, majority: float, names: lis
     which = ", ".join(n for n, ok in zip(names, learned) if ok) or "none"
     report = [False, False, False, True, True]
     return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, the configurations whose validation accuracy beats always answering the most "
-            f"common emotion ({majority:.1%}) by two points or more: **{which}**. The report saw the 128- and "
+            f"common emotion ({majority:.1%}) by two points or more: {which}. The report saw the 128- and "
             "64-dimensional configurations stagnate and the 32- and 16-dimensional ones learn. "
             + ("This run shows the same split." if list(learned) == report else
                "This run does not show that split at this budget; read the table as what a few epochs show, "
@@ -178,7 +198,11 @@ def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str)
     change = weighted["macro-F1"] - plain["macro-F1"]
     trend = "rises" if change > 0.005 else "falls" if change < -0.005 else "barely moves"
     if weighted["Disgust recall"] > plain["Disgust recall"] and weighted["accuracy"] < plain["accuracy"]:
-        verdict = "Weighting traded some accuracy on the common emotions for the rare ones, as the report hoped."
+        if change < -0.005:  # macro-F1 weighs every emotion the same: it says whether the trade paid
+            verdict = ("Weighting raised Disgust's recall, but the other emotions lost more than Disgust gained: by "
+                       "macro-F1 the report's first idea does not pay off in this run.")
+        else:
+            verdict = "Weighting traded some accuracy on the common emotions for the rare ones, as the report hoped."
     elif weighted["Disgust recall"] > plain["Disgust recall"]:
         verdict = "Weighting helped the rare emotion without costing overall accuracy."
     else:

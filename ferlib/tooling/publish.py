@@ -147,8 +147,15 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
         lines += [f"The CPU time of {', '.join(unmeasured)} was not recorded (the pipeline did not measure it yet when "
                   "they ran); it is at most the wall time times the number of cores.", ""]
     if partial:
-        lines += [f"For {', '.join(partial)} the CPU time counts only the attempt that finished: an interrupted "
-                  "attempt's kernel took its count with it (≥).", ""]
+        lines += [f"For {', '.join(partial)} the CPU time counts only the attempts whose kernel reported it: the "
+                  "run began before ferlib recorded the CPU time of an attempt that is killed (≥).", ""]
+    whole = [name for name in measured if cpu[name]["complete"]]
+    if (unmeasured or partial) and whole:
+        busy = sum(cpu[n]["seconds"] for n in whole) / sum(seconds[n] for n in whole)
+        estimate = sum(cpu[n]["seconds"] if n in whole else max(cpu.get(n, {}).get("seconds", 0.0), busy * seconds[n])
+                       for n in seconds)
+        lines += [f"An estimate of the whole: the notebooks measured whole kept {busy:.1f} cores busy on average; "
+                  f"if the others did the same, the run used about {_hours(estimate)} of CPU time.", ""]
     return "\n".join(lines)
 
 
@@ -267,14 +274,17 @@ def _rank(summary: dict) -> tuple[int, int]:
 
 
 def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) -> Path:
-    """Copy a finished run's notebooks into ``book/results``, if it beats the published one."""
+    """Copy a finished run's notebooks into ``book/results``, if it beats the published one
+    or is the published run itself (executed again, say, from newer code)."""
     book_dir = Path(book_dir or REPO / "book")
     run_dir = Path(run_dir).resolve()
     new = read_json(RunFolder(run_dir).card)
     current_path = book_dir / PUBLISHED_RUN
     if current_path.exists() and not force:
         current = read_json(current_path)
-        if _rank(new) <= _rank(current):
+        same_run = new.get("first_started_unix") is not None and all(
+            current.get(key) == new.get(key) for key in ("first_started_unix", "data_fingerprint", "profile", "seed"))
+        if _rank(new) <= _rank(current) and not same_run:
             raise PipelineError(
                 f"not published: the book already shows a {current['profile']} run on {current['data']}, "
                 f"which this {new['profile']} run on {new['data']} does not beat (use --force to replace it)"
