@@ -11,9 +11,10 @@ Three layers, each importing only from the ones below it:
   challenge CSV, image folders, Kaggle and the cache, synthetic faces, FER+), ``splits``,
   ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
   ``predict``, ``plots``;
-* **the report's recipes** (``recipes``): ``experiments`` (phase 1, readings, the ViT tuning
-  story, the comparison), ``phase2``, ``report`` (the report's published numbers, Table 1), ``beyond`` (the future
-  work, measured), ``pages``
+* **the report's recipes** (``recipes``): ``run`` (profiles, precision, a run and its
+  set-up), ``readings``, ``precision`` (the precision check), ``phase1`` (with the ViT tuning
+  story), ``phase2``, ``comparison``, ``report`` (the report's published numbers, Table 1),
+  ``beyond`` (the future work, measured), ``pages``
   (what a results page asks: set-up and glue), ``verdicts`` (the sentences that interpret
   a run, made from its numbers);
 * **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
@@ -25,7 +26,8 @@ line start without loading TensorFlow.
 
 Words used one way throughout:
 
-model        ``"cnn"`` or ``"vit"``: one of the report's two networks.
+model        a registered network (``ferlib.models.registry``): ``"cnn"`` and ``"vit"``, the
+             report's two, and any other registered; ``model_names()`` lists them.
 reading      one way of filling the choices the report's text leaves open (``CNN_READINGS``,
              ``VIT_READINGS``); a run trains each briefly and keeps one.
 precision    the Keras dtype policy a model computes in (``float32``, ``mixed_bfloat16``).
@@ -61,24 +63,27 @@ _OWNERS = {
     "augment": ("BatchSequence", "RandomAffine", "augment_examples", "make_augmenter"),
     "evaluate": ("confusion_frame", "evaluate_model", "per_class_metrics", "predict_labels"),
     "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "REPORT_TRAININGS", "table1"),
-    "recipes.experiments": ("PROFILES", "Run", "build_for_run", "choose_precision", "chosen_reading",
-                            "compare_models", "compare_precision", "compare_readings", "load_stage_model",
-                            "prepare_run", "train_phase1", "train_phase2", "vit_tuning_story"),
+    "recipes.run": ("PROFILES", "Run", "choose_precision", "prepare_run"),
+    "recipes.readings": ("build_for_run", "choose_reading", "compare_readings"),
+    "recipes.precision": ("compare_precision",),
+    "recipes.phase1": ("train_phase1", "vit_tuning_story"),
+    "recipes.comparison": ("Comparison", "compare_models"),
     "recipes.pages": ("glue", "glue_values", "setup_notebook", "with_baselines"),
-    "recipes.phase2": ("hard_sample_indices", "run_phase2"),
+    "recipes.phase2": ("hard_sample_indices", "load_or_train_stage", "run_phase2", "train_phase2"),
     "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "schedule_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
                          "tta_verdict"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
-               "FusedBatchNormalization", "build_cnn", "build_model", "build_vit", "count_multiply_adds", "count_params", "describe_params",
+               "CNNConfig", "ModelSpec", "display_name", "model_names", "model_spec", "register_model",
+               "FusedBatchNormalization", "build_cnn", "build_model", "build_vit", "count_multiply_adds", "count_params",
                "load_model", "model_summary", "model_table"),
     "plots": ("plot_class_samples", "plot_class_balance", "plot_accuracies", "plot_augmentation_grid",
               "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
               "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
-              "plot_architecture", "plot_attention", "plot_tuning_results", "style_table",
-              "style_literature_table", "style_table1"),
+              "plot_architecture", "plot_attention", "plot_tuning_results"),
+    "display": ("GUESS", "describe_params", "majority_label", "style_literature_table", "style_table", "style_table1"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
     "train": ("TrainConfig", "learning_rate_drops", "read_history", "set_seed", "train_model"),

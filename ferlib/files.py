@@ -71,8 +71,19 @@ def save_model(model, path: str | os.PathLike) -> Path:
 
 
 def commit_dir(tmp: Path, final: Path) -> Path:
-    """Move a fully written folder `tmp` to `final` in one rename (replacing an old one)."""
+    """Move a fully written folder `tmp` to `final`, replacing an old `final`.
+
+    No portable call swaps two folders in one rename, so it takes two: the old folder is
+    renamed aside (``.<name>.old``), `tmp` is renamed to `final`, and only then is the old
+    one deleted. A kill at any moment leaves `final` whole (the old folder or the new one)
+    or absent (between the renames; the old one waits aside until the next commit deletes
+    it), never half deleted under its own name.
+    """
+    final = Path(final)
+    aside = final.with_name(f".{final.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)  # left by a commit that was killed between its renames
     if final.exists():
-        shutil.rmtree(final)
+        os.replace(final, aside)
     os.replace(tmp, final)
+    shutil.rmtree(aside, ignore_errors=True)
     return final

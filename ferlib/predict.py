@@ -55,52 +55,69 @@ def read_photo(source, name: str | None = None) -> np.ndarray:
     `source` is a path, raw bytes or an array (grey ``(H, W)``, RGB or RGBA). Raises
     :class:`PhotoError` for an empty file, a file that is not an image, or one too large.
     """
+    if isinstance(source, np.ndarray):
+        array = _as_rgb(source, name or "the photo")
+        return _shrunk(array) if max(array.shape[:2]) > MAX_SIDE else array
+    raw, name = _photo_bytes(source, name)
+    return _decode(raw, name)
+
+
+def _photo_bytes(source, name: str | None) -> tuple[bytes, str]:
+    """The bytes of a photo given as bytes or as a path, and the name its errors give it."""
+    if isinstance(source, (bytes, bytearray)):
+        raw, name = bytes(source), name or "the uploaded photo"
+    else:
+        path = Path(source).expanduser()
+        name = name or str(path)
+        if not path.is_file():
+            raise PhotoError(f"{name}: no such file")
+        if path.stat().st_size > MAX_BYTES:
+            raise PhotoError(f"{name}: the file is larger than {MAX_BYTES // 2**20} MB; use a smaller photo")
+        raw = path.read_bytes()
+    if not raw:
+        raise PhotoError(f"{name}: the file is empty")
+    return raw, name
+
+
+def _decode(raw: bytes, name: str) -> np.ndarray:
+    """An image file's bytes as RGB uint8, shrunk to :data:`MAX_SIDE` as it is decoded."""
     from PIL import Image, UnidentifiedImageError
 
-    if isinstance(source, np.ndarray):
-        array = source
-    else:
-        if isinstance(source, (bytes, bytearray)):
-            raw, name = bytes(source), name or "the uploaded photo"
-        else:
-            path = Path(source).expanduser()
-            name = name or str(path)
-            if not path.is_file():
-                raise PhotoError(f"{name}: no such file")
-            if path.stat().st_size > MAX_BYTES:
-                raise PhotoError(f"{name}: the file is larger than {MAX_BYTES // 2**20} MB; use a smaller photo")
-            raw = path.read_bytes()
-        if not raw:
-            raise PhotoError(f"{name}: the file is empty")
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses bigger images (a decompression bomb) itself
-        try:
-            with Image.open(io.BytesIO(raw)) as image:
-                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode at a reduced size: cheap on huge photos
-                image = image.convert("RGB")
-                if max(image.size) > MAX_SIDE:
-                    image.thumbnail((MAX_SIDE, MAX_SIDE))
-                array = np.asarray(image)
-        except UnidentifiedImageError as err:
-            raise PhotoError(f"{name}: not an image (no image format recognised); use a JPEG or PNG photo") from err
-        except (OSError, SyntaxError, ValueError) as err:
-            raise PhotoError(f"{name}: a damaged or unreadable image ({err}); use a JPEG or PNG photo") from err
-        except Image.DecompressionBombError as err:
-            raise PhotoError(f"{name}: the image has more than {MAX_PIXELS:,} pixels; use a smaller photo") from err
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses bigger images (a decompression bomb) itself
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode at a reduced size: cheap on huge photos
+            image = image.convert("RGB")
+            image.thumbnail((MAX_SIDE, MAX_SIDE))  # leaves an image that fits as it is
+            return np.asarray(image)
+    except UnidentifiedImageError as err:
+        raise PhotoError(f"{name}: not an image (no image format recognised); use a JPEG or PNG photo") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise PhotoError(f"{name}: a damaged or unreadable image ({err}); use a JPEG or PNG photo") from err
+    except Image.DecompressionBombError as err:
+        raise PhotoError(f"{name}: the image has more than {MAX_PIXELS:,} pixels; use a smaller photo") from err
+
+
+def _as_rgb(array: np.ndarray, name: str) -> np.ndarray:
+    """A grey, RGB or RGBA array as RGB uint8 (values in [0, 1] are taken as fractions of 255)."""
     array = np.asarray(array)
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise PhotoError(f"{name or 'the photo'}: expected a grey, RGB or RGBA image, got an array of shape {array.shape}")
+        raise PhotoError(f"{name}: expected a grey, RGB or RGBA image, got an array of shape {array.shape}")
     array = array[..., :3]
     if array.dtype != np.uint8:
         array = np.clip(array * (255 if array.max() <= 1 else 1), 0, 255).astype(np.uint8)
-    if max(array.shape[:2]) > MAX_SIDE:
-        from PIL import Image
-
-        image = Image.fromarray(array)
-        image.thumbnail((MAX_SIDE, MAX_SIDE))
-        array = np.asarray(image)
     return array
+
+
+def _shrunk(array: np.ndarray) -> np.ndarray:
+    """An RGB array too large for :data:`MAX_SIDE`, shrunk to fit, its aspect ratio kept."""
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    return np.asarray(image)
 
 
 def load_photo(photo: str = "sample") -> np.ndarray:
@@ -172,13 +189,13 @@ def predict_photo(source, model, margin: float = 0.1) -> list[Face]:
 
 
 def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
-    """The trained `model` (``cnn`` or ``vit``) of a run folder: its final (phase-2) model,
-    else its phase-1 model. Raises FileNotFoundError that says which notebook trains it."""
-    from .models import load_model
+    """The trained `model` (a registered name: ``cnn``, ``vit`` ...) of a run folder: its
+    final (phase-2) model, else its phase-1 model. Raises FileNotFoundError that says which
+    notebook trains it."""
+    from .models import load_model, model_spec
     from .runfolder import RunFolder
 
-    if model not in ("cnn", "vit"):
-        raise ValueError(f"unknown model {model!r}; use 'cnn' or 'vit'")
+    spec = model_spec(model)  # refuses an unknown name, listing the registered ones
     folder = RunFolder(Path(run_dir).expanduser())
     if not folder.root.is_dir():
         raise FileNotFoundError(f"{folder.root}: no such run folder")
@@ -187,8 +204,8 @@ def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
         path = folder.final_model(model, candidate)
         if path.exists():
             return load_model(path)
-    notebook = "02_cnn" if model == "cnn" else "03_vit_tuning"
-    raise FileNotFoundError(f"{folder.root} holds no trained {model.upper()} (looked for "
+    notebook = spec.phase1_page or "04_phase2"
+    raise FileNotFoundError(f"{folder.root} holds no trained {spec.display} (looked for "
                             f"{', '.join(str(folder.final_model(model, s).relative_to(folder.root)) for s in stages)}); "
                             f"run notebook {notebook} (or `ferlib run`) with this run folder first")
 
@@ -264,6 +281,7 @@ def predict_files(photos, run_dir, model: str = "cnn", out_dir=None, fmt: str = 
     """The command line's work: every photo's faces, an annotated PNG per photo and one
     table of all faces in `out_dir`. Photos that cannot be read are reported, not raised."""
     from .files import atomic_write
+    from .models import display_name
 
     net = load_run_model(run_dir, model)
     out_dir = Path(out_dir or ".")
@@ -277,16 +295,10 @@ def predict_files(photos, run_dir, model: str = "cnn", out_dir=None, fmt: str = 
             continue
         faces = predict_photo(pixels, net)
         results[str(photo)] = faces
-        figure = plot_faces(pixels, faces, title=f"{Path(photo).name}: " + (f"{len(faces)} face{'s' if len(faces) != 1 else ''}, {model.upper()}" if faces else "no face found"))
+        figure = plot_faces(pixels, faces, title=f"{Path(photo).name}: " + (f"{len(faces)} face{'s' if len(faces) != 1 else ''}, {display_name(model)}" if faces else "no face found"))
         target = out_dir / f"{Path(photo).stem}.faces.png"
         atomic_write(target, lambda f: figure.savefig(f, format="png", dpi=110))
         images[str(photo)] = target
     table = write_faces(results, out_dir / f"faces.{fmt}", fmt) if results else None
     return {"faces": results, "problems": problems, "images": images, "table": table}
-
-
-def faces_summary(faces: list[Face]) -> list[dict]:
-    """Faces as plain rows (box and probabilities), e.g. for a DataFrame."""
-    return [{"face": i + 1, **dict(zip(("x", "y", "width", "height"), f.box)), "emotion": f.emotion, **f.probabilities}
-            for i, f in enumerate(faces)]
 

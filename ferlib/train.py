@@ -45,9 +45,9 @@ class TrainConfig:
 class TrainResult:
     model: keras.Model
     history: pd.DataFrame  # one row per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate
-    run_dir: Path
+    folder: Path  # the training's own folder (history.csv, checkpoints/, model.keras, train.json)
     seconds: float
-    reused: bool = False  # True when a finished run in run_dir was loaded instead of trained
+    reused: bool = False  # True when a finished training in `folder` was loaded instead of trained
     info: dict = field(default_factory=dict)
 
     @property
@@ -102,27 +102,6 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._started
 
 
-class EpochLine(keras.callbacks.Callback):
-    """One short line per epoch (``verbose=2``): Keras' own line lists every log and runs
-    to 140 characters, wider than a book page."""
-
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        parts = [f"epoch {epoch + 1}/{self.epochs}"]
-        if "accuracy" in logs:
-            parts.append(f"accuracy {logs['accuracy']:.3f}" + (
-                f" (val {logs['val_accuracy']:.3f})" if "val_accuracy" in logs else ""))
-        if "loss" in logs:
-            parts.append(f"loss {logs['loss']:.3f}" + (f" (val {logs['val_loss']:.3f})" if "val_loss" in logs else ""))
-        if "epoch_seconds" in logs:
-            parts.append(f"{logs['epoch_seconds']:.0f} s")
-        print(", ".join(parts), flush=True)
-
-
 #: The attributes that make up a callback's memory between epochs. Keras resets them in
 #: ``on_train_begin``, so a resumed fit would otherwise forget wait counters and best values.
 _CALLBACK_STATE = {
@@ -152,7 +131,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.stateful = [cb for cb in stateful if type(cb) in _CALLBACK_STATE]  # whose memory to keep
         self.history_path = Path(history_path) if history_path else None
         self.keep = keep
-        self.seconds = 0.0  # training time of this run, resumed sessions included
+        self.seconds = 0.0  # training time so far, resumed sessions included
         self.resumed_from = 0  # epochs done before this fit call
 
     # -- what exists on disk
@@ -190,7 +169,7 @@ class Checkpoint(keras.callbacks.Callback):
                     cb.best_weights = [best[f"w{i}"] for i in range(len(best.files))]
         self.seconds = self._restored_seconds = state["seconds"]
         self.resumed_from = state["epoch"]
-        # A run that had already stopped early runs no further epoch.
+        # A training that had already stopped early runs no further epoch.
         self.model._initial_epoch = self.params["epochs"] if state["stopped"] else state["epoch"]
 
     def on_train_end(self, logs=None):
@@ -217,7 +196,7 @@ class Checkpoint(keras.callbacks.Callback):
         tmp.mkdir(parents=True)
         self.model.save_weights(tmp / "model.weights.h5")
         # Weights files leave out the random state of dropout layers; without it a resumed
-        # run would draw other dropout masks than an uninterrupted one.
+        # training would draw other dropout masks than an uninterrupted one.
         np.savez(tmp / "rng.npz", **{f"s{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_seed_states(self.model))})
         states = []
         for cb in self.stateful:
@@ -286,9 +265,10 @@ class Progress(keras.callbacks.Callback):
         self._write("finished")
 
 
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """The per-epoch history of a run; an epoch repeated after a resume keeps its last row."""
-    return _read_history_file(Path(run_dir) / "history.csv")
+def read_history(folder: str | Path) -> pd.DataFrame:
+    """The per-epoch history of the training in `folder`; an epoch repeated after a resume
+    keeps its last row."""
+    return _read_history_file(Path(folder) / "history.csv")
 
 
 def learning_rate_drops(history: pd.DataFrame) -> list[int]:
@@ -318,8 +298,8 @@ def model_precision(model: keras.Model) -> str:
     return model.dtype_policy.name
 
 
-def _run_signature(model: keras.Model, config: TrainConfig, n_train: int, augment: bool, seed: int,
-                   class_weight: dict | None = None) -> dict:
+def _training_signature(model: keras.Model, config: TrainConfig, n_train: int, augment: bool, seed: int,
+                        class_weight: dict | None = None) -> dict:
     """What makes two trainings the same. Add new keys only when they differ from the old
     default: a changed signature makes every finished training of a long run train again."""
     signature = {"model": model.name, "params": int(model.count_params()), "config": asdict(config),
@@ -329,18 +309,18 @@ def _run_signature(model: keras.Model, config: TrainConfig, n_train: int, augmen
     return signature
 
 
-def _finished_training(run_dir: Path, signature: dict) -> TrainResult | None:
-    """The finished training in `run_dir` if it was made with `signature`. Leftovers of a
+def _finished_training(folder: Path, signature: dict) -> TrainResult | None:
+    """The finished training in `folder` if it was made with `signature`. Leftovers of a
     training with another signature are removed, so that nothing of it is resumed."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    info, model_path = read_json(run_dir / "train.json", {}), run_dir / "model.keras"
+    folder.mkdir(parents=True, exist_ok=True)
+    info, model_path = read_json(folder / "train.json", {}), folder / "model.keras"
     if model_path.exists() and info.get("signature") == signature:
-        return TrainResult(load_model(model_path), read_history(run_dir), run_dir, info["seconds"], True, info)
-    if read_json(run_dir / "signature.json") != signature:
-        for stale in (model_path, run_dir / "train.json", run_dir / "history.csv"):
+        return TrainResult(load_model(model_path), read_history(folder), folder, info["seconds"], True, info)
+    if read_json(folder / "signature.json") != signature:
+        for stale in (model_path, folder / "train.json", folder / "history.csv"):
             stale.unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        write_json(run_dir / "signature.json", signature)
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+        write_json(folder / "signature.json", signature)
     return None
 
 
@@ -348,7 +328,7 @@ def train_model(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
-    run_dir: str | Path,
+    folder: str | Path,
     config: TrainConfig = TrainConfig(),
     *,
     augment: bool = False,
@@ -360,11 +340,11 @@ def train_model(
     label: str | None = None,
     class_weight: dict[int, float] | None = None,
 ) -> TrainResult:
-    """Train `model` the report's way, with its run kept in `run_dir`.
+    """Train `model` the report's way, the training kept in its own `folder`.
 
     `train` and `val` are ``(x, labels)`` with x float in [0, 1], shape (N, 48, 48, 1) and
     integer labels. With ``augment=True`` every training batch goes through
-    :func:`~ferlib.augment.make_augmenter`. Started again on the same `run_dir` after an
+    :func:`~ferlib.augment.make_augmenter`. Started again on the same `folder` after an
     interruption (a kill included), training resumes from the last complete epoch with the
     callbacks' state (see :class:`Checkpoint`); once finished, the saved model is reused
     (``reuse=True``) as long as model, settings, precision and data size match. The model
@@ -372,24 +352,22 @@ def train_model(
     updated every epoch (``ferlib status`` reads it); `label` names this training there.
     `class_weight` (emotion code -> weight) scales each image's loss by its class's weight.
     """
-    run_dir = Path(run_dir)
-    signature = _run_signature(model, config, len(train[0]), augment, seed, class_weight)
-    finished = _finished_training(run_dir, signature)
+    folder = Path(folder)
+    signature = _training_signature(model, config, len(train[0]), augment, seed, class_weight)
+    finished = _finished_training(folder, signature)
     if reuse and finished is not None:
         return finished
     compile_model(model, config.learning_rate)
     augmenter = make_augmenter(seed=seed) if augment else None
     batches = BatchSequence(train[0], one_hot(train[1]), config.batch_size, augmenter, seed=seed)
     stateful = report_callbacks(config)
-    checkpoint = Checkpoint(run_dir / "checkpoints", run_dir / "history.csv", stateful)
+    checkpoint = Checkpoint(folder / "checkpoints", folder / "history.csv", stateful)
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin
-    chain = _callback_chain(batches, stateful, checkpoint, progress, label or str(run_dir))
-    if verbose == 2:  # one line per epoch, short enough for the book's column
-        chain.append(EpochLine(config.epochs))
+    chain = _callback_chain(batches, stateful, checkpoint, progress, label or str(folder))
     model.fit(batches, validation_data=(val[0], one_hot(val[1])), epochs=config.epochs,
-              callbacks=chain + list(callbacks), verbose=0 if verbose == 2 else verbose, class_weight=class_weight)
-    return _finish(model, run_dir, signature, checkpoint, config)
+              callbacks=chain + list(callbacks), verbose=verbose, class_weight=class_weight)
+    return _finish(model, folder, signature, checkpoint, config)
 
 
 def _callback_chain(batches, stateful: list, checkpoint: Checkpoint, progress, label: str) -> list:
@@ -406,10 +384,10 @@ def _callback_chain(batches, stateful: list, checkpoint: Checkpoint, progress, l
     return chain
 
 
-def _finish(model: keras.Model, run_dir: Path, signature: dict, checkpoint: Checkpoint, config: TrainConfig) -> TrainResult:
+def _finish(model: keras.Model, folder: Path, signature: dict, checkpoint: Checkpoint, config: TrainConfig) -> TrainResult:
     """Save the trained model and what describes it; the checkpoints are then superseded."""
-    history = read_history(run_dir)
-    save_model(model, run_dir / "model.keras")
+    history = read_history(folder)
+    save_model(model, folder / "model.keras")
     info = {
         "signature": signature,
         "seconds": checkpoint.seconds,
@@ -418,6 +396,6 @@ def _finish(model: keras.Model, run_dir: Path, signature: dict, checkpoint: Chec
         "stopped_early": len(history) < config.epochs,
         "precision": signature["precision"],
     }
-    write_json(run_dir / "train.json", info)
+    write_json(folder / "train.json", info)
     shutil.rmtree(checkpoint.directory, ignore_errors=True)  # the saved model supersedes the checkpoints
-    return TrainResult(model, history, run_dir, checkpoint.seconds, False, info)
+    return TrainResult(model, history, folder, checkpoint.seconds, False, info)

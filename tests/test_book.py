@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from ferlib.runfolder import NOTEBOOKS
+from ferlib.notebooks import NOTEBOOKS
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"

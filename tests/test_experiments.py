@@ -8,19 +8,12 @@ import json
 import numpy as np
 import pytest
 
-import ferlib.recipes.experiments as experiments
-from ferlib.recipes.experiments import (
-    PROFILES,
-    Comparison,
-    build_for_run,
-    chosen_reading,
-    compare_models,
-    compare_readings,
-    load_stage_model,
-    prepare_run,
-    train_phase1,
-)
-from ferlib.models import READINGS
+from ferlib.recipes.comparison import Comparison, compare_models
+from ferlib.recipes.phase1 import train_phase1
+from ferlib.recipes.phase2 import load_or_train_stage
+from ferlib.recipes.readings import build_for_run, choose_reading, compare_readings
+from ferlib.recipes.run import PROFILES, prepare_run
+from ferlib.models import READINGS, build_model
 from ferlib.train import read_history
 
 pytestmark = pytest.mark.slow
@@ -47,7 +40,7 @@ def test_readings_pick_the_fastest_fit_and_phase1_uses_it(run):
     readings = compare_readings(run, "cnn", verbose=0)
     assert list(readings.table["reading"]) == list(READINGS["cnn"])
     best = readings.table.loc[readings.table["train_accuracy"].idxmax(), "reading"]
-    assert readings.chosen == best == chosen_reading(run, "cnn")
+    assert readings.chosen == best == choose_reading(run, "cnn")
     result, scores = train_phase1(run, "cnn", verbose=0)
     assert result.model.count_params() == build_for_run(run, "cnn").count_params()
     assert set(scores) == {"train", "val", "test"}
@@ -58,11 +51,11 @@ def test_readings_pick_the_fastest_fit_and_phase1_uses_it(run):
 
 
 def test_a_missing_stage_is_trained_on_demand_and_said(run, capsys):
-    model = load_stage_model(run, "cnn", "phase2")
+    model = load_or_train_stage(run, "cnn", "phase2")
     assert "training it now at the smoke profile" in " ".join(capsys.readouterr().out.split())
     assert run.folder.final_model("cnn", "phase2").exists() and model.output_shape == (None, 7)
     with pytest.raises(FileNotFoundError, match="04_phase2"):
-        load_stage_model(run, "vit", "phase2", train_if_missing=False)
+        load_or_train_stage(run, "vit", "phase2", train_if_missing=False)
 
 
 def test_compare_models_returns_the_comparison(run):
@@ -112,4 +105,4 @@ def test_run_baseline_is_the_majority_answer(run):
 
 def test_unknown_model_names_are_refused(run):
     with pytest.raises(ValueError, match="unknown model"):
-        experiments.build_model("resnet")
+        build_model("resnet")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from keras import layers
 
+from ferlib.display import describe_params
 from ferlib.models import (
     INPUT_SHAPE,
     VIT_TUNING_STORY,
@@ -24,7 +25,6 @@ from ferlib.models import (
     build_model,
     build_vit,
     count_params,
-    describe_params,
     model_summary,
 )
 
@@ -279,7 +279,7 @@ def test_vit_save_and_reload_gives_same_predictions(tmp_path):
 
 
 def test_mixed_bfloat16_policy_is_applied_and_outputs_stay_float32(tmp_path):
-    import ferlib.recipes.experiments as experiments
+    import ferlib.recipes.run as experiments
     from ferlib.evaluate import evaluate_model, predict_labels
     from ferlib.files import save_model
     from ferlib.models import build_model
@@ -306,7 +306,7 @@ def test_mixed_bfloat16_policy_is_applied_and_outputs_stay_float32(tmp_path):
 
 
 def test_precision_is_chosen_per_model_and_machine(monkeypatch):
-    import ferlib.recipes.experiments as experiments
+    import ferlib.recipes.run as experiments
 
     monkeypatch.setattr(experiments, "supports_bfloat16", lambda: True)
     assert experiments.choose_precision("cnn") == "mixed_bfloat16"

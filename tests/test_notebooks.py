@@ -14,14 +14,15 @@ import nbformat
 import pytest
 import yaml
 
-from ferlib.runfolder import NOTEBOOKS
+from ferlib.notebooks import NOTEBOOKS
+from ferlib.parameters import PageParameters, names as parameter_names
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 BOOK = REPO / "book"
-EXPECTED = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features", "07_beyond")
+EXPECTED = NOTEBOOKS  # the page list has one owner: ferlib.notebooks (the notebooks folder)
 PENDING = ()
-PARAMETERS = {"data", "profile", "subset", "epochs", "seed", "split", "run_dir"}
+PARAMETERS = set(parameter_names())  # one owner: ferlib.parameters.PageParameters
 ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys"}
 # What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.
 NOT_THIN = re.compile(r"\.fit\(|keras\.layers|\blayers\.\w+\(|Conv2D|Dense\(|for\s+epoch\b")
@@ -54,7 +55,7 @@ def _comparison_keys() -> set[str]:
     import pandas as pd
 
     from ferlib.fer2013 import EMOTIONS
-    from ferlib.recipes.experiments import Comparison
+    from ferlib.recipes.comparison import Comparison
 
     scores = {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")}
     per_class = pd.DataFrame({"correct": range(len(EMOTIONS))}, index=list(EMOTIONS))
@@ -64,6 +65,29 @@ def _comparison_keys() -> set[str]:
     comparison = Comparison(pd.DataFrame(), {m: {"phase1": scores, "phase2": scores} for m in ("cnn", "vit")},
                             {}, {"CNN": per_class, "ViT": per_class}, logs, sizes)
     return set(comparison.glue_values())
+
+
+def _phase1_keys() -> set[str]:
+    """The names ``Phase1Result.glue_values`` gives for each registered model (pages 2 and 3)."""
+    from ferlib.models import model_names
+    from ferlib.recipes.phase1 import Phase1Result
+
+    scores = {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")}
+    return {key for name in model_names() for key in Phase1Result(None, scores, name).glue_values()}
+
+
+def _phase2_keys() -> set[str]:
+    """The names ``Phase2Result.glue_values`` gives for each registered model (page 4)."""
+    import numpy as np
+
+    from ferlib.models import model_names
+    from ferlib.recipes.phase2 import STEPS, Phase2Result
+
+    scores = {step: {part: {"accuracy": 0.5, "loss": 1.0} for part in ("train", "val", "test")} for step in STEPS}
+    keys = set()
+    for name in model_names():
+        keys |= set(Phase2Result(None, np.arange(3), scores, {}, name=name, display=name, n_train=10).glue_values())
+    return keys
 
 
 def _verdict_keys() -> set[str]:
@@ -88,11 +112,24 @@ def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
             if name == "glue_values" and node.args and "comparison.glue_values()" in ast.unparse(node.args[0]):
                 literal |= _comparison_keys()
                 continue
+            if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "phase1.glue_values()":
+                literal |= _phase1_keys()
+                continue
+            if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "fl.beyond.private_test_glue_values(tta)":
+                from ferlib.models import model_names
+
+                literal |= {f"{m}_private_{kind}" for m in model_names() for kind in ("plain", "tta")}
+                continue
+            if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "fix.glue_values()":
+                literal |= _phase2_keys()
+                continue
             if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "verdicts":
                 literal |= _verdict_keys()
                 continue
             if name == "setup_notebook":  # it glues the run's profile and data (ferlib.recipes.pages)
-                literal |= {"run_profile", "run_data"}
+                from ferlib.recipes.report import report_glue_values
+
+                literal |= {"run_profile", "run_data"} | set(report_glue_values())
                 continue
             if name != "glue":
                 continue
@@ -115,9 +152,12 @@ def _is_glued(key: str, glued: tuple[set[str], list[re.Pattern]]) -> bool:
 
 
 def test_the_notebooks_exist_in_order_and_match_the_pipeline():
-    assert tuple(NOTEBOOKS) == EXPECTED
+    # the report's seven pages at least, numbered 01, 02, ... without a gap
+    assert NOTEBOOKS[:7] == ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features",
+                             "07_beyond")
+    assert [int(name[:2]) for name in NOTEBOOKS] == list(range(1, len(NOTEBOOKS) + 1))
     found = tuple(sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")))
-    assert found == EXPECTED + PENDING, f"notebooks/ holds {found}"
+    assert found == EXPECTED + PENDING, f"notebooks/ holds {found}: each page is named NN_name.ipynb"
 
 
 @pytest.fixture(params=EXPECTED + PENDING)
@@ -140,12 +180,15 @@ def test_exactly_one_parameters_cell_with_every_parameter(notebook):
     assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters'"
     cell = tagged[0]
     assert cell.cell_type == "code"
-    assigned = set()
+    assigned = {}
     for node in ast.parse(cell.source).body:
         assert isinstance(node, ast.Assign), f"{name}: the parameters cell should only assign: {ast.unparse(node)}"
         assert isinstance(node.value, ast.Constant), f"{name}: parameters should be literals: {ast.unparse(node)}"
-        assigned |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    assert PARAMETERS <= assigned, f"{name}: the parameters cell lacks {sorted(PARAMETERS - assigned)}"
+        assigned |= {t.id: node.value.value for t in node.targets if isinstance(t, ast.Name)}
+    assert PARAMETERS <= set(assigned), f"{name}: the parameters cell lacks {sorted(PARAMETERS - set(assigned))}"
+    # the cell's defaults are the dataclass's: one owner, the notebooks follow it
+    defaults = PageParameters().as_dict()
+    assert {k: assigned[k] for k in PARAMETERS} == defaults, f"{name}: parameters cell defaults differ from PageParameters"
     # The parameters come before any cell that uses them (papermill injects right after this one).
     first_use = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "setup_notebook(" in c.source)
     assert nb.cells.index(cell) < first_use

@@ -22,10 +22,17 @@ def test_with_baselines_adds_majority_and_chance_rows_per_part():
     import pandas as pd
     from types import SimpleNamespace
 
-    from ferlib.recipes.pages import GUESS, MAJORITY, with_baselines
+    import numpy as np
+
+    from ferlib.display import GUESS, majority_label
+    from ferlib.recipes.pages import with_baselines
 
     majority = {"train": 0.25, "val": 0.26, "test": 0.27}
-    run = SimpleNamespace(baselines=lambda part: {"majority class": majority[part], "chance": 1 / 7})
+    train_labels = np.array([3, 3, 3, 4, 0])  # Happy (3) is the most common training emotion
+    run = SimpleNamespace(baselines=lambda part: {"majority class": majority[part], "chance": 1 / 7},
+                          arrays={"train": (None, train_labels)})
+    MAJORITY = majority_label(train_labels)
+    assert MAJORITY == "always Happy (majority class)"
     steps = pd.DataFrame({"train accuracy": [0.9], "test accuracy": [0.6], "loss": [1.0]}, index=["phase 1"])
     table = with_baselines(steps, run)
     assert list(table.index) == ["phase 1", MAJORITY, GUESS]
@@ -42,3 +49,18 @@ def test_with_baselines_adds_majority_and_chance_rows_per_part():
                                             "best_val_accuracy": [0.45], "epochs": [5]}), run, label="reading")
     assert list(readings["best_val_accuracy"].iloc[1:]) == [0.26, pytest.approx(1 / 7)]  # "best" val: the val part
     assert readings["train_accuracy"].iloc[1] == 0.25 and pd.isna(readings["epochs"].iloc[1])
+
+
+def test_the_majority_row_names_the_runs_own_majority_emotion():
+    import numpy as np
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from ferlib.display import majority_label
+    from ferlib.recipes.pages import with_baselines
+
+    train = np.array([4, 4, 3, 0])  # Sad (4) is the most common, not Happy
+    assert majority_label(train) == "always Sad (majority class)"
+    run = SimpleNamespace(baselines=lambda part: {"majority class": 0.5, "chance": 1 / 7}, arrays={"train": (None, train)})
+    table = with_baselines(pd.DataFrame({"test accuracy": [0.6]}, index=["model"]), run)
+    assert "always Sad (majority class)" in table.index and "always Happy (majority class)" not in table.index

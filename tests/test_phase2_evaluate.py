@@ -20,6 +20,7 @@ from ferlib.evaluate import confusion_frame, evaluate_model, per_class_metrics, 
 from ferlib.recipes.report import REPORT_CORRECT_COUNTS, REPORT_TABLE1, table1
 from ferlib.provenance import load_results, provenance, save_results
 from ferlib.models import build_cnn
+from ferlib.runfolder import RunFolder
 from ferlib.recipes.phase2 import STEPS, hard_sample_indices, run_phase2, steps_table
 from ferlib.splits import official_split
 from ferlib.data.synthetic import make_synthetic_faces
@@ -98,8 +99,8 @@ def test_phase2_refuses_a_model_without_hard_samples(tmp_path):
     x = images_predicting(classes)
     parts = {"train": (x, classes), "val": (x, classes), "test": (x, classes)}
     with pytest.raises(ValueError, match="no hard samples"):
-        run_phase2(fixed_model(), parts, tmp_path / "phase2", TrainConfig(epochs=1), hard_epochs=1, verbose=0)
-    assert not (tmp_path / "phase2" / "hard_indices.npy").exists()
+        run_phase2(fixed_model(), parts, RunFolder(tmp_path), "cnn", TrainConfig(epochs=1), hard_epochs=1, verbose=0)
+    assert not RunFolder(tmp_path).hard_indices("cnn").exists()
 
 
 # --------------------------------------------------------------------------- run_phase2
@@ -114,8 +115,9 @@ def phase2_run(tmp_path_factory):
     model = compile_model(small_cnn())  # an (untrained) phase-1 model: it gets most images wrong
     expected_hard = np.flatnonzero(np.argmax(model.predict(parts["train"][0], verbose=0), axis=1) != parts["train"][1])
     expected_phase1 = evaluate_model(model, parts)
-    run_dir = tmp_path_factory.mktemp("phase2")
-    result = run_phase2(model, parts, run_dir, TrainConfig(epochs=2, batch_size=16), hard_epochs=2, seed=2, verbose=0)
+    folder = RunFolder(tmp_path_factory.mktemp("run"))
+    result = run_phase2(model, parts, folder, "cnn", TrainConfig(epochs=2, batch_size=16), hard_epochs=2, seed=2, verbose=0)
+    run_dir = folder.phase2("cnn")
     return result, run_dir, parts, expected_hard, expected_phase1
 
 

@@ -22,7 +22,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 import ferlib.tooling.cli as cli
 import ferlib.tooling.pipeline as pipeline
 import ferlib.tooling.publish as publish_module
-from ferlib.tooling.pipeline import NOTEBOOKS, PipelineError, run_notebooks
+from ferlib.notebooks import NOTEBOOKS
+from ferlib.tooling.pipeline import PipelineError, run_notebooks
 from ferlib.tooling.publish import publish
 
 REPO = Path(__file__).resolve().parent.parent

@@ -280,7 +280,9 @@ def test_style_table_shortens_columns_and_formats_for_the_page():
 
     frame = pd.DataFrame({"reading": ["as-built"], "params": [4061703], "seconds": [203.6],
                           "train_accuracy": [0.349], "best_val_accuracy": [0.357]})
-    html = plots.style_table(frame).to_html()
+    from ferlib.display import style_table
+
+    html = style_table(frame).to_html()
     assert "best val" in html and "best_val_accuracy" not in html
     assert "4,061,703" in html and "204" in html and "203.6" not in html and "34.9%" in html
 
@@ -302,7 +304,7 @@ def test_table1_as_a_page_shows_it_fits_the_column():
     from pathlib import Path
     from types import SimpleNamespace
 
-    from ferlib.plots import style_table1
+    from ferlib.display import style_table1
     from ferlib.recipes.pages import with_baselines
     from ferlib.recipes.report import table1
 
@@ -310,7 +312,8 @@ def test_table1_as_a_page_shows_it_fits_the_column():
     from page_width import TABLE_WIDTH, table_widths
 
     scores = {part: {"accuracy": 0.6, "loss": 1.0} for part in ("train", "val", "test")}
-    table = with_baselines(table1({"cnn": {"phase1": scores, "phase2": scores}}), SimpleNamespace(baselines=lambda p: {"majority class": 0.25, "chance": 1 / 7}),
+    table = with_baselines(table1({"cnn": {"phase1": scores, "phase2": scores}}), SimpleNamespace(baselines=lambda p: {"majority class": 0.25, "chance": 1 / 7},
+                                                                                        arrays={"train": (None, [3, 3, 0])}),
                            part="test", columns=["CNN ours", "VIT ours"])
     styled = style_table1(table)
     assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("report", "ours", "Δ")]

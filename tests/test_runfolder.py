@@ -13,7 +13,11 @@ import pytest
 
 from ferlib.tooling.cli import main
 from ferlib.files import write_json
-from ferlib.runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
+from ferlib.ledger import TimeLedger
+from ferlib.notebooks import NOTEBOOKS
+from ferlib.runfolder import RunFolder, default_runs_dir
+import ferlib.runstatus as runstatus
+from ferlib.runstatus import format_status, run_status, running_pid
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,15 +47,25 @@ def test_runs_live_outside_the_checkout_by_default(monkeypatch, tmp_path):
     assert default_runs_dir() == tmp_path / "elsewhere"
 
 
+def test_runs_and_the_data_cache_share_one_cache_root(monkeypatch, tmp_path):
+    from ferlib.data.sources import cache_dir
+
+    for name in ("FERLIB_RUNS", "FERLIB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "ferlib"
+    assert default_runs_dir() == cache_dir() / "runs"
+
+
 def test_a_notebook_is_finished_only_with_its_timing_and_its_output(tmp_path):
     folder = RunFolder(tmp_path)
     folder.notebook("01_data").parent.mkdir(parents=True)
     folder.notebook("01_data").write_text("{}")
     folder.notebook("02_cnn").write_text("{}")  # written by papermill, but the notebook never ended
-    folder.record_notebook("01_data", 12.34)
-    assert folder.finished_notebooks() == {"01_data": 12.3}
-    folder.forget_notebooks()
-    assert folder.finished_notebooks() == {}
+    TimeLedger(folder).record_notebook("01_data", 12.34)
+    assert TimeLedger(folder).finished_notebooks() == {"01_data": 12.3}
+    folder.notebook("01_data").unlink()  # an executed copy removed: the notebook runs again
+    assert TimeLedger(folder).finished_notebooks() == {}
 
 
 def _fake_run(tmp_path) -> RunFolder:
@@ -60,7 +74,7 @@ def _fake_run(tmp_path) -> RunFolder:
     for name in NOTEBOOKS[:2]:
         folder.notebook(name).parent.mkdir(parents=True, exist_ok=True)
         folder.notebook(name).write_text("{}")
-        folder.record_notebook(name, 65.0)
+        TimeLedger(folder).record_notebook(name, 65.0)
     done = folder.phase1("cnn")
     done.mkdir(parents=True)
     (done / "history.csv").write_text("epoch,accuracy\n0,0.5\n")
@@ -77,7 +91,7 @@ def _fake_run(tmp_path) -> RunFolder:
 
 def test_status_says_where_the_run_stands(tmp_path):
     folder = _fake_run(tmp_path)
-    status = folder.status()
+    status = run_status(folder)
     assert status["notebooks"]["01_data"] == "done" and status["notebooks"]["03_vit_tuning"] == "pending"
     assert status["current"]["training"] == "vit_tuning/L6-H6-D128"
     assert status["current"]["left_at_most_seconds"] == pytest.approx(1400.0)
@@ -98,11 +112,11 @@ def test_status_says_when_no_epoch_has_ended_for_long(tmp_path, monkeypatch):
     folder = _fake_run(tmp_path)
     progress = json.loads(folder.progress.read_text())
     write_json(folder.progress, {**progress, "updated": time.time() - 3000})  # 50 min, two 700-s epochs
-    monkeypatch.setattr(RunFolder, "running_pid", lambda self: 4242)
-    text = format_status(folder.status())
+    monkeypatch.setattr(runstatus, "running_pid", lambda folder: 4242)
+    text = format_status(run_status(folder))
     assert "now: 03_vit_tuning" in text and "no epoch has ended for 50 min" in text
     write_json(folder.progress, {**progress, "updated": time.time() - 600})  # within an epoch or two
-    assert "no epoch has ended" not in format_status(folder.status())
+    assert "no epoch has ended" not in format_status(run_status(folder))
 
 
 def test_status_command(tmp_path, capsys):
@@ -128,13 +142,13 @@ def test_status_into_a_pipe_that_closes_early_has_no_traceback(tmp_path):
 
 def test_running_pid_sees_live_and_finished_processes(tmp_path):
     folder = RunFolder(tmp_path)
-    assert folder.running_pid() is None
+    assert running_pid(folder) is None
     folder.pid_file.write_text(f"{os.getpid()}\n")
-    assert folder.running_pid() == os.getpid()
+    assert running_pid(folder) == os.getpid()
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     folder.pid_file.write_text(f"{child.pid}\n")
-    assert folder.running_pid() is None
+    assert running_pid(folder) is None
 
 
 def test_a_run_in_the_foreground_is_running_while_it_runs_and_refuses_a_second(tmp_path, monkeypatch):
@@ -146,12 +160,12 @@ def test_a_run_in_the_foreground_is_running_while_it_runs_and_refuses_a_second(t
     seen = {}
 
     def fake_run_notebooks(root, *args, **kwargs):
-        seen["pid"] = RunFolder(root).running_pid()
+        seen["pid"] = running_pid(RunFolder(root))
 
     monkeypatch.setattr(cli, "run_notebooks", fake_run_notebooks)
     assert cli.main(["run", "--profile", "smoke", "--data", "synthetic", "--run-dir", str(run_dir), "--no-book"]) == 0
     assert seen["pid"] == os.getpid()
-    assert RunFolder(run_dir).running_pid() is None, "the pid file outlived the run"
+    assert running_pid(RunFolder(run_dir)) is None, "the pid file outlived the run"
     RunFolder(run_dir).pid_file.write_text("1\n")  # pid 1 is alive and is not us
     assert cli.main(["run", "--profile", "smoke", "--data", "synthetic", "--run-dir", str(run_dir), "--no-book"]) == 1
 
@@ -172,10 +186,10 @@ def test_background_run_starts_once_logs_and_finishes(tmp_path):
     assert second.returncode == 0
     assert f"already going on in {run_dir} (pid {pid})" in second.stdout
     deadline = time.time() + 400
-    while folder.running_pid() is not None and time.time() < deadline:
+    while running_pid(folder) is not None and time.time() < deadline:
         time.sleep(2)
-    assert folder.running_pid() is None
-    assert folder.finished_notebooks().keys() == {"01_data"}, folder.log.read_text()[-3000:]
+    assert running_pid(folder) is None
+    assert TimeLedger(folder).finished_notebooks().keys() == {"01_data"}, folder.log.read_text()[-3000:]
     assert "01_data: done in" in folder.log.read_text()
     assert not folder.pid_file.exists()  # the run removed its pid file when it ended
     third = subprocess.run(command[:-1], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
@@ -183,38 +197,38 @@ def test_background_run_starts_once_logs_and_finishes(tmp_path):
 
 
 def test_time_of_an_interrupted_notebook_counts(tmp_path, monkeypatch):
-    import ferlib.runfolder as runfolder
+    import ferlib.ledger as runfolder
 
     folder = RunFolder(tmp_path)
     clock = [1000.0]
     monkeypatch.setattr(runfolder.time, "time", lambda: clock[0])
-    folder.start_notebook("02_cnn")
+    TimeLedger(folder).start_notebook("02_cnn")
     # the last epoch it finished before the kill, and its kernel's CPU time by then
     write_json(folder.progress, {"updated": 1600.0, "cpu_seconds": 1100.0, "notebook": "02_cnn"})
     clock[0] = 5000.0  # the next session
-    folder.start_notebook("02_cnn")
+    TimeLedger(folder).start_notebook("02_cnn")
     clock[0] = 5100.0
-    folder.start_notebook("02_cnn")  # killed again before its first epoch: nothing more to count
+    TimeLedger(folder).start_notebook("02_cnn")  # killed again before its first epoch: nothing more to count
     folder.notebook("02_cnn").parent.mkdir(parents=True)
     folder.notebook("02_cnn").write_text("{}")
-    folder.record_notebook("02_cnn", 300.0, cpu_seconds=550.0)
-    assert folder.finished_notebooks() == {"02_cnn": 900.0}
+    TimeLedger(folder).record_notebook("02_cnn", 300.0, cpu_seconds=550.0)
+    assert TimeLedger(folder).finished_notebooks() == {"02_cnn": 900.0}
     assert json.loads(folder.cpu_times.read_text()) == {"02_cnn": {"seconds": 1650.0, "complete": True}}
 
 
 def test_cpu_time_of_a_kill_is_incomplete_where_the_progress_report_lacks_it(tmp_path, monkeypatch):
     """A run resumed from one that an older ferlib started: its progress reports carry no
     CPU time, so the killed attempt's CPU time is unknown and the record says so."""
-    import ferlib.runfolder as runfolder
+    import ferlib.ledger as runfolder
 
     folder = RunFolder(tmp_path)
     clock = [1000.0]
     monkeypatch.setattr(runfolder.time, "time", lambda: clock[0])
-    folder.start_notebook("03_vit_tuning")
+    TimeLedger(folder).start_notebook("03_vit_tuning")
     write_json(folder.progress, {"updated": 1600.0})
     clock[0] = 5000.0
-    folder.start_notebook("03_vit_tuning")
-    folder.record_notebook("03_vit_tuning", 300.0, cpu_seconds=550.0)
+    TimeLedger(folder).start_notebook("03_vit_tuning")
+    TimeLedger(folder).record_notebook("03_vit_tuning", 300.0, cpu_seconds=550.0)
     assert json.loads(folder.cpu_times.read_text()) == {"03_vit_tuning": {"seconds": 550.0, "complete": False}}
     assert json.loads(folder.attempts.read_text()).get("unmeasured_cpu") == []
 
@@ -223,7 +237,7 @@ def test_the_run_card_records_when_the_latest_notebook_finished(tmp_path):
     folder = RunFolder(tmp_path)
     write_json(folder.card, {"profile": "smoke", "started": "2026-01-01T00:00:00+00:00",
                              "finished": "2026-01-01T00:00:00+00:00"})
-    folder.mark_finished()
+    TimeLedger(folder).mark_finished()
     card = json.loads(folder.card.read_text())
     assert card["started"] == "2026-01-01T00:00:00+00:00"
     assert card["finished"] > card["started"] and card["profile"] == "smoke"
@@ -233,12 +247,12 @@ def test_executing_again_keeps_the_time_of_the_pass_that_trained(tmp_path):
     folder = RunFolder(tmp_path)
     folder.notebook("02_cnn").parent.mkdir(parents=True, exist_ok=True)
     folder.notebook("02_cnn").write_text("{}")
-    folder.start_notebook("02_cnn")
-    folder.record_notebook("02_cnn", 5400.0, cpu_seconds=10000.0)
-    folder.start_notebook("02_cnn")  # --reexecute: the trainings are reused, so it takes seconds
-    assert "02_cnn" not in folder.finished_notebooks()  # killed now, it must run again
-    folder.record_notebook("02_cnn", 40.0, cpu_seconds=70.0)
-    assert folder.finished_notebooks() == {"02_cnn": 5400.0}
+    TimeLedger(folder).start_notebook("02_cnn")
+    TimeLedger(folder).record_notebook("02_cnn", 5400.0, cpu_seconds=10000.0)
+    TimeLedger(folder).start_notebook("02_cnn")  # --reexecute: the trainings are reused, so it takes seconds
+    assert "02_cnn" not in TimeLedger(folder).finished_notebooks()  # killed now, it must run again
+    TimeLedger(folder).record_notebook("02_cnn", 40.0, cpu_seconds=70.0)
+    assert TimeLedger(folder).finished_notebooks() == {"02_cnn": 5400.0}
     assert json.loads(folder.cpu_times.read_text())["02_cnn"]["seconds"] == 10000.0
     assert json.loads(folder.attempts.read_text())["reexecuted_seconds"] == {"02_cnn": 40.0}
 

@@ -176,13 +176,13 @@ def test_save_model_is_atomic(tmp_path):
 def trained(faces, tmp_path_factory):
     """A small CNN (no dropout, so the training loss is smooth) trained 5 epochs, as a run."""
     train, val = faces
-    run_dir = tmp_path_factory.mktemp("cnn-run")
+    folder = tmp_path_factory.mktemp("cnn-run")
     SpyBatchSequence.instances.clear()
     counter = EpochCounter()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train_module, "BatchSequence", SpyBatchSequence)
         set_seed(0)
-        result = train_model(small_cnn(dropout=0.0), train, val, run_dir, TrainConfig(epochs=5, batch_size=32),
+        result = train_model(small_cnn(dropout=0.0), train, val, folder, TrainConfig(epochs=5, batch_size=32),
                              seed=0, verbose=0, callbacks=[counter])
     return result, counter, list(SpyBatchSequence.instances)
 
@@ -198,12 +198,12 @@ def test_training_lowers_the_loss(trained):
 
 def test_history_file_and_columns(trained):
     result, _, _ = trained
-    history = read_history(result.run_dir)
+    history = read_history(result.folder)
     assert set(history.columns) == set(HISTORY_COLUMNS)
     assert history["epoch"].tolist() == [0, 1, 2, 3, 4]
     assert len(result.history) == result.epochs == 5
     pd.testing.assert_frame_equal(history, result.history)
-    raw = pd.read_csv(result.run_dir / "history.csv")
+    raw = pd.read_csv(result.folder / "history.csv")
     assert len(raw) == 5  # one row per epoch, written by CSVLogger
     np.testing.assert_allclose(history["learning_rate"], 1e-3, rtol=1e-6)
     assert history[["loss", "accuracy", "val_loss", "val_accuracy"]].notna().all().all()
@@ -211,11 +211,11 @@ def test_history_file_and_columns(trained):
 
 def test_run_directory_contents(trained):
     result, _, _ = trained
-    run_dir = result.run_dir
-    assert (run_dir / "model.keras").is_file()
-    assert not (run_dir / "checkpoints").exists()  # the saved model supersedes the checkpoints
-    assert not list(run_dir.glob("*.partial*"))
-    info = json.loads((run_dir / "train.json").read_text())
+    folder = result.folder
+    assert (folder / "model.keras").is_file()
+    assert not (folder / "checkpoints").exists()  # the saved model supersedes the checkpoints
+    assert not list(folder.glob("*.partial*"))
+    info = json.loads((folder / "train.json").read_text())
     assert info == result.info
     assert info["epochs"] == 5
     assert info["stopped_early"] is False
@@ -235,7 +235,7 @@ def test_saved_model_is_the_best_epoch_and_validation_is_not_augmented(trained, 
     result, _, spies = trained
     _, (x_val, y_val) = faces
     best = int(result.history["val_accuracy"].idxmax())
-    saved = keras.saving.load_model(result.run_dir / "model.keras")
+    saved = keras.saving.load_model(result.folder / "model.keras")
     scores = saved.evaluate(x_val, one_hot(y_val), verbose=0, return_dict=True)
     assert scores["accuracy"] == pytest.approx(result.history.loc[best, "val_accuracy"], abs=1e-6)
     assert scores["loss"] == pytest.approx(result.history.loc[best, "val_loss"], rel=1e-4)
@@ -249,13 +249,13 @@ def test_saved_model_is_the_best_epoch_and_validation_is_not_augmented(trained, 
 def test_same_settings_reuse_the_finished_run(trained, faces):
     result, _, _ = trained
     train, val = faces
-    history_before = (result.run_dir / "history.csv").read_bytes()
+    history_before = (result.folder / "history.csv").read_bytes()
     counter = EpochCounter()
-    again = train_model(small_cnn(dropout=0.0), train, val, result.run_dir, TrainConfig(epochs=5, batch_size=32),
+    again = train_model(small_cnn(dropout=0.0), train, val, result.folder, TrainConfig(epochs=5, batch_size=32),
                         seed=0, verbose=0, callbacks=[counter])
     assert again.reused is True
     assert counter.train_begun == 0 and counter.epochs == []  # nothing was trained
-    assert (result.run_dir / "history.csv").read_bytes() == history_before
+    assert (result.folder / "history.csv").read_bytes() == history_before
     pd.testing.assert_frame_equal(again.history, result.history)
     assert again.seconds == pytest.approx(result.seconds)
     x_val = val[0]
@@ -265,18 +265,18 @@ def test_same_settings_reuse_the_finished_run(trained, faces):
 def test_other_settings_train_again(trained, faces, tmp_path):
     result, _, _ = trained
     train, val = faces
-    run_dir = tmp_path / "run"
-    shutil.copytree(result.run_dir, run_dir)
+    folder = tmp_path / "run"
+    shutil.copytree(result.folder, folder)
     counter = EpochCounter()
     SpyBatchSequence.instances.clear()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train_module, "BatchSequence", SpyBatchSequence)
-        again = train_model(small_cnn(dropout=0.0), train, val, run_dir, TrainConfig(epochs=2, batch_size=32),
+        again = train_model(small_cnn(dropout=0.0), train, val, folder, TrainConfig(epochs=2, batch_size=32),
                             augment=True, seed=0, verbose=0, callbacks=[counter])
     assert again.reused is False
     assert counter.epochs == [0, 1]
-    assert read_history(run_dir)["epoch"].tolist() == [0, 1]  # the old history was replaced, not appended to
-    info = json.loads((run_dir / "train.json").read_text())
+    assert read_history(folder)["epoch"].tolist() == [0, 1]  # the old history was replaced, not appended to
+    info = json.loads((folder / "train.json").read_text())
     assert info["signature"]["config"]["epochs"] == 2 and info["signature"]["augment"] is True
     # augment=True: training batches go through the augmenter...
     assert len(SpyBatchSequence.instances) == 1
@@ -412,10 +412,10 @@ RESUME_LR = 1e-6
 RESUME_ARGS = ("--model", "vit", "--learning-rate", str(RESUME_LR), "--lr-patience", "1")
 
 
-def _run_script(run_dir: Path, order_log: Path, kill_at: int | None = None) -> subprocess.CompletedProcess:
+def _run_script(folder: Path, order_log: Path, kill_at: int | None = None) -> subprocess.CompletedProcess:
     extra = {} if kill_at is None else {"KILL_AT_EPOCH": str(kill_at)}
     return subprocess.run(
-        [sys.executable, str(SCRIPTS / "train_until_killed.py"), str(run_dir), "--epochs", "4", "--order-log", str(order_log),
+        [sys.executable, str(SCRIPTS / "train_until_killed.py"), str(folder), "--epochs", "4", "--order-log", str(order_log),
          *RESUME_ARGS],
         env=subprocess_env(**extra), cwd=REPO, capture_output=True, text=True, timeout=300,
     )
@@ -438,15 +438,15 @@ def _epoch_orders(order_log: Path, n_epochs: int) -> list[dict[int, list[int]]]:
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
     root = tmp_path_factory.mktemp("kill")
-    run_dir = root / "run"
-    killed = _run_script(run_dir, root / "killed.jsonl", kill_at=2)
+    folder = root / "run"
+    killed = _run_script(folder, root / "killed.jsonl", kill_at=2)
     after_kill = {
-        "history": read_history(run_dir),
-        "backup": (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()),
-        "model": (run_dir / "model.keras").exists(),
+        "history": read_history(folder),
+        "backup": (folder / "checkpoints").is_dir() and any((folder / "checkpoints").iterdir()),
+        "model": (folder / "model.keras").exists(),
     }
-    resumed = _run_script(run_dir, root / "resumed.jsonl")
-    return {"root": root, "run_dir": run_dir, "killed": killed, "after_kill": after_kill, "resumed": resumed}
+    resumed = _run_script(folder, root / "resumed.jsonl")
+    return {"root": root, "folder": folder, "killed": killed, "after_kill": after_kill, "resumed": resumed}
 
 
 def test_killed_run_leaves_a_backup_and_two_epochs(killed_and_resumed):
@@ -463,14 +463,14 @@ def test_killed_run_leaves_a_backup_and_two_epochs(killed_and_resumed):
 
 def test_resumed_run_finishes_the_remaining_epochs_only(killed_and_resumed):
     resumed = killed_and_resumed["resumed"]
-    run_dir = killed_and_resumed["run_dir"]
+    folder = killed_and_resumed["folder"]
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _marks(resumed.stdout, "EPOCH_BEGIN") == [2, 3]  # it resumed: epochs 0 and 1 were not redone
     assert f"BACKEND {keras.backend.backend()}" in resumed.stdout
     assert "TRAINING_DONE 4 reused=False" in resumed.stdout
-    history = read_history(run_dir)
+    history = read_history(folder)
     assert history["epoch"].tolist() == [0, 1, 2, 3]
-    raw = pd.read_csv(run_dir / "history.csv")
+    raw = pd.read_csv(folder / "history.csv")
     assert sorted(raw["epoch"].unique().tolist()) == [0, 1, 2, 3]
     assert list(raw.columns).count("epoch") == 1  # the resumed run did not write a second header
     pd.testing.assert_frame_equal(history.iloc[:2].reset_index(drop=True),
@@ -479,10 +479,10 @@ def test_resumed_run_finishes_the_remaining_epochs_only(killed_and_resumed):
     # restored with the optimizer: epoch 2 runs at 0.9 x the initial rate, not at the initial rate
     np.testing.assert_allclose(history["learning_rate"].iloc[:2], RESUME_LR, rtol=1e-5)
     assert history.loc[2, "learning_rate"] == pytest.approx(0.9 * RESUME_LR, rel=1e-5)
-    assert (run_dir / "model.keras").is_file()
-    info = json.loads((run_dir / "train.json").read_text())
+    assert (folder / "model.keras").is_file()
+    info = json.loads((folder / "train.json").read_text())
     assert info["epochs"] == 4
-    assert not (run_dir / "checkpoints").exists()
+    assert not (folder / "checkpoints").exists()
 
 
 def test_resumed_run_sees_the_shuffle_order_of_an_uninterrupted_run(killed_and_resumed):
@@ -504,8 +504,8 @@ KILL_TWICE_ARGS = ("--epochs", "20", "--early-stopping-patience", "4", "--lr-pat
                    "--n-per-class", "24", "--learning-rate", "1e-2")
 
 
-def _run_kill_script(run_dir: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPTS / "train_until_killed.py"), str(run_dir), *KILL_TWICE_ARGS],
+def _run_kill_script(folder: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPTS / "train_until_killed.py"), str(folder), *KILL_TWICE_ARGS],
                           env=subprocess_env(**env), cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
@@ -546,8 +546,8 @@ def test_killed_twice_ends_like_an_uninterrupted_run(killed_twice):
     """Same epochs, same learning rates, same early stop, same weights."""
     reference, final = killed_twice["reference"], killed_twice["final"]
     assert reference.returncode == 0 and final.returncode == 0, (reference.stderr[-2000:], final.stderr[-2000:])
-    ref_dir, run_dir = killed_twice["root"] / "reference", killed_twice["root"] / "run"
-    expected, got = read_history(ref_dir), read_history(run_dir)
+    ref_dir, folder = killed_twice["root"] / "reference", killed_twice["root"] / "run"
+    expected, got = read_history(ref_dir), read_history(folder)
     # the scenario is sound: early stopping ended it and the rate was lowered before the kills' epochs
     assert len(expected) < 20
     rates = expected["learning_rate"].to_numpy()
@@ -555,10 +555,10 @@ def test_killed_twice_ends_like_an_uninterrupted_run(killed_twice):
     assert got["epoch"].tolist() == expected["epoch"].tolist()
     np.testing.assert_array_equal(got["learning_rate"].to_numpy(), rates)
     np.testing.assert_array_equal(got["val_accuracy"].to_numpy(), expected["val_accuracy"].to_numpy())
-    ref_info, info = (json.loads((d / "train.json").read_text()) for d in (ref_dir, run_dir))
+    ref_info, info = (json.loads((d / "train.json").read_text()) for d in (ref_dir, folder))
     for key in ("epochs", "best_epoch", "stopped_early"):
         assert info[key] == ref_info[key], key
-    ref_model, model = (keras.saving.load_model(d / "model.keras") for d in (ref_dir, run_dir))
+    ref_model, model = (keras.saving.load_model(d / "model.keras") for d in (ref_dir, folder))
     for a, b in zip(ref_model.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -596,7 +596,7 @@ def test_end_to_end_fit_on_jax(tmp_path):
 
 
 def test_one_line_per_epoch_fits_the_page(capsys):
-    from ferlib.train import EpochLine
+    from ferlib.display import EpochLine
 
     line = EpochLine(100)
     line.on_epoch_end(6, {"accuracy": 0.1259, "val_accuracy": 0.2541, "loss": 3.8032, "val_loss": 1.9512,

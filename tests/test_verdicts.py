@@ -19,6 +19,7 @@ from ferlib.recipes.verdicts import (
     release_sentence,
     ranking_verdict,
     too_small,
+    tuning_learned,
     tuning_verdict,
 )
 
@@ -88,10 +89,15 @@ def test_attention_is_called_even_only_when_it_is(top, bottom, even):
 
 
 def test_tuning_sentence_compares_with_the_reports_split():
-    names = ["128", "64", "48", "32", "16"]
-    assert "shows the same split" in tuning_verdict([False, False, False, True, True], 4, 0.25, names)
-    other = tuning_verdict([False] * 5, 1, 0.25, names)
-    assert "does not show that split" in other and "two points or more: none." in other
+    from ferlib.recipes.report import REPORT_TUNING_LEARNED
+
+    names = list(REPORT_TUNING_LEARNED)
+    as_report = {name: 0.40 if learned else 0.26 for name, learned in REPORT_TUNING_LEARNED.items()}
+    assert "shows the same split" in tuning_verdict(as_report, 4, 0.25)
+    other = tuning_verdict(dict.fromkeys(names, 0.26), 1, 0.25)  # 1 point above the majority: not learned
+    assert "does not show that split" in other and "2 points or more: none." in other
+    # the bar is the verdicts' own: 2 points above the majority class
+    assert tuning_learned({"a": 0.2701, "b": 0.2699}, 0.25) == {"a": True, "b": False}
 
 
 def test_class_weight_sentence_says_what_the_weights_did():

@@ -103,12 +103,17 @@ def _field_positions(header_line: bytes, path: Path) -> dict[str, int]:
 
 
 def _scan_rows(text: bytes, path: Path) -> _Rows:
-    """Find each row's fields with C-level ``bytes.find`` (cheap: one pass of memchr)."""
+    """Find each row's fields with C-level ``bytes.find`` (cheap: one pass of memchr).
+
+    The loop body runs once per row (35,887 of them), so it calls no helper of its own;
+    only a bad row's error message is made elsewhere.
+    """
     if not text.strip():
         raise FER2013Error(f"{path}: the file is empty; expected a header 'emotion,pixels,Usage' and rows.")
     header_end = text.find(b"\n")
     header_end = len(text) if header_end == -1 else header_end
     field_of = _field_positions(text[:header_end], path)
+    emotion_field, pixels_field, usage_field = field_of["emotion"], field_of["pixels"], field_of["Usage"]
     starts, ends, lines, labels, usage = [], [], [], [], []
     find, rfind, n = text.find, text.rfind, len(text)
     pos, line = header_end + 1, 2
@@ -116,28 +121,15 @@ def _scan_rows(text: bytes, path: Path) -> _Rows:
         nl = find(b"\n", pos)
         nl = n if nl == -1 else nl
         end = nl - 1 if nl > pos and text[nl - 1] == 13 else nl  # CRLF files
-        if end > pos:
+        if end > pos:  # blank lines are skipped
             c1, c2 = find(b",", pos, end), rfind(b",", pos, end)
             if c1 == -1 or c1 == c2:
-                raise FER2013Error(
-                    f"{path}, line {line}: expected 3 comma-separated fields (emotion,pixels,Usage), "
-                    f"found {text[pos:end].count(b',') + 1}; fix or delete this row."
-                )
+                raise _bad_row(text, ((pos, end),), field_of, path, line)
             spans = ((pos, c1), (c1 + 1, c2), (c2 + 1, end))
-            e0, e1 = spans[field_of["emotion"]]
-            code = _EMOTION_CODES.get(text[e0:e1].strip())
-            if code is None:
-                raise FER2013Error(
-                    f"{path}, line {line}: unknown emotion code {_quote(text[e0:e1])}; "
-                    f"codes are 0..6 ({', '.join(f'{i} {e}' for i, e in enumerate(EMOTIONS))})."
-                )
-            u0, u1 = spans[field_of["Usage"]]
-            use = _USAGE_CODES.get(text[u0:u1].strip())
-            if use is None:
-                raise FER2013Error(
-                    f"{path}, line {line}: unknown Usage {_quote(text[u0:u1])}; expected one of {', '.join(USAGES)}."
-                )
-            a, b = spans[field_of["pixels"]]
+            (e0, e1), (u0, u1), (a, b) = spans[emotion_field], spans[usage_field], spans[pixels_field]
+            code, use = _EMOTION_CODES.get(text[e0:e1].strip()), _USAGE_CODES.get(text[u0:u1].strip())
+            if code is None or use is None:
+                raise _bad_row(text, spans, field_of, path, line)
             if b > a and text[a] == 34:  # quoted pixel field
                 a += 1
             if b > a and text[b - 1] == 34:
@@ -159,6 +151,27 @@ def _scan_rows(text: bytes, path: Path) -> _Rows:
     )
 
 
+def _bad_row(text: bytes, spans: tuple, field_of: dict[str, int], path: Path, line: int) -> FER2013Error:
+    """What is wrong with a row :func:`_scan_rows` cannot take: `spans` are its three
+    fields' byte ranges, or the whole row's alone where it does not have three fields."""
+    if len(spans) != 3:
+        (pos, end), = spans
+        return FER2013Error(
+            f"{path}, line {line}: expected 3 comma-separated fields (emotion,pixels,Usage), "
+            f"found {text[pos:end].count(b',') + 1}; fix or delete this row."
+        )
+    e0, e1 = spans[field_of["emotion"]]
+    if text[e0:e1].strip() not in _EMOTION_CODES:
+        return FER2013Error(
+            f"{path}, line {line}: unknown emotion code {_quote(text[e0:e1])}; "
+            f"codes are 0..6 ({', '.join(f'{i} {e}' for i, e in enumerate(EMOTIONS))})."
+        )
+    u0, u1 = spans[field_of["Usage"]]
+    return FER2013Error(
+        f"{path}, line {line}: unknown Usage {_quote(text[u0:u1])}; expected one of {', '.join(USAGES)}."
+    )
+
+
 def _parse_pixels(text: bytes, rows: _Rows, path: Path, pool: ThreadPoolExecutor) -> np.ndarray:
     buf = np.frombuffer(text, np.uint8)
     images = np.empty((len(rows.starts), N_PIXELS), np.uint8)
@@ -168,22 +181,17 @@ def _parse_pixels(text: bytes, rows: _Rows, path: Path, pool: ThreadPoolExecutor
     return images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
 
+#: Blanks before a block's first byte, so that "four places before" exists for every byte.
+_PAD = 4
+
+
 def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray, path: Path) -> None:
     """Parse the pixel fields of rows r0..r1 into ``out[r0:r1]``.
 
     The block's bytes are copied into a scratch array with everything between pixel fields
     blanked to spaces, so the block becomes one long run of space-separated numbers.
     """
-    first, last = rows.starts[r0], rows.ends[r1 - 1]
-    pad = 4  # leading blanks, so that "four places before" exists for every byte
-    scratch = np.empty(last - first + pad + 1, np.uint8)
-    scratch[:pad] = scratch[-1] = 32
-    scratch[pad:-1] = buf[first:last]
-    row_start = rows.starts[r0:r1] - first + pad  # field starts in scratch coordinates
-    row_end = rows.ends[r0:r1] - first + pad
-    for gap_start, gap_end in zip(row_end[:-1], row_start[1:]):
-        scratch[gap_start:gap_end] = 32
-    scratch[scratch == 9] = 32  # a tab separates pixel values as well as a space
+    scratch, row_start, row_end = _blank_between_fields(buf, rows, r0, r1)
     digit = scratch - np.uint8(48)  # 0..9 for digits; other bytes wrap around to > 9
     space = scratch == 32
     if np.count_nonzero(digit > 9) != np.count_nonzero(space):  # a byte neither digit nor space
@@ -194,13 +202,12 @@ def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray
             "integer in 0..255; the pixels field must hold 2304 space-separated integers. "
             "Fix or delete this row."
         )
-    # Views shifted by 1..4 bytes: at byte i (i >= pad) they hold the digits 1..4 places
+    # Views shifted by 1..4 bytes: at byte i (i >= _PAD) they hold the digits 1..4 places
     # before it. Every number ends where a space follows a digit, so one index array of
     # those spaces reads every number's digits from the four views.
-    shifted = [digit[pad - k : len(digit) - k] for k in (1, 2, 3, 4)]
-    ends = np.flatnonzero(space[pad:] & (shifted[0] <= 9))
-    ones, tens, hundreds, thousands = (np.take(view, ends) for view in shifted)
-    counts = np.diff(np.searchsorted(ends, np.append(row_start, len(space)) - pad))
+    shifted = [digit[_PAD - k : len(digit) - k] for k in (1, 2, 3, 4)]
+    ends = np.flatnonzero(space[_PAD:] & (shifted[0] <= 9))
+    counts = np.diff(np.searchsorted(ends, np.append(row_start, len(space)) - _PAD))
     wrong = np.flatnonzero(counts != N_PIXELS)
     if wrong.size:
         row = wrong[0]
@@ -208,16 +215,7 @@ def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray
             f"{path}, line {rows.lines[r0 + row]}: {counts[row]} pixel values, expected {N_PIXELS} "
             f"(a {IMAGE_SIZE}x{IMAGE_SIZE} image). Fix or delete this row."
         )
-    has_tens = tens <= 9
-    has_hundreds = has_tens & (hundreds <= 9)
-    value = ones.astype(np.uint16)
-    value += has_tens * tens.astype(np.uint16) * 10
-    value += has_hundreds * hundreds.astype(np.uint16) * 100
-    # Numbers of four or more digits are rare: either leading zeros ("000119") or out of
-    # range. Read those few one by one.
-    for i in np.flatnonzero(has_hundreds & (thousands <= 9)):
-        token = _token_before(scratch, ends[i] + pad)
-        value[i] = min(int(token), 256)  # 256 marks out of range below
+    value = _numbers_ending_at(ends, [np.take(view, ends) for view in shifted], scratch)
     too_big = np.flatnonzero(value > 255)
     if too_big.size:
         row = too_big[0] // N_PIXELS
@@ -226,6 +224,41 @@ def _parse_block(buf: np.ndarray, rows: _Rows, r0: int, r1: int, out: np.ndarray
             "0..255. Fix or delete this row."
         )
     out[r0:r1] = value.reshape(r1 - r0, N_PIXELS)
+
+
+def _blank_between_fields(buf: np.ndarray, rows: _Rows, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bytes of rows r0..r1 from their first pixel field to their last, with `_PAD`
+    spaces before and one after, every byte outside a pixel field (commas, the other
+    fields, line ends) and every tab turned into a space; and where each row's pixel field
+    starts and ends in it."""
+    first, last = rows.starts[r0], rows.ends[r1 - 1]
+    scratch = np.empty(last - first + _PAD + 1, np.uint8)
+    scratch[:_PAD] = scratch[-1] = 32
+    scratch[_PAD:-1] = buf[first:last]
+    row_start = rows.starts[r0:r1] - first + _PAD  # field starts in scratch coordinates
+    row_end = rows.ends[r0:r1] - first + _PAD
+    for gap_start, gap_end in zip(row_end[:-1], row_start[1:]):
+        scratch[gap_start:gap_end] = 32
+    scratch[scratch == 9] = 32  # a tab separates pixel values as well as a space
+    return scratch, row_start, row_end
+
+
+def _numbers_ending_at(ends: np.ndarray, digits: list[np.ndarray], scratch: np.ndarray) -> np.ndarray:
+    """The values of the numbers that end at `ends` (offsets past `_PAD`), from their last
+    four `digits` (ones, tens, hundreds, thousands; > 9 where the number is shorter).
+    Values above 255 stand for out of range."""
+    ones, tens, hundreds, thousands = digits
+    has_tens = tens <= 9
+    has_hundreds = has_tens & (hundreds <= 9)
+    value = ones.astype(np.uint16)
+    value += has_tens * tens.astype(np.uint16) * 10
+    value += has_hundreds * hundreds.astype(np.uint16) * 100
+    # Numbers of four or more digits are rare: either leading zeros ("000119") or out of
+    # range. Read those few one by one.
+    for i in np.flatnonzero(has_hundreds & (thousands <= 9)):
+        token = _token_before(scratch, ends[i] + _PAD)
+        value[i] = min(int(token), 256)  # 256 marks out of range below
+    return value
 
 
 def _token_before(scratch: np.ndarray, end: int) -> str:

@@ -1,8 +1,8 @@
 """Beyond the report: its two future-work ideas measured, test-time augmentation, the
 labels' noise (FER+), baselines, and the standard FER2013 test set (notebook 07).
 
-Every function takes a :class:`~ferlib.experiments.Run` whose phase-1 and phase-2 models
-exist (or are trained on demand, see :func:`~ferlib.experiments.load_stage_model`) and
+Every function takes a :class:`~ferlib.recipes.run.Run` whose phase-1 and phase-2 models
+exist (or are trained on demand, see :func:`~ferlib.recipes.phase2.load_or_train_stage`) and
 saves what it measured in the run's metrics.
 """
 
@@ -18,12 +18,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from ..clustering import cluster_features, map_2d
 from ..fer2013 import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
 from ..evaluate import CHANCE, majority_baseline, per_class_metrics, predict_labels, predict_with_tta
-from .experiments import Run, load_stage_model
-from .pages import GUESS, MAJORITY
+from .phase2 import load_or_train_stage
+from .run import Run
+from ..display import GUESS, majority_label
 from ..features import penultimate_features
+from ..models import display_name, model_names
 from ..train import TrainConfig, set_seed
-
-DISPLAY = {"cnn": "CNN", "vit": "ViT"}
 
 
 # --------------------------------------------------------------------------- class weights
@@ -50,7 +50,7 @@ def class_weight_experiment(run: Run, learning_rate: float = 1e-4, verbose: int 
     x_test, y_test = run.arrays["test"]
     per_class, rows, histories = {}, {}, {}
     for variant, class_weight in (("plain loss", None), ("balanced class weights", weights)):
-        model = load_stage_model(run, "cnn", "phase1")
+        model = load_or_train_stage(run, "cnn", "phase1")
         set_seed(run.seed)  # the same augmentation and dropout draws for both
         result = run.train(model, run.folder.beyond("class_weights_" + ("weighted" if class_weight else "plain")), config,
                            augment=True, class_weight=class_weight, verbose=verbose)
@@ -87,7 +87,7 @@ def feature_clusters(run: Run, model: str = "cnn", max_images: int = 3000) -> Cl
     clustered without labels into seven groups, and scored against the labels."""
     x_test, y_test = run.arrays["test"]
     rows = np.random.default_rng(run.seed).permutation(len(y_test))[:max_images]
-    features = penultimate_features(load_stage_model(run, model, "phase2"), x_test[rows])
+    features = penultimate_features(load_or_train_stage(run, model, "phase2"), x_test[rows])
     assignments, scores = cluster_features(features, y_test[rows], seed=run.seed)
     outcome = ClusterResult(y_test[rows], assignments, scores, map_2d(features, seed=run.seed), rows)
     run.save_metrics(f"{model}_clusters", {"images": len(rows), "scores": scores.to_dict(orient="index")})
@@ -128,18 +128,31 @@ def tta_scores(run: Run) -> pd.DataFrame:
     if not run.dataset.is_synthetic:
         sets["PrivateTest"] = private_test(run)
     rows = []
-    for model in ("cnn", "vit"):
-        net = load_stage_model(run, model, "phase2")
+    for model in model_names():
+        net = load_or_train_stage(run, model, "phase2")
         for name, (x, y) in sets.items():
             if len(y) == 0:
                 continue
-            rows.append({"model": DISPLAY[model], "test set": name, "images": len(y),
+            rows.append({"model": display_name(model), "test set": name, "images": len(y),
                          "plain": float(np.mean(predict_labels(net, x) == y)),
                          "flip": float(np.mean(predict_with_tta(net, x, shift=0).argmax(1) == y)),
                          "flip + shifts": float(np.mean(predict_with_tta(net, x, shift=2).argmax(1) == y))})
     frame = pd.DataFrame(rows)
     run.save_metrics("tta", {"scores": frame.to_dict(orient="records")})
     return frame
+
+
+def private_test_glue_values(tta: pd.DataFrame) -> dict[str, float]:
+    """What the chapters quote of :func:`tta_scores` on ``PrivateTest``: ``<model>_private_plain``
+    and ``<model>_private_tta`` (flip + shifts) for every registered model; NaN where the run
+    has no PrivateTest images (synthetic data)."""
+    private = tta[tta["test set"] == "PrivateTest"].set_index("model")
+    values = {}
+    for model in model_names():
+        row = private.reindex([display_name(model)]).iloc[0]
+        values[f"{model}_private_plain"] = float(row["plain"])
+        values[f"{model}_private_tta"] = float(row["flip + shifts"])
+    return values
 
 
 def tta_baselines(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
@@ -149,7 +162,7 @@ def tta_baselines(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name in tta["test set"].unique():
         y = private_test(run)[1] if name == "PrivateTest" else run.arrays["test"][1]
-        for label, accuracy in ((MAJORITY, majority_baseline(run.arrays["train"][1], y)), (GUESS, CHANCE)):
+        for label, accuracy in ((majority_label(run.arrays["train"][1]), majority_baseline(run.arrays["train"][1], y)), (GUESS, CHANCE)):
             rows.append({"model": label, "test set": name, "images": len(y),
                          **{views: accuracy for views in ("plain", "flip", "flip + shifts")}})
     return pd.DataFrame(rows, columns=tta.columns)
@@ -183,7 +196,8 @@ def literature_table(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
                      "source": "this run", "this run": True})
     if len(private):
         _, y_private = private_test(run)
-        rows.append({"model": "Always Happy (majority class)", "source": "this run", "this run": True,
+        label = majority_label(run.arrays["train"][1])
+        rows.append({"model": label[0].upper() + label[1:], "source": "this run", "this run": True,
                      "accuracy": majority_baseline(run.arrays["train"][1], y_private)})
     rows.append({"model": "Guessing among seven", "accuracy": CHANCE, "source": "", "this run": False})
     return pd.DataFrame(rows).sort_values("accuracy", ascending=False, kind="stable").reset_index(drop=True)
@@ -218,15 +232,15 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     test_plus = votes[run.split.test]
     valid = test_plus >= 0
     rows = []
-    for model in ("cnn", "vit"):
-        predicted = predict_labels(load_stage_model(run, model, "phase2"), x_test)
-        rows.append({"model": DISPLAY[model], "images": int(valid.sum()),
+    for model in model_names():
+        predicted = predict_labels(load_or_train_stage(run, model, "phase2"), x_test)
+        rows.append({"model": display_name(model), "images": int(valid.sum()),
                      "vs FER2013 labels": float(np.mean(predicted[valid] == y_test[valid])),
                      "vs FER+ majority": float(np.mean(predicted[valid] == test_plus[valid]))})
     rows.append({"model": "FER2013's own labels", "images": int(valid.sum()), "vs FER2013 labels": 1.0,
                  "vs FER+ majority": float(np.mean(y_test[valid] == test_plus[valid]))})
     majority = np.bincount(run.arrays["train"][1], minlength=NUM_CLASSES).argmax()
-    rows.append({"model": f"always {EMOTIONS[majority]} (majority class)", "images": int(valid.sum()),
+    rows.append({"model": majority_label(run.arrays["train"][1]), "images": int(valid.sum()),
                  "vs FER2013 labels": float(np.mean(y_test[valid] == majority)),
                  "vs FER+ majority": float(np.mean(test_plus[valid] == majority))})
     rows.append({"model": GUESS, "images": int(valid.sum()), "vs FER2013 labels": CHANCE, "vs FER+ majority": CHANCE})

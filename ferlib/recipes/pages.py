@@ -6,12 +6,14 @@ recipes name those numbers (``Comparison.glue_values``), so no page builds keys 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .experiments import Run, prepare_run
+from ..display import GUESS, majority_label
+from ..parameters import PageParameters
+from .report import report_glue_values
+from .run import Run, prepare_run
 
 
 def glue(name: str, value, display: bool = False):
@@ -36,12 +38,16 @@ def glue_values(values: dict) -> None:
         glue(name, value)
 
 
-def setup_notebook(data: str = "auto", profile: str = "smoke", subset: float | None = None,
-                   epochs: int | None = None, seed: int = 42, split: str = "report",
-                   run_dir: str | Path = "runs/latest") -> Run:
+def setup_notebook(namespace=None, **values) -> Run:
     """Set a results page up: prepare the run (data, split, seeds, run card), glue the run's
-    profile and data for the chapters, and show the banner that names the run."""
-    run = prepare_run(data, profile, subset, epochs, seed, split, run_dir)
+    profile and data for the chapters, and show the banner that names the run.
+
+    A page passes its ``globals()``, so the parameters cell above it is read whole
+    (:class:`~ferlib.parameters.PageParameters`); keywords change single parameters.
+    """
+    parameters = PageParameters.from_namespace(namespace or {}).with_values(**values)
+    run = prepare_run(parameters)
+    glue_values(report_glue_values())  # the report's numbers, for the page's text
     glue("run_profile", run.profile_name)
     glue("run_data", run.dataset.name)
     try:
@@ -52,8 +58,6 @@ def setup_notebook(data: str = "auto", profile: str = "smoke", subset: float | N
     return run
 
 
-MAJORITY = "always Happy (majority class)"
-GUESS = "guessing (chance)"
 
 
 def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, columns=None,
@@ -64,7 +68,7 @@ def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, colum
     starts with a part (``train``, ``val``, ``test``: ``"test accuracy"``, ``"val_accuracy"``);
     a column's part is `part`, or else that first word. Other columns stay empty, except
     `label`, which names the two rows (for a table whose index does not show)."""
-    rows = pd.DataFrame(np.nan, index=[MAJORITY, GUESS], columns=table.columns, dtype=object)
+    rows = pd.DataFrame(np.nan, index=[majority_label(run.arrays["train"][1]), GUESS], columns=table.columns, dtype=object)
     for column in table.columns:
         words = str(column).replace("_", " ").split(" ")
         first = words[1] if words[0] == "best" and len(words) > 1 else words[0]  # "best_val_accuracy": val

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..files import read_json
+from ..models import model_names
 from ..runfolder import RunFolder
 from ..train import read_history
 
@@ -48,28 +49,54 @@ REPORT_TRAININGS: dict[str, dict[str, float]] = {
 #: 0.00053144 (six reductions) by epoch 51.
 REPORT_SCHEDULES = {"cnn": "for epochs 25 and 31 (its text says no more)",
                     "vit": "six times, to 0.00053144 by epoch 51"}
+#: Which configurations of the ViT tuning story (5.2) the report saw learn, by
+#: ``ViTConfig.label``: the 128- and 64-dimensional ones stagnated, the 32- and 16-dimensional
+#: ones learned.
+REPORT_TUNING_LEARNED: dict[str, bool] = {
+    "6 layers / 6 heads / dim 128": False,
+    "6 layers / 6 heads / dim 64": False,
+    "4 layers / 4 heads / dim 64": False,
+    "4 layers / 4 heads / dim 32": True,
+    "4 layers / 4 heads / dim 16": True,
+}
 #: Correct test predictions per class that the report quotes (6.2).
 REPORT_CORRECT_COUNTS = {"cnn": {"Angry": 379, "Disgust": 36}, "vit": {"Angry": 31, "Disgust": 0}}
+
+
+def report_glue_values() -> dict[str, float]:
+    """The report's Table 1 accuracies by the names the pages quote them:
+    ``report_cnn_p1_test_acc`` ... ``report_vit_p2_train_acc``."""
+    values = {}
+    for model, statistics in REPORT_TABLE1.items():
+        for statistic, value in statistics.items():
+            if statistic.endswith("accuracy"):
+                phase, part, _ = statistic.split()
+                values[f"report_{model}_p{phase[-1]}_{part}_acc"] = value
+    return values
 
 
 def table1(results: dict[str, dict]) -> pd.DataFrame:
     """The report's Table 1 rebuilt: the report's, ours beside it, and the difference (the
     order of the reproduction page and the conclusion).
 
-    `results` maps ``"cnn"``/``"vit"`` to ``{"phase1": evaluate_model(...), "phase2": ...}``
-    (as :func:`load_results` returns). Missing phases give empty cells.
+    `results` maps each model (``"cnn"``, ``"vit"``, any registered one) to ``{"phase1":
+    evaluate_model(...), "phase2": ...}`` (as :func:`load_results` returns); the report's
+    two models come first, with or without results. Missing phases give empty cells, and a
+    model the report did not train has empty report and difference cells. Columns are
+    ``"<MODEL> report"``, ``"<MODEL> ours"``, ``"<MODEL> difference"``.
     """
-    rows = []
-    for model, report in REPORT_TABLE1.items():
-        ours = results.get(model, {})
-        for statistic, theirs in report.items():
-            value = statistic_value(ours, statistic)
-            rows.append({"statistic": statistic, "model": model.upper(), "ours": value, "report": theirs,
-                         "difference": None if value is None else value - theirs})
-    frame = pd.DataFrame(rows).pivot(index="statistic", columns="model", values=["ours", "report", "difference"])
-    frame = frame.reindex(list(REPORT_TABLE1["cnn"]))
-    frame.columns = [f"{model} {what}" for what, model in frame.columns]
-    return frame[[f"{m} {w}" for m in ("CNN", "VIT") for w in ("report", "ours", "difference")]].astype(float)
+    models = list(REPORT_TABLE1) + [m for m in results if m not in REPORT_TABLE1]
+    statistics = list(REPORT_TABLE1["cnn"])
+    columns = {}
+    for model in models:
+        ours, report = results.get(model, {}), REPORT_TABLE1.get(model, {})
+        values = [statistic_value(ours, statistic) for statistic in statistics]
+        theirs = [report.get(statistic) for statistic in statistics]
+        columns[f"{model.upper()} report"] = theirs
+        columns[f"{model.upper()} ours"] = values
+        columns[f"{model.upper()} difference"] = [None if v is None or t is None else v - t for v, t in zip(values, theirs)]
+    frame = pd.DataFrame(columns, index=pd.Index(statistics, name="statistic"))
+    return frame.astype(float)
 
 
 def statistic_value(results: dict, statistic: str) -> float | None:
@@ -98,7 +125,7 @@ def training_logs(folder: RunFolder) -> dict[str, dict]:
     epochs trained, the best epoch (whose weights were kept), and the last epoch's training
     and validation figures, the ones the report's text quotes."""
     logs = {}
-    for model in ("cnn", "vit"):
+    for model in model_names():
         for stage, path in (("phase1", folder.phase1(model)), ("augmentation", folder.phase2(model, "augmentation"))):
             info = read_json(path / "train.json")
             history = read_history(path)

@@ -15,6 +15,7 @@ says otherwise: outside the checkout, so a long run survives a fresh clone.
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 import os
 import shutil
 import subprocess
@@ -24,7 +25,10 @@ from pathlib import Path
 from .pipeline import REPO, PipelineError, run_notebooks
 from .publish import build_book, publish, stage_book
 from ..files import write_text
-from ..runfolder import NOTEBOOKS, RunFolder, default_runs_dir, format_status
+from ..notebooks import NOTEBOOKS
+from ..parameters import PageParameters, names as page_parameter_names
+from ..runfolder import RunFolder, default_runs_dir
+from ..runstatus import format_status, run_status, running_pid
 
 
 def _say(message: str) -> None:
@@ -35,14 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ferlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the notebooks with papermill, then build the book from the run")
-    run.add_argument("--profile", choices=("smoke", "cpu", "full"), default="smoke")
-    run.add_argument("--data", default="auto", help="a FER2013 path, 'kaggle', 'synthetic' or 'auto' (FER2013_PATH, cache, else Kaggle)")
+    _add_page_parameters(run)
     run.add_argument("--run-dir", type=Path, default=None, help="default: ~/.cache/ferlib/runs/<profile> (or $FERLIB_RUNS/<profile>)")
-    run.add_argument("--seed", type=int, default=42)
-    run.add_argument("--split", choices=("report", "official"), default="report")
     run.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="Keras backend (default: KERAS_BACKEND or tensorflow)")
     run.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these of {', '.join(NOTEBOOKS)}")
-    run.add_argument("--epochs", type=int, default=None, help="override the profile's phase-1 epochs")
     run.add_argument("--background", action="store_true",
                      help="detach and log to RUN_DIR/run.log; the same command resumes an interrupted run")
     run.add_argument("--reexecute", action="store_true",
@@ -59,12 +59,24 @@ def _parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="find the faces in photos and classify their emotions with a run's model")
     predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     predict.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="a run folder with trained models")
-    predict.add_argument("--model", choices=("cnn", "vit"), default="cnn")
+    predict.add_argument("--model", default="cnn", help="a registered model: cnn (default), vit, or one in FERLIB_MODELS")
     predict.add_argument("--out", type=Path, default=Path("."), help="folder for the annotated images and the table")
     predict.add_argument("--format", choices=("csv", "json"), default="csv")
     data = sub.add_parser("data", help="summarise the data set that --data finds")
     data.add_argument("--data", default="auto")
     return parser
+
+
+def _add_page_parameters(parser: argparse.ArgumentParser) -> None:
+    """One option per page parameter (:class:`~ferlib.parameters.PageParameters`), with its
+    default, its choices and its help text; ``run_dir`` is ``--run-dir``, set apart."""
+    for spec in fields(PageParameters):
+        if spec.name == "run_dir":
+            continue
+        kind = {int: int, float: float}.get(type(spec.default))
+        kind = kind or {"subset": float, "epochs": int}.get(spec.name, str)
+        parser.add_argument(f"--{spec.name.replace('_', '-')}", type=kind, default=spec.default,
+                            choices=spec.metadata["choices"], help=spec.metadata["help"])
 
 
 def _data_summary(data: str) -> str:
@@ -105,10 +117,10 @@ def snapshot_code(folder: RunFolder, refresh: bool = False) -> tuple[Path, str]:
 
 def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) -> int:
     """Start this same command, without ``--background``, detached from the terminal."""
-    pid = folder.running_pid()
+    pid = running_pid(folder)
     if pid is not None:
         _say(f"a run is already going on in {folder.root} (pid {pid}); its log is {folder.log}\n")
-        _say(format_status(folder.status()))
+        _say(format_status(run_status(folder)))
         return 0
     folder.root.mkdir(parents=True, exist_ok=True)
     code, commit = snapshot_code(folder, refresh=refresh_code)
@@ -186,7 +198,7 @@ def _status(run_dir: Path) -> int:
     if not folder.card.exists():
         _say(f"ferlib: error: {folder.root} is not a run folder (it has no run.json)")
         return 1
-    _say(format_status(folder.status()))
+    _say(format_status(run_status(folder)))
     return 0
 
 
@@ -200,9 +212,9 @@ def _run(args, argv: list[str]) -> int:
     if data == "auto" and _no_fer2013_here():
         _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
         data = "synthetic"
-    extra = {"epochs": args.epochs} if args.epochs else {}
-    run_notebooks(folder.root, args.profile, data, args.seed, args.split, args.backend, args.only,
-                  extra_parameters=extra, resume=not args.reexecute)
+    parameters = PageParameters(**{name: getattr(args, name) for name in page_parameter_names() if name != "run_dir"})
+    run_notebooks(folder.root, parameters.with_values(data=data), backend=args.backend, only=args.only,
+                  resume=not args.reexecute)
     if not args.no_book and not args.only:
         _say("building the book from this run ...")
         html = build_book(stage_book(folder.root))
@@ -215,7 +227,7 @@ def _run(args, argv: list[str]) -> int:
 def _claim(folder: RunFolder) -> None:
     """Record this process as the folder's run, so that ``ferlib status`` says "running" for a
     run in the foreground too; refuse when another live process already runs it."""
-    pid = folder.running_pid()
+    pid = running_pid(folder)
     if pid is not None and pid != os.getpid():
         raise PipelineError(f"a run is already going on in {folder.root} (pid {pid}); its log is {folder.log}")
     folder.root.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..runfolder import NOTEBOOKS, RunFolder
+from ..notebooks import NOTEBOOKS_DIR, notebook_names
+from ..ledger import TimeLedger
+from ..parameters import PageParameters
+from ..runfolder import RunFolder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,40 +33,44 @@ def _say(message: str) -> None:
 
 def run_notebooks(
     run_dir: Path,
-    profile: str = "smoke",
-    data: str = "auto",
-    seed: int = 42,
-    split: str = "report",
+    parameters: PageParameters | None = None,
+    *,
     backend: str | None = None,
     only: list[str] | None = None,
     notebooks_dir: Path | None = None,
-    extra_parameters: dict | None = None,
     timeout: int | None = None,
     resume: bool = True,
+    **values,
 ) -> list[Path]:
     """Execute the notebooks in order with papermill into ``run_dir/notebooks``.
+
+    Every notebook gets `parameters` (:class:`~ferlib.parameters.PageParameters`, with any
+    field changed by keyword: ``run_notebooks(run_dir, profile="full", seed=7)``).
 
     Notebooks run with ``run_dir`` as their working directory and get ``run_dir="."``, so
     no machine path lands in an executed notebook. A path given as `data` reaches them
     through ``FER2013_PATH`` for the same reason. With `resume`, notebooks that already
     ran to the end in this folder are skipped. Raises PipelineError on the first failure.
     """
-    unknown = set(only or ()) - set(NOTEBOOKS)
+    parameters = (parameters or PageParameters()).with_values(**values)
+    data = parameters.data
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
+    pages = notebook_names(notebooks_dir)
+    unknown = set(only or ()) - set(pages)
     if unknown:
-        raise PipelineError(f"unknown notebook(s) {sorted(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}")
-    names = [n for n in NOTEBOOKS if not only or n in only]
-    notebooks_dir = Path(notebooks_dir or REPO / "notebooks")
+        raise PipelineError(f"unknown notebook(s) {sorted(unknown)}; the notebooks are {', '.join(pages)}")
+    names = [n for n in pages if not only or n in only]
     run_dir = Path(run_dir).resolve()
     kernel_env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}  # quieter TF start-up
     if data not in ("auto", "kaggle", "synthetic"):
         kernel_env["FER2013_PATH"] = str(Path(data).expanduser().resolve())
-        data = "auto"
+        parameters = parameters.with_values(data="auto")
     if backend:
         kernel_env["KERAS_BACKEND"] = backend
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     kernel_env["FERLIB_NOTEBOOK"] = ""
     with _environment(kernel_env):  # the kernels inherit these; the caller's environment is restored
-        return _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume)
+        return _execute(names, notebooks_dir, run_dir, parameters.with_values(run_dir="."), timeout, resume)
 
 
 @contextmanager
@@ -87,12 +94,16 @@ def _kernel_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_parameters, timeout, resume) -> list[Path]:
+def _execute(names, notebooks_dir, run_dir, page: PageParameters, timeout, resume) -> list[Path]:
     import papermill as pm
 
     folder = RunFolder(run_dir)
-    parameters = {"data": data, "profile": profile, "seed": seed, "split": split, "run_dir": ".", **(extra_parameters or {})}
-    finished = folder.finished_notebooks() if resume else {}
+    ledger = TimeLedger(folder)
+    # only what differs from the notebooks' own defaults, so the injected cell stays short
+    defaults = PageParameters().as_dict()
+    parameters = {k: v for k, v in page.as_dict().items() if v != defaults[k] or k in ("data", "profile", "seed", "split", "run_dir")}
+    profile = page.profile
+    finished = ledger.finished_notebooks() if resume else {}
     done = []
     for i, name in enumerate(names, start=1):
         output = folder.notebook(name)
@@ -102,7 +113,7 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
             continue
         _say(f"[{i}/{len(names)}] {name}: running ({profile} profile) ...")
         started, cpu_started = time.time(), _kernel_cpu_seconds()
-        folder.start_notebook(name)
+        ledger.start_notebook(name)
         os.environ["FERLIB_NOTEBOOK"] = name  # the kernel inherits it; training progress names the notebook
         try:
             pm.execute_notebook(
@@ -123,8 +134,8 @@ def _execute(names, notebooks_dir, run_dir, profile, data, seed, split, extra_pa
         except Exception as err:  # kernel died, timeout, missing kernel ...
             raise PipelineError(f"notebook {name} failed: {type(err).__name__}: {err}") from err
         seconds = time.time() - started
-        folder.record_notebook(name, seconds, cpu_seconds=_kernel_cpu_seconds() - cpu_started)
-        folder.mark_finished()
+        ledger.record_notebook(name, seconds, cpu_seconds=_kernel_cpu_seconds() - cpu_started)
+        ledger.mark_finished()
         _say(f"[{i}/{len(names)}] {name}: done in {seconds:.0f} s")
         done.append(output)
     return done

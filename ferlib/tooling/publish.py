@@ -17,7 +17,9 @@ import tempfile
 from pathlib import Path
 
 from ..files import read_json, write_json, write_text
-from ..runfolder import NOTEBOOKS, RunFolder
+from ..notebooks import NOTEBOOKS
+from ..runfolder import RunFolder
+from ..runstatus import run_status
 from .pipeline import REPO, PipelineError
 
 PUBLISHED_RUN = "results/run.json"
@@ -66,7 +68,7 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     summary["notebook_seconds"] = read_json(folder.timings, {})
     summary["notebook_cpu"] = read_json(folder.cpu_times, {})
     summary["trainings"] = training_logs(folder)
-    summary["training_seconds"] = folder.status()["training_seconds"]
+    summary["training_seconds"] = run_status(folder)["training_seconds"]
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
@@ -86,39 +88,26 @@ def _hours(seconds: float) -> str:
 def reproduction_page(summary: dict, results: dict, baselines: dict | None = None) -> str:
     """The book's reproduction page, written from a run's card and its comparison numbers:
     the report's Table 1 beside the run's (and the run's `baselines`: name -> test
-    accuracy), then the wall time of every notebook."""
+    accuracy), the trainings log against log, then the wall and CPU time of every notebook."""
+    from ..display import table1_markdown, training_logs_markdown
     from ..provenance import describe_run
-    from ..recipes.report import REPORT_TABLE1, differences, statistic_value
+    from ..recipes.report import REPORT_TABLE1, REPORT_TRAININGS, table1
     from ..recipes.verdicts import FLAG
 
-    baselines = baselines or {}
-    lines = ["# Reproduction: the report's numbers and this run's", "",
-             f"**Run:** {describe_run(summary) if _RUN_CARD_KEYS <= set(summary) else summary.get('profile', '?') + ' profile'}", "",
+    run = describe_run(summary) if _RUN_CARD_KEYS <= set(summary) else summary.get("profile", "?") + " profile"
+    lines = ["# Reproduction: the report's numbers and this run's", "", f"**Run:** {run}", "",
              "The report's Table 1 beside the published run. *Difference* is ours minus the report's, in "
-             "percentage points for accuracies; a mark (⚠) flags a difference larger than 3 points.", "",
-             "| Statistic | CNN report | CNN ours | difference | ViT report | ViT ours | difference |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    found = differences(results)
-    for statistic in REPORT_TABLE1["cnn"]:
-        cells = [statistic]
-        for model in ("cnn", "vit"):
-            theirs = REPORT_TABLE1[model][statistic]
-            ours = statistic_value(results.get(model, {}), statistic)
-            if statistic == "final test loss":
-                text = "{:.4f}".format
-                diff = None if ours is None else f"{found[model, statistic]:+.4f}"
-            else:
-                text = "{:.2%}".format
-                diff = None if ours is None else (f"{100 * found[model, statistic]:+.1f}"
-                                                  + (" ⚠" if abs(found[model, statistic]) > FLAG else ""))
-            cells += [text(theirs), "–" if ours is None else text(ours), diff or "–"]
-        lines.append("| " + " | ".join(cells) + " |")
-    for name, value in baselines.items():  # a model below these has learned nothing
-        lines.append(f"| *baseline: {name}, test accuracy* | – | {value:.2%} | – | – | {value:.2%} | – |")
-    if any(abs(d) > FLAG for (_, statistic), d in found.items() if statistic != "final test loss"):
-        lines += ["", "Where a difference is flagged, the conclusion says why we think it arises "
-                  "({ref}`reproduction-differences`)."]
-    lines += _training_log_table(summary.get("trainings", {}))
+             "percentage points for accuracies; a mark (⚠) flags a difference larger than 3 points.", ""]
+    report_models = list(REPORT_TABLE1)  # the reproduction compares the report's two networks
+    lines += table1_markdown(table1({m: results[m] for m in report_models if m in results}), report_models,
+                             baselines or {}, FLAG)
+    lines += training_logs_markdown(summary.get("trainings", {}), REPORT_TRAININGS)
+    lines += _cost_section(summary)
+    return "\n".join(lines)
+
+
+def _cost_section(summary: dict) -> list[str]:
+    """What the run cost: each notebook's wall and CPU time, and what of it is measured."""
     seconds = summary.get("notebook_seconds", {})
     cpu = summary.get("notebook_cpu", {})
 
@@ -127,11 +116,11 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
             return "–"
         return ("" if cpu[name]["complete"] else "≥ ") + _hours(cpu[name]["seconds"])
 
-    lines += ["", "## What it cost", "",
-              f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
-              "the run took (a notebook that was interrupted and resumed counts every attempt), and the CPU "
-              "time (user + system, all cores) its kernel used:", "",
-              "| Notebook | wall time | CPU time |", "|---|---:|---:|"]
+    lines = ["", "## What it cost", "",
+             f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
+             "the run took (a notebook that was interrupted and resumed counts every attempt), and the CPU "
+             "time (user + system, all cores) its kernel used:", "",
+             "| Notebook | wall time | CPU time |", "|---|---:|---:|"]
     lines += [f"| {name} | {_hours(value)} | {cpu_cell(name)} |" for name, value in seconds.items()]
     measured = [name for name in seconds if name in cpu]
     unmeasured = [name for name in seconds if name not in cpu]
@@ -143,6 +132,12 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
     if summary.get("training_seconds"):
         lines += [f"Of that wall time, training the models took {_hours(summary['training_seconds'])} (the sum of "
                   "every training's epochs, resumed sessions included).", ""]
+    return lines + _cpu_caveats(seconds, cpu, measured, unmeasured, partial)
+
+
+def _cpu_caveats(seconds: dict, cpu: dict, measured: list, unmeasured: list, partial: list) -> list[str]:
+    """Where the CPU time is incomplete, why, and an estimate of the whole."""
+    lines = []
     if unmeasured:
         lines += [f"The CPU time of {', '.join(unmeasured)} was not recorded (the pipeline did not measure it yet when "
                   "they ran); it is at most the wall time times the number of cores.", ""]
@@ -156,35 +151,7 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
                        for n in seconds)
         lines += [f"An estimate of the whole: the notebooks measured whole kept {busy:.1f} cores busy on average; "
                   f"if the others did the same, the run used about {_hours(estimate)} of CPU time.", ""]
-    return "\n".join(lines)
-
-
-def _training_log_table(logs: dict[str, dict]) -> list[str]:
-    """The trainings beside the report's, like with like: epochs, and the last epoch's log."""
-    from ..recipes.report import REPORT_TRAININGS
-
-    if not logs:
-        return []
-    lines = ["", "## The trainings, log against log", "",
-             "The report's Table 1 training accuracy (and its phase-1 validation accuracy) is what its "
-             "training log showed in the last epoch: measured while training, with dropout active and "
-             "(for augmentation) on augmented images. The table above measures our models after "
-             "training, on the unaltered images, with the best epoch's weights restored. Here are both "
-             "logs' last epochs, like with like:", "",
-             "| Training | epochs: report | epochs: ours (best) | training accuracy: report | ours "
-             "| validation accuracy: report | ours |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, theirs in REPORT_TRAININGS.items():
-        ours = logs.get(name)
-        if ours is None:
-            continue
-        best = f" ({ours['best_epoch']})" if ours.get("best_epoch") else ""
-        model, stage = name.split()
-        label = ("CNN" if model == "cnn" else "ViT") + (", phase 1" if stage == "phase1" else ", phase 2 augmentation round")
-        lines.append(f"| {label} "
-                     f"| {theirs['epochs']} | {ours['epochs']}{best} | {theirs['accuracy']:.2%} | {ours['accuracy']:.2%} "
-                     f"| {theirs['val_accuracy']:.2%} | {ours['val_accuracy']:.2%} |")
-    return lines + [""]
+    return lines
 
 
 # TensorFlow's C++ start-up log (absl): CUDA probing, CPU features, oneDNN notes. It goes

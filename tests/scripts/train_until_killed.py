@@ -82,7 +82,7 @@ def log_batches(path: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run_dir")
+    parser.add_argument("folder")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--order-log")
     parser.add_argument("--model", choices=("cnn", "vit"), default="cnn")
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
         model,
         (x[:n_train], labels[:n_train]),
         (x[n_train:], labels[n_train:]),
-        args.run_dir,
+        args.folder,
         TrainConfig(epochs=args.epochs, batch_size=BATCH, early_stopping_patience=args.early_stopping_patience,
                     learning_rate=args.learning_rate, lr_patience=args.lr_patience, lr_factor=args.lr_factor),
         seed=SEED,

@@ -1,0 +1,165 @@
+"""How the book shows results: labels, sentences about sizes, and tables styled for a page.
+
+The science modules return numbers and frames; this module alone decides how a page
+writes them (percent or fractions, short names, the baseline rows' labels).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+
+from .fer2013 import EMOTIONS
+from .models import count_params, display_name
+
+#: The chance row's label in every table with baselines.
+GUESS = "guessing (chance)"
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One short line per epoch (``verbose=2``): Keras' own line lists every log and runs
+    to 140 characters, wider than a book page."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        parts = [f"epoch {epoch + 1}/{self.epochs}"]
+        if "accuracy" in logs:
+            parts.append(f"accuracy {logs['accuracy']:.3f}" + (
+                f" (val {logs['val_accuracy']:.3f})" if "val_accuracy" in logs else ""))
+        if "loss" in logs:
+            parts.append(f"loss {logs['loss']:.3f}" + (f" (val {logs['val_loss']:.3f})" if "val_loss" in logs else ""))
+        if "epoch_seconds" in logs:
+            parts.append(f"{logs['epoch_seconds']:.0f} s")
+        print(", ".join(parts), flush=True)
+
+
+def epoch_lines(verbose: int, epochs: int) -> tuple[int, list]:
+    """Keras's verbosity and the callbacks for a training shown on a page: ``verbose=2``
+    becomes one :class:`EpochLine` per epoch (Keras's own line runs past the page)."""
+    return (0, [EpochLine(epochs)]) if verbose == 2 else (verbose, [])
+
+
+def majority_label(train_labels) -> str:
+    """The majority-class row's label, from the training labels themselves: "always Happy
+    (majority class)" on FER2013, whatever emotion is most common elsewhere."""
+    majority = int(np.bincount(np.asarray(train_labels), minlength=len(EMOTIONS)).argmax())
+    return f"always {EMOTIONS[majority]} (majority class)"
+
+
+def describe_params(model) -> str:
+    """The parameter count in a sentence, saying which parameters training does not touch."""
+    counts = count_params(model)
+    if counts["non_trainable"]:
+        return (f"**{counts['total']:,} parameters**, {counts['non_trainable']:,} of them statistics that batch "
+                "normalisation keeps and gradient descent does not train.")
+    return f"**{counts['total']:,} parameters**, all trained by gradient descent."
+
+
+_SHORT_COLUMNS = {"train_accuracy": "train", "val_accuracy": "val", "best_val_accuracy": "best val",
+                  "test_accuracy": "test", "seconds": "seconds", "params": "parameters", "config": "configuration"}
+
+
+def style_table(frame: pd.DataFrame):
+    """A results table as a book page shows it: short column names, accuracies in %,
+    parameter counts with thousands separators, seconds rounded, no index."""
+    table = frame.rename(columns=_SHORT_COLUMNS)
+    percent = [_SHORT_COLUMNS[c] for c in frame.columns if c.endswith("accuracy")]
+    formats = {**{c: "{:.1%}" for c in percent}, "parameters": "{:,}", "seconds": "{:,.0f}"}
+    return table.style.format({c: f for c, f in formats.items() if c in table.columns}, na_rep="").hide(axis="index")
+
+
+_SITES = {"arxiv.org": "arXiv", "github.com": "GitHub"}
+
+
+def style_literature_table(records: pd.DataFrame):
+    """:func:`~ferlib.recipes.beyond.literature_table` as a page shows it: accuracies in %,
+    each source a short link, this run's rows in bold."""
+
+    def link(url: str) -> str:
+        site = url.split("/")[2] if url.startswith("http") else ""
+        return f'<a href="{url}">{_SITES.get(site, site)}</a>' if site else url
+
+    return (records.style.format({"accuracy": "{:.1%}", "source": link})
+            .apply(lambda row: ["font-weight: bold" if row["this run"] else ""] * len(row), axis=1)
+            .hide(axis="index").hide(["this run"], axis="columns"))
+
+
+def style_table1(table: pd.DataFrame):
+    """Table 1 (:func:`~ferlib.recipes.report.table1`, with baseline rows or without) as a
+    page shows it: short row names, the two models as column groups of *report*, *ours* and
+    *Δ* (ours minus the report's), four decimals, narrow enough for the book's column."""
+    rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
+            .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")
+            for name in table.index}
+    frame = table.rename(index=rows)
+    frame.columns = pd.MultiIndex.from_tuples(  # table1's "VIT ours" is the registry's "ViT"
+        [(display_name(model.lower()), {"difference": "Δ"}.get(what, what))
+         for model, what in (column.split(" ", 1) for column in frame.columns)])
+    return frame.style.format("{:.4f}", na_rep="–")
+
+
+# --------------------------------------------------------------------------- Table 1 in Markdown
+
+
+def _table1_cells(table: pd.DataFrame, model: str, statistic: str, flag: float) -> list[str]:
+    """The report's value, ours and the difference (⚠ above `flag`) of one statistic."""
+    theirs, ours, diff = (table.loc[statistic, f"{model.upper()} {what}"] for what in ("report", "ours", "difference"))
+    if statistic == "final test loss":
+        text, difference = "{:.4f}".format, "{:+.4f}".format
+    else:
+        text = "{:.2%}".format
+
+        def difference(d):
+            return f"{100 * d:+.1f}" + (" ⚠" if abs(d) > flag else "")
+    missing = pd.isna(ours)
+    return [text(theirs), "–" if missing else text(ours), "–" if missing else difference(diff)]
+
+
+def table1_markdown(table: pd.DataFrame, models, baselines: dict[str, float], flag: float) -> list[str]:
+    """Table 1 (:func:`~ferlib.recipes.report.table1`) as Markdown lines for the reproduction
+    page: each of `models` as report / ours / difference, a difference above `flag` marked
+    ⚠, then the `baselines` rows."""
+    header = " | ".join(f"{display_name(m)} report | {display_name(m)} ours | difference" for m in models)
+    lines = [f"| Statistic | {header} |", "|---|" + "---:|" * (3 * len(models))]
+    for statistic in table.index:
+        cells = [statistic] + [cell for m in models for cell in _table1_cells(table, m, statistic, flag)]
+        lines.append("| " + " | ".join(cells) + " |")
+    for name, value in baselines.items():  # a model below these has learned nothing
+        lines.append(f"| *baseline: {name}, test accuracy* |" + f" – | {value:.2%} | – |" * len(models))
+    flagged = [table.loc[s, f"{m.upper()} difference"] for m in models for s in table.index if s != "final test loss"]
+    if any(abs(d) > flag for d in flagged if not pd.isna(d)):
+        lines += ["", "Where a difference is flagged, the conclusion says why we think it arises "
+                  "({ref}`reproduction-differences`)."]
+    return lines
+
+
+def training_logs_markdown(logs: dict[str, dict], report_logs: dict[str, dict]) -> list[str]:
+    """The trainings beside the report's (`report_logs`, by training), like with like: epochs,
+    and the last epoch's log."""
+    if not logs:
+        return []
+    lines = ["", "## The trainings, log against log", "",
+             "The report's Table 1 training accuracy (and its phase-1 validation accuracy) is what its "
+             "training log showed in the last epoch: measured while training, with dropout active and "
+             "(for augmentation) on augmented images. The table above measures our models after "
+             "training, on the unaltered images, with the best epoch's weights restored. Here are both "
+             "logs' last epochs, like with like:", "",
+             "| Training | epochs: report | epochs: ours (best) | training accuracy: report | ours "
+             "| validation accuracy: report | ours |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, theirs in report_logs.items():
+        ours = logs.get(name)
+        if ours is None:
+            continue
+        best = f" ({ours['best_epoch']})" if ours.get("best_epoch") else ""
+        model, stage = name.split()
+        label = display_name(model) + (", phase 1" if stage == "phase1" else ", phase 2 augmentation round")
+        lines.append(f"| {label} "
+                     f"| {theirs['epochs']} | {ours['epochs']}{best} | {theirs['accuracy']:.2%} | {ours['accuracy']:.2%} "
+                     f"| {theirs['val_accuracy']:.2%} | {ours['val_accuracy']:.2%} |")
+    return lines + [""]

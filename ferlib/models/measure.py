@@ -1,0 +1,63 @@
+"""Sizes of a built network: parameters, multiply-adds, and a layer table."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+
+def count_params(model: keras.Model) -> dict[str, int]:
+    trainable = sum(int(ops.size(w)) for w in model.trainable_weights)
+    total = sum(int(ops.size(w)) for w in model.weights)
+    return {"trainable": trainable, "non_trainable": total - trainable, "total": total}
+
+
+def count_multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one image through `model`'s convolutions, dense layers, patch
+    projection and attention (projections, scores, weighted sum, output); the cheap layers
+    (normalisation, pooling, activations) are left out."""
+    total, tokens, d = 0, None, None
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, h, w, filters = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * filters * kh * kw * layer.input.shape[-1]
+        elif kind == "Dense":
+            rows = int(math.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
+            total += rows * layer.input.shape[-1] * layer.units
+        elif kind == "PatchEncoder":  # every attention layer after it sees these tokens
+            tokens, d = layer.num_patches, layer.projection_dim
+            total += tokens * layer.input.shape[-1] * d
+        elif kind == "MultiHeadAttention":
+            config = layer.get_config()
+            heads, key = config["num_heads"], config["key_dim"]
+            total += 3 * tokens * d * heads * key + 2 * heads * tokens * tokens * key + tokens * heads * key * d
+    return int(total)
+
+
+
+def model_table(model: keras.Model) -> "pd.DataFrame":
+    """One row per layer: name, type, output shape and parameters; narrow enough for a
+    book page (Keras' own summary is 100 characters wide and loses columns there)."""
+    import pandas as pd
+
+    rows = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape[1:]) if shape is not None and hasattr(shape, "shape") else ()
+        rows.append({"layer": layer.name, "type": type(layer).__name__,
+                     "output shape": " x ".join(str(d) for d in shape),
+                     "parameters": int(sum(int(ops.size(w)) for w in layer.weights))})
+    return pd.DataFrame(rows)
+
+
+def model_summary(model: keras.Model) -> str:
+    """:func:`model_table` as text, with the totals (for a log or a terminal)."""
+    table = model_table(model)
+    counts = count_params(model)
+    text = table.to_string(index=False, formatters={"parameters": "{:,}".format})
+    return (f"{text}\nTotal parameters: {counts['total']:,} (trainable {counts['trainable']:,}, "
+            f"non-trainable {counts['non_trainable']:,})")

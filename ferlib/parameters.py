@@ -1,0 +1,55 @@
+"""The parameters of a results page, owned here once.
+
+Every results notebook opens with a papermill ``parameters`` cell that assigns these names;
+:func:`~ferlib.recipes.pages.setup_notebook` reads them from the notebook's namespace, the
+pipeline passes them to papermill, and ``ferlib run`` offers each as an option. Adding a
+parameter is a field here (with its help text) and a line in the notebooks' parameters
+cells, which a test holds equal to these fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+
+
+def _option(default, help: str, choices: tuple | None = None):
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class PageParameters:
+    """What a rerun of a page can change (``papermill -p profile full``)."""
+
+    data: str = _option("auto", '"auto", a path, "kaggle" or "synthetic" (see the data chapter)')
+    profile: str = _option("smoke", '"smoke" (minutes), "cpu" (a subset) or "full" (hours)', ("smoke", "cpu", "full"))
+    subset: float | None = _option(None, "fraction of the split to use; None: the profile's")
+    epochs: int | None = _option(None, "phase-1 epochs; None: the profile's (full: up to 100)")
+    seed: int = _option(42, "seeds the split, the initial weights and every random draw")
+    split: str = _option("report", '"report" (the report\'s split) or "official" (challenge\'s)', ("report", "official"))
+    run_dir: str = _option("runs/latest", "where the notebooks keep their models and metrics")
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping) -> "PageParameters":
+        """The parameters a notebook's namespace holds (its ``globals()``); missing ones keep
+        their defaults, and other names are ignored."""
+        return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
+
+    def with_values(self, **values) -> "PageParameters":
+        """A copy with some parameters changed; an unknown name is refused with the known ones."""
+        unknown = set(values) - set(names())
+        if unknown:
+            raise TypeError(f"unknown page parameter(s) {sorted(unknown)}; the parameters are {', '.join(names())}")
+        return replace(self, **values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(PageParameters))
+
+
+def help_texts() -> dict[str, str]:
+    """Each parameter's help text, as the notebooks' parameters cell comments it."""
+    return {f.name: f.metadata["help"] for f in fields(PageParameters)}

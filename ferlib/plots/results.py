@@ -1,0 +1,94 @@
+"""Figures of the evaluation: confusion matrices, per-emotion bars and accuracies against
+the baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from ..fer2013 import EMOTIONS
+from ._common import _class_names, _draw_baseline, _subplots
+
+
+def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = True) -> Figure:
+    """Confusion matrices one above the other, rows = true class, columns = predicted class.
+
+    ``matrices``: ``{model_name: 7x7 array or DataFrame}`` of counts. Every cell shows its
+    count and, with ``normalize``, its share of the true class (the diagonal is then the
+    per-class recall); colour follows that share, so rare and common emotions read alike.
+    Titles give each model's accuracy.
+    """
+    n = len(matrices)
+    fig, axes = _subplots(n, 1, figsize=(7.6, 6.4 * n), squeeze=False, layout="constrained")
+    for ax, (name, matrix) in zip(axes[:, 0], matrices.items()):
+        if isinstance(matrix, pd.DataFrame):
+            classes, counts = [str(c) for c in matrix.index], matrix.to_numpy()
+        else:
+            counts = np.asarray(matrix)
+            classes = _class_names(len(counts))
+        counts = counts.astype(float)
+        accuracy = np.trace(counts) / max(counts.sum(), 1)
+        rates = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        values = rates if normalize else counts
+        annot = np.vectorize(lambda c, r: f"{c:,.0f}\n{r:.0f}%")(counts, rates) if normalize else \
+            np.vectorize(lambda c: f"{c:,.0f}")(counts)
+        sns.heatmap(
+            values, annot=annot, fmt="", cmap="Blues", square=True, ax=ax, annot_kws={"fontsize": 9},
+            xticklabels=classes, yticklabels=classes, vmin=0, vmax=100 if normalize else None,
+            cbar_kws={"shrink": 0.7, "label": "% of the true emotion" if normalize else "images"},
+        )
+        ax.set_xlabel("predicted emotion")
+        ax.set_ylabel("true emotion")
+        ax.set_title(f"{name}: accuracy {accuracy:.1%} (each cell: images, and % of its row)", fontsize=11)
+        ax.tick_params(axis="x", rotation=45)
+        ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def plot_per_class(frame: pd.DataFrame, metric: str | Sequence[str] = "recall") -> Figure:
+    """Grouped bars per emotion, one colour per model.
+
+    ``frame``: long format, columns ``model``, ``emotion`` and metric columns such as
+    ``precision``, ``recall``, ``f1``, ``correct`` (``emotion`` may be the index).
+    Several metrics give one panel each.
+    """
+    frame = frame.reset_index() if "emotion" not in frame.columns else frame
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    present = set(frame["emotion"])
+    order = [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS), key=str)
+    fig, axes = _subplots(len(metrics), 1, figsize=(9, 3.8 * len(metrics)), squeeze=False, layout="constrained")
+    for ax, name in zip(axes[:, 0], metrics):
+        sns.barplot(data=frame, x="emotion", y=name, hue="model", order=order, errorbar=None, ax=ax)
+        is_count = pd.api.types.is_integer_dtype(frame[name]) or name == "correct"
+        for container in ax.containers:
+            ax.bar_label(container, fmt="{:,.0f}" if is_count else "{:.2f}", fontsize=9, padding=1)
+        ax.margins(y=0.12)
+        ax.set_xlabel("")
+        ax.set_title(f"{name} per emotion")
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model", frameon=False, fontsize=9)
+        sns.despine(ax=ax)
+    return fig
+
+
+def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str = "model", hue: str | None = None,
+                    value: str = "accuracy", title: str = "Accuracy") -> Figure:
+    """Accuracy bars with the baselines drawn across them (majority class, chance), so that
+    one look tells whether a model learned anything."""
+    fig, ax = _subplots(1, 1, figsize=(7.5, 3.6), layout="constrained")
+    sns.barplot(data=frame, x=x, y=value, hue=hue, errorbar=None, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="{:.1%}", fontsize=9, padding=1)
+    for (name, level), style in zip(baselines.items(), ("--", ":")):
+        _draw_baseline(ax, level, name, style=style, margin=True)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel("")
+    ax.set_title(title)
+    if hue:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.18, 1), frameon=False, fontsize=9)
+    sns.despine(ax=ax)
+    return fig

@@ -1,0 +1,201 @@
+"""Figures of training: loss and accuracy per epoch (one run or several), and the ViT
+configurations' accuracies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from ._common import _draw_baseline, _human, _subplots
+
+_TRAIN_STYLE = {"linestyle": "--", "alpha": 0.8}
+_PANEL_TITLES = {"learning_rate": "learning rate"}
+
+
+def plot_training_curves(history, title: str | None = None, baseline: float | None = None,
+                         in_sequence: bool = False, best: Sequence[str] | None = None) -> Figure:
+    """Loss and accuracy (and learning rate, if logged) per epoch, train vs validation.
+
+    ``history``: a DataFrame with ``epoch, loss, accuracy, val_loss, val_accuracy`` and
+    optionally ``learning_rate``; a star marks the epoch of the best validation accuracy.
+    A dict ``{label: DataFrame}`` overlays several runs, one colour per run (train dashed,
+    validation solid); with `in_sequence` the runs are steps of one training (phase 2's hard
+    samples, then augmentation) and follow each other along the epoch axis instead.
+    `baseline` (e.g. the majority-class accuracy) is drawn across the accuracy panel, so one
+    look tells whether a model learned anything. `best` names the runs whose best
+    validation epoch gets its star (default: all): those whose weights early stopping
+    restored, not a step that keeps its last epoch's weights.
+    """
+    if isinstance(history, Mapping):
+        fig = _plot_runs(dict(history), title, in_sequence, best)
+    else:
+        fig = _plot_run(history.reset_index(drop=True), title)
+    _draw_baseline(fig.axes[0], baseline)  # the accuracy panel comes first
+    return fig
+
+
+def _epochs(history: pd.DataFrame) -> pd.Series:
+    """Epochs counted from 1, as Keras prints them and ``train.json``'s ``best_epoch`` counts
+    (``history.csv`` counts from 0)."""
+    return history["epoch"] + 1 if "epoch" in history else pd.Series(np.arange(1, len(history) + 1), index=history.index)
+
+
+def _best_row(history: pd.DataFrame):
+    """The row of the best validation accuracy, or None where the history has none."""
+    if "val_accuracy" in history and history["val_accuracy"].notna().any():
+        return history["val_accuracy"].idxmax()
+    return None
+
+
+def _mark_best(ax, epoch, value, color, markersize: float = 11, **style) -> None:
+    ax.plot(epoch, value, marker="*", markersize=markersize, color=color, zorder=5, **style)
+
+
+def _plot_metric(ax, history: pd.DataFrame, metric: str, epochs: pd.Series, train: dict, validation: dict) -> None:
+    """The training and the validation curve of `metric`, each where the history logged it."""
+    if metric in history:
+        ax.plot(epochs, history[metric], **train)
+    if f"val_{metric}" in history:
+        ax.plot(epochs, history[f"val_{metric}"], **validation)
+
+
+def _epoch_axis(ax, epochs: int) -> None:
+    """Whole-number epoch ticks; a run of one or two epochs gets room either side, or
+    matplotlib would fall back to fractional ticks (0.95, 0.975 ...)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if epochs <= 3:
+        ax.set_xlim(0.5, epochs + 0.5)
+        ax.set_xticks(range(1, epochs + 1))
+
+
+def _label_panels(axes, panels: Sequence[str], epochs: int, xlabel: str = "epoch") -> None:
+    for ax, metric in zip(axes, panels):
+        ax.set_title(_PANEL_TITLES.get(metric, metric))
+        ax.set_xlabel(xlabel)
+        _epoch_axis(ax, epochs)
+        sns.despine(ax=ax)
+
+
+def _plot_run(history: pd.DataFrame, title: str | None) -> Figure:
+    """One run: train and validation in two colours, the best epoch starred and marked on
+    every panel, the learning rate in a panel of its own where it changed."""
+    epochs = _epochs(history)
+    rates = history["learning_rate"].dropna() if "learning_rate" in history else pd.Series(dtype=float)
+    # a learning rate that never changed is a flat line: say it in the title instead of a panel
+    has_lr = rates.nunique() > 1
+    panels = ["accuracy", "loss"] + (["learning_rate"] if has_lr else [])  # accuracy first, as for several runs
+    # Wide enough to read at the book's column width: the learning rate, a step curve, gets less room.
+    widths = [1, 1, 0.7][: len(panels)]
+    fig, axes = _subplots(1, len(panels), figsize=(3.9 * sum(widths), 3.6), squeeze=False, layout="constrained",
+                          gridspec_kw={"width_ratios": widths})
+    axes, accuracy = axes[0], axes[0][0]
+    train_color, val_color = sns.color_palette()[:2]
+    for ax, metric in zip(axes, panels):
+        if metric == "learning_rate":
+            ax.plot(epochs, history[metric], color="gray")
+            ax.set_yscale("log")
+        else:
+            _plot_metric(ax, history, metric, epochs, {"color": train_color, "label": "train"},
+                         {"color": val_color, "label": "validation"})
+    _label_panels(axes, panels, len(history))
+    best = _best_row(history)
+    if best is not None:
+        for ax in axes:
+            ax.axvline(epochs[best], color="gray", linestyle=":", linewidth=1)
+        # The best epoch goes into the legend: a note inside the panel collides with the baseline.
+        value = history["val_accuracy"][best]
+        _mark_best(accuracy, epochs[best], value, val_color, markersize=12, linestyle="",
+                   label=f"best val {value:.3f} (epoch {epochs[best]})")
+    # One legend below the panels, as for several runs: inside, it would hide a curve or the baseline.
+    handles, labels = accuracy.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), frameon=False)
+    if len(rates) and not has_lr:
+        title = f"{title or ''}{' · ' if title else ''}learning rate {rates.iloc[0]:g} throughout"
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _plot_runs(runs: dict[str, pd.DataFrame], title: str | None, in_sequence: bool = False,
+               best: Sequence[str] | None = None) -> Figure:
+    """Several runs, one colour each (train dashed, validation solid), overlaid or, with
+    `in_sequence`, one after the other along the epoch axis."""
+    has_loss = any("loss" in h or "val_loss" in h for h in runs.values())
+    panels = ["accuracy"] + (["loss"] if has_loss else [])
+    fig, axes = _subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
+    axes = axes[0]
+    colors = sns.color_palette(n_colors=max(len(runs), 1))
+    # A run of one or two epochs is a point or a short segment: markers keep it visible.
+    marker = {"marker": "o", "markersize": 5} if max((len(h) for h in runs.values()), default=0) <= 3 else {}
+    offset = 0
+    for (name, history), color in zip(runs.items(), colors):
+        history = history.reset_index(drop=True)
+        epochs = _epochs(history) + offset
+        if in_sequence and offset:
+            for ax in axes:  # where one step ends and the next begins
+                ax.axvline(offset + 0.5, color="gray", linestyle=":", linewidth=1)
+        offset += len(history) if in_sequence else 0
+        for ax, metric in zip(axes, panels):
+            _plot_metric(ax, history, metric, epochs, {"color": color, **_TRAIN_STYLE, **marker}, {"color": color, **marker})
+        row = _best_row(history)
+        if row is not None and (best is None or name in best):
+            _mark_best(axes[0], epochs[row], history["val_accuracy"][row], color)
+    last = offset if in_sequence else max((len(h) for h in runs.values()), default=1)
+    _label_panels(axes, panels, last, "epoch" + (" (the steps in order)" if in_sequence else ""))
+    _runs_legend(fig, runs, colors)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _runs_legend(fig: Figure, runs: Mapping[str, pd.DataFrame], colors) -> None:
+    """Run colours and line styles in one legend, below the panels, so that no legend hides
+    a curve however many runs there are."""
+    run_handles = [Line2D([], [], color=c, label=str(k)) for k, c in zip(runs, colors)]
+    style_handles = [
+        Line2D([], [], color="black", label="train", **_TRAIN_STYLE),
+        Line2D([], [], color="black", label="validation"),
+        Line2D([], [], color="black", marker="*", linestyle="", markersize=10, label="best validation"),
+    ]
+    fig.legend(handles=run_handles + style_handles, loc="outside lower center", ncols=min(4, len(run_handles) + 3),
+               frameon=False)
+
+
+def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
+                        baseline: float | None = None) -> Figure:
+    """Accuracies per configuration, in the given order, with parameter counts under the names,
+    and a dashed line at the majority-class `baseline` (a configuration at that line has not
+    learned).
+
+    ``frame``: columns ``config`` (label), ``val_accuracy``, ``test_accuracy``, ``params``
+    and optionally ``train_accuracy``.
+    """
+    frame = frame.reset_index(drop=True)
+    columns = [c for c in ("train_accuracy", "val_accuracy", "test_accuracy") if c in frame]
+    long = frame.melt(id_vars="config", value_vars=columns, var_name="split", value_name="accuracy")
+    long["split"] = long["split"].str.replace("_accuracy", "", regex=False)
+    fig, ax = _subplots(figsize=(max(7.0, 1.9 * len(frame)), 4.8), layout="constrained")
+    sns.barplot(data=long, x="config", y="accuracy", hue="split", order=list(frame["config"]), errorbar=None, ax=ax)
+    for container in ax.containers:  # in percent without the sign, so three labels fit side by side
+        ax.bar_label(container, labels=[f"{100 * v:.1f}" for v in container.datavalues], fontsize=9, padding=1)
+    labels = [str(c).replace(" / ", "\n") for c in frame["config"]]
+    if "params" in frame:
+        labels = [f"{lab}\n({_human(p)} params)" for lab, p in zip(labels, frame["params"])]
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=9)
+    ax.set_xlabel("")
+    ax.set_ylim(0, min(1.0, max(long["accuracy"].max(), baseline or 0) * 1.2 + 0.02))
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    _draw_baseline(ax, baseline, margin=True)  # in the right margin, clear of the bars' own labels
+    fig.suptitle(title)
+    # Above the bars, so it never covers them.
+    sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)
+    sns.despine(ax=ax)
+    return fig

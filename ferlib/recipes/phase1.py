@@ -1,0 +1,71 @@
+"""Phase 1 of the report (5.1, 5.2): each model trained under the report's callbacks, and the
+ViT tuning story."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..evaluate import evaluate_model
+from ..models import VIT_TUNING_STORY, ViTConfig, build_model, count_params
+from ..train import TrainResult
+from .readings import build_for_run, choose_reading
+from .run import Run
+
+
+@dataclass
+class Phase1Result:
+    """One model's phase 1: its training and its scores on every part of the split."""
+
+    training: TrainResult
+    scores: dict[str, dict[str, float]]  # part -> {"accuracy", "loss"}
+    name: str  # the registered model ("cnn"): the prefix of its glue names
+
+    def __iter__(self):  # ``result, scores = train_phase1(...)`` unpacks as before
+        return iter((self.training, self.scores))
+
+    def glue_values(self) -> dict[str, float]:
+        """What the chapters quote: ``<name>_p1_train_acc``, ``<name>_p1_val_acc``, ``<name>_p1_test_acc``."""
+        return {f"{self.name}_p1_{part}_acc": float(score["accuracy"]) for part, score in self.scores.items()}
+
+
+def train_phase1(run: Run, model: str, verbose: int = 2) -> Phase1Result:
+    """Phase 1 of the report for a registered model: train, evaluate, save metrics."""
+    result = run.train(build_for_run(run, model), run.folder.phase1(model), verbose=verbose)
+    scores = evaluate_model(result.model, run.arrays)
+    run.save_metrics(f"{model}_phase1", {"model": model, "reading": choose_reading(run, model),
+                                         "params": count_params(result.model), "epochs": result.epochs,
+                                         "train_seconds": result.seconds, "scores": scores,
+                                         "history": result.history.to_dict(orient="list")})
+    return Phase1Result(result, scores, model)
+
+
+def tuning_name(config: ViTConfig) -> str:
+    return f"L{config.transformer_layers}-H{config.num_heads}-D{config.projection_dim}"
+
+
+def vit_tuning_story(run: Run, configs=VIT_TUNING_STORY, verbose: int = 2) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Train every configuration of the report's ViT tuning story (5.2) under one setting:
+    the profile's ``tuning_epochs`` each, from the same seed, in the run's chosen ViT reading.
+
+    Returns one row per configuration (sizes, parameters, epochs, accuracies, seconds) and
+    each configuration's history.
+    """
+    rows, histories = [], {}
+    config_train = run.train_config(run.profile.tuning_epochs)
+    reading = choose_reading(run, "vit")
+    for config in configs:
+        net = build_model("vit", reading, vit_config=config, precision=run.precision["vit"],
+                          name=f"vit_{tuning_name(config)}", seed=run.seed)
+        result = run.train(net, run.folder.tuning(tuning_name(config)), config_train, verbose=verbose)
+        scores = evaluate_model(result.model, run.arrays)
+        histories[config.label] = result.history
+        rows.append({"config": config.label, "layers": config.transformer_layers, "heads": config.num_heads,
+                     "projection_dim": config.projection_dim, "params": count_params(result.model)["total"],
+                     "epochs": result.epochs, "seconds": round(result.seconds, 1),
+                     **{f"{part}_accuracy": s["accuracy"] for part, s in scores.items()},
+                     **{f"{part}_loss": s["loss"] for part, s in scores.items()}})
+    frame = pd.DataFrame(rows)
+    run.save_metrics("vit_tuning", {"configurations": frame.to_dict(orient="records")})
+    return frame, histories

@@ -1,0 +1,107 @@
+"""Where a run stands, for ``ferlib status``: its background process, its trainings, the
+training in progress, and the notebooks done."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .files import read_json
+from .ledger import TimeLedger
+from .notebooks import NOTEBOOKS
+from .runfolder import RunFolder
+
+
+def trainings(folder: RunFolder) -> list[dict]:
+    """Every training folder of the run with its state: finished, in progress or started."""
+    rows = []
+    for history in sorted(folder.root.glob("**/history.csv")):
+        folder = history.parent
+        info = read_json(folder / "train.json", {})
+        state = "finished" if (folder / "model.keras").exists() and info else "in progress"
+        rows.append({"training": folder.relative_to(folder.root).as_posix(), "state": state,
+                     "epochs": info.get("epochs"), "seconds": info.get("seconds")})
+    return rows
+
+def running_pid(folder: RunFolder) -> int | None:
+    """The pid of this run's background process, if it is alive."""
+    try:
+        pid = int(folder.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    stat = Path(f"/proc/{pid}/stat")  # a zombie has finished
+    if stat.exists() and stat.read_text().split()[2] == "Z":
+        return None
+    return pid
+
+def run_status(folder: RunFolder) -> dict:
+    """What ``ferlib status`` shows, as values."""
+    card = read_json(folder.card, {})
+    progress = read_json(folder.progress, {})
+    finished = TimeLedger(folder).finished_notebooks()
+    found = trainings(folder)
+    pid = running_pid(folder)
+    current = None
+    if progress and progress.get("state") == "training":
+        epoch, epochs, per_epoch = progress.get("epoch") or 0, progress.get("epochs"), progress.get("epoch_seconds")
+        current = {**progress,
+                   "left_at_most_seconds": (epochs - epoch) * per_epoch if per_epoch and epochs else None,
+                   "stale": pid is None,
+                   "quiet_seconds": time.time() - progress["updated"] if progress.get("updated") else None}
+    started = card.get("first_started_unix")
+    return {
+        "run_dir": str(folder.root), "profile": card.get("profile"), "data": card.get("data"),
+        "running": pid is not None, "pid": pid,
+        "notebooks": {name: ("done" if name in finished else "pending") for name in NOTEBOOKS},
+        "notebook_seconds": finished, "current": current, "trainings": found,
+        "training_seconds": sum(t["seconds"] or 0 for t in found if t["state"] == "finished"),
+        "elapsed_seconds": time.time() - started if started else None,
+    }
+
+
+def format_status(status: dict) -> str:
+    """``ferlib status`` as text."""
+    lines = [f"run {status['run_dir']}: {status['profile'] or '?'} profile on {status['data'] or '?'}, "
+             + (f"running (pid {status['pid']})" if status["running"] else "not running")]
+    for name, state in status["notebooks"].items():
+        seconds = status["notebook_seconds"].get(name)
+        lines.append(f"  {name:<15} {state}" + (f" in {_duration(seconds)}" if seconds is not None else ""))
+    current = status["current"]
+    if current:
+        best = current.get("best_val_accuracy")
+        lines.append(
+            f"{'interrupted in' if current['stale'] else 'now'}: {current.get('notebook') or '?'}, training "
+            f"{current['training']}, {current['epoch']} of at most {current['epochs']} epochs done"
+            + (f", best val accuracy {best:.4f}" if best is not None else "")
+            + (f", {_duration(current['epoch_seconds'])} per epoch" if current.get("epoch_seconds") else "")
+        )
+        quiet, per_epoch = current.get("quiet_seconds"), current.get("epoch_seconds") or 0
+        if not current["stale"] and quiet is not None and quiet > max(2 * per_epoch, 300):
+            # After a resume the notebook runs its earlier cells again (trainings reused) first.
+            lines.append(f"  no epoch has ended for {_duration(quiet)}: the notebook may be running other cells")
+        if current.get("left_at_most_seconds") is not None:
+            lines.append(f"  this training: at most {_duration(current['left_at_most_seconds'])} left "
+                         "(early stopping may end it sooner)")
+    finished = [t for t in status["trainings"] if t["state"] == "finished"]
+    lines.append(f"trainings finished: {len(finished)} ({_duration(status['training_seconds'])} of training)")
+    for t in finished:
+        lines.append(f"  {t['training']:<36} {t['epochs']} epochs, {_duration(t['seconds'])}")
+    if status["elapsed_seconds"] is not None:
+        lines.append(f"since the run first started: {_duration(status['elapsed_seconds'])}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
