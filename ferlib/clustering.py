@@ -48,7 +48,19 @@ def map_2d(features: np.ndarray, seed: int = 0, method: str = "tsne") -> np.ndar
     """A 2-D map of `features`: t-SNE on the first 50 principal components (``tsne``), or
     the first two principal components (``pca``)."""
     x = StandardScaler().fit_transform(features)
+    # Identical rows are mapped once and share their point: coinciding points make t-SNE's
+    # Barnes-Hut quad tree split without end (a segfault in scikit-learn), and a barely
+    # trained network can give every image the same features (all its ReLUs off).
+    unique, inverse = np.unique(x, axis=0, return_inverse=True)
+    if len(unique) == len(x):  # no duplicates: keep the rows' order (the same map as ever)
+        unique, inverse = x, np.arange(len(x))
+    inverse = inverse.reshape(-1)
+    if len(unique) < 3 or unique.shape[1] < 2:  # nothing to lay out: one point, or a line
+        coordinates = np.zeros((len(unique), 2))
+        coordinates[:, 0] = unique[:, 0] if unique.shape[1] else 0.0
+        return coordinates[inverse]
     if method == "pca":
-        return PCA(n_components=2, random_state=seed).fit_transform(x)
-    reduced = PCA(n_components=min(50, x.shape[1]), random_state=seed).fit_transform(x)
-    return TSNE(n_components=2, init="pca", random_state=seed, perplexity=min(30, max(5, len(x) // 10))).fit_transform(reduced)
+        return PCA(n_components=2, random_state=seed).fit_transform(unique)[inverse]
+    reduced = PCA(n_components=min(50, *unique.shape), random_state=seed).fit_transform(unique)
+    perplexity = min(30, max(5, len(unique) // 10), len(unique) - 1)
+    return TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(reduced)[inverse]

@@ -107,6 +107,18 @@ def test_clusters_recover_separated_groups_and_random_ones_do_not():
     assert map_2d(features).shape == (280, 2)
 
 
+def test_map_2d_survives_identical_features():
+    """A barely trained CNN can give every image the same features (all ReLUs off): t-SNE's
+    quad tree then crashed the kernel. Duplicates share one point; one point maps to the origin."""
+    same = np.zeros((172, 64), np.float32)
+    assert np.array_equal(map_2d(same), np.zeros((172, 2)))
+    rng = np.random.default_rng(0)
+    few = np.repeat(rng.normal(size=(20, 8)), 5, axis=0)  # 20 distinct rows, each five times
+    points = map_2d(few)
+    assert points.shape == (100, 2) and np.isfinite(points).all()
+    assert np.array_equal(points[0], points[1]) and not np.array_equal(points[0], points[5])
+
+
 # --------------------------------------------------------------------------- TTA, baselines
 
 

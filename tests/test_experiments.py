@@ -93,7 +93,10 @@ def test_setup_notebook_prepares_glues_and_shows_the_run(run, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     again = pages.setup_notebook(data="synthetic", profile="smoke", seed=3, run_dir=run.run_dir)
     assert again.split.sizes() == run.split.sizes() and again.profile_name == "smoke"
-    assert glued == {"run_profile": "smoke", "run_data": run.dataset.name}
+    from ferlib.recipes.report import report_glue_values
+
+    assert glued == {"run_profile": "smoke", "run_data": run.dataset.name, **report_glue_values()}
+    assert glued["report_cnn_p2_test_acc"] == 0.6472  # the report's Table 1, quoted by the pages
     assert len(shown) == 1 and "synthetic" in shown[0].data.lower()
 
 

@@ -50,9 +50,8 @@ def build_cnn(
     Each block is Conv2D -> BatchNorm -> ReLU -> MaxPool(2) -> Dropout(0.3); each dense
     layer (512, 256, 64 units, ReLU) is followed by dropout at the same rate. The keyword
     arguments are the choices the report's text leaves open (see :data:`CNN_READINGS`).
-    `precision` is a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``); the softmax
-    always computes in float32, so predictions and losses come out as float32.
-    `fused_batchnorm` False builds Keras's own, slower ``BatchNormalization`` (same arithmetic).
+    `precision` is a Keras dtype policy; the softmax always computes in float32. With
+    `fused_batchnorm` False, Keras's own, slower ``BatchNormalization`` (same arithmetic).
     """
     init = {"kernel_initializer": kernel_initializer, "dtype": precision}
     batchnorm = FusedBatchNormalization if fused_batchnorm else layers.BatchNormalization
