@@ -9,6 +9,7 @@ cells, which a test holds equal to these fields.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -48,6 +49,14 @@ class PageParameters:
 
 def names() -> tuple[str, ...]:
     return tuple(f.name for f in fields(PageParameters))
+
+
+def types() -> dict[str, type]:
+    """Each parameter's value type, from its annotation (``float | None`` gives float), for
+    the command line's options."""
+    hints = typing.get_type_hints(PageParameters)
+    return {name: next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+            for name, hint in hints.items()}
 
 
 def help_texts() -> dict[str, str]:

@@ -6,7 +6,6 @@ recipes name those numbers (``Comparison.glue_values``), so no page builds keys 
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
@@ -56,8 +55,6 @@ def setup_notebook(namespace=None, **values) -> Run:
         return run
     display(Markdown(run.banner()))
     return run
-
-
 
 
 def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, columns=None,

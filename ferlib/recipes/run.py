@@ -147,24 +147,22 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     first started, so a run resumed over several sessions shows when it began and ended.
     """
     p = (parameters or PageParameters()).with_values(**values)
-    data, profile, subset, epochs, seed, split, run_dir = (p.data, p.profile, p.subset, p.epochs, p.seed, p.split,
-                                                           p.run_dir)
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
-    settings = PROFILES[profile]
-    settings = replace(settings, subset=subset or settings.subset, epochs=epochs or settings.epochs)
-    set_seed(seed)
-    dataset = load_data(data, synthetic_per_class=settings.synthetic_per_class, seed=seed)
-    chosen = make_split(split, dataset.labels, dataset.usage, seed=seed)
+    if p.profile not in PROFILES:
+        raise ValueError(f"unknown profile {p.profile!r}; use one of {', '.join(PROFILES)}")
+    settings = PROFILES[p.profile]
+    settings = replace(settings, subset=p.subset or settings.subset, epochs=p.epochs or settings.epochs)
+    set_seed(p.seed)
+    dataset = load_data(p.data, synthetic_per_class=settings.synthetic_per_class, seed=p.seed)
+    chosen = make_split(p.split, dataset.labels, dataset.usage, seed=p.seed)
     if settings.subset < 1 and not dataset.is_synthetic:  # the synthetic set is already sized per profile
-        chosen = subsample(chosen, dataset.labels, settings.subset, seed=seed)
-    folder = RunFolder(Path(run_dir))
+        chosen = subsample(chosen, dataset.labels, settings.subset, seed=p.seed)
+    folder = RunFolder(Path(p.run_dir))
     folder.root.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc)
     card = read_json(folder.card, {})
-    same_run = card.get("profile") == profile and card.get("seed") == seed and card.get("data_fingerprint") == dataset.fingerprint
+    same_run = card.get("profile") == p.profile and card.get("seed") == p.seed and card.get("data_fingerprint") == dataset.fingerprint
     started = datetime.fromisoformat(card["started"]) if same_run and card.get("started") else now
-    run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), profile, settings, seed, folder,
+    run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), p.profile, settings, p.seed, folder,
               {model: choose_precision(model) for model in model_names()}, started, p)
     first = card.get("first_started_unix") if same_run else None
     write_json(folder.card, {**run.provenance(), "settings": asdict(settings),

@@ -26,7 +26,7 @@ from .pipeline import REPO, PipelineError, run_notebooks
 from .publish import build_book, publish, stage_book
 from ..files import write_text
 from ..notebooks import NOTEBOOKS
-from ..parameters import PageParameters, names as page_parameter_names
+from ..parameters import PageParameters, names as page_parameter_names, types as page_parameter_types
 from ..runfolder import RunFolder, default_runs_dir
 from ..runstatus import format_status, run_status, running_pid
 
@@ -70,11 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 def _add_page_parameters(parser: argparse.ArgumentParser) -> None:
     """One option per page parameter (:class:`~ferlib.parameters.PageParameters`), with its
     default, its choices and its help text; ``run_dir`` is ``--run-dir``, set apart."""
+    types = page_parameter_types()
     for spec in fields(PageParameters):
         if spec.name == "run_dir":
             continue
-        kind = {int: int, float: float}.get(type(spec.default))
-        kind = kind or {"subset": float, "epochs": int}.get(spec.name, str)
+        kind = types[spec.name]
         parser.add_argument(f"--{spec.name.replace('_', '-')}", type=kind, default=spec.default,
                             choices=spec.metadata["choices"], help=spec.metadata["help"])
 
