@@ -14,15 +14,17 @@ Three layers, each importing only from the ones below it:
 * **the report's recipes** (``recipes``): ``run`` (profiles, precision, a run and its
   set-up), ``readings``, ``precision`` (the precision check), ``phase1`` (with the ViT tuning
   story), ``phase2``, ``comparison``, ``report`` (the report's published numbers, Table 1),
-  ``beyond`` (the future work, measured), ``pages``
+  ``beyond`` (the future work, measured), ``fast`` (the fast recipe) and ``closing_gap``
+  (page 8: the fast recipe against the literature), ``pages``
   (what a results page asks: set-up and glue), ``verdicts`` (the sentences that interpret
   a run, made from its numbers);
 * **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
   (the ``ferlib`` command).
 
 Under all three: ``files`` (atomic writing), ``runfolder`` (a run's folder), ``provenance``
-(what made a result). Names are imported on first use, so ``ferlib status`` and the command
-line start without loading TensorFlow.
+(what made a result), ``literature`` (published FER2013 results and their protocols) and
+``peers`` (the `fer` package's network, scored in our harness). Names are imported on first
+use, so ``ferlib status`` and the command line start without loading TensorFlow.
 
 Words used one way throughout:
 
@@ -73,7 +75,7 @@ _OWNERS = {
     "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "schedule_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
-                         "tta_verdict"),
+                         "tta_verdict", "gap_verdict"),
     "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
                "CNNConfig", "ModelSpec", "display_name", "model_names", "model_spec", "register_model",
@@ -82,15 +84,17 @@ _OWNERS = {
     "plots": ("plot_class_samples", "plot_class_balance", "plot_accuracies", "plot_augmentation_grid",
               "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
               "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
-              "plot_architecture", "plot_attention", "plot_tuning_results"),
-    "display": ("GUESS", "describe_params", "majority_label", "style_literature_table", "style_table", "style_table1"),
+              "plot_architecture", "plot_attention", "plot_tuning_results", "plot_accuracy_against_time", "plot_learning_rate"),
+    "display": ("GUESS", "describe_params", "majority_label", "style_literature_table", "style_published",
+                "style_seeds", "style_table", "style_table1"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
     "train": ("TrainConfig", "learning_rate_drops", "read_history", "set_seed", "train_model"),
 }
 _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
 # Modules reached as attributes (``fl.beyond.tta_scores``, ``fl.predict.predict_photo``).
-_MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus"}
+_MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus",
+            "closing_gap": "recipes.closing_gap", "fast": "recipes.fast", "literature": "literature"}
 
 __all__ = sorted(_WHERE) + sorted(_MODULES)
 

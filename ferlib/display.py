@@ -163,3 +163,34 @@ def training_logs_markdown(logs: dict[str, dict], report_logs: dict[str, dict]) 
                      f"| {theirs['epochs']} | {ours['epochs']}{best} | {theirs['accuracy']:.2%} | {ours['accuracy']:.2%} "
                      f"| {theirs['val_accuracy']:.2%} | {ours['val_accuracy']:.2%} |")
     return lines + [""]
+
+
+def style_published(frame: pd.DataFrame):
+    """:func:`~ferlib.literature.literature_frame` as a page shows it: accuracy in %, the
+    paper and the code as short links."""
+
+    def link(url: str) -> str:
+        site = url.split("/")[2] if isinstance(url, str) and url.startswith("http") else ""
+        return f'<a href="{url}">{_SITES.get(site, site)}</a>' if site else ""
+
+    table = frame.rename(columns={"scored_on": "scored on", "chosen_on": "chosen on"})
+    return (table.style.format({"accuracy": "{:.1%}", "paper": link, "code": link})
+            .hide(axis="index"))
+
+
+def style_seeds(frame: pd.DataFrame):
+    """:func:`~ferlib.recipes.closing_gap.seeds_table` as a page shows it: the mean ± the
+    standard deviation over seeds, the 95% interval, and minutes rather than seconds."""
+    if frame.empty:
+        return frame.style
+    table = pd.DataFrame({
+        "recipe": frame["recipe"],
+        "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
+        "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
+                        for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
+        "95% interval": [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+        "with flip": [f"{v:.1%}" for v in frame["private_test_tta"]],
+        "PublicTest": [f"{v:.1%}" for v in frame["public_test"]],
+        "training minutes": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
+    })
+    return table.style.hide(axis="index")

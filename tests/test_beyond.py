@@ -164,7 +164,7 @@ def test_literature_table_puts_the_run_among_the_records_and_baselines():
     assert ours["Guessing among seven"] == pytest.approx(1 / 7)
     assert 0.9 not in set(table["accuracy"]), "the run's own test part is not PrivateTest"
     assert len(table) == len(LITERATURE) + 4
-    assert all(r["source"].startswith("https://") for r in LITERATURE)
+    assert all(r.paper.startswith("https://") for r in LITERATURE)
 
 
 def test_cluster_disagreements_pick_faces_against_their_clusters_majority_from_every_cluster():

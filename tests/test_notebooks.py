@@ -1,4 +1,4 @@
-"""The six notebooks, read statically: committed clean, parameterised, thin, Colab-ready.
+"""The notebooks, read statically: committed clean, parameterised, thin, Colab-ready.
 
 Nothing here executes a notebook (the pipeline tests do that with tiny stand-ins, CI runs
 the real ones); these tests read the committed ``.ipynb`` files and the book's Markdown.
@@ -23,7 +23,8 @@ BOOK = REPO / "book"
 EXPECTED = NOTEBOOKS  # the page list has one owner: ferlib.notebooks (the notebooks folder)
 PENDING = ()
 PARAMETERS = set(parameter_names())  # one owner: ferlib.parameters.PageParameters
-ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys"}
+ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys",
+                   "keras"}
 # What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.
 NOT_THIN = re.compile(r"\.fit\(|keras\.layers|\blayers\.\w+\(|Conv2D|Dense\(|for\s+epoch\b")
 # {glue}`key`, {glue:text}`key:fmt`, {glue:figure}`key`, {glue:md}`key` and the cross-notebook
@@ -248,11 +249,23 @@ def test_imports_only_allowed_packages(notebook):
                 assert module.split(".")[0] in ALLOWED_IMPORTS, f"{name}: cell {i} imports {module}"
 
 
+# A page that teaches Keras shows the layers and the compile call itself; a later cell then
+# checks them against the ferlib code that trains (check_same_network, check_same_compile).
+TAUGHT_CHECK = re.compile(r"\bcheck_same_\w+\(")
+
+
 def test_notebooks_are_thin(notebook):
+    """Keras code on a page is either ferlib's business or taught, and then checked: every
+    cell that defines layers or compiles is followed by a cell checking it equals ferlib's."""
     name, nb = notebook
-    for i, cell in enumerate(_code_cells(nb)):
+    cells = _code_cells(nb)
+    for i, cell in enumerate(cells):
         match = NOT_THIN.search(cell.source)
-        assert not match, f"{name}: code cell {i} does ferlib's work itself ({match.group(0)!r})"
+        if match and match.group(0) == ".fit(":
+            pytest.fail(f"{name}: code cell {i} trains by itself ({match.group(0)!r}); ferlib's trainings resume")
+        checked = any(TAUGHT_CHECK.search(later.source) for later in cells[i + 1:])
+        assert not match or checked, (f"{name}: code cell {i} does ferlib's work itself ({match.group(0)!r}) "
+                                      "and no later cell checks it against ferlib (check_same_...)")
 
 
 def test_every_glue_reference_in_a_notebook_is_glued_there(notebook):

@@ -30,6 +30,7 @@ from .registry import (
 )
 from .cnn import CNN_READING_NOTES, CNN_READINGS, INPUT_SHAPE, CNNConfig, build_cnn  # registers "cnn"
 from .vit import VIT_READING_NOTES, VIT_READINGS, VIT_TUNING_STORY, ViTConfig, build_vit  # registers "vit"
+from .fastcnn import FastCNNConfig, build_fast_cnn  # registers "fastcnn" (a later chapter's, not the report's)
 from .measure import count_multiply_adds, count_params, model_summary, model_table
 
 
@@ -57,7 +58,7 @@ def load_model(path) -> keras.Model:
 __all__ = [
     "ENV_MODELS", "READING_NOTES", "READINGS", "ModelSpec", "display_name", "model_names", "model_spec",
     "register_model", "unregister_model", "FusedBatchNormalization", "PatchEncoder", "Patches",
-    "CNN_READING_NOTES", "CNN_READINGS", "INPUT_SHAPE", "CNNConfig", "build_cnn",
+    "CNN_READING_NOTES", "CNN_READINGS", "INPUT_SHAPE", "CNNConfig", "build_cnn", "FastCNNConfig", "build_fast_cnn",
     "VIT_READING_NOTES", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig", "build_vit",
     "count_multiply_adds", "count_params", "model_summary", "model_table", "build_model", "load_model",
 ]

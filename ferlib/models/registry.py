@@ -45,6 +45,7 @@ class ModelSpec:
     feature_layers: tuple[str, ...] = ()  # the early and the late layer whose maps the features page shows
     layer_groups: tuple[tuple[str, str], ...] = ()  # (regex on a layer name, box label with {}) for the architecture plot
     phase1_page: str | None = None  # the notebook that trains its phase 1; None: the first page that needs it does
+    in_report: bool = True  # False: a later chapter's network, which the report's pages (02-07) leave out
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -93,10 +94,11 @@ def _load_plugins() -> None:
             importlib.import_module(entry)
 
 
-def model_names() -> tuple[str, ...]:
-    """The registered models, in the order they were registered (the report's two first)."""
+def model_names(*, every: bool = False) -> tuple[str, ...]:
+    """The models the report's pages train and compare, in the order they were registered
+    (the report's two first); with `every`, also the later chapters' networks."""
     _load_plugins()
-    return tuple(_REGISTRY)
+    return tuple(name for name, spec in _REGISTRY.items() if every or spec.in_report)
 
 
 def model_spec(name: str) -> ModelSpec:

@@ -7,7 +7,8 @@ with ``fig.savefig(...)`` or let the notebook display it. Images may be uint8
 One module per family of figures, all of them importable from here:
 
 * ``data``: examples per emotion, face grids, class balance, augmentation, equalization;
-* ``training``: training curves (one run or several) and the ViT tuning results;
+* ``training``: training curves (one run or several), accuracy against training time and the
+  ViT tuning results;
 * ``architecture``: a model's diagram, drawn from its layers;
 * ``results``: confusion matrices, per-emotion bars, accuracies against the baselines;
 * ``features``: the feature clusters, CNN feature maps, ViT activations and attention;
@@ -21,11 +22,11 @@ from .architecture import plot_architecture
 from .data import plot_augmentation_grid, plot_class_balance, plot_class_samples, plot_equalization, plot_face_grid
 from .features import plot_activation_bars, plot_attention, plot_cluster_map, plot_feature_maps
 from .results import plot_accuracies, plot_confusion_matrices, plot_per_class
-from .training import plot_training_curves, plot_tuning_results
+from .training import plot_accuracy_against_time, plot_learning_rate, plot_training_curves, plot_tuning_results
 
 __all__ = [
-    "plot_accuracies", "plot_activation_bars", "plot_architecture", "plot_attention", "plot_augmentation_grid",
+    "plot_accuracies", "plot_accuracy_against_time", "plot_activation_bars", "plot_architecture", "plot_attention", "plot_augmentation_grid",
     "plot_class_balance", "plot_class_samples", "plot_cluster_map", "plot_confusion_matrices", "plot_equalization",
-    "plot_face_grid", "plot_feature_maps", "plot_per_class", "plot_training_curves", "plot_tuning_results",
+    "plot_face_grid", "plot_feature_maps", "plot_learning_rate", "plot_per_class", "plot_training_curves", "plot_tuning_results",
 ]
 # ``_human`` (1234567 -> "1.23M") is imported above for the tests, which check it as ``plots._human``.

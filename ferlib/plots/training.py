@@ -199,3 +199,68 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
     sns.move_legend(ax, "lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(columns), title=None, frameon=False)
     sns.despine(ax=ax)
     return fig
+
+
+def _spread(levels: Sequence[float], gap: float) -> list[float]:
+    """`levels` (sorted upwards) nudged apart so that labels at them stay `gap` apart."""
+    placed: list[float] = []
+    for level in levels:
+        placed.append(max(level, placed[-1] + gap) if placed else level)
+    return placed
+
+
+def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float], target: tuple[float, float] | None = None,
+                               metric: str = "private", title: str = "PrivateTest accuracy against training time") -> Figure:
+    """Accuracy after each epoch against the training minutes so far, one curve per run (one
+    colour per recipe, one line per seed), with published and reference accuracies drawn
+    across and labelled in the right margin (they come without a training time).
+
+    ``log``: one row per epoch, columns ``recipe``, ``run``, ``train_seconds`` and `metric`.
+    ``references``: ``{label: accuracy}``. ``target``: ``(minutes, accuracy)``, drawn as a
+    point to reach (the chapter's goal)."""
+    fig, ax = _subplots(1, 1, figsize=(9.5, 5.2), layout="constrained")
+    recipes = list(dict.fromkeys(log["recipe"])) if len(log) else []
+    colors = dict(zip(recipes, sns.color_palette("deep", max(len(recipes), 1))))
+    for (recipe, run), epochs in (log.groupby(["recipe", "run"], sort=False) if len(log) else []):
+        first = run == log.loc[log["recipe"] == recipe, "run"].iloc[0]
+        ax.plot(epochs["train_seconds"] / 60, epochs[metric], marker="o", markersize=3.5, linewidth=1.4,
+                color=colors[recipe], alpha=1.0 if first else 0.55, label=recipe if first else None)
+    levels = sorted(references.items(), key=lambda item: item[1])
+    low = min([v for _, v in levels] + ([log[metric].min()] if len(log) else []) + ([target[1]] if target else []))
+    high = max([v for _, v in levels] + ([log[metric].max()] if len(log) else []) + ([target[1]] if target else []))
+    ax.set_ylim(max(0.0, low - 0.03), min(1.0, high + 0.02))
+    gap = (ax.get_ylim()[1] - ax.get_ylim()[0]) / 24
+    for (label, level), at in zip(levels, _spread([v for _, v in levels], gap)):
+        ax.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
+        ax.annotate(f"{label} {level:.1%}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
+                    xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=8.5,
+                    arrowprops={"arrowstyle": "-", "color": "0.7", "linewidth": 0.6})
+    if target:
+        ax.plot(*target, marker="*", markersize=14, color="goldenrod", linestyle="none",
+                label=f"goal: {target[1]:.0%} within {target[0]:.0f} min")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlim(left=0)
+    ax.set_xlabel("training minutes (wall clock, this run's machine)")
+    ax.set_ylabel({"private": "PrivateTest", "public": "PublicTest"}.get(metric, metric) + " accuracy")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=9, frameon=False)
+    sns.despine(ax=ax)
+    return fig
+
+
+def plot_learning_rate(schedule, total_steps: int, steps_per_epoch: int,
+                       title: str = "The learning rate, step by step") -> Figure:
+    """A Keras learning-rate schedule over a training's steps, with the epochs on the axis."""
+    import keras
+
+    steps = np.arange(total_steps)
+    rates = np.asarray([float(keras.ops.convert_to_numpy(schedule(int(s)))) for s in steps])
+    fig, ax = _subplots(1, 1, figsize=(7.5, 2.8), layout="constrained")
+    ax.plot(steps / steps_per_epoch, rates, linewidth=1.6)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_xlim(0, total_steps / steps_per_epoch)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    sns.despine(ax=ax)
+    return fig

@@ -22,6 +22,7 @@ from .phase2 import load_or_train_stage
 from .run import Run
 from ..display import GUESS, majority_label
 from ..features import penultimate_features
+from ..literature import LITERATURE
 from ..models import display_name, model_names
 from ..train import TrainConfig, set_seed
 
@@ -168,26 +169,12 @@ def tta_baselines(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=tta.columns)
 
 
-#: Published single-network FER2013 results on ``PrivateTest``, with their sources, and
-#: the human accuracy the challenge's organisers measured.
-LITERATURE = (
-    {"model": "Residual Masking Network (Pham et al. 2020)", "accuracy": 0.7414,
-     "source": "https://github.com/phamquiluan/ResidualMaskingNetwork"},
-    {"model": "VGG variant (Khaireddin and Chen 2021)", "accuracy": 0.7328,
-     "source": "https://arxiv.org/abs/2105.03588"},
-    {"model": "CNN + SVM loss, challenge winner (Tang 2013)", "accuracy": 0.7116,
-     "source": "https://arxiv.org/abs/1306.0239"},
-    {"model": "mini-Xception (Arriaga et al. 2017)", "accuracy": 0.66,
-     "source": "https://arxiv.org/abs/1710.07557"},
-    {"model": "Human labellers, 65 ± 5% (Goodfellow et al. 2013)", "accuracy": 0.65,
-     "source": "https://arxiv.org/abs/1307.0414"},
-)
-
-
 def literature_table(run: Run, tta: pd.DataFrame) -> pd.DataFrame:
     """This run's final models on ``PrivateTest`` (alone and with flip + shift averaging,
-    from :func:`tta_scores`) among :data:`LITERATURE` and the two baselines, best first."""
-    rows = [{**record, "this run": False} for record in LITERATURE]
+    from :func:`tta_scores`) among the published results (:data:`ferlib.literature.LITERATURE`,
+    each on its own protocol) and the two baselines, best first."""
+    rows = [{"model": record.model, "accuracy": record.accuracy, "source": record.paper, "this run": False}
+            for record in LITERATURE]
     private = tta[tta["test set"] == "PrivateTest"]
     for _, row in private.iterrows():
         rows.append({"model": f"This book's {row['model']}", "accuracy": row["plain"], "source": "this run",

@@ -351,3 +351,35 @@ def ferplus_verdict(agreement) -> str:
             f"model that saw exactly what the ten annotators see would score about {overall:.0%}; a model that "
             "scores more must side with FER2013's label against the annotators on some faces, so part of what it "
             "learned is FER2013's labelling habits rather than the emotion people see.")
+
+
+def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, profile: str) -> str:
+    """What page 8's seeds table says about the chapter's goal (`goal`: minutes, accuracy)
+    and about the best network trained from scratch (`best_from_scratch`)."""
+    if seeds is None or len(seeds) == 0:
+        return "No fast-recipe training has finished yet; the long run (`benchmarks/fast_recipe.py`) trains them."
+    sentences = [too_small(profile)] if profile != "full" else []
+    minutes, target = goal
+    for _, row in seeds.iterrows():
+        spread = "" if row["private_test_sd"] != row["private_test_sd"] else f" ± {row['private_test_sd']:.1%}"
+        n = len(row["seeds"])
+        sentences.append(
+            f"The {row['recipe']} recipe scores {row['private_test']:.1%}{spread} on PrivateTest "
+            f"({'mean over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; 95% interval {row['private_test_low']:.1%} "
+            f"to {row['private_test_high']:.1%}), {row['private_test_tta']:.1%} with flip averaging, after "
+            f"{row['train_seconds'] / 60:.0f} training minutes.")
+    fastest = seeds.sort_values("train_seconds").iloc[0]
+    within = fastest["train_seconds"] <= minutes * 60
+    if within and fastest["private_test_high"] < target:
+        sentences.append(f"Within {minutes:.0f} minutes, that is short of the {target:.0%} goal: even the interval's "
+                         f"upper end, {fastest['private_test_high']:.1%}, falls below it.")
+    elif within and fastest["private_test_low"] >= target:
+        sentences.append(f"That reaches the {target:.0%} goal within {minutes:.0f} minutes.")
+    elif within:
+        sentences.append(f"Whether that reaches the {target:.0%} goal within {minutes:.0f} minutes, the interval "
+                         "cannot tell.")
+    best = seeds["private_test"].max()
+    sentences.append(f"The best of them stands {100 * (best_from_scratch - best):.1f} percentage points below "
+                     f"{best_from_scratch:.1%}, the best published network trained on FER2013 alone (measured "
+                     "under another protocol).")
+    return " ".join(sentences)

@@ -5,6 +5,7 @@
     ferlib status ~/.cache/ferlib/runs/full              # where a run stands
     ferlib run --profile full --reexecute --no-book      # re-execute finished notebooks (trainings reused)
     ferlib publish ~/.cache/ferlib/runs/full             # copy a run's notebooks into book/results
+    ferlib publish RUN_DIR --page 08_closing_the_gap     # replace that one page (it stands alone)
     ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # emotions of the faces in a photo
     ferlib data --data PATH                              # a quick summary of the data
 
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 from .pipeline import REPO, PipelineError, run_notebooks
-from .publish import build_book, publish, stage_book
+from .publish import build_book, publish, publish_page, stage_book
 from ..files import write_text
 from ..notebooks import NOTEBOOKS
 from ..parameters import PageParameters, names as page_parameter_names, types as page_parameter_types
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="copy a finished run's notebooks into book/results")
     pub.add_argument("run_dir", type=Path)
     pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
+    pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
     predict = sub.add_parser("predict", help="find the faces in photos and classify their emotions with a run's model")
     predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     predict.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="a run folder with trained models")
@@ -174,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(args)
         if args.command == "status":
             return _status(args.run_dir.expanduser())
+        if args.command == "publish" and args.page:
+            _say(f"published {args.page} of {args.run_dir} into {publish_page(args.run_dir, args.page)}")
+            return 0
         if args.command == "publish":
             _say(f"published {args.run_dir} into {publish(args.run_dir, force=args.force)}")
             return 0

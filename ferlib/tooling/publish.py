@@ -23,6 +23,9 @@ from ..runstatus import run_status
 from .pipeline import REPO, PipelineError
 
 PUBLISHED_RUN = "results/run.json"
+#: The run's metrics the book publishes beside its pages, for scripts to read: Table 1's
+#: numbers (page 5) and the fast recipe's against the literature (page 8).
+PUBLISHED_METRICS = ("comparison", "closing_the_gap")
 
 
 def build_book(book_dir: Path, builder: str = "html") -> Path:
@@ -48,22 +51,27 @@ def stage_book(run_dir: Path, book_dir: Path | None = None) -> Path:
     return staged
 
 
+def _copy_page(folder: RunFolder, name: str, results_dir: Path) -> None:
+    """One executed page of `folder`, tidied and scrubbed, as ``results_dir/name.ipynb``."""
+    source = folder.notebook(name)
+    if not source.exists():
+        raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
+    notebook = _tidy_for_book(json.loads(source.read_text()))
+    write_text(results_dir / f"{name}.ipynb", _scrub(json.dumps(notebook, indent=1, ensure_ascii=False),
+                                                     folder.root) + "\n")
+
+
 def _copy_results(run_dir: Path, results_dir: Path) -> None:
     from ..recipes.report import training_logs  # imports TensorFlow: only when publishing
 
     results_dir.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(run_dir)
     for name in NOTEBOOKS:
-        source = folder.notebook(name)
-        if not source.exists():
-            raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
-        notebook = _tidy_for_book(json.loads(source.read_text()))
-        text = _scrub(json.dumps(notebook, indent=1, ensure_ascii=False), run_dir)
-        (results_dir / f"{name}.ipynb").write_text(text + "\n")
-    comparison = folder.metrics("comparison")
-    (results_dir / "comparison.json").unlink(missing_ok=True)  # never keep another run's numbers
-    if comparison.exists():  # the Table 1 numbers the published pages were made from
-        shutil.copyfile(comparison, results_dir / "comparison.json")
+        _copy_page(folder, name, results_dir)
+    for name in PUBLISHED_METRICS:
+        (results_dir / f"{name}.json").unlink(missing_ok=True)  # never keep another run's numbers
+        if folder.metrics(name).exists():
+            shutil.copyfile(folder.metrics(name), results_dir / f"{name}.json")
     summary = read_json(folder.card)
     summary["notebook_seconds"] = read_json(folder.timings, {})
     summary["notebook_cpu"] = read_json(folder.cpu_times, {})
@@ -268,3 +276,29 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return book_dir / "results"
+
+
+def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path:
+    """Replace one page of ``book/results`` with `run_dir`'s execution of it, with the
+    metrics that run wrote (:data:`PUBLISHED_METRICS`).
+
+    For a page that stands on its own run: page 8 trains on the standard protocol and
+    shares no model or number with pages 1 to 7, so it can be executed, after its long run,
+    without executing those again. A page that reads other pages' numbers is refused.
+    """
+    if page not in NOTEBOOKS:
+        raise PipelineError(f"no page {page!r}; the pages are {', '.join(NOTEBOOKS)}")
+    if page not in STANDALONE_PAGES:
+        raise PipelineError(f"{page} reads the numbers of other pages of its run: publish the whole run instead")
+    book_dir = Path(book_dir or REPO / "book")
+    folder = RunFolder(Path(run_dir).resolve())
+    results = book_dir / "results"
+    _copy_page(folder, page, results)
+    for name in PUBLISHED_METRICS:
+        if folder.metrics(name).exists():
+            write_text(results / f"{name}.json", folder.metrics(name).read_text())
+    return results / f"{page}.ipynb"
+
+
+#: The pages that train and read nothing of the other pages (see :func:`publish_page`).
+STANDALONE_PAGES = ("08_closing_the_gap",)

