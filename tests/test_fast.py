@@ -151,3 +151,40 @@ def test_literature_records_name_their_protocol_and_source():
     assert frame["accuracy"].between(0.5, 0.8).all()
     assert all(r.paper.startswith("https://") and r.scored_on for r in LITERATURE)
     assert json.loads(frame.to_json())  # plain values, for closing_the_gap.json
+
+
+def test_a_run_signed_before_a_field_was_added_still_reads_back():
+    """Fields added to the recipe later take their defaults in older runs' signatures: a long
+    run's finished folders must not be refused by the next version of the code."""
+    from dataclasses import asdict
+
+    from ferlib.recipes.fast import _with_defaults
+
+    current = json.loads(json.dumps({"recipe": asdict(FastRecipe()), "model": "fastcnn", "config": None, "seed": 0,
+                                     "train_images": 10}))
+    older = json.loads(json.dumps(current))
+    del older["recipe"]["precision"], older["recipe"]["network"]["fused_batchnorm"]
+    assert _with_defaults(older) == current
+    changed = json.loads(json.dumps(older))
+    changed["recipe"]["epochs"] = 30
+    assert _with_defaults(changed) != current
+
+
+def test_the_plan_names_each_run_once_and_its_ablations_train_two_seeds():
+    from collections import Counter
+
+    from ferlib.recipes.fast import PLAN
+
+    assert len({run.name for run in PLAN}) == len(PLAN)
+    seeds = Counter(run.label for run in PLAN if run.group == "ablation")
+    assert seeds and set(seeds.values()) == {2}
+    assert [run.seed for run in PLAN if run.group == "seeds"] == [0, 1, 2]
+
+
+def test_another_network_trains_behind_the_same_augmentation():
+    from ferlib.models import build_model
+    from ferlib.models.fastcnn import with_augmentation
+
+    model = with_augmentation(build_model("cnn"), FastCNNConfig())
+    assert [layer.name for layer in model.layers[1:4]] == ["flip", "pad", "crop"]
+    assert model.output_shape == (None, 7)

@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from ..fer2013 import IMAGE_SIZE, NUM_CLASSES
+from .layers import FusedBatchNormalization
 from .registry import ModelSpec, register_model
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -32,6 +33,30 @@ class FastCNNConfig:
     flip: bool = True
     crop_padding: int = 4  # random crops of the image zero-padded by this many pixels; 0: none
     erasing: float = 0.0  # probability of erasing one random rectangle of a training image; 0: none
+    fused_batchnorm: bool = False  # True: TensorFlow's fused kernel (same arithmetic, faster on a CPU)
+
+
+def augmentation_layers(config: FastCNNConfig) -> list:
+    """The training-time augmentation `config` asks for, as Keras preprocessing layers (each
+    passes images through untouched at inference)."""
+    out = []
+    if config.flip:
+        out.append(layers.RandomFlip("horizontal", name="flip"))
+    if config.crop_padding:
+        out += [layers.ZeroPadding2D(config.crop_padding, name="pad"), layers.RandomCrop(IMAGE_SIZE, IMAGE_SIZE, name="crop")]
+    if config.erasing:
+        out.append(layers.RandomErasing(factor=config.erasing, scale=(0.02, 0.25), value_range=(0, 1), name="erase"))
+    return out
+
+
+def with_augmentation(model: keras.Model, config: FastCNNConfig) -> keras.Model:
+    """`model` behind the same in-model augmentation as the fast CNN (for another network
+    trained with the fast recipe, such as the report's CNN)."""
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    x = inputs
+    for layer in augmentation_layers(config):
+        x = layer(x)
+    return keras.Model(inputs, model(x), name=f"augmented_{model.name}")
 
 
 def build_fast_cnn(config: FastCNNConfig = FastCNNConfig(), *, precision: str = "float32",
@@ -39,18 +64,13 @@ def build_fast_cnn(config: FastCNNConfig = FastCNNConfig(), *, precision: str = 
     """The fast recipe's CNN for ``(48, 48, 1)`` images in [0, 1]; see :class:`FastCNNConfig`."""
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = inputs
-    if config.flip:
-        x = layers.RandomFlip("horizontal", name="flip")(x)
-    if config.crop_padding:
-        x = layers.ZeroPadding2D(config.crop_padding, name="pad")(x)
-        x = layers.RandomCrop(IMAGE_SIZE, IMAGE_SIZE, name="crop")(x)
-    if config.erasing:
-        x = layers.RandomErasing(factor=config.erasing, scale=(0.02, 0.25), value_range=(0, 1), name="erase")(x)
+    for layer in augmentation_layers(config):
+        x = layer(x)
+    batchnorm = FusedBatchNormalization if config.fused_batchnorm else layers.BatchNormalization
     for stage, width in enumerate(config.widths):
         for conv in range(config.convs_per_stage):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"s{stage}c{conv}", dtype=precision)(x)
-            x = layers.BatchNormalization(momentum=config.batchnorm_momentum, name=f"s{stage}bn{conv}",
-                                          dtype=precision)(x)
+            x = batchnorm(momentum=config.batchnorm_momentum, name=f"s{stage}bn{conv}", dtype=precision)(x)
             x = layers.Activation("relu", name=f"s{stage}relu{conv}", dtype=precision)(x)
         if stage < len(config.widths) - 1:
             x = layers.MaxPooling2D(2, name=f"s{stage}pool", dtype=precision)(x)

@@ -201,11 +201,16 @@ def plot_tuning_results(frame: pd.DataFrame, title: str = "ViT configurations",
     return fig
 
 
-def _spread(levels: Sequence[float], gap: float) -> list[float]:
-    """`levels` (sorted upwards) nudged apart so that labels at them stay `gap` apart."""
+def _spread(levels: Sequence[float], gap: float, top: float) -> list[float]:
+    """`levels` (sorted upwards) nudged apart so that labels at them stay `gap` apart and
+    none is above `top`: pushed up from the bottom, then down from the top."""
     placed: list[float] = []
     for level in levels:
         placed.append(max(level, placed[-1] + gap) if placed else level)
+    ceiling = top
+    for i in range(len(placed) - 1, -1, -1):
+        placed[i] = min(placed[i], ceiling)
+        ceiling = placed[i] - gap
     return placed
 
 
@@ -218,7 +223,7 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     ``log``: one row per epoch, columns ``recipe``, ``run``, ``train_seconds`` and `metric`.
     ``references``: ``{label: accuracy}``. ``target``: ``(minutes, accuracy)``, drawn as a
     point to reach (the chapter's goal)."""
-    fig, ax = _subplots(1, 1, figsize=(9.5, 5.2), layout="constrained")
+    fig, ax = _subplots(1, 1, figsize=(10, 5.4), layout="constrained")
     recipes = list(dict.fromkeys(log["recipe"])) if len(log) else []
     colors = dict(zip(recipes, sns.color_palette("deep", max(len(recipes), 1))))
     for (recipe, run), epochs in (log.groupby(["recipe", "run"], sort=False) if len(log) else []):
@@ -230,7 +235,7 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     high = max([v for _, v in levels] + ([log[metric].max()] if len(log) else []) + ([target[1]] if target else []))
     ax.set_ylim(max(0.0, low - 0.03), min(1.0, high + 0.02))
     gap = (ax.get_ylim()[1] - ax.get_ylim()[0]) / 24
-    for (label, level), at in zip(levels, _spread([v for _, v in levels], gap)):
+    for (label, level), at in zip(levels, _spread([v for _, v in levels], gap, ax.get_ylim()[1] - gap / 2)):
         ax.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
         ax.annotate(f"{label} {level:.1%}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
                     xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=8.5,

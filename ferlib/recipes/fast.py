@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -30,7 +30,7 @@ import numpy as np
 from ..evaluate import one_hot
 from ..files import read_json, save_model, write_json, write_text
 from ..models import build_model
-from ..models.fastcnn import FastCNNConfig
+from ..models.fastcnn import FastCNNConfig, with_augmentation
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class FastRecipe:
     label_smoothing: float = 0.1
     ema: float = 0.99  # momentum of the weights' moving average, per step; 0: no average
     flip_tta: bool = True  # score the average of each face and its mirror image
+    precision: str = "float32"  # the Keras dtype policy ("mixed_bfloat16" where the CPU has bfloat16)
     network: FastCNNConfig = field(default_factory=FastCNNConfig)
 
 
@@ -168,19 +169,23 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
     signature = json.loads(json.dumps(signature))  # as signature.json reads back (tuples as lists)
     finished = read_json(summary_path)
     if finished is not None:
-        if finished["signature"] != signature:
+        if _with_defaults(finished["signature"]) != signature:
             raise ValueError(f"{folder} holds a finished run of another recipe or seed; "
                              "give this run its own folder")
         return FastRun(folder, read_log(folder / "log.jsonl"), finished)
     folder.mkdir(parents=True, exist_ok=True)
     started = read_json(folder / "signature.json")
-    if started is not None and started != signature:
+    if started is not None and _with_defaults(started) != signature:
         raise ValueError(f"{folder} holds an unfinished run of another recipe or seed "
                          f"(signature.json); resume it with its own settings or delete the folder")
     write_json(folder / "signature.json", signature)
 
     keras.utils.set_random_seed(seed)
-    model = build_model(model_name, config=config if config is not None else recipe.network)
+    if model_name == "fastcnn":
+        model = build_model(model_name, config=config if config is not None else recipe.network,
+                            precision=recipe.precision)
+    else:  # another network gets the fast CNN's in-model augmentation in front of it
+        model = with_augmentation(build_model(model_name, config=config, precision=recipe.precision), recipe.network)
     x, y = arrays["train"]
     steps = int(np.ceil(len(y) / recipe.batch_size))
     compile_fast(model, recipe, steps)
@@ -198,23 +203,66 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
     return FastRun(folder, log.rows, summary, model if keep_model else None)
 
 
+#: The recipe as it was before fields were added to it: an added field's value in runs signed
+#: before it existed (Keras's batch norm, float32). A field added later gets its old value here.
+_BEFORE_ADDED_FIELDS = FastRecipe(precision="float32", network=FastCNNConfig(fused_batchnorm=False))
+
+
+def _with_defaults(stored: dict) -> dict:
+    """A run's stored signature with the fields added to the recipe since it was written, at
+    the values that run trained with (:data:`_BEFORE_ADDED_FIELDS`), so older runs read back."""
+    before = json.loads(json.dumps(asdict(_BEFORE_ADDED_FIELDS)))
+
+    def fill(value, default):
+        if isinstance(value, dict) and isinstance(default, dict):
+            return {**default, **{k: fill(v, default.get(k)) for k, v in value.items()}}
+        return value
+
+    return {**stored, "recipe": fill(stored["recipe"], before)}
+
+
 @dataclass(frozen=True)
 class PlannedRun:
-    """One training of the chapter's plan: a recipe, a seed and the network it trains."""
+    """One training of the chapter's plan: a recipe, a seed and the network it trains.
+
+    `group` says what the run is for: ``"seeds"`` (the recipe over several seeds: the pages
+    of every profile train these), ``"longer"`` (the same recipe, more epochs) or
+    ``"ablation"`` (the recipe with one ingredient removed, or another network). `label`
+    names the recipe in tables (runs of one label and several seeds are averaged).
+    """
 
     name: str
     recipe: FastRecipe
     seed: int = 0
     model: str = "fastcnn"
     config: object = None  # None: recipe.network
+    group: str = "seeds"
+    label: str = ""
 
+
+def _ablation(name: str, label: str, recipe: FastRecipe, **fields) -> tuple[PlannedRun, ...]:
+    return tuple(PlannedRun(f"{name}-seed{seed}", recipe, seed=seed, group="ablation", label=label, **fields)
+                 for seed in (0, 1))
+
+
+_TEN = FastRecipe(epochs=10)
+_NET = _TEN.network
 
 #: The chapter's trainings, in the order the long run takes them (it skips the finished ones).
 PLAN: tuple[PlannedRun, ...] = (
-    PlannedRun("fast-10ep-seed0", FastRecipe(epochs=10)),
-    PlannedRun("fast-10ep-seed1", FastRecipe(epochs=10), seed=1),
-    PlannedRun("fast-10ep-seed2", FastRecipe(epochs=10), seed=2),
-    PlannedRun("fast-30ep-seed0", FastRecipe(epochs=30)),
+    PlannedRun("fast-10ep-seed0", _TEN),
+    PlannedRun("fast-10ep-seed1", _TEN, seed=1),
+    PlannedRun("fast-10ep-seed2", _TEN, seed=2),
+    PlannedRun("fast-30ep-seed0", FastRecipe(epochs=30), group="longer"),
+    # Starting from the recipe, each ingredient removed in turn (two seeds each).
+    *_ablation("no-smoothing", "without label smoothing", replace(_TEN, label_smoothing=0.0)),
+    *_ablation("no-ema", "without the weight average", replace(_TEN, ema=0.0)),
+    *_ablation("no-nesterov", "plain momentum, not Nesterov", replace(_TEN, nesterov=False)),
+    *_ablation("no-decay", "without weight decay", replace(_TEN, weight_decay=0.0)),
+    *_ablation("no-flip", "without flips in training", replace(_TEN, network=replace(_NET, flip=False))),
+    *_ablation("no-crop", "without random crops", replace(_TEN, network=replace(_NET, crop_padding=0))),
+    # The network or the training? The report's CNN with this recipe.
+    *_ablation("report-cnn", "the report's CNN, this recipe", _TEN, model="cnn"),
 )
 
 

@@ -353,6 +353,11 @@ def ferplus_verdict(agreement) -> str:
             "learned is FER2013's labelling habits rather than the emotion people see.")
 
 
+def _duration(seconds: float) -> str:
+    """"45 seconds", "17 minutes"."""
+    return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+
+
 def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, profile: str) -> str:
     """What page 8's seeds table says about the chapter's goal (`goal`: minutes, accuracy)
     and about the best network trained from scratch (`best_from_scratch`)."""
@@ -367,7 +372,7 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
             f"The {row['recipe']} recipe scores {row['private_test']:.1%}{spread} on PrivateTest "
             f"({'mean over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; 95% interval {row['private_test_low']:.1%} "
             f"to {row['private_test_high']:.1%}), {row['private_test_tta']:.1%} with flip averaging, after "
-            f"{row['train_seconds'] / 60:.0f} training minutes.")
+            f"{_duration(row['train_seconds'])} of training.")
     fastest = seeds.sort_values("train_seconds").iloc[0]
     within = fastest["train_seconds"] <= minutes * 60
     if within and fastest["private_test_high"] < target:

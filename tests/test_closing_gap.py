@@ -1,0 +1,145 @@
+"""Page 8's reading of the fast recipe's trainings: the page's Keras code checked against
+ferlib's, seeds with intervals, the paired test, the verdict and one-page publishing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ferlib.recipes import closing_gap as cg
+from ferlib.recipes.fast import FastRecipe, FastRun, PlannedRun
+
+
+def _page_network(widths=(24, 48, 96, 192), momentum=0.9):
+    """The network as page 8 writes it in Keras (a copy of its cell)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(48, 48, 1))
+    x = layers.RandomFlip("horizontal")(inputs)
+    x = layers.ZeroPadding2D(4)(x)
+    x = layers.RandomCrop(48, 48)(x)
+    for stage, width in enumerate(widths):
+        for _ in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization(momentum=momentum)(x)
+            x = layers.Activation("relu")(x)
+        if stage < len(widths) - 1:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    return keras.Model(inputs, layers.Dense(7, activation="softmax")(x))
+
+
+def test_the_pages_network_matches_ferlibs_and_a_changed_one_does_not():
+    cg.check_same_network(_page_network())
+    with pytest.raises(AssertionError, match="layer"):
+        cg.check_same_network(_page_network(widths=(32, 48, 96, 192)))
+    with pytest.raises(AssertionError, match="momentum"):
+        cg.check_same_network(_page_network(momentum=0.99))
+
+
+def test_the_pages_compile_matches_ferlibs_and_another_learning_rate_does_not():
+    import keras
+
+    from ferlib.recipes.fast import compile_fast
+
+    planned = PlannedRun("x", FastRecipe(epochs=4))
+    model = compile_fast(_page_network(), planned.recipe, 10)
+    cg.check_same_compile(model, planned, 10)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
+    with pytest.raises(AssertionError, match="optimizer"):
+        cg.check_same_compile(model, planned, 10)
+
+
+def _trainings(private: dict[str, float]) -> cg.GapTrainings:
+    plan = tuple(PlannedRun(name, FastRecipe(epochs=10), seed=i) for i, name in enumerate(private))
+    runs = {name: FastRun(Path("."), [], {"private_test": acc, "private_test_tta": acc + 0.01, "public_test": acc - 0.01,
+                                          "train_seconds": 600.0 + i})
+            for i, (name, acc) in enumerate(private.items())}
+    return cg.GapTrainings(runs, (), plan)
+
+
+def test_the_seeds_table_averages_the_seeds_with_a_wilson_interval():
+    seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62, "c": 0.64}), n_test=3589)
+    row = seeds.iloc[0]
+    assert row["seeds"] == [0, 1, 2]
+    assert row["private_test"] == pytest.approx(0.62)
+    assert row["private_test_sd"] == pytest.approx(0.02)
+    # Wilson 95% on 3,589 faces: about ±1.6 points around 62%
+    assert row["private_test_low"] == pytest.approx(0.604, abs=0.002)
+    assert row["private_test_high"] == pytest.approx(0.636, abs=0.002)
+
+
+def test_the_best_run_is_chosen_on_public_test():
+    trainings = _trainings({"a": 0.60, "b": 0.64})
+    trainings.runs["a"].summary["public_test"] = 0.70  # best on PublicTest, worse on PrivateTest
+    assert cg.best_run(trainings) == "a"
+
+
+def test_the_paired_test_counts_the_discordant_faces():
+    first = np.array([True] * 60 + [False] * 40)
+    second = np.array([True] * 40 + [False] * 60)
+    test = cg.paired_test("A", first, "B", second)
+    assert (test.only_first, test.only_second) == (20, 0)
+    assert test.p_value < 1e-5 and "better, beyond chance" in test.sentence()
+    same = cg.paired_test("A", first, "B", first)
+    assert same.p_value == 1.0 and "does not distinguish" in same.sentence()
+
+
+def test_the_verdict_follows_the_numbers():
+    from ferlib.recipes.verdicts import gap_verdict
+
+    seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62, "c": 0.64}), n_test=3589)
+    text = gap_verdict(seeds, goal=(30, 0.70), best_from_scratch=0.7328, profile="full")
+    assert "62.0% ± 2.0%" in text and "short of the 70% goal" in text and "11.3 percentage points" in text
+    reached = cg.seeds_table(_trainings({"a": 0.74, "b": 0.75}), n_test=3589)
+    assert "reaches the 70% goal" in gap_verdict(reached, (30, 0.70), 0.7328, "full")
+    assert "smoke run" in gap_verdict(seeds, (30, 0.70), 0.7328, "smoke")
+    assert "No fast-recipe training" in gap_verdict(seeds.iloc[:0], (30, 0.70), 0.7328, "full")
+
+
+def test_the_json_records_name_every_field_the_issue_lists():
+    seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62}), n_test=3589)
+    peer = cg.PeerScores(0.65, 0.655, 0.669, np.ones(3, bool))
+    records = cg.gap_records(seeds, peer)
+    assert len(records) == 2 and records[1]["name"].startswith("fer package")
+    for record in records:
+        assert {"name", "private_test", "private_test_tta", "public_test", "train_seconds", "seeds", "machine"} <= set(record)
+    json.dumps(records)  # numpy values would not serialise
+    assert records[0]["seeds"] == [0, 1]
+
+
+def test_the_figure_labels_stay_apart_and_inside():
+    from ferlib.plots.training import _spread
+
+    placed = _spread([0.65, 0.655, 0.66, 0.74, 0.744], gap=0.01, top=0.745)
+    assert all(b - a >= 0.01 - 1e-12 for a, b in zip(placed, placed[1:]))
+    assert max(placed) <= 0.745
+
+
+def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
+    from ferlib.tooling.pipeline import PipelineError
+    from ferlib.tooling.publish import publish_page
+
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    (run / "metrics").mkdir()
+    with pytest.raises(PipelineError, match="publish the whole run"):
+        publish_page(run, "05_comparison", book_dir=tmp_path / "book")
+    with pytest.raises(PipelineError, match="no page"):
+        publish_page(run, "99_nothing", book_dir=tmp_path / "book")
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# 8. x"}], "metadata": {},
+                "nbformat": 4, "nbformat_minor": 5}
+    (run / "notebooks" / "08_closing_the_gap.ipynb").write_text(json.dumps(notebook))
+    (run / "metrics" / "closing_the_gap.json").write_text('{"recipes": []}')
+    (tmp_path / "book" / "results").mkdir(parents=True)
+    (tmp_path / "book" / "results" / "comparison.json").write_text("{}")
+    published = publish_page(run, "08_closing_the_gap", book_dir=tmp_path / "book")
+    assert published.exists()
+    assert json.loads((tmp_path / "book" / "results" / "closing_the_gap.json").read_text()) == {"recipes": []}
+    assert (tmp_path / "book" / "results" / "comparison.json").read_text() == "{}"  # other pages untouched
