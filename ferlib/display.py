@@ -195,3 +195,21 @@ def style_seeds(frame: pd.DataFrame):
         "training minutes": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
     })
     return table.style.hide(axis="index")
+
+
+def style_ablation(frame: pd.DataFrame, level: float = 0.05):
+    """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
+    PrivateTest accuracy with its spread and interval, its difference from the full recipe in
+    percentage points, and whether the paired test tells that difference from chance."""
+    if frame.empty:
+        return frame.style
+    table = pd.DataFrame({
+        "removed or changed": frame["ablation"],
+        "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
+        "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
+                        for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
+        "95% interval": [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+        "vs the recipe": [f"{100 * d:+.1f} points" for d in frame["difference"]],
+        "paired test": [f"p = {p:.2g}" + (" (beyond chance)" if p < level else "") for p in frame["p_value"]],
+    })
+    return table.style.hide(axis="index")

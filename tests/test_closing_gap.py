@@ -143,3 +143,40 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
     assert published.exists()
     assert json.loads((tmp_path / "book" / "results" / "closing_the_gap.json").read_text()) == {"recipes": []}
     assert (tmp_path / "book" / "results" / "comparison.json").read_text() == "{}"  # other pages untouched
+
+
+@pytest.mark.slow
+def test_the_ablation_table_compares_each_ablation_with_the_recipe(tmp_path):
+    from dataclasses import replace
+
+    from ferlib.models.fastcnn import FastCNNConfig
+    from ferlib.recipes.fast import train_fast
+
+    rng = np.random.default_rng(0)
+    arrays = {part: (rng.random((n, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, n))
+              for part, n in (("train", 64), ("val", 16), ("test", 40))}
+    tiny = FastRecipe(epochs=1, batch_size=32, network=FastCNNConfig(widths=(4, 8), convs_per_stage=1))
+    plan = (PlannedRun("base-seed0", tiny), PlannedRun("base-seed1", tiny, seed=1),
+            PlannedRun("cut-seed0", replace(tiny, label_smoothing=0.0), group="ablation", label="without smoothing"),
+            PlannedRun("cut-seed1", replace(tiny, label_smoothing=0.0), seed=1, group="ablation",
+                       label="without smoothing"))
+    runs = {p.name: train_fast(arrays, p.recipe, folder=tmp_path / p.name, seed=p.seed, keep_model=False) for p in plan}
+    table = cg.ablation_table(cg.GapTrainings(runs, (), plan), arrays)
+    assert list(table["ablation"]) == ["without smoothing"]
+    row = table.iloc[0]
+    base = np.mean([runs[n].summary["private_test"] for n in ("base-seed0", "base-seed1")])
+    cut = np.mean([runs[n].summary["private_test"] for n in ("cut-seed0", "cut-seed1")])
+    assert row["difference"] == pytest.approx(cut - base)
+    assert row["seeds"] == [0, 1] and 0 <= row["p_value"] <= 1
+    assert row["private_test_low"] <= row["private_test"] <= row["private_test_high"]
+
+
+def test_the_per_class_verdict_names_the_best_and_worst_emotion_and_the_commonest_mistake():
+    from ferlib.evaluate import confusion_frame, per_class_metrics
+    from ferlib.recipes.verdicts import per_class_verdict
+
+    y = np.array([3, 3, 3, 3, 2, 2, 2, 4])
+    predicted = np.array([3, 3, 3, 3, 4, 4, 2, 4])
+    text = per_class_verdict("M", per_class_metrics(y, predicted), confusion_frame(y, predicted))
+    assert "Happy best (recall 100%)" in text and "Fear worst (33%)" in text
+    assert "call a Fear face Sad (2 faces)" in text

@@ -124,6 +124,14 @@ def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
             if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "fix.glue_values()":
                 literal |= _phase2_keys()
                 continue
+            if name == "glue_values" and node.args and ast.unparse(node.args[0]).startswith(
+                    "fl.closing_gap.gap_glue_values("):
+                import pandas as pd
+
+                from ferlib.recipes.closing_gap import PeerScores, gap_glue_values
+
+                literal |= set(gap_glue_values(pd.DataFrame(), PeerScores(unavailable="offline")))
+                continue
             if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "verdicts":
                 literal |= _verdict_keys()
                 continue

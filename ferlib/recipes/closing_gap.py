@@ -319,3 +319,33 @@ def gap_glue_values(seeds: pd.DataFrame, peer: PeerScores) -> dict[str, float]:
         "fast_seeds": 0 if first is None else len(first["seeds"]),
         "peer_private": nan if peer.unavailable else float(peer.private_test),
     }
+
+
+def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
+    """One row per finished ablation: PrivateTest accuracy over its seeds (mean, standard
+    deviation, the mean's Wilson interval), its difference from the full recipe's mean, and
+    the exact McNemar test between the two recipes' seed-0 models on the same faces."""
+    from ..evaluate import predict_labels
+
+    planned = {p.name: p for p in trainings.plan}
+    base = [n for n in trainings.runs if planned[n].group == "seeds"]
+    ablations = [n for n in trainings.runs if planned[n].group == "ablation"]
+    if not base or not ablations:
+        return pd.DataFrame()
+    x, y = arrays["test"]
+    base_mean = float(np.mean([trainings.runs[n].summary["private_test"] for n in base]))
+    base_correct = predict_labels(load_model(trainings.runs[base[0]].folder / "model.keras"), x) == y
+    rows = []
+    for label in dict.fromkeys(planned[n].label for n in ablations):
+        names = [n for n in ablations if planned[n].label == label]
+        scores = [trainings.runs[n].summary["private_test"] for n in names]
+        mean = float(np.mean(scores))
+        low, high = interval(mean, len(y))
+        correct = predict_labels(load_model(trainings.runs[names[0]].folder / "model.keras"), x) == y
+        test = paired_test(label, correct, "the recipe", base_correct)
+        rows.append({"ablation": label, "seeds": [planned[n].seed for n in names], "private_test": mean,
+                     "private_test_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else np.nan,
+                     "private_test_low": low, "private_test_high": high, "difference": mean - base_mean,
+                     "p_value": test.p_value,
+                     "train_seconds": float(np.mean([trainings.runs[n].summary["train_seconds"] for n in names]))})
+    return pd.DataFrame(rows)

@@ -8,6 +8,8 @@ smoke run and a full run never print the same claim when their numbers disagree 
 
 from __future__ import annotations
 
+import numpy as np
+
 #: A train-test gap above this many points is called overfitting.
 OVERFIT_GAP = 0.10
 #: A model this close to always answering the most common emotion has not learned much.
@@ -369,7 +371,7 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
         spread = "" if row["private_test_sd"] != row["private_test_sd"] else f" ± {row['private_test_sd']:.1%}"
         n = len(row["seeds"])
         sentences.append(
-            f"The {row['recipe']} recipe scores {row['private_test']:.1%}{spread} on PrivateTest "
+            f"The recipe \"{row['recipe']}\" scores {row['private_test']:.1%}{spread} on PrivateTest "
             f"({'mean over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; 95% interval {row['private_test_low']:.1%} "
             f"to {row['private_test_high']:.1%}), {row['private_test_tta']:.1%} with flip averaging, after "
             f"{_duration(row['train_seconds'])} of training.")
@@ -388,3 +390,21 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
                      f"{best_from_scratch:.1%}, the best published network trained on FER2013 alone (measured "
                      "under another protocol).")
     return " ".join(sentences)
+
+
+def per_class_verdict(model: str, per_class, confusion) -> str:
+    """Which emotions `model` recognises best and worst (recall, on emotions with test faces),
+    and the confusion it makes most often (`confusion`: counts, rows true, columns predicted)."""
+    present = per_class[per_class["support"] > 0]
+    if present.empty:
+        return f"{model} has no test faces to be judged on."
+    best, worst = present["recall"].idxmax(), present["recall"].idxmin()
+    counts = confusion.to_numpy().astype(float).copy()
+    np.fill_diagonal(counts, 0)
+    true, predicted = np.unravel_index(int(counts.argmax()), counts.shape)
+    sentence = (f"{model} recognises {best} best (recall {present.loc[best, 'recall']:.0%}) and {worst} worst "
+                f"({present.loc[worst, 'recall']:.0%}).")
+    if counts.max() > 0:
+        sentence += (f" Its most frequent mistake is to call a {confusion.index[true]} face "
+                     f"{confusion.columns[predicted]} ({int(counts.max())} faces).")
+    return sentence
