@@ -179,17 +179,24 @@ def style_published(frame: pd.DataFrame):
             .hide(axis="index"))
 
 
+def _over_seeds(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The columns a table over seeds shares: the seeds, PrivateTest as mean ± standard
+    deviation, and the mean's 95% interval."""
+    return {
+        "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
+        "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
+                        for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
+        "95% interval": [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+    }
+
+
 def style_seeds(frame: pd.DataFrame):
     """:func:`~ferlib.recipes.closing_gap.seeds_table` as a page shows it: the mean ± the
     standard deviation over seeds, the 95% interval, and minutes rather than seconds."""
     if frame.empty:
         return frame.style
     table = pd.DataFrame({
-        "recipe": frame["recipe"],
-        "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
-        "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
-                        for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
-        "95% interval": [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+        "recipe": frame["recipe"], **_over_seeds(frame),
         "with flip": [f"{v:.1%}" for v in frame["private_test_tta"]],
         "PublicTest": [f"{v:.1%}" for v in frame["public_test"]],
         "training minutes": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
@@ -204,11 +211,7 @@ def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     if frame.empty:
         return frame.style
     table = pd.DataFrame({
-        "removed or changed": frame["ablation"],
-        "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
-        "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
-                        for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
-        "95% interval": [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+        "removed or changed": frame["ablation"], **_over_seeds(frame),
         "vs the recipe": [f"{100 * d:+.1f} points" for d in frame["difference"]],
         "paired test": [f"p = {p:.2g}" + (" (beyond chance)" if p < level else "") for p in frame["p_value"]],
     })

@@ -180,3 +180,14 @@ def test_the_per_class_verdict_names_the_best_and_worst_emotion_and_the_commones
     text = per_class_verdict("M", per_class_metrics(y, predicted), confusion_frame(y, predicted))
     assert "Happy best (recall 100%)" in text and "Fear worst (33%)" in text
     assert "call a Fear face Sad (2 faces)" in text
+
+
+def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
+    from ferlib.display import style_ablation, style_seeds
+
+    seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62, "c": 0.64}), n_test=3589)
+    shown = style_seeds(seeds).data
+    assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0, 1, 2"
+    ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01)
+    shown = style_ablation(ablation).data
+    assert shown.loc[0, "vs the recipe"] == "-3.1 points" and "beyond chance" in shown.loc[0, "paired test"]
