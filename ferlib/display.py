@@ -216,3 +216,14 @@ def style_ablation(frame: pd.DataFrame, level: float = 0.05):
         "paired test": [f"p = {p:.2g}" + (" (beyond chance)" if p < level else "") for p in frame["p_value"]],
     })
     return table.style.hide(axis="index")
+
+
+def training_progress(name: str):
+    """A progress callback for :func:`~ferlib.recipes.fast.train_fast` that prints one short
+    line per epoch (a page that trains for an hour should show that it is alive)."""
+
+    def show(row: dict) -> None:
+        print(f"{name}: epoch {row['epoch']}, PublicTest {row['public']:.1%}, "
+              f"{row['train_seconds'] / 60:.1f} training minutes so far", flush=True)
+
+    return show

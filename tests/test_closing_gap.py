@@ -137,12 +137,17 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
                 "nbformat": 4, "nbformat_minor": 5}
     (run / "notebooks" / "08_closing_the_gap.ipynb").write_text(json.dumps(notebook))
     (run / "metrics" / "closing_the_gap.json").write_text('{"recipes": []}')
+    (run / "closing-the-gap" / "fast-10ep-seed0" / "backup").mkdir(parents=True)
+    (run / "closing-the-gap" / "fast-10ep-seed0" / "log.jsonl").write_text('{"epoch": 1}\n')
+    (run / "closing-the-gap" / "fast-10ep-seed0" / "model.keras").write_text("weights stay out of git")
     (tmp_path / "book" / "results").mkdir(parents=True)
     (tmp_path / "book" / "results" / "comparison.json").write_text("{}")
     published = publish_page(run, "08_closing_the_gap", book_dir=tmp_path / "book")
     assert published.exists()
     assert json.loads((tmp_path / "book" / "results" / "closing_the_gap.json").read_text()) == {"recipes": []}
     assert (tmp_path / "book" / "results" / "comparison.json").read_text() == "{}"  # other pages untouched
+    kept = tmp_path / "book" / "results" / "closing-the-gap" / "fast-10ep-seed0"
+    assert sorted(p.name for p in kept.iterdir()) == ["log.jsonl"]  # the epoch log, never the weights
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from ..display import training_progress
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import load_model
@@ -76,7 +77,8 @@ def recipe_label(planned: PlannedRun) -> str:
 def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=None) -> GapTrainings:
     """Train (or read back) every run of the profile's plan under ``run_dir/closing-the-gap``.
     With `train_missing` False, only finished runs are read, and the others are listed as
-    missing (a long run may still be training them)."""
+    missing (a long run may still be training them). Each epoch trained prints one line
+    (`progress` replaces that)."""
     plan = page_plan(run.profile_name)
     runs, missing = {}, []
     for planned in plan:
@@ -85,8 +87,12 @@ def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=N
             missing.append(planned.name)
             continue
         runs[planned.name] = train_fast(arrays, planned.recipe, folder=folder, seed=planned.seed,
-                                        model_name=planned.model, config=planned.config, progress=progress,
-                                        keep_model=False)
+                                        model_name=planned.model, config=planned.config,
+                                        progress=progress or training_progress(planned.name), keep_model=False)
+    if not runs:
+        raise FileNotFoundError(
+            f"{run.run_dir / FOLDER}: no training of this page has finished there. Start the long run "
+            f"(python benchmarks/fast_recipe.py --root {run.run_dir / FOLDER}) or set train_missing = True")
     return GapTrainings(runs, tuple(missing), plan)
 
 

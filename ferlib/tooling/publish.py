@@ -78,6 +78,7 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     summary["trainings"] = training_logs(folder)
     summary["training_seconds"] = run_status(folder)["training_seconds"]
     write_json(results_dir / "run.json", summary)
+    _copy_histories(run_dir, results_dir)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
                                                                      comparison.get("baselines")))
@@ -297,7 +298,23 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path
     for name in PUBLISHED_METRICS:
         if folder.metrics(name).exists():
             write_text(results / f"{name}.json", folder.metrics(name).read_text())
+    _copy_histories(folder.root, results)
     return results / f"{page}.ipynb"
+
+
+#: Folders of a run whose trainings' small records (each run's epoch log, summary and
+#: signature) the book keeps in git, so that losing the run folder costs a rerun, never the
+#: numbers: page 8's long run.
+PUBLISHED_HISTORIES = ("closing-the-gap",)
+_HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json")
+
+
+def _copy_histories(run_dir: Path, results_dir: Path) -> None:
+    for folder in PUBLISHED_HISTORIES:
+        for training in sorted(p for p in (run_dir / folder).glob("*") if p.is_dir()):
+            for name in _HISTORY_FILES:
+                if (training / name).exists():
+                    write_text(results_dir / folder / training.name / name, (training / name).read_text())
 
 
 #: The pages that train and read nothing of the other pages (see :func:`publish_page`).
