@@ -73,7 +73,7 @@ def style_table(frame: pd.DataFrame):
     return table.style.format({c: f for c, f in formats.items() if c in table.columns}, na_rep="").hide(axis="index")
 
 
-_SITES = {"arxiv.org": "arXiv", "github.com": "GitHub"}
+_SITES = {"arxiv.org": "arXiv", "github.com": "GitHub", "ieeexplore.ieee.org": "IEEE"}
 
 
 def style_literature_table(records: pd.DataFrame):
@@ -167,16 +167,19 @@ def training_logs_markdown(logs: dict[str, dict], report_logs: dict[str, dict]) 
 
 def style_published(frame: pd.DataFrame):
     """:func:`~ferlib.literature.literature_frame` as a page shows it: accuracy in %, the
-    paper and the code as short links."""
+    paper and the code as short links in one column."""
 
     def link(url: str) -> str:
         site = url.split("/")[2] if isinstance(url, str) and url.startswith("http") else ""
         return f'<a href="{url}">{_SITES.get(site, site)}</a>' if site else ""
 
-    table = frame.drop(columns=["short"], errors="ignore").rename(columns={"scored_on": "scored on",
-                                                                          "chosen_on": "chosen on"})
-    return (table.style.format({"accuracy": "{:.1%}", "paper": link, "code": link})
-            .hide(axis="index"))
+    table = frame.drop(columns=["short", "paper", "code"], errors="ignore").rename(
+        columns={"scored_on": "scored on", "chosen_on": "chosen on"})
+    # paper and code share one column: the table fits the book's text width
+    table["source"] = [" · ".join(filter(None, (link(paper), link(code))))
+                       for paper, code in zip(frame["paper"], frame["code"])]
+    table["pretraining"] = table["pretraining"].str.replace("224 x 224 RGB", "224 px, colour")
+    return table.style.format({"accuracy": "{:.1%}"}).hide(axis="index")
 
 
 def _over_seeds(frame: pd.DataFrame) -> dict[str, list[str]]:
