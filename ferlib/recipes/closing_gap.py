@@ -173,9 +173,20 @@ def uint8_faces(arrays: dict) -> dict:
     return {part: (np.rint(x[..., 0] * 255).astype(np.uint8), y) for part, (x, y) in arrays.items()}
 
 
+def _cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC ...", "Intel(R) Xeon(R) ..."), where the system says it."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def gap_records(seeds: pd.DataFrame, peer: PeerScores) -> list[dict]:
     """The entries of ``closing_the_gap.json``'s ``recipes`` list (accuracies as fractions)."""
-    machine = f"{device_name()} ({platform.machine()})"
+    machine = f"{device_name()}, {_cpu_model()}"
     records = [{"name": row["recipe"], "private_test": row["private_test"], "private_test_tta": row["private_test_tta"],
                 "public_test": row["public_test"], "train_seconds": row["train_seconds"], "machine": machine,
                 "seeds": row["seeds"], "private_test_sd": None if pd.isna(row["private_test_sd"]) else row["private_test_sd"]}
