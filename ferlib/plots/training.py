@@ -223,7 +223,7 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     ``log``: one row per epoch, columns ``recipe``, ``run``, ``train_seconds`` and `metric`.
     ``references``: ``{label: accuracy}``. ``target``: ``(minutes, accuracy)``, drawn as a
     point to reach (the chapter's goal)."""
-    fig, ax = _subplots(1, 1, figsize=(10, 5.4), layout="constrained")
+    fig, ax = _subplots(1, 1, figsize=(8.6, 5.2), layout="constrained")
     recipes = list(dict.fromkeys(log["recipe"])) if len(log) else []
     colors = dict(zip(recipes, sns.color_palette("deep", max(len(recipes), 1))))
     for (recipe, run), epochs in (log.groupby(["recipe", "run"], sort=False) if len(log) else []):
@@ -237,8 +237,8 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     gap = (ax.get_ylim()[1] - ax.get_ylim()[0]) / 24
     for (label, level), at in zip(levels, _spread([v for _, v in levels], gap, ax.get_ylim()[1] - gap / 2)):
         ax.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
-        ax.annotate(f"{label} {level:.1%}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
-                    xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=8.5,
+        ax.annotate(f"{level:.1%} {label}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
+                    xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=9,
                     arrowprops={"arrowstyle": "-", "color": "0.7", "linewidth": 0.6})
     if target:
         ax.plot(*target, marker="*", markersize=14, color="goldenrod", linestyle="none",

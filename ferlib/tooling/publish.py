@@ -241,7 +241,8 @@ def _scrub(text: str, run_dir: Path) -> str:
             continue
         escaped = re.escape(json.dumps(old)[1:-1])
         text = re.sub(escaped + r"(?=[/\\\"'\s:]|$)", new, text)
-    return re.sub(r"/(?:tmp|work)/[^\s\"']*", "<path>", text)
+    # a path ends at a quote, a space or a backslash (JSON's escaped quote \" starts with one)
+    return re.sub(r"/(?:tmp|work)/[^\s\"'\\]*", "<path>", text)
 
 
 def _rank(summary: dict) -> tuple[int, int]:
