@@ -165,20 +165,29 @@ def training_logs_markdown(logs: dict[str, dict], report_logs: dict[str, dict]) 
     return lines + [""]
 
 
+_ABBREVIATED = {"PrivateTest": "Private", "PublicTest": "Public", "PublicTest + PrivateTest": "Public+Private",
+                "the same set (early stopping)": "same set", "PrivateTest (schedule and checkpoint)": "Private",
+                "not stated in the paper": "not stated", "a sample of the images": "a sample", "": "–"}
+
+
 def style_published(frame: pd.DataFrame):
-    """:func:`~ferlib.literature.literature_frame` as a page shows it: accuracy in %, the
-    paper and the code as short links in one column."""
+    """:func:`~ferlib.literature.literature_frame` as a page shows it, narrow enough for the
+    book's column: short names, the test sets abbreviated, pretraining as yes or no, the
+    paper and the code as short links in one column (the chapter text and
+    ``closing_the_gap.json`` keep the full wording)."""
 
     def link(url: str) -> str:
         site = url.split("/")[2] if isinstance(url, str) and url.startswith("http") else ""
         return f'<a href="{url}">{_SITES.get(site, site)}</a>' if site else ""
 
-    table = frame.drop(columns=["short", "paper", "code"], errors="ignore").rename(
-        columns={"scored_on": "scored on", "chosen_on": "chosen on"})
-    # paper and code share one column: the table fits the book's text width
-    table["source"] = [" · ".join(filter(None, (link(paper), link(code))))
-                       for paper, code in zip(frame["paper"], frame["code"])]
-    table["pretraining"] = table["pretraining"].str.replace("224 x 224 RGB", "224 px, colour")
+    table = pd.DataFrame({
+        "network": [short or model.split(" (")[0] for short, model in zip(frame["short"], frame["model"])],
+        "accuracy": frame["accuracy"],
+        "scored on": [_ABBREVIATED.get(v, v) for v in frame["scored_on"]],
+        "chosen on": [_ABBREVIATED.get(v, v) for v in frame["chosen_on"]],
+        "ImageNet": ["yes" if v.startswith("ImageNet") else ("no" if v == "none" else "–") for v in frame["pretraining"]],
+        "source": ["·".join(filter(None, (link(p), link(c)))) for p, c in zip(frame["paper"], frame["code"])],
+    })
     return table.style.format({"accuracy": "{:.1%}"}).hide(axis="index")
 
 
@@ -189,20 +198,20 @@ def _over_seeds(frame: pd.DataFrame) -> dict[str, list[str]]:
         "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
         "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
                         for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
-        "95% interval": [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+        "95% interval": [f"{100 * lo:.1f}–{hi:.1%}" for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
     }
 
 
 def style_seeds(frame: pd.DataFrame):
     """:func:`~ferlib.recipes.closing_gap.seeds_table` as a page shows it: the mean ± the
-    standard deviation over seeds, the 95% interval, and minutes rather than seconds."""
+    standard deviation over seeds, the 95% interval, and minutes rather than seconds
+    (PublicTest, which chose nothing here but the final model, is in the plan's table)."""
     if frame.empty:
         return frame.style
     table = pd.DataFrame({
         "recipe": frame["recipe"], **_over_seeds(frame),
         "with flip": [f"{v:.1%}" for v in frame["private_test_tta"]],
-        "PublicTest": [f"{v:.1%}" for v in frame["public_test"]],
-        "training minutes": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
+        "minutes": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
     })
     return table.style.hide(axis="index")
 
@@ -210,13 +219,13 @@ def style_seeds(frame: pd.DataFrame):
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
     PrivateTest accuracy with its spread and interval, its difference from the full recipe in
-    percentage points, and whether the paired test tells that difference from chance."""
+    percentage points (Δ), and the paired test's p value, starred below `level`."""
     if frame.empty:
         return frame.style
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], **_over_seeds(frame),
-        "vs the recipe": [f"{100 * d:+.1f} points" for d in frame["difference"]],
-        "paired test": [f"p = {p:.2g}" + (" (beyond chance)" if p < level else "") for p in frame["p_value"]],
+        "Δ": [f"{100 * d:+.1f} pts" for d in frame["difference"]],
+        "McNemar p": [f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
     })
     return table.style.hide(axis="index")
 

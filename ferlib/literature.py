@@ -43,7 +43,7 @@ LITERATURE: tuple[Published, ...] = (
               "https://github.com/Bodhis4ttva/LHC_Net", "LHC-Net"),
     Published("Residual Masking Network (Pham et al. 2020)", 0.7414, "PrivateTest", "PublicTest",
               "ImageNet, 224 x 224 RGB", "https://ieeexplore.ieee.org/document/9411919",
-              "https://github.com/phamquiluan/ResidualMaskingNetwork", "Residual Masking Net"),
+              "https://github.com/phamquiluan/ResidualMaskingNetwork", "RMN"),
     Published("VGG variant (Khaireddin and Chen 2021)", 0.7328, "PublicTest",
               "PrivateTest (schedule and checkpoint)", "none", "https://arxiv.org/abs/2105.03588",
               "https://github.com/usef-kh/fer", "VGG variant"),
@@ -51,9 +51,9 @@ LITERATURE: tuple[Published, ...] = (
               "none", "https://arxiv.org/abs/1306.0239", short="challenge winner"),
     Published("mini-Xception, the fer package's (Arriaga et al. 2017)", 0.66, "PublicTest + PrivateTest",
               "the same set (early stopping)", "none", "https://arxiv.org/abs/1710.07557",
-              "https://github.com/oarriaga/face_classification", "mini-Xception, paper"),
+              "https://github.com/oarriaga/face_classification", "mini-Xception"),
     Published("Human labellers, 65 ± 5% (Goodfellow et al. 2013)", 0.65, "a sample of the images", "",
-              "", "https://arxiv.org/abs/1307.0414"),
+              "", "https://arxiv.org/abs/1307.0414", short="humans (65 ± 5%)"),
 )
 
 #: Where human accuracy stands (Goodfellow et al. 2013), for the pages' figures.

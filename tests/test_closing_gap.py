@@ -195,7 +195,7 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0, 1, 2"
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01)
     shown = style_ablation(ablation).data
-    assert shown.loc[0, "vs the recipe"] == "-3.1 points" and "beyond chance" in shown.loc[0, "paired test"]
+    assert shown.loc[0, "Δ"] == "-3.1 pts" and shown.loc[0, "McNemar p"] == "0.01 *"
 
 
 def test_scrubbing_a_path_inside_an_escaped_json_string_keeps_the_notebook_json():
@@ -212,6 +212,6 @@ def test_the_plan_table_has_a_row_per_recipe_with_what_is_trained():
     trainings.plan += (PlannedRun("c", FastRecipe(epochs=30), group="longer"),)
     table = cg.plan_table(trainings)
     assert list(table.index) == ["fast CNN, 10 epochs", "fast CNN, 30 epochs"]
-    assert table.loc["fast CNN, 10 epochs", "seeds trained"] == "0, 1"
+    assert table.loc["fast CNN, 10 epochs", "trained"] == "0, 1"
     assert table.loc["fast CNN, 10 epochs", "PublicTest"] == "60.0%"
-    assert table.loc["fast CNN, 30 epochs", "seeds trained"] == "none yet"
+    assert table.loc["fast CNN, 30 epochs", "trained"] == "none yet"

@@ -68,12 +68,13 @@ class GapTrainings:
 
 
 def recipe_label(planned: PlannedRun) -> str:
-    """The recipe's name without its seed: "fast CNN, 10 epochs", or "fast CNN, 10 epochs,
-    without label smoothing" for an ablation."""
+    """The recipe's name without its seed: "fast CNN, 10 epochs", or for an ablation its
+    label ("no label smoothing")."""
+    if planned.label:  # an ablation: its 10 epochs go without saying
+        return planned.label
     if planned.model != "fastcnn":  # another network trained with the fast recipe
-        return planned.label or f"{display_name(planned.model)}, {planned.recipe.epochs} epochs, fast recipe"
-    base = f"fast CNN, {planned.recipe.epochs} epochs"
-    return f"{base}, {planned.label}" if planned.label else base
+        return f"{display_name(planned.model)}, {planned.recipe.epochs} epochs"
+    return f"fast CNN, {planned.recipe.epochs} epochs"
 
 
 def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=None) -> GapTrainings:
@@ -289,17 +290,17 @@ def paired_test(first: str, first_correct: np.ndarray, second: str, second_corre
 
 
 def plan_table(trainings: GapTrainings) -> pd.DataFrame:
-    """The plan as a table, one row per recipe: the seeds trained so far and those planned,
+    """The plan as a table, one row per recipe: the seeds trained so far and those planned
     with the trained ones' mean PublicTest accuracy and training minutes ("–" before any)."""
     rows = []
     for label in dict.fromkeys(recipe_label(p) for p in trainings.plan):
         planned = [p for p in trainings.plan if recipe_label(p) == label]
         done = [trainings.runs[p.name].summary for p in planned if p.name in trainings.runs]
         rows.append({"recipe": label,
-                     "seeds trained": ", ".join(str(p.seed) for p in planned if p.name in trainings.runs) or "none yet",
-                     "seeds planned": ", ".join(str(p.seed) for p in planned),
+                     "trained": ", ".join(str(p.seed) for p in planned if p.name in trainings.runs) or "none yet",
+                     "planned": ", ".join(str(p.seed) for p in planned),
                      "PublicTest": f"{np.mean([d['public_test'] for d in done]):.1%}" if done else "–",
-                     "training minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
+                     "minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
     return pd.DataFrame(rows).set_index("recipe")
 
 

@@ -258,14 +258,14 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("fast-30ep-seed0", FastRecipe(epochs=30, network=replace(_NET, fused_batchnorm=True)),
                group="longer"),
     # Starting from the recipe, each ingredient removed in turn (two seeds each).
-    *_ablation("no-smoothing", "without label smoothing", replace(_TEN, label_smoothing=0.0)),
-    *_ablation("no-ema", "without the weight average", replace(_TEN, ema=0.0)),
-    *_ablation("no-nesterov", "plain momentum, not Nesterov", replace(_TEN, nesterov=False)),
-    *_ablation("no-decay", "without weight decay", replace(_TEN, weight_decay=0.0)),
-    *_ablation("no-flip", "without flips in training", replace(_TEN, network=replace(_NET, flip=False))),
-    *_ablation("no-crop", "without random crops", replace(_TEN, network=replace(_NET, crop_padding=0))),
+    *_ablation("no-smoothing", "no label smoothing", replace(_TEN, label_smoothing=0.0)),
+    *_ablation("no-ema", "no weight average", replace(_TEN, ema=0.0)),
+    *_ablation("no-nesterov", "plain momentum", replace(_TEN, nesterov=False)),
+    *_ablation("no-decay", "no weight decay", replace(_TEN, weight_decay=0.0)),
+    *_ablation("no-flip", "no flips", replace(_TEN, network=replace(_NET, flip=False))),
+    *_ablation("no-crop", "no crops", replace(_TEN, network=replace(_NET, crop_padding=0))),
     # The network or the training? The report's CNN with this recipe.
-    *_ablation("report-cnn", "the report's CNN, 10 epochs, fast recipe", _TEN, model="cnn"),
+    *_ablation("report-cnn", "the report's CNN", _TEN, model="cnn"),
 )
 
 

@@ -296,11 +296,29 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path
     folder = RunFolder(Path(run_dir).resolve())
     results = book_dir / "results"
     _copy_page(folder, page, results)
+    _record_page_time(folder, page, results)
     for name in PUBLISHED_METRICS:
         if folder.metrics(name).exists():
             write_text(results / f"{name}.json", folder.metrics(name).read_text())
     _copy_histories(folder.root, results)
     return results / f"{page}.ipynb"
+
+
+def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
+    """The published run card's notebook times with this page's own (papermill's duration of
+    its execution), and the reproduction page written again from them."""
+    summary = read_json(results_dir / "run.json")
+    if summary is None:
+        return
+    executed = json.loads(folder.notebook(page).read_text())
+    seconds = executed.get("metadata", {}).get("papermill", {}).get("duration")
+    if seconds is None:
+        return
+    summary.setdefault("notebook_seconds", {})[page] = round(float(seconds), 1)
+    write_json(results_dir / "run.json", summary)
+    comparison = read_json(results_dir / "comparison.json", {})
+    write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
+                                                                     comparison.get("baselines")))
 
 
 #: Folders of a run whose trainings' small records (each run's epoch log, summary and
