@@ -41,12 +41,32 @@ def write_json(path: str | os.PathLike, value) -> Path:
     return write_text(path, json.dumps(value, indent=2, default=_plain))
 
 
-def read_json(path: str | os.PathLike, default=None):
-    """The JSON in `path`, or `default` when the file does not exist."""
+class DamagedFile(ValueError):
+    """A file the package wrote for later reading (a run card, a log, a model) that cannot be
+    read back: cut short, emptied, or replaced by something else. The message names the file."""
+
+
+def read_json(path: str | os.PathLike, default=None) -> dict:
+    """The JSON object in `path`, or `default` when the file does not exist.
+
+    Every JSON file the package keeps holds one object; an empty, cut-short or otherwise
+    unreadable file, or one that holds another kind of value, raises :class:`DamagedFile`.
+    """
     path = Path(path)
     if not path.exists():
         return default
-    return json.loads(path.read_text())
+    fix = "delete it (a run recreates what it needs) or restore it from a copy"
+    try:
+        text = path.read_text()
+        value = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        what = "is empty" if not path.read_bytes().strip() else f"is not valid JSON ({err})"
+        raise DamagedFile(f"{path}: {what}; {fix}") from None
+    except OSError as err:
+        raise DamagedFile(f"{path}: cannot be read ({err.strerror})") from None
+    if not isinstance(value, dict):
+        raise DamagedFile(f"{path}: holds a JSON {type(value).__name__}, not the object ferlib wrote; {fix}")
+    return value
 
 
 def _plain(value):

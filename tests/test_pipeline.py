@@ -396,7 +396,7 @@ def test_the_publish_command_refuses_a_worse_run(tmp_path, book, monkeypatch, ca
     assert cli.main(["publish", str(_make_run(tmp_path, "old", "full", synthetic=False))]) == 0
     before = _snapshot(book)
     assert cli.main(["publish", str(_make_run(tmp_path, "new", "smoke", synthetic=False))]) != 0
-    assert "not published" in capsys.readouterr().out
+    assert "not published" in capsys.readouterr().err
     assert _snapshot(book) == before
     assert cli.main(["publish", str(tmp_path / "new"), "--force"]) == 0
     assert _published_by(book) == "new"

@@ -112,9 +112,9 @@ def test_the_predict_command(astronaut, run_with_model, tmp_path, capsys):
     empty.write_bytes(b"")
     out = tmp_path / "out"
     code = main(["predict", str(astronaut), str(empty), "--run", str(run_with_model), "--out", str(out)])
-    text = capsys.readouterr().out
+    said = capsys.readouterr()
     assert code == 1  # one photo could not be read
-    assert "face 1 at" in text and f"{empty}: the file is empty" in text
+    assert "face 1 at" in said.out and f"{empty}: the file is empty" in said.err
     assert (out / "astronaut.faces.png").stat().st_size > 10_000
     rows = list(csv.DictReader((out / "faces.csv").open()))
     assert len(rows) == 1 and rows[0]["photo"] == str(astronaut)
@@ -123,4 +123,27 @@ def test_the_predict_command(astronaut, run_with_model, tmp_path, capsys):
     saved = json.loads((out / "faces.json").read_text())
     assert saved[str(astronaut)][0]["emotion"] in EMOTIONS
     assert main(["predict", str(astronaut), "--run", str(tmp_path / "nothing")]) == 1
-    assert "no such run folder" in capsys.readouterr().out
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_predict_checks_its_paths_before_loading_a_model(tmp_path, capsys, monkeypatch):
+    import ferlib.predict
+
+    monkeypatch.setattr(ferlib.predict, "load_run_model", lambda *a, **k: pytest.fail("loaded a model"))
+    (tmp_path / "run").mkdir()
+    assert main(["predict", str(tmp_path / "typo.jpg"), "--run", str(tmp_path / "run")]) == 1
+    said = capsys.readouterr()
+    assert said.err.strip() == f"ferlib: error: {tmp_path / 'typo.jpg'}: no such file" and said.out == ""
+
+
+def test_predict_names_a_model_file_cut_short(astronaut, run_with_model, tmp_path, capsys):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run_with_model, damaged)
+    for model in damaged.rglob("model.keras"):
+        model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    assert main(["predict", str(astronaut), "--run", str(damaged), "--out", str(tmp_path / "out")]) == 1
+    said = capsys.readouterr()
+    assert said.err.count("\n") == 1 and "model.keras: not a readable Keras model" in said.err
+    assert "Traceback" not in said.err

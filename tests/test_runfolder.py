@@ -124,7 +124,36 @@ def test_status_command(tmp_path, capsys):
     assert main(["status", str(folder.root)]) == 0
     assert "2 of at most 4 epochs done" in capsys.readouterr().out
     assert main(["status", str(tmp_path / "nothing")]) == 1
-    assert "not a run folder" in capsys.readouterr().out
+    assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("card", ["", '{"profile": "smo', "[1, 2]", "\x00\xff"])
+@pytest.mark.parametrize("command", ["status", "publish"])
+def test_a_damaged_run_card_is_one_line_that_names_it(tmp_path, capsys, command, card):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_bytes(card.encode("latin-1"))
+    assert main([command, str(folder)]) == 1
+    said = capsys.readouterr()
+    assert said.err.count("\n") == 1 and said.err.startswith(f"ferlib: error: {folder / 'run.json'}: ")
+    assert said.out == ""
+
+
+def test_publish_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
+    assert main(["publish", str(tmp_path / "nothing")]) == 1
+    assert capsys.readouterr().err == f"ferlib: error: {tmp_path / 'nothing'}: no such run folder\n"
+
+
+def test_the_command_line_has_a_version_and_describes_every_command(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("ferlib ")
+    for command in ("run", "status", "publish", "predict", "data"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        description = text.split("\n\n")[1]  # after the usage lines
+        assert not description.lstrip().startswith(("options", "positional")), f"{command} has no description"
 
 
 def test_status_into_a_pipe_that_closes_early_has_no_traceback(tmp_path):

@@ -14,6 +14,8 @@ below (or named in ``FERLIB_MODELS``); nothing else in the package names a model
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 
 from .layers import FusedBatchNormalization, PatchEncoder, Patches
@@ -51,8 +53,20 @@ def build_model(model: str, reading: str = "as-built", *, config=None, vit_confi
 
 def load_model(path) -> keras.Model:
     """A model this package saved (``.keras``). Loading through this module registers its
-    own layers (:class:`FusedBatchNormalization`) first, which ``keras.saving`` needs."""
-    return keras.saving.load_model(path)
+    own layers (:class:`FusedBatchNormalization`) first, which ``keras.saving`` needs.
+    A file that is not a whole model (cut short by a full disk, say) raises
+    :class:`~ferlib.files.DamagedFile`, naming it."""
+    import zipfile
+
+    from ..files import DamagedFile
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        return keras.saving.load_model(path)
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as err:  # Keras says "File not found" for a non-zip
+        raise DamagedFile(f"{path}: not a readable Keras model ({type(err).__name__}: {err}); it may be cut "
+                          "short: delete it and train it again, or restore it from a copy") from None
 
 
 __all__ = [

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .pipeline import REPO, PipelineError, run_notebooks
 from .publish import build_book, publish, publish_page, stage_book
-from ..files import write_text
+from ..files import DamagedFile, read_json, write_text
 from ..notebooks import NOTEBOOKS
 from ..parameters import PageParameters, names as page_parameter_names, types as page_parameter_types
 from ..runfolder import RunFolder, default_runs_dir
@@ -36,10 +36,33 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _error(message: str) -> int:
+    """One line on stderr for the user (no traceback); the command's exit status."""
+    print(f"ferlib: error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"ferlib {version('ferlib')}"
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "ferlib (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ferlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the notebooks with papermill, then build the book from the run")
+
+    def command(name: str, summary: str, details: str = ""):
+        # the summary is the line in `ferlib --help`; `ferlib NAME --help` shows it with the details
+        return sub.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.{details}")
+
+    run = command("run", "run the notebooks with papermill, then build the book from the run",
+                  " Notebooks that finished in the run folder are skipped and finished trainings are reused, "
+                  "so the same command resumes an interrupted run.")
     _add_page_parameters(run)
     run.add_argument("--run-dir", type=Path, default=None, help="default: ~/.cache/ferlib/runs/<profile> (or $FERLIB_RUNS/<profile>)")
     run.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="Keras backend (default: KERAS_BACKEND or tensorflow)")
@@ -52,19 +75,25 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --background: run the checkout's current code instead of the copy the run started with")
     run.add_argument("--no-book", action="store_true", help="skip the book build")
     run.add_argument("--publish", action="store_true", help="publish the run into book/ when it beats the published one")
-    status = sub.add_parser("status", help="where a run stands: notebook and training in progress, epochs, time")
+    status = command("status", "where a run stands: notebook and training in progress, epochs, time",
+                     " Reads the run folder only: it starts at once, without TensorFlow.")
     status.add_argument("run_dir", type=Path)
-    pub = sub.add_parser("publish", help="copy a finished run's notebooks into book/results")
+    pub = command("publish", "copy a finished run's notebooks into book/results",
+                  " Needs a clone of the repository (the book lives there, not in an installed package); "
+                  "refuses a run that does not beat the published one unless --force.")
     pub.add_argument("run_dir", type=Path)
     pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
     pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
-    predict = sub.add_parser("predict", help="find the faces in photos and classify their emotions with a run's model")
+    predict = command("predict", "find the faces in photos and classify their emotions with a run's model",
+                      " Writes an annotated copy of each photo and one table of every face's box and seven "
+                      "probabilities.")
     predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     predict.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="a run folder with trained models")
     predict.add_argument("--model", default="cnn", help="a registered model: cnn (default), vit, or one in FERLIB_MODELS")
     predict.add_argument("--out", type=Path, default=Path("."), help="folder for the annotated images and the table")
     predict.add_argument("--format", choices=("csv", "json"), default="csv")
-    data = sub.add_parser("data", help="summarise the data set that --data finds")
+    data = command("data", "summarise the data set that --data finds",
+                   " Counts per part and emotion, the report's split and the duplicates across it.")
     data.add_argument("--data", default="auto")
     return parser
 
@@ -144,13 +173,21 @@ def _start_background(argv: list[str], folder: RunFolder, refresh_code: bool) ->
 
 
 def _predict(args) -> int:
+    # Checked before the model loads (seconds, with TensorFlow): a mistyped path answers at once.
+    missing = [photo for photo in args.photos if not photo.exists()]
+    for photo in missing:
+        _error(f"{photo}: no such file")
+    run_dir = args.run.expanduser()
+    if not run_dir.is_dir():
+        return _error(f"{run_dir}: no such run folder (give --run a folder that `ferlib run` trained)")
+    if missing:
+        return 1
     from ..predict import predict_files
 
     try:
-        done = predict_files(args.photos, args.run, args.model, args.out, args.format)
+        done = predict_files(args.photos, run_dir, args.model, args.out, args.format)
     except (FileNotFoundError, ValueError) as err:
-        _say(f"ferlib: error: {err}")
-        return 1
+        return _error(str(err))
     for photo, faces in done["faces"].items():
         if not faces:
             _say(f"{photo}: no face found")
@@ -159,7 +196,7 @@ def _predict(args) -> int:
                  f"{face.emotion} {face.probabilities[face.emotion]:.0%}")
         _say(f"  annotated: {done['images'][photo]}")
     for photo, problem in done["problems"].items():
-        _say(f"ferlib: error: {problem}")
+        _error(problem)
     if done["table"] is not None:
         _say(f"table: {done['table']}")
     return 1 if done["problems"] else 0
@@ -176,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(args)
         if args.command == "status":
             return _status(args.run_dir.expanduser())
+        if args.command == "publish":
+            _check_publishable(args.run_dir)
         if args.command == "publish" and args.page:
             _say(f"published {args.page} of {args.run_dir} into {publish_page(args.run_dir, args.page)}")
             return 0
@@ -189,9 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # one clear line for the user, non-zero exit
         from ..data import FER2013Error, FER2013NotFound
 
-        if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound)):
-            _say(f"ferlib: error: {err}")
-            return 1
+        if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound, DamagedFile)):
+            return _error(str(err))
         raise
     finally:
         if args.command == "run" and not args.background:
@@ -201,10 +239,23 @@ def main(argv: list[str] | None = None) -> int:
 def _status(run_dir: Path) -> int:
     folder = RunFolder(run_dir)
     if not folder.card.exists():
-        _say(f"ferlib: error: {folder.root} is not a run folder (it has no run.json)")
-        return 1
+        return _error(f"{folder.root} is not a run folder (it has no run.json)")
     _say(format_status(run_status(folder)))
     return 0
+
+
+def _check_publishable(run_dir: Path) -> None:
+    """Refuse, in one line, a run folder that does not exist or has no readable run card,
+    and an installed package with no book to publish into."""
+    folder = RunFolder(run_dir.expanduser())
+    if not folder.root.is_dir():
+        raise PipelineError(f"{folder.root}: no such run folder")
+    if not folder.card.exists():
+        raise PipelineError(f"{folder.root} is not a run folder (it has no run.json)")
+    read_json(folder.card)  # a damaged card: DamagedFile, naming it
+    if not (REPO / "_toc.yml").exists():
+        raise PipelineError(f"no book to publish into: {REPO} is an installed package, not a clone of the "
+                            "repository; publish from a clone (git clone, then pip install -e .)")
 
 
 def _run(args, argv: list[str]) -> int:
