@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .fer2013 import EMOTIONS, IMAGE_SIZE, as_model_input
+from .pixels import eight_bit
 
 #: Photos are shrunk to this longest side before detection: enough for faces down to about
 #: 40 pixels, and a 100-megapixel photo never becomes a 100-megapixel array of floats.
@@ -81,21 +82,28 @@ def _photo_bytes(source, name: str | None) -> tuple[bytes, str]:
 
 def _decode(raw: bytes, name: str) -> np.ndarray:
     """An image file's bytes as RGB uint8, shrunk to :data:`MAX_SIDE` as it is decoded."""
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses bigger images (a decompression bomb) itself
     try:
-        with Image.open(io.BytesIO(raw)) as image:
-            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode at a reduced size: cheap on huge photos
-            image = image.convert("RGB")
-            image.thumbnail((MAX_SIDE, MAX_SIDE))  # leaves an image that fits as it is
-            return np.asarray(image)
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_PIXELS and twice that: refuse those in one line too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as image:
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode at a reduced size: cheap on huge photos
+                # a phone's photo stored sideways with an EXIF note to turn it: turned, or no face is upright
+                image = ImageOps.exif_transpose(image)
+                image = eight_bit(image).convert("RGB")  # 16-bit PNGs scaled, not clipped to white
+                image.thumbnail((MAX_SIDE, MAX_SIDE))  # leaves an image that fits as it is
+                return np.asarray(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise PhotoError(f"{name}: the image has more than {MAX_PIXELS:,} pixels; use a smaller photo") from err
     except UnidentifiedImageError as err:
         raise PhotoError(f"{name}: not an image (no image format recognised); use a JPEG or PNG photo") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise PhotoError(f"{name}: a damaged or unreadable image ({err}); use a JPEG or PNG photo") from err
-    except Image.DecompressionBombError as err:
-        raise PhotoError(f"{name}: the image has more than {MAX_PIXELS:,} pixels; use a smaller photo") from err
 
 
 def _as_rgb(array: np.ndarray, name: str) -> np.ndarray:

@@ -147,3 +147,50 @@ def test_predict_names_a_model_file_cut_short(astronaut, run_with_model, tmp_pat
     said = capsys.readouterr()
     assert said.err.count("\n") == 1 and "model.keras: not a readable Keras model" in said.err
     assert "Traceback" not in said.err
+
+
+def _face_centre(photo: np.ndarray) -> tuple[float, float]:
+    boxes = detect_faces(photo)
+    assert len(boxes) == 1, f"found {len(boxes)} faces"
+    x, y, w, h = boxes[0]
+    return x + w / 2, y + h / 2
+
+
+def test_a_phone_photo_stored_sideways_is_turned_by_its_exif_note(tmp_path):
+    """Phones store a portrait photo as the sensor read it, turned, with an EXIF tag saying how
+    to turn it back; undetected, the face lies on its side and the detector misses it."""
+    sideways = np.rot90(skimage_data.astronaut(), k=1)  # as a phone held on its side stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: turn 90 degrees clockwise to display
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(np.ascontiguousarray(sideways)).save(path, quality=95, exif=exif.tobytes())
+    assert detect_faces(np.ascontiguousarray(sideways)) == []  # the face on its side is missed
+    photo = read_photo(path)
+    assert photo.shape == (512, 512, 3)
+    cx, cy = _face_centre(photo)
+    assert ASTRONAUT_FACE["left"] < cx < ASTRONAUT_FACE["right"] and ASTRONAUT_FACE["top"] < cy < ASTRONAUT_FACE["bottom"]
+
+
+def test_a_16_bit_png_keeps_its_grey_levels(tmp_path):
+    grey = np.asarray(Image.fromarray(skimage_data.astronaut()).convert("L"), dtype=np.uint16) * 257
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey).save(path)  # Pillow writes a 16-bit grey PNG (mode I;16)
+    with Image.open(path) as stored:
+        assert stored.mode.startswith("I")
+    photo = read_photo(path)
+    assert photo.dtype == np.uint8 and 100 < photo.mean() < 160  # not clipped to white
+    _face_centre(photo)
+
+
+def test_an_image_past_the_pixel_limit_is_one_clear_line_and_no_warning(tmp_path, monkeypatch):
+    import warnings
+
+    import ferlib.predict
+
+    path = tmp_path / "big.png"
+    Image.new("L", (300, 300)).save(path)  # 90,000 pixels: between the limit and twice it
+    monkeypatch.setattr(ferlib.predict, "MAX_PIXELS", 60_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a library warning would fail here
+        with pytest.raises(PhotoError, match=r"big\.png: the image has more than 60,000 pixels"):
+            read_photo(path)

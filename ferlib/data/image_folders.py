@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fer2013 import EMOTIONS, FER2013, IMAGE_SIZE, USAGES, FER2013Error, FER2013NotFound
+from ..pixels import eight_bit
 from .sources import how_to
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -55,14 +56,7 @@ def _read_image(file: Path) -> np.ndarray:
     try:
         with Image.open(file) as img:
             img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16-bit grey levels: scale 0..65535 to 0..255 (converting to "L" would clip them)
-                wide = np.asarray(img, dtype=np.float64)
-                top = 65535.0 if wide.max() > 255 else 255.0
-                array = np.round(wide / top * 255).clip(0, 255).astype(np.uint8)
-            else:
-                gray = img.convert("L") if img.mode != "L" else img
-                array = np.asarray(gray, dtype=np.uint8)
+            array = np.asarray(eight_bit(img).convert("L"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise FER2013Error(f"{file}: cannot read this image ({err}); replace or delete the file.") from err
     if array.shape != (IMAGE_SIZE, IMAGE_SIZE):
