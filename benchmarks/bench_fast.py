@@ -6,7 +6,7 @@ Prints, in one run on one machine:
 
 * the CPU's float32 and bfloat16 matrix-multiply FLOP/s (2048 x 2048 products in TensorFlow,
   the best of several), the ceiling any network's training can approach;
-* for each option (network, precision, batch norm): training images/s with the fast recipe
+* for each option (network and its widths, precision, batch norm): training images/s with the fast recipe
   (batches of 128, augmentation inside the model, SGD with the EMA), the training FLOP/s that
   makes (3 x 2 x the forward multiply-adds per image: forward, and a backward pass about twice
   its cost), and that as a share of the peak of its precision.
@@ -27,13 +27,16 @@ import sys
 import time
 from pathlib import Path
 
-OPTIONS = [  # (model, precision, fused batch norm)
-    ("fastcnn", "float32", False),
-    ("fastcnn", "float32", True),
-    ("fastcnn", "mixed_bfloat16", False),
-    ("fastcnn", "mixed_bfloat16", True),
-    ("cnn", "float32", True),
-    ("cnn", "mixed_bfloat16", True),
+FIRST = "24,48,96,192"  # the first recipe's widths
+FINAL = "recipe"  # FastCNNConfig's widths: the final recipe's
+OPTIONS = [  # (model, widths of the fast CNN, precision, fused batch norm)
+    ("fastcnn", FIRST, "float32", False),  # the first recipe, as it trained
+    ("fastcnn", FIRST, "mixed_bfloat16", True),
+    ("fastcnn", FINAL, "float32", True),
+    ("fastcnn", FINAL, "mixed_bfloat16", False),
+    ("fastcnn", FINAL, "mixed_bfloat16", True),  # the final recipe
+    ("cnn", "", "float32", True),
+    ("cnn", "", "mixed_bfloat16", True),
 ]
 
 
@@ -53,7 +56,7 @@ def matmul_peak(dtype: str, size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / best
 
 
-def worker(model_name: str, precision: str, fused: bool, steps: int) -> dict:
+def worker(model_name: str, widths: str, precision: str, fused: bool, steps: int) -> dict:
     """Runs in the subprocess: train `steps` batches of 128 (after a warm-up) and time them."""
     import keras
     import numpy as np
@@ -65,7 +68,9 @@ def worker(model_name: str, precision: str, fused: bool, steps: int) -> dict:
 
     keras.utils.set_random_seed(0)
     if model_name == "fastcnn":
-        model = build_model("fastcnn", config=FastCNNConfig(fused_batchnorm=fused), precision=precision)
+        sizes = FastCNNConfig().widths if widths == FINAL else tuple(int(w) for w in widths.split(","))
+        config = FastCNNConfig(widths=sizes, fused_batchnorm=fused)
+        model = build_model("fastcnn", config=config, precision=precision)
     else:
         model = build_model(model_name, precision=precision)
     madds = count_multiply_adds(model)
@@ -82,8 +87,9 @@ def worker(model_name: str, precision: str, fused: bool, steps: int) -> dict:
 
 
 def _run_worker(option, steps: int) -> dict:
-    model, precision, fused = option
-    command = [sys.executable, __file__, "--worker", model, precision, str(int(fused)), "--steps", str(steps)]
+    model, widths, precision, fused = option
+    command = [sys.executable, __file__, "--worker", model, widths or "-", precision, str(int(fused)),
+               "--steps", str(steps)]
     proc = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -92,21 +98,21 @@ def _run_worker(option, steps: int) -> dict:
 
 
 def _label(option) -> str:
-    model, precision, fused = option
-    return f"{model} {precision}{', fused batch norm' if fused else ', Keras batch norm'}"
+    model, widths, precision, fused = option
+    return f"{model}{f' ({widths})' if widths else ''} {precision}{', fused BN' if fused else ', Keras BN'}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed batches of 128 per option and round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--worker", nargs=3, metavar=("MODEL", "PRECISION", "FUSED"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=4, metavar=("MODEL", "WIDTHS", "PRECISION", "FUSED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if args.worker:
-        model, precision, fused = args.worker
-        print("RESULT " + json.dumps(worker(model, precision, fused == "1", args.steps)), flush=True)
+        model, widths, precision, fused = args.worker
+        print("RESULT " + json.dumps(worker(model, widths, precision, fused == "1", args.steps)), flush=True)
         return 0
 
     import keras
@@ -126,13 +132,13 @@ def main() -> int:
             speeds[option].append(result["images_per_second"])
             madds[option] = result["multiply_adds"]
         print(f"round {round_}: " + ", ".join(f"{_label(o)} {speeds[o][-1]:.0f}/s" for o in OPTIONS), flush=True)
-    print(f"\n{'option':<42} {'images/s':>9} {'GFLOP/image':>12} {'GFLOP/s':>8} {'of peak':>8} {'vs first':>9}")
+    print(f"\n{'option':<50} {'images/s':>9} {'GFLOP/image':>12} {'GFLOP/s':>8} {'of peak':>8} {'vs first':>9}")
     base = statistics.median(speeds[OPTIONS[0]])
     for option in OPTIONS:
         rate = statistics.median(speeds[option])
         flop = 6 * madds[option]
-        print(f"{_label(option):<42} {rate:>9.0f} {flop / 1e9:>12.2f} {rate * flop / 1e9:>8.0f} "
-              f"{rate * flop / peaks[option[1]]:>8.0%} {rate / base:>8.2f}x")
+        print(f"{_label(option):<50} {rate:>9.0f} {flop / 1e9:>12.2f} {rate * flop / 1e9:>8.0f} "
+              f"{rate * flop / peaks[option[2]]:>8.0%} {rate / base:>8.2f}x")
     return 0
 
 

@@ -225,7 +225,7 @@ def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], **_over_seeds(frame),
         "Δ": [f"{100 * d:+.1f} pts" for d in frame["difference"]],
-        "McNemar p": [f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
+        "McNemar p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
     })
     return table.style.hide(axis="index")
 

@@ -14,33 +14,23 @@ from ferlib.recipes import closing_gap as cg
 from ferlib.recipes.fast import FastRecipe, FastRun, PlannedRun
 
 
-def _page_network(widths=(24, 48, 96, 192), momentum=0.9):
-    """The network as page 8 writes it in Keras (a copy of its cell)."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(48, 48, 1))
-    x = layers.RandomFlip("horizontal")(inputs)
-    x = layers.ZeroPadding2D(4)(x)
-    x = layers.RandomCrop(48, 48)(x)
-    for stage, width in enumerate(widths):
-        for _ in range(2):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization(momentum=momentum)(x)
-            x = layers.Activation("relu")(x)
-        if stage < len(widths) - 1:
-            x = layers.MaxPooling2D(2)(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.2)(x)
-    return keras.Model(inputs, layers.Dense(7, activation="softmax")(x))
+def _page_network(widths=None, momentum=0.99):
+    """The network page 8 teaches, built by the code of its own cell (with `momentum` edited in)."""
+    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "08_closing_the_gap.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in notebook["cells"]
+                if c["cell_type"] == "code" and "def fast_cnn(" in "".join(c["source"]))
+    cell = cell.replace("momentum=0.99)", f"momentum={momentum})").replace("\nmodel = fast_cnn()", "")
+    namespace = {}
+    exec(cell, namespace)
+    return namespace["fast_cnn"]() if widths is None else namespace["fast_cnn"](widths)
 
 
 def test_the_pages_network_matches_ferlibs_and_a_changed_one_does_not():
     cg.check_same_network(_page_network())
     with pytest.raises(AssertionError, match="layer"):
-        cg.check_same_network(_page_network(widths=(32, 48, 96, 192)))
+        cg.check_same_network(_page_network(widths=(32, 64, 128, 192)))
     with pytest.raises(AssertionError, match="momentum"):
-        cg.check_same_network(_page_network(momentum=0.99))
+        cg.check_same_network(_page_network(momentum=0.9))
 
 
 def test_the_pages_compile_matches_ferlibs_and_another_learning_rate_does_not():
@@ -59,7 +49,8 @@ def test_the_pages_compile_matches_ferlibs_and_another_learning_rate_does_not():
 def _trainings(private: dict[str, float]) -> cg.GapTrainings:
     plan = tuple(PlannedRun(name, FastRecipe(epochs=10), seed=i) for i, name in enumerate(private))
     runs = {name: FastRun(Path("."), [], {"private_test": acc, "private_test_tta": acc + 0.01, "public_test": acc - 0.01,
-                                          "train_seconds": 600.0 + i})
+                                          "train_seconds": 600.0 + i, "machines": ["cpu: Test CPU (2 cores)"],
+                                          "precisions": ["mixed_bfloat16"]})
             for i, (name, acc) in enumerate(private.items())}
     return cg.GapTrainings(runs, (), plan)
 
@@ -75,9 +66,16 @@ def test_the_seeds_table_averages_the_seeds_with_a_wilson_interval():
     assert row["private_test_high"] == pytest.approx(0.636, abs=0.002)
 
 
-def test_the_best_run_is_chosen_on_public_test():
-    trainings = _trainings({"a": 0.60, "b": 0.64})
+def test_the_best_run_is_chosen_on_public_test_among_those_with_a_model(tmp_path):
+    trainings = _trainings({"a": 0.60, "b": 0.64, "c": 0.62})
+    assert cg.best_run(trainings) is None  # no run has its model here
+    for name in trainings.runs:
+        trainings.runs[name].folder = tmp_path / name
+        trainings.runs[name].folder.mkdir()
+        if name != "c":
+            (tmp_path / name / "model.keras").write_bytes(b"weights")
     trainings.runs["a"].summary["public_test"] = 0.70  # best on PublicTest, worse on PrivateTest
+    trainings.runs["c"].summary["public_test"] = 0.80  # better still, but restored without its weights
     assert cg.best_run(trainings) == "a"
 
 
@@ -103,6 +101,28 @@ def test_the_verdict_follows_the_numbers():
     assert "No fast-recipe training" in gap_verdict(seeds.iloc[:0], (30, 0.70), 0.7328, "full")
 
 
+def test_the_seeds_table_puts_the_final_recipe_first_and_leaves_the_ablation_out():
+    from ferlib.recipes.fast import FIRST
+    from ferlib.recipes.verdicts import gap_verdict
+
+    plan = (PlannedRun("final0", FastRecipe(), seed=0),
+            PlannedRun("first0", FIRST, seed=0, group="first", label="first recipe, 10 epochs"),
+            PlannedRun("ablation0", FastRecipe(), seed=0, group="ablation", label="no flips"))
+
+    def summary(accuracy, seconds):
+        return {"private_test": accuracy, "private_test_tta": accuracy, "public_test": accuracy,
+                "train_seconds": seconds}
+
+    # finished in another order than the plan's; the first recipe is the faster one
+    runs = {"first0": FastRun(Path("."), [], summary(0.63, 600.0)),
+            "ablation0": FastRun(Path("."), [], summary(0.66, 1300.0)),
+            "final0": FastRun(Path("."), [], summary(0.74, 1300.0))}
+    seeds = cg.seeds_table(cg.GapTrainings(runs, (), plan), n_test=3589)
+    assert list(seeds["recipe"]) == [cg.recipe_label(plan[0]), "first recipe, 10 epochs"]
+    assert "reaches the 70% goal" in gap_verdict(seeds, (30, 0.70), 0.7328, "full")
+    assert cg.gap_glue_values(seeds, cg.PeerScores(unavailable="offline"))["fast_private_mean"] == 0.74
+
+
 def test_the_json_records_name_every_field_the_issue_lists():
     seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62}), n_test=3589)
     peer = cg.PeerScores(0.65, 0.655, 0.669, np.ones(3, bool))
@@ -112,6 +132,8 @@ def test_the_json_records_name_every_field_the_issue_lists():
         assert {"name", "private_test", "private_test_tta", "public_test", "train_seconds", "seeds", "machine"} <= set(record)
     json.dumps(records)  # numpy values would not serialise
     assert records[0]["seeds"] == [0, 1]
+    # the machine and precision the trainings recorded, not those of the machine that reads them
+    assert records[0]["machine"] == "cpu: Test CPU (2 cores)" and records[0]["precision"] == "mixed_bfloat16"
 
 
 def test_the_figure_labels_stay_apart_and_inside():

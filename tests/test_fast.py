@@ -99,6 +99,9 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_a_finished_one_is_not_retr
     assert seconds == sorted(seconds) and seconds[-1] == run.summary["train_seconds"]
     assert set(run.summary) >= {"public_test", "public_test_tta", "private_test", "private_test_tta"}
     assert 0 <= run.summary["private_test"] <= 1 and (folder / "model.keras").exists()
+    # Every epoch says where and in what precision it trained (a long run may change machine).
+    assert all(row["machine"] and row["precision"] in ("float32", "mixed_bfloat16") for row in run.log)
+    assert run.summary["machines"] and run.summary["precisions"]
 
     again = train_fast(_arrays(), recipe, folder=folder, seed=3, progress=lambda row: pytest.fail("retrained"))
     assert again.summary == run.summary
@@ -158,16 +161,33 @@ def test_a_run_signed_before_a_field_was_added_still_reads_back():
     run's finished folders must not be refused by the next version of the code."""
     from dataclasses import asdict
 
-    from ferlib.recipes.fast import _with_defaults
+    from ferlib.recipes.fast import FIRST, _identity
 
-    current = json.loads(json.dumps({"recipe": asdict(FastRecipe()), "model": "fastcnn", "config": None, "seed": 0,
+    # the first recipe's runs were signed before `precision` and `fused_batchnorm` existed
+    current = json.loads(json.dumps({"recipe": asdict(FIRST), "model": "fastcnn", "config": None, "seed": 0,
                                      "train_images": 10}))
     older = json.loads(json.dumps(current))
     del older["recipe"]["precision"], older["recipe"]["network"]["fused_batchnorm"]
-    assert _with_defaults(older) == current
+    assert _identity(older) == _identity(current)
     changed = json.loads(json.dumps(older))
     changed["recipe"]["epochs"] = 30
-    assert _with_defaults(changed) != current
+    assert _identity(changed) != _identity(current)
+
+
+def test_a_run_is_the_same_run_in_another_precision():
+    """The precision is the machine's choice: a run resumed on a CPU without bfloat16 goes on
+    in float32 rather than being refused; anything else that differs is another run."""
+    from dataclasses import asdict, replace
+
+    from ferlib.recipes.fast import _identity
+
+    def signature(recipe):
+        return json.loads(json.dumps({"recipe": asdict(recipe), "model": "fastcnn", "config": None, "seed": 0,
+                                      "train_images": 10}))
+
+    bf16 = signature(replace(FastRecipe(), precision="mixed_bfloat16"))
+    assert _identity(bf16) == _identity(signature(replace(FastRecipe(), precision="float32")))
+    assert _identity(bf16) != _identity(signature(replace(FastRecipe(), label_smoothing=0.0)))
 
 
 def test_the_plan_names_each_run_once_and_its_ablations_train_two_seeds():

@@ -10,7 +10,6 @@ folders, so a page executed after it reads them back.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,7 +20,6 @@ from ..display import training_progress
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name, load_model
-from ..provenance import device_name
 from ..splits import official_split, split_arrays, subsample
 from .fast import PLAN, FastRun, PlannedRun, read_log, train_fast
 from .run import Run
@@ -29,6 +27,9 @@ from .run import Run
 #: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).
 PAGE_EPOCHS = {"smoke": 2, "cpu": 4}
 FOLDER = "closing-the-gap"
+#: The plan's groups that are whole recipes (the seeds table's rows and the figure's curves,
+#: the final recipe first); the ablation's runs have a table of their own.
+RECIPE_GROUPS = ("seeds", "first", "longer")
 
 
 def standard_arrays(run: Run) -> dict:
@@ -46,7 +47,8 @@ def page_plan(profile: str) -> tuple[PlannedRun, ...]:
     if profile == "full":
         return PLAN
     epochs = PAGE_EPOCHS.get(profile, 2)
-    return tuple(replace(run, name=run.name.replace("10ep", f"{epochs}ep"), recipe=replace(run.recipe, epochs=epochs))
+    return tuple(replace(run, name=f"fast-{epochs}ep-seed{run.seed}",
+                         recipe=replace(run.recipe, epochs=epochs))
                  for run in PLAN if run.group == "seeds")
 
 
@@ -58,12 +60,13 @@ class GapTrainings:
     missing: tuple[str, ...]
     plan: tuple[PlannedRun, ...]
 
-    def log(self) -> pd.DataFrame:
-        """Every epoch of every run: one row each, with the run's name, recipe length and seed."""
+    def log(self, groups: tuple[str, ...] = RECIPE_GROUPS) -> pd.DataFrame:
+        """Every epoch of every run of `groups` (the whole recipes, by default): one row each,
+        with the run's name, recipe and seed."""
         planned = {p.name: p for p in self.plan}
         frames = [pd.DataFrame(run.log).assign(run=name, seed=planned[name].seed,
                                                recipe=recipe_label(planned[name]))
-                  for name, run in self.runs.items()]
+                  for name, run in self.runs.items() if planned[name].group in groups]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -106,16 +109,20 @@ def interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float
 
 
 def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
-    """One row per recipe: its seeds, and PrivateTest (plain and flip TTA) and PublicTest
-    accuracy as mean and standard deviation over them, with the Wilson interval of the mean
-    on `n_test` images, and the mean training seconds."""
+    """One row per recipe (the final one first, then the first recipe and longer ones): its
+    seeds, and PrivateTest (plain and flip TTA) and PublicTest accuracy as mean and standard
+    deviation over them, with the Wilson interval of the mean on `n_test` images, and the mean
+    training seconds."""
     planned = {p.name: p for p in trainings.plan}
     rows = []
-    for name, result in trainings.runs.items():
+    names = [n for n in trainings.runs if planned[n].group in RECIPE_GROUPS]
+    for name in sorted(names, key=lambda n: RECIPE_GROUPS.index(planned[n].group)):
+        result = trainings.runs[name]
         s = result.summary
         rows.append({"recipe": recipe_label(planned[name]), "seed": planned[name].seed,
                      "private_test": s["private_test"], "private_test_tta": s["private_test_tta"],
-                     "public_test": s["public_test"], "train_seconds": s["train_seconds"]})
+                     "public_test": s["public_test"], "train_seconds": s["train_seconds"],
+                     "machines": s.get("machines", []), "precisions": run_precisions(s)})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -127,15 +134,26 @@ def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
                     "private_test": mean, "private_test_sd": group["private_test"].std(ddof=1) if len(group) > 1 else np.nan,
                     "private_test_low": low, "private_test_high": high,
                     "private_test_tta": group["private_test_tta"].mean(), "public_test": group["public_test"].mean(),
-                    "train_seconds": group["train_seconds"].mean()})
+                    "train_seconds": group["train_seconds"].mean(),
+                    "machines": sorted(set().union(*group["machines"])),
+                    "precisions": sorted(set().union(*group["precisions"]))})
     return pd.DataFrame(out)
 
 
+def run_precisions(summary: dict) -> list[str]:
+    """The precisions a finished run trained in: as its epochs recorded them, or, for a run
+    finished before they did, the one its recipe named (float32 then)."""
+    return summary.get("precisions") or [summary.get("signature", {}).get("recipe", {}).get("precision", "float32")]
+
+
 def best_run(trainings: GapTrainings) -> str | None:
-    """The finished run with the best PublicTest accuracy (chosen on PublicTest, never on PrivateTest)."""
-    if not trainings.runs:
+    """The finished run with the best PublicTest accuracy (chosen on PublicTest, never on
+    PrivateTest), among those whose model is in the run folder (a run restored from the book
+    has its log and summary, not its weights)."""
+    kept = [name for name, run in trainings.runs.items() if (run.folder / "model.keras").exists()]
+    if not kept:
         return None
-    return max(trainings.runs, key=lambda name: trainings.runs[name].summary["public_test"])
+    return max(kept, key=lambda name: trainings.runs[name].summary["public_test"])
 
 
 def best_model(trainings: GapTrainings):
@@ -176,22 +194,12 @@ def uint8_faces(arrays: dict) -> dict:
     return {part: (np.rint(x[..., 0] * 255).astype(np.uint8), y) for part, (x, y) in arrays.items()}
 
 
-def _cpu_model() -> str:
-    """The CPU's model name ("AMD EPYC ...", "Intel(R) Xeon(R) ..."), where the system says it."""
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def gap_records(seeds: pd.DataFrame, peer: PeerScores) -> list[dict]:
     """The entries of ``closing_the_gap.json``'s ``recipes`` list (accuracies as fractions)."""
-    machine = f"{device_name()}, {_cpu_model()}"
     records = [{"name": row["recipe"], "private_test": row["private_test"], "private_test_tta": row["private_test_tta"],
-                "public_test": row["public_test"], "train_seconds": row["train_seconds"], "machine": machine,
+                "public_test": row["public_test"], "train_seconds": row["train_seconds"],
+                "machine": "; ".join(row["machines"]) or "not recorded (trained before ferlib logged it)",
+                "precision": ", ".join(row["precisions"]),
                 "seeds": row["seeds"], "private_test_sd": None if pd.isna(row["private_test_sd"]) else row["private_test_sd"]}
                for _, row in seeds.iterrows()]
     if peer.unavailable is None:
@@ -207,25 +215,29 @@ def write_gap_json(run: Run, records: list[dict], missing: tuple[str, ...], arra
     write_json(run.folder.metrics("closing_the_gap"), {
         "protocol": STANDARD_PROTOCOL, "recipes": records, "not_yet_trained": list(missing),
         "literature": [vars(r) for r in LITERATURE], "human_accuracy": HUMAN_ACCURACY,
-        "provenance": gap_provenance(run, arrays_sizes)})
+        "provenance": gap_provenance(run, arrays_sizes, records)})
 
 
-def gap_provenance(run: Run, sizes: dict[str, int]) -> dict:
+def gap_provenance(run: Run, sizes: dict[str, int], records: list[dict]) -> dict:
     """The run's provenance with this page's own split and precision: the standard protocol
-    on the official parts, every fast-recipe network in float32."""
+    on the official parts, and the precision each recipe trained in."""
     parts = " / ".join(f"{sizes[p]:,}" for p in ("train", "val", "test"))
     return {**run.provenance(), "split": f"standard protocol: Training / PublicTest / PrivateTest = {parts}",
-            "precision": {"fastcnn": "float32"}}
+            "precision": {r["name"]: r["precision"] for r in records if r.get("precision")}}
 
 
 def _layer_signature(model) -> list[tuple]:
     """What two copies of a network share: each layer's type, output shape, weight count and
     configuration, without the names Keras gives layers."""
+    from ..models import FusedBatchNormalization
+
     drop = {"name", "trainable", "dtype", "seed"}
     rows = []
     for layer in model.layers:
         config = {k: v for k, v in layer.get_config().items() if k not in drop}
-        rows.append((type(layer).__name__, tuple(layer.output.shape), layer.count_params(), repr(sorted(config.items()))))
+        # ferlib's fused batch norm is Keras's layer computed by one TensorFlow kernel: the same layer
+        kind = "BatchNormalization" if isinstance(layer, FusedBatchNormalization) else type(layer).__name__
+        rows.append((kind, tuple(layer.output.shape), layer.count_params(), repr(sorted(config.items()))))
     return rows
 
 
@@ -355,19 +367,25 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
     if not base or not ablations:
         return pd.DataFrame()
     x, y = arrays["test"]
+
+    def correct(name: str) -> np.ndarray | None:  # per face; None for a run restored without its weights
+        path = trainings.runs[name].folder / "model.keras"
+        return predict_labels(load_model(path), x) == y if path.exists() else None
+
     base_mean = float(np.mean([trainings.runs[n].summary["private_test"] for n in base]))
-    base_correct = predict_labels(load_model(trainings.runs[base[0]].folder / "model.keras"), x) == y
+    base_correct = correct(base[0])
     rows = []
     for label in dict.fromkeys(planned[n].label for n in ablations):
         names = [n for n in ablations if planned[n].label == label]
         scores = [trainings.runs[n].summary["private_test"] for n in names]
         mean = float(np.mean(scores))
         low, high = interval(mean, len(y))
-        correct = predict_labels(load_model(trainings.runs[names[0]].folder / "model.keras"), x) == y
-        test = paired_test(label, correct, "the recipe", base_correct)
+        ablated = correct(names[0])
+        p_value = (np.nan if ablated is None or base_correct is None
+                   else paired_test(label, ablated, "the recipe", base_correct).p_value)
         rows.append({"ablation": label, "seeds": [planned[n].seed for n in names], "private_test": mean,
                      "private_test_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else np.nan,
                      "private_test_low": low, "private_test_high": high, "difference": mean - base_mean,
-                     "p_value": test.p_value,
+                     "p_value": p_value,
                      "train_seconds": float(np.mean([trainings.runs[n].summary["train_seconds"] for n in names]))})
     return pd.DataFrame(rows)
