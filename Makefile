@@ -1,5 +1,5 @@
-# make run   : set up .venv, run the seven notebooks (smoke profile) and build the book from that run
-# make test  : set up .venv and run the test suite
+# make run   : set up .venv, run the eight notebooks (smoke profile) and build the book from that run
+# make test  : set up .venv and run the quick tests; make test-all: every test, as CI runs them
 # Variables: DATA (a FER2013 path, kaggle, synthetic or auto), PROFILE (smoke, cpu, full),
 #            BACKEND (tensorflow, jax), RUN_DIR, PYTHON (the interpreter that makes .venv)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +10,7 @@ PROFILE ?= smoke
 RUN_DIR ?= runs/$(PROFILE)
 BACKEND ?=
 
-.PHONY: setup run test book publish bench clean
+.PHONY: setup run test test-all book publish bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/ferlib run --profile $(PROFILE) --data $(DATA) --run-dir $(RUN_DIR) $(if $(BACKEND),--backend $(BACKEND))
 
+# The quick tests (a few minutes); `make test-all` adds the slow ones that train models and run
+# notebooks (most of an hour on a 2-core CPU), as CI does.
 test: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: setup
 	$(BIN)/python -m pytest
 
 # Rebuild the published book (book/results holds the executed notebooks of the published run).
@@ -36,6 +41,7 @@ publish: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_augment.py
+	$(BIN)/python benchmarks/bench_predict.py
 
 clean:
 	rm -rf book/_build runs/smoke

@@ -10,12 +10,12 @@ Three layers, each importing only from the ones below it:
 * **the science**: ``fer2013`` (the data set's facts), ``data`` (loading, by source: the
   challenge CSV, image folders, Kaggle and the cache, synthetic faces, FER+), ``splits``,
   ``augment``, ``models``, ``train``, ``evaluate``, ``features``, ``clustering``,
-  ``predict``, ``plots``;
+  ``predict``, ``shipped`` (the model inside the package), ``plots``;
 * **the report's recipes** (``recipes``): ``run`` (profiles, precision, a run and its
   set-up), ``readings``, ``precision`` (the precision check), ``phase1`` (with the ViT tuning
   story), ``phase2``, ``comparison``, ``report`` (the report's published numbers, Table 1),
   ``beyond`` (the future work, measured), ``fast`` (the fast recipe) and ``closing_gap``
-  (page 8: the fast recipe against the literature), ``pages``
+  (page 8: the fast recipe against the literature), ``ship`` (makes the shipped model), ``pages``
   (what a results page asks: set-up and glue), ``verdicts`` (the sentences that interpret
   a run, made from its numbers);
 * **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
@@ -94,7 +94,8 @@ _OWNERS = {
 _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
 # Modules reached as attributes (``fl.beyond.tta_scores``, ``fl.predict.predict_photo``).
 _MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus",
-            "closing_gap": "recipes.closing_gap", "fast": "recipes.fast", "literature": "literature"}
+            "closing_gap": "recipes.closing_gap", "fast": "recipes.fast", "literature": "literature",
+            "shipped": "shipped"}
 
 __all__ = sorted(_WHERE) + sorted(_MODULES)
 

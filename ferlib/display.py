@@ -212,8 +212,12 @@ def style_seeds(frame: pd.DataFrame):
         "recipe": frame["recipe"], **_over_seeds(frame),
         "with flip": [f"{v:.1%}" for v in frame["private_test_tta"]],
         "minutes": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
+        "precision": [", ".join(_PRECISION.get(p, p) for p in ps) for ps in frame["precisions"]],
     })
     return table.style.hide(axis="index")
+
+
+_PRECISION = {"mixed_bfloat16": "bfloat16", "float32": "float32", "mixed_float16": "float16"}
 
 
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):

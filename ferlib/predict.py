@@ -86,7 +86,7 @@ def _decode(raw: bytes, name: str) -> np.ndarray:
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses bigger images (a decompression bomb) itself
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_PIXELS  # Pillow refuses a bigger one itself
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_PIXELS and twice that: refuse those in one line too
@@ -104,6 +104,8 @@ def _decode(raw: bytes, name: str) -> np.ndarray:
         raise PhotoError(f"{name}: not an image (no image format recognised); use a JPEG or PNG photo") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise PhotoError(f"{name}: a damaged or unreadable image ({err}); use a JPEG or PNG photo") from err
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit  # Pillow's own limit for everyone else's images
 
 
 def _as_rgb(array: np.ndarray, name: str) -> np.ndarray:
@@ -189,18 +191,64 @@ def predict_photo(source, model, margin: float = 0.1) -> list[Face]:
     An empty list means no face was found."""
     photo = read_photo(source)
     boxes = detect_faces(photo)
-    if not boxes:
+    return classify_faces([crop_face(photo, box, margin) for box in boxes], boxes, model)
+
+
+def classify_faces(crops, boxes, model, batch_size: int = 256) -> list[Face]:
+    """The model's probabilities for 48 x 48 grey face crops (one network call, in batches)."""
+    if not len(crops):
         return []
-    crops = np.stack([crop_face(photo, box, margin) for box in boxes])
-    probabilities = np.asarray(model.predict(as_model_input(crops), verbose=0), dtype=np.float64)
-    return [Face(box, {e: float(p) for e, p in zip(EMOTIONS, row)}) for box, row in zip(boxes, probabilities)]
+    probabilities = np.asarray(model.predict(as_model_input(np.stack(crops)), batch_size=batch_size, verbose=0),
+                               dtype=np.float64)
+    return [Face(tuple(box), {e: float(p) for e, p in zip(EMOTIONS, row)}) for box, row in zip(boxes, probabilities)]
+
+
+#: A model whose best validation accuracy is within this of always answering the most common
+#: emotion has not learned to recognise emotions (a smoke run's model typically has not).
+NOT_LEARNED_MARGIN = 0.05
 
 
 def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
     """The trained `model` (a registered name: ``cnn``, ``vit`` ...) of a run folder: its
     final (phase-2) model, else its phase-1 model. Raises FileNotFoundError that says which
     notebook trains it."""
-    from .models import load_model, model_spec
+    from .models import load_model
+
+    return load_model(run_model_path(run_dir, model, stage))
+
+
+def not_learned_warning(run_dir, model: str = "cnn", stage: str | None = None) -> str | None:
+    """Why a run's model should not be trusted, in one sentence, or None: it comes from a smoke
+    run or from synthetic faces, or its best validation accuracy is within
+    :data:`NOT_LEARNED_MARGIN` of always answering the most common emotion."""
+    from .files import read_json
+    from .models import display_name
+    from .runfolder import RunFolder
+
+    card = read_json(RunFolder(Path(run_dir).expanduser()).card, {})
+    reasons = []
+    if card.get("profile") == "smoke":
+        reasons.append("it comes from a smoke run (a few epochs on a small subset, to check the pipeline)")
+    if card.get("synthetic"):
+        reasons.append("it was trained on synthetic faces, not FER2013")
+    history = run_model_path(run_dir, model, stage).parent / "history.csv"
+    majority = card.get("val_majority")
+    if majority is not None and history.exists():
+        import pandas as pd
+
+        best = float(pd.read_csv(history)["val_accuracy"].max())
+        if best < majority + NOT_LEARNED_MARGIN:
+            reasons.append(f"its best validation accuracy, {best:.0%}, is within {NOT_LEARNED_MARGIN:.0%} of "
+                           f"always answering the most common emotion ({majority:.0%})")
+    if not reasons:
+        return None
+    return (f"warning: this {display_name(model)} has not learned to recognise emotions: {'; '.join(reasons)}. "
+            "Its answers are close to guesses.")
+
+
+def run_model_path(run_dir, model: str = "cnn", stage: str | None = None) -> Path:
+    """The file of :func:`load_run_model`'s model."""
+    from .models import model_spec
     from .runfolder import RunFolder
 
     spec = model_spec(model)  # refuses an unknown name, listing the registered ones
@@ -211,7 +259,7 @@ def load_run_model(run_dir, model: str = "cnn", stage: str | None = None):
     for candidate in stages:
         path = folder.final_model(model, candidate)
         if path.exists():
-            return load_model(path)
+            return path
     notebook = spec.phase1_page or "04_phase2"
     raise FileNotFoundError(f"{folder.root} holds no trained {spec.display} (looked for "
                             f"{', '.join(str(folder.final_model(model, s).relative_to(folder.root)) for s in stages)}); "
@@ -285,28 +333,41 @@ def plot_crops(crops) -> "Figure":
     return fig
 
 
-def predict_files(photos, run_dir, model: str = "cnn", out_dir=None, fmt: str = "csv") -> dict:
-    """The command line's work: every photo's faces, an annotated PNG per photo and one
-    table of all faces in `out_dir`. Photos that cannot be read are reported, not raised."""
-    from .files import atomic_write
-    from .models import display_name
-
-    net = load_run_model(run_dir, model)
+def predict_files(photos, model, out_dir=None, fmt: str = "csv", label: str = "the model",
+                  photos_per_batch: int = 32) -> dict:
+    """The command line's work: every photo's faces, an annotated PNG per photo and one table of
+    all faces in `out_dir`. The faces of `photos_per_batch` photos at a time go through the
+    network together (a photo at a time would pay the network's per-call cost once per photo).
+    Photos that cannot be read are reported, not raised."""
     out_dir = Path(out_dir or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
     results, problems, images = {}, {}, {}
-    for photo in photos:
-        try:
-            pixels = read_photo(photo)
-        except PhotoError as err:
-            problems[str(photo)] = str(err)
-            continue
-        faces = predict_photo(pixels, net)
-        results[str(photo)] = faces
-        figure = plot_faces(pixels, faces, title=f"{Path(photo).name}: " + (f"{len(faces)} face{'s' if len(faces) != 1 else ''}, {display_name(model)}" if faces else "no face found"))
-        target = out_dir / f"{Path(photo).stem}.faces.png"
-        atomic_write(target, lambda f: figure.savefig(f, format="png", dpi=110))
-        images[str(photo)] = target
+    photos = list(photos)
+    for start in range(0, len(photos), photos_per_batch):
+        read = {}
+        for photo in photos[start:start + photos_per_batch]:
+            try:
+                read[str(photo)] = read_photo(photo)
+            except PhotoError as err:
+                problems[str(photo)] = str(err)
+        boxes = {photo: detect_faces(pixels) for photo, pixels in read.items()}
+        crops = [crop_face(read[photo], box) for photo in read for box in boxes[photo]]
+        faces = iter(classify_faces(crops, [box for photo in read for box in boxes[photo]], model))
+        for photo, pixels in read.items():
+            results[photo] = [next(faces) for _ in boxes[photo]]
+            images[photo] = _save_annotated(pixels, results[photo], out_dir / f"{Path(photo).stem}.faces.png",
+                                            f"{Path(photo).name}: " + _faces_title(results[photo], label))
     table = write_faces(results, out_dir / f"faces.{fmt}", fmt) if results else None
     return {"faces": results, "problems": problems, "images": images, "table": table}
 
+
+def _faces_title(faces: list[Face], label: str) -> str:
+    return f"{len(faces)} face{'s' if len(faces) != 1 else ''}, {label}" if faces else "no face found"
+
+
+def _save_annotated(pixels: np.ndarray, faces: list[Face], target: Path, title: str) -> Path:
+    from .files import atomic_write
+
+    figure = plot_faces(pixels, faces, title=title)
+    atomic_write(target, lambda f: figure.savefig(f, format="png", dpi=110))
+    return target

@@ -542,3 +542,14 @@ def test_the_reproduction_page_sets_the_training_logs_beside_the_reports(tmp_pat
     assert "| CNN, phase 1 | 42 | 3 (2) | 98.32% | 60.00% | 62.02% | 52.00% |" in page
     assert "ViT, phase 1" not in page  # not trained in this run: no row
     assert "{ref}`reproduction-differences`" in page  # 60% is far from the report's 98.32%
+
+
+def test_without_the_notebooks_run_says_where_to_get_them(tmp_path, capsys):
+    """An installed ferlib has no notebooks folder: the command says so and how to get them."""
+    from ferlib.tooling.pipeline import REPOSITORY
+
+    code = cli.main(["run", "--profile", "smoke", "--data", "synthetic", "--run-dir", str(tmp_path / "run"),
+                     "--notebooks", str(tmp_path / "nowhere")])
+    said = capsys.readouterr()
+    assert code == 1 and said.err.count("\n") == 1
+    assert f"git clone {REPOSITORY}" in said.err and "not with an installed ferlib" in said.err

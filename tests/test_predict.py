@@ -190,7 +190,9 @@ def test_an_image_past_the_pixel_limit_is_one_clear_line_and_no_warning(tmp_path
     path = tmp_path / "big.png"
     Image.new("L", (300, 300)).save(path)  # 90,000 pixels: between the limit and twice it
     monkeypatch.setattr(ferlib.predict, "MAX_PIXELS", 60_000)
+    before = Image.MAX_IMAGE_PIXELS
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a library warning would fail here
         with pytest.raises(PhotoError, match=r"big\.png: the image has more than 60,000 pixels"):
             read_photo(path)
+    assert Image.MAX_IMAGE_PIXELS == before  # Pillow's limit is left as it was, for other images

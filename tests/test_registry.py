@@ -165,7 +165,7 @@ def test_a_third_registered_model_goes_through_the_results_pages(tiny, tmp_path,
     from skimage import data as skdata
     from PIL import Image
 
-    from ferlib.predict import predict_files
+    from ferlib.predict import load_run_model, predict_files
 
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     run_dir = tmp_path / "run"
@@ -190,6 +190,6 @@ def test_a_third_registered_model_goes_through_the_results_pages(tiny, tmp_path,
     # predict: a photo classified with it
     photo = tmp_path / "astronaut.png"
     Image.fromarray(skdata.astronaut()).save(photo)
-    found = predict_files([photo], run_dir, model="tiny", out_dir=tmp_path / "out")
+    found = predict_files([photo], load_run_model(run_dir, "tiny"), out_dir=tmp_path / "out", label="Tiny")
     faces = found["faces"][str(photo)]
     assert faces and abs(sum(faces[0].probabilities.values()) - 1) < 1e-4

@@ -184,6 +184,9 @@ def test_the_repository_address_is_the_one_in_pyproject():
     url = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
     owner_name = url.removeprefix("https://github.com/")
     assert yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"] == url
+    from ferlib.tooling.pipeline import REPOSITORY
+
+    assert REPOSITORY == url  # what `ferlib run` tells an installed package's user to clone
     for path in sorted((REPO / "notebooks").glob("*.ipynb")):
         text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
         assert f"git+{url}.git" in text, f"{path.name}: the install cell names another address"

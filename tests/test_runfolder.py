@@ -148,7 +148,7 @@ def test_the_command_line_has_a_version_and_describes_every_command(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("ferlib ")
-    for command in ("run", "status", "publish", "predict", "data"):
+    for command in ("run", "status", "publish", "predict", "ship", "data"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = capsys.readouterr().out

@@ -27,8 +27,8 @@ class FastCNNConfig:
     """The sizes and the in-model augmentation of :func:`build_fast_cnn`."""
 
     # Filters of each stage (the image halves between stages): multiples of 32, which the
-    # CPU's bfloat16 matrix units (AMX) tile well; (24, 48, 96, 192) trained slower in bfloat16
-    # than in float32 on the same CPU (benchmarks/bench_fast.py).
+    # CPU's bfloat16 matrix units (AMX) tile well; (24, 48, 96, 192) trained no faster in
+    # bfloat16 than in float32 on the same CPU (benchmarks/bench_fast.py).
     widths: tuple[int, ...] = (32, 64, 128, 256)
     convs_per_stage: int = 2
     head_dropout: float = 0.2
@@ -38,7 +38,7 @@ class FastCNNConfig:
     flip: bool = True
     crop_padding: int = 4  # random crops of the image zero-padded by this many pixels; 0: none
     erasing: float = 0.5  # probability of erasing one random rectangle of a training image; 0: none
-    fused_batchnorm: bool = True  # TensorFlow's fused kernel (same arithmetic, 2.4x faster in bfloat16 on a CPU)
+    fused_batchnorm: bool = True  # TensorFlow's fused kernel (same arithmetic; in bfloat16 on a CPU, over twice as fast)
 
 
 def augmentation_layers(config: FastCNNConfig) -> list:
@@ -96,6 +96,6 @@ register_model(ModelSpec(
     layer_groups=((r"^s(\d)c0$", "stage {}"),),
     in_report=False,
     # Where the CPU has AMX (oneDNN's bfloat16 matrix tiles), widths that are multiples of 32
-    # train about 2.4x faster in mixed_bfloat16 than in float32 (benchmarks/bench_fast.py).
+    # train more than twice as fast in mixed_bfloat16 as in float32 (benchmarks/bench_fast.py).
     bfloat16=True,
 ))

@@ -21,7 +21,7 @@ from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name, load_model
 from ..splits import official_split, split_arrays, subsample
-from .fast import PLAN, FastRun, PlannedRun, read_log, train_fast
+from .fast import PLAN, FastRun, PlannedRun, train_fast
 from .run import Run
 
 #: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).

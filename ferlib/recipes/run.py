@@ -166,5 +166,7 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
               {model: choose_precision(model) for model in model_names()}, started, p)
     first = card.get("first_started_unix") if same_run else None
     write_json(folder.card, {**run.provenance(), "settings": asdict(settings),
-                             "first_started_unix": first or now.timestamp()})
+                             "first_started_unix": first or now.timestamp(),
+                             # what a model must beat to have learned (ferlib predict warns below it)
+                             "val_majority": run.baseline("val")})
     return run

@@ -6,7 +6,9 @@
     ferlib run --profile full --reexecute --no-book      # re-execute finished notebooks (trainings reused)
     ferlib publish ~/.cache/ferlib/runs/full             # copy a run's notebooks into book/results
     ferlib publish RUN_DIR --page 08_closing_the_gap     # replace that one page (it stands alone)
-    ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # emotions of the faces in a photo
+    ferlib predict photo.jpg                             # emotions of the faces, by the model ferlib ships
+    ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # ... by a run's own model
+    ferlib ship --data PATH                              # train the shipped model again, from scratch
     ferlib data --data PATH                              # a quick summary of the data
 
 Runs live in ``~/.cache/ferlib/runs/<profile>`` unless ``--run-dir`` (or ``FERLIB_RUNS``)
@@ -66,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_page_parameters(run)
     run.add_argument("--run-dir", type=Path, default=None, help="default: ~/.cache/ferlib/runs/<profile> (or $FERLIB_RUNS/<profile>)")
     run.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="Keras backend (default: KERAS_BACKEND or tensorflow)")
-    run.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these of {', '.join(NOTEBOOKS)}")
+    run.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these of {', '.join(NOTEBOOKS) or 'the pages'}")
+    run.add_argument("--notebooks", type=Path, default=None, metavar="DIR",
+                     help="the folder of the notebooks (default: the clone's notebooks/; an installed ferlib has none)")
     run.add_argument("--background", action="store_true",
                      help="detach and log to RUN_DIR/run.log; the same command resumes an interrupted run")
     run.add_argument("--reexecute", action="store_true",
@@ -84,14 +88,30 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("run_dir", type=Path)
     pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
     pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
-    predict = command("predict", "find the faces in photos and classify their emotions with a run's model",
-                      " Writes an annotated copy of each photo and one table of every face's box and seven "
-                      "probabilities.")
+    predict = command("predict", "find the faces in photos and classify their emotions",
+                      " Uses the model that ships with ferlib, or with --run a run's own model. Writes an annotated "
+                      "copy of each photo and one table of every face's box and seven probabilities; for a video "
+                      "(.mp4, .avi, .mov, .mkv ...), a table of the sampled frames' faces, an annotated video and a "
+                      "plot of each emotion over time.")
     predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
-    predict.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="a run folder with trained models")
-    predict.add_argument("--model", default="cnn", help="a registered model: cnn (default), vit, or one in FERLIB_MODELS")
+    predict.add_argument("--run", type=Path, default=None, metavar="RUN_DIR",
+                         help="a run folder with trained models (default: the model ferlib ships)")
+    predict.add_argument("--model", default="cnn", help="with --run: a registered model: cnn (default), vit, or one in FERLIB_MODELS")
     predict.add_argument("--out", type=Path, default=Path("."), help="folder for the annotated images and the table")
-    predict.add_argument("--format", choices=("csv", "json"), default="csv")
+    predict.add_argument("--format", choices=("csv", "json"), default="csv", help="the photos' table")
+    predict.add_argument("--every", type=int, default=None, metavar="N", help="videos: keep every N-th frame")
+    predict.add_argument("--per-second", type=float, default=None, metavar="R",
+                         help="videos: keep about R frames per second (default 2)")
+    ship = command("ship", "train the model ferlib ships, and write it with its card",
+                   " Trains the final fast recipe (page 8) for each seed on FER2013's Training faces, keeps the "
+                   "best on PublicTest, and writes its float16 weights, its card and their checksum. Trainings "
+                   "finished in --root (the long run's folder) are reused.")
+    ship.add_argument("--data", default="auto")
+    ship.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to train and choose among")
+    ship.add_argument("--epochs", type=int, default=None, help="instead of the recipe's 50 (fewer: a quicker, weaker model)")
+    ship.add_argument("--root", type=Path, default=None,
+                      help="folder of the trainings (default: the long run's, ~/.cache/ferlib/runs/full/closing-the-gap)")
+    ship.add_argument("--out", type=Path, default=None, help="where to write the model (default: inside ferlib)")
     data = command("data", "summarise the data set that --data finds",
                    " Counts per part and emotion, the report's split and the duplicates across it.")
     data.add_argument("--data", default="auto")
@@ -177,15 +197,21 @@ def _predict(args) -> int:
     missing = [photo for photo in args.photos if not photo.exists()]
     for photo in missing:
         _error(f"{photo}: no such file")
-    run_dir = args.run.expanduser()
-    if not run_dir.is_dir():
+    run_dir = args.run.expanduser() if args.run else None
+    if run_dir is not None and not run_dir.is_dir():
         return _error(f"{run_dir}: no such run folder (give --run a folder that `ferlib run` trained)")
     if missing:
         return 1
     from ..predict import predict_files
+    from ..video import is_video
 
+    photos = [p for p in args.photos if not is_video(p)]
     try:
-        done = predict_files(args.photos, run_dir, args.model, args.out, args.format)
+        model, label = _predictor(run_dir, args.model)
+        failed = any([_predict_video(video, model, label, args) for video in args.photos if is_video(video)])
+        if not photos:
+            return int(failed)
+        done = predict_files(photos, model, args.out, args.format, label=label)
     except (FileNotFoundError, ValueError) as err:
         return _error(str(err))
     for photo, faces in done["faces"].items():
@@ -199,7 +225,51 @@ def _predict(args) -> int:
         _error(problem)
     if done["table"] is not None:
         _say(f"table: {done['table']}")
-    return 1 if done["problems"] else 0
+    return 1 if done["problems"] or failed else 0
+
+
+def _predict_video(path: Path, model, label: str, args) -> bool:
+    """One video's faces, sampled; True where it could not be read (said in one line)."""
+    from ..predict import PhotoError
+    from ..video import predict_video
+
+    try:
+        result = predict_video(path, model, args.out, every=args.every, per_second=args.per_second, label=label)
+    except PhotoError as err:
+        _error(str(err))
+        return True
+    faces = sum(len(f) for f in result.faces)
+    _say(f"{path}: {len(result.times)} frames sampled, {faces} faces\n  table: {result.table}\n"
+         f"  annotated video: {result.video}\n  emotions over time: {result.plot}")
+    return False
+
+
+def _predictor(run_dir: Path | None, model: str):
+    """The network `predict` uses and its name on the annotated photos: the shipped model, or a
+    run's (with a warning on stderr when that one has not learned)."""
+    if run_dir is None:
+        from ..shipped import load_shipped_model, shipped_card
+
+        card = shipped_card()
+        return load_shipped_model(), f"ferlib's model ({card['private_test']:.0%} on FER2013's PrivateTest)"
+    from ..models import display_name
+    from ..predict import load_run_model, not_learned_warning
+
+    network = load_run_model(run_dir, model)
+    warning = not_learned_warning(run_dir, model)
+    if warning:
+        print(f"ferlib: {warning}", file=sys.stderr, flush=True)
+    return network, display_name(model)
+
+
+def _ship(args) -> int:
+    from ..recipes.ship import ship
+    from ..shipped import FOLDER
+
+    card = ship(args.data, seeds=tuple(args.seeds), epochs=args.epochs, root=args.root, out=args.out or FOLDER)
+    _say(f"shipped seed {card['seed']} ({card['chosen']}): PrivateTest {card['private_test']:.2%}, "
+         f"{card['private_test_tta']:.2%} with flip averaging, into {args.out or FOLDER}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "predict":
             return _predict(args)
+        if args.command == "ship":
+            return _ship(args)
         if args.command == "status":
             return _status(args.run_dir.expanduser())
         if args.command == "publish":
@@ -269,8 +341,9 @@ def _run(args, argv: list[str]) -> int:
         _say("No FER2013 found (set FER2013_PATH or --data): running on the SYNTHETIC stand-in data.")
         data = "synthetic"
     parameters = PageParameters(**{name: getattr(args, name) for name in page_parameter_names() if name != "run_dir"})
+    elsewhere = {"notebooks_dir": args.notebooks} if args.notebooks else {}  # else the clone's
     run_notebooks(folder.root, parameters.with_values(data=data), backend=args.backend, only=args.only,
-                  resume=not args.reexecute)
+                  resume=not args.reexecute, **elsewhere)
     if not args.no_book and not args.only:
         _say("building the book from this run ...")
         html = build_book(stage_book(folder.root))

@@ -21,6 +21,8 @@ from ..parameters import PageParameters
 from ..runfolder import RunFolder
 
 REPO = Path(__file__).resolve().parents[2]
+#: Where the notebooks and the book live (pyproject.toml's project URL; tests keep the two equal).
+REPOSITORY = "https://github.com/fer-course-book/cnn-vs-vit-fer2013"
 
 
 class PipelineError(RuntimeError):
@@ -55,6 +57,11 @@ def run_notebooks(
     parameters = (parameters or PageParameters()).with_values(**values)
     data = parameters.data
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
+    if not notebooks_dir.is_dir():
+        raise PipelineError(
+            f"no notebooks in {notebooks_dir}: they come with the repository, not with an installed ferlib. "
+            f"Get them with `git clone {REPOSITORY}` and run `ferlib run --notebooks cnn-vs-vit-fer2013/notebooks`"
+            " (or run from the clone)")
     pages = notebook_names(notebooks_dir)
     unknown = set(only or ()) - set(pages)
     if unknown:
