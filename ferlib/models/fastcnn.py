@@ -32,8 +32,8 @@ class FastCNNConfig:
     widths: tuple[int, ...] = (32, 64, 128, 256)
     convs_per_stage: int = 2
     head_dropout: float = 0.2
-    # Keras's default. The first recipe's 0.9 suited its ten epochs, but its moving statistics,
-    # an average of the last ten batches or so, made the score swing by a point from epoch to epoch.
+    # Keras's default. With the first recipe's 0.9 (moving statistics of about the last ten
+    # batches) the probe's PublicTest score moved 0.8 points between its last epochs; 0.2 with 0.99.
     batchnorm_momentum: float = 0.99
     flip: bool = True
     crop_padding: int = 4  # random crops of the image zero-padded by this many pixels; 0: none
