@@ -215,7 +215,7 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62, "c": 0.64}), n_test=3589)
     shown = style_seeds(seeds).data
     assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0, 1, 2"
-    assert shown.loc[0, "precision"] == "bfloat16"  # what the trainings recorded
+    assert shown.loc[0, "dtype"] == "bf16"  # what the trainings recorded
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01)
     shown = style_ablation(ablation).data
     assert shown.loc[0, "Δ"] == "-3.1 pts" and shown.loc[0, "McNemar p"] == "0.01 *"
