@@ -313,7 +313,8 @@ def plan_table(trainings: GapTrainings) -> pd.DataFrame:
                      "planned": ", ".join(str(p.seed) for p in planned),
                      "PublicTest": f"{np.mean([d['public_test'] for d in done]):.1%}" if done else "–",
                      "minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
-    return pd.DataFrame(rows).set_index("recipe")
+    # "recipe" heads the label column in the header row (an index name would add a row of its own)
+    return pd.DataFrame(rows).set_index("recipe").rename_axis(index=None, columns="recipe")
 
 
 def reference_lines(peer: PeerScores) -> dict[str, float]:
