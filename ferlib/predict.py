@@ -189,9 +189,16 @@ def predict_photo(source, model, margin: float = 0.1) -> list[Face]:
     """Every face the detector finds in the photo, with the model's seven probabilities.
 
     An empty list means no face was found."""
-    photo = read_photo(source)
-    boxes = detect_faces(photo)
-    return classify_faces([crop_face(photo, box, margin) for box in boxes], boxes, model)
+    return faces_in_images([read_photo(source)], model, margin)[0]
+
+
+def faces_in_images(images: list[np.ndarray], model, margin: float = 0.1) -> list[list[Face]]:
+    """The faces of each RGB image, found one image at a time and classified all together in
+    one network call (a call per image would pay the network's per-call cost each time)."""
+    boxes = [detect_faces(image) for image in images]
+    crops = [crop_face(image, box, margin) for image, found in zip(images, boxes) for box in found]
+    faces = iter(classify_faces(crops, [box for found in boxes for box in found], model))
+    return [[next(faces) for _ in found] for found in boxes]
 
 
 def classify_faces(crops, boxes, model, batch_size: int = 256) -> list[Face]:
@@ -350,11 +357,8 @@ def predict_files(photos, model, out_dir=None, fmt: str = "csv", label: str = "t
                 read[str(photo)] = read_photo(photo)
             except PhotoError as err:
                 problems[str(photo)] = str(err)
-        boxes = {photo: detect_faces(pixels) for photo, pixels in read.items()}
-        crops = [crop_face(read[photo], box) for photo in read for box in boxes[photo]]
-        faces = iter(classify_faces(crops, [box for photo in read for box in boxes[photo]], model))
-        for photo, pixels in read.items():
-            results[photo] = [next(faces) for _ in boxes[photo]]
+        for (photo, pixels), faces in zip(read.items(), faces_in_images(list(read.values()), model)):
+            results[photo] = faces
             images[photo] = _save_annotated(pixels, results[photo], out_dir / f"{Path(photo).stem}.faces.png",
                                             f"{Path(photo).name}: " + _faces_title(results[photo], label))
     table = write_faces(results, out_dir / f"faces.{fmt}", fmt) if results else None

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .fer2013 import EMOTIONS
-from .predict import Face, PhotoError, classify_faces, crop_face, detect_faces, read_photo
+from .predict import Face, PhotoError, faces_in_images, read_photo
 
 #: File endings `ferlib predict` treats as videos.
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -132,11 +132,7 @@ def predict_video(path, model, out_dir=None, *, every: int | None = None, per_se
 
 def _classify(batch, model, native_fps, result: VideoResult, writer, rows: list) -> None:
     """One network call for the faces of a batch of sampled frames; the frames' rows and annotations."""
-    boxes = [detect_faces(frame) for _, frame in batch]
-    faces = iter(classify_faces([crop_face(frame, box) for (_, frame), found in zip(batch, boxes) for box in found],
-                                [box for found in boxes for box in found], model))
-    for (index, frame), found in zip(batch, boxes):
-        frame_faces = [next(faces) for _ in found]
+    for (index, frame), frame_faces in zip(batch, faces_in_images([frame for _, frame in batch], model)):
         seconds = index / native_fps
         result.times.append(seconds)
         result.faces.append(frame_faces)
