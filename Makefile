@@ -15,7 +15,7 @@ BACKEND ?=
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,jax]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,jax,opencv]"
 	touch $@
 
 setup: $(VENV)/.installed

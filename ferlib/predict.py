@@ -4,8 +4,8 @@
     for face in faces:
         print(face.box, face.emotion, face.probabilities)
 
-Faces are found with OpenCV's Haar cascade for frontal faces, which ships inside the
-``opencv-python-headless`` wheel (no download). Each face is cropped with a small margin,
+Faces are found by :mod:`ferlib.detector` (OpenCV's Haar cascade on OpenCV 4, YuNet on
+OpenCV 5). Each face is cropped with a small margin,
 converted to grey levels and resized to 48 x 48, the form FER2013's faces were collected in,
 then scaled like the training images.
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .detector import detect_faces
 from .fer2013 import EMOTIONS, IMAGE_SIZE, as_model_input
 from .pixels import eight_bit
 
@@ -70,6 +70,8 @@ def _photo_bytes(source, name: str | None) -> tuple[bytes, str]:
     else:
         path = Path(source).expanduser()
         name = name or str(path)
+        if path.is_dir():
+            raise PhotoError(f"{name}: a folder, not a photo; give the photos in it (for example {name}/*.jpg)")
         if not path.is_file():
             raise PhotoError(f"{name}: no such file")
         if path.stat().st_size > MAX_BYTES:
@@ -159,18 +161,6 @@ def load_photo(photo: str = "sample") -> np.ndarray:
             raise PhotoError(f"{photo}: larger than {MAX_BYTES // 2**20} MB; use a smaller photo")
         return read_photo(content, name=str(photo))
     return read_photo(photo)
-
-
-def detect_faces(photo: np.ndarray, min_size: int = 30) -> list[tuple[int, int, int, int]]:
-    """Boxes ``(x, y, w, h)`` of the frontal faces in an RGB photo, largest first."""
-    import cv2
-
-    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
-    if cascade.empty():  # pragma: no cover - the wheel ships the file
-        raise RuntimeError("OpenCV's frontal-face cascade is missing from this opencv installation")
-    grey = cv2.equalizeHist(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))  # detection only; the crops keep the photo's pixels
-    boxes = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
-    return sorted((tuple(int(v) for v in box) for box in boxes), key=lambda b: -b[2] * b[3])
 
 
 def crop_face(photo: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.1) -> np.ndarray:
@@ -359,10 +349,22 @@ def predict_files(photos, model, out_dir=None, fmt: str = "csv", label: str = "t
                 problems[str(photo)] = str(err)
         for (photo, pixels), faces in zip(read.items(), faces_in_images(list(read.values()), model)):
             results[photo] = faces
-            images[photo] = _save_annotated(pixels, results[photo], out_dir / f"{Path(photo).stem}.faces.png",
+            images[photo] = _save_annotated(pixels, results[photo], _annotated_name(photo, out_dir, images.values()),
                                             f"{Path(photo).name}: " + _faces_title(results[photo], label))
     table = write_faces(results, out_dir / f"faces.{fmt}", fmt) if results else None
     return {"faces": results, "problems": problems, "images": images, "table": table}
+
+
+def _annotated_name(photo: str, out_dir: Path, taken) -> Path:
+    """``<stem>.faces.png`` in `out_dir`, numbered when another photo of this call had the same
+    stem (``face.jpg`` and ``face.png``, or ``a/face.jpg`` and ``b/face.jpg``)."""
+    taken = set(taken)
+    stem = Path(photo).stem
+    target, n = out_dir / f"{stem}.faces.png", 1
+    while target in taken:
+        n += 1
+        target = out_dir / f"{stem}-{n}.faces.png"
+    return target
 
 
 def _faces_title(faces: list[Face], label: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .detector import opencv
 from .fer2013 import EMOTIONS
 from .predict import Face, PhotoError, faces_in_images, read_photo
 
@@ -66,7 +67,7 @@ def sample_step(native_fps: float, every: int | None, per_second: float | None) 
 
 
 def _open(path: Path):
-    import cv2
+    cv2 = opencv()
 
     if not path.is_file():
         raise PhotoError(f"{path}: no such file")

@@ -136,6 +136,30 @@ def test_predict_checks_its_paths_before_loading_a_model(tmp_path, capsys, monke
     assert said.err.strip() == f"ferlib: error: {tmp_path / 'typo.jpg'}: no such file" and said.out == ""
 
 
+def test_a_missing_photo_among_others_is_named_and_the_others_are_read(astronaut, run_with_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", str(tmp_path / "typo.jpg"), str(astronaut), str(tmp_path), "--run", str(run_with_model),
+                 "--out", str(out)])
+    said = capsys.readouterr()
+    assert code == 1  # something was not read
+    assert f"{tmp_path / 'typo.jpg'}: no such file" in said.err
+    assert f"{tmp_path}: a folder, not a photo" in said.err
+    assert f"{astronaut}: face 1" in said.out
+
+
+def test_photos_with_the_same_name_keep_their_own_annotated_image(astronaut, run_with_model, tmp_path):
+    from ferlib.predict import load_run_model, predict_files
+
+    twin = tmp_path / "elsewhere" / astronaut.name
+    twin.parent.mkdir()
+    Image.open(astronaut).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(twin)
+    png = tmp_path / "astronaut.png"
+    Image.open(astronaut).save(png)
+    done = predict_files([astronaut, twin, png], load_run_model(run_with_model, "cnn"), tmp_path / "out")
+    written = list(done["images"].values())
+    assert len(set(written)) == 3 and all(path.is_file() for path in written)
+
+
 def test_predict_names_a_model_file_cut_short(astronaut, run_with_model, tmp_path, capsys):
     import shutil
 

@@ -132,7 +132,8 @@ def test_environment_yml_matches_pyproject(pyproject):
     conda = _requirements(lines)
     project = pyproject["project"]
     declared = _requirements(project["dependencies"] + project["optional-dependencies"]["dev"]
-                             + project["optional-dependencies"].get("jax", []))
+                             + project["optional-dependencies"].get("jax", [])
+                             + project["optional-dependencies"].get("opencv", []))
     assert set(CORE) <= set(conda), f"environment.yml lacks {sorted(set(CORE) - set(conda))}"
     assert set(conda) == set(declared), (
         f"only in environment.yml: {sorted(set(conda) - set(declared))}; "

@@ -200,15 +200,17 @@ def _predict(args) -> int:
     run_dir = args.run.expanduser() if args.run else None
     if run_dir is not None and not run_dir.is_dir():
         return _error(f"{run_dir}: no such run folder (give --run a folder that `ferlib run` trained)")
-    if missing:
+    if len(missing) == len(args.photos):
         return 1
     from ..predict import predict_files
     from ..video import is_video
 
-    photos = [p for p in args.photos if not is_video(p)]
+    # The others are still read: one mistyped name among many does not cost the rest.
+    found = [p for p in args.photos if p not in missing]
+    photos = [p for p in found if not is_video(p)]
     try:
         model, label = _predictor(run_dir, args.model)
-        failed = any([_predict_video(video, model, label, args) for video in args.photos if is_video(video)])
+        failed = any([_predict_video(video, model, label, args) for video in found if is_video(video)]) or bool(missing)
         if not photos:
             return int(failed)
         done = predict_files(photos, model, args.out, args.format, label=label)
