@@ -89,13 +89,13 @@ _OWNERS = {
                 "style_seeds", "style_table", "style_table1"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
-    "train": ("TrainConfig", "learning_rate_drops", "read_history", "set_seed", "train_model"),
+    "train": ("TrainConfig", "learning_rate_drops", "read_history", "report_callbacks", "set_seed", "train_model"),
 }
 _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
 # Modules reached as attributes (``fl.beyond.tta_scores``, ``fl.predict.predict_photo``).
 _MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus",
             "closing_gap": "recipes.closing_gap", "fast": "recipes.fast", "literature": "literature",
-            "shipped": "shipped"}
+            "shipped": "shipped", "phase1": "recipes.phase1"}
 
 __all__ = sorted(_WHERE) + sorted(_MODULES)
 

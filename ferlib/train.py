@@ -91,6 +91,39 @@ def report_callbacks(config: TrainConfig = TrainConfig()) -> list[keras.callback
     return callbacks
 
 
+#: The settings that decide what a callback does (its counters and remembered bests are state).
+_CALLBACK_SETTINGS = ("monitor", "mode", "patience", "min_delta", "restore_best_weights", "baseline",
+                      "start_from_epoch", "factor", "min_lr", "cooldown")
+
+
+def callback_differences(shown, expected) -> list[str]:
+    """How the callbacks written out on a page differ from the ones a training expects (class,
+    order and settings such as monitor, patience and factor). Empty when they are the same."""
+    shown, expected = list(shown), list(expected)
+    if [type(c).__name__ for c in shown] != [type(c).__name__ for c in expected]:
+        return [f"callbacks {[type(c).__name__ for c in shown]}, expected {[type(c).__name__ for c in expected]}"]
+    return [f"{type(mine).__name__}.{key} = {getattr(mine, key, None)!r}, expected {getattr(theirs, key, None)!r}"
+            for mine, theirs in zip(shown, expected) for key in _CALLBACK_SETTINGS
+            if getattr(mine, key, None) != getattr(theirs, key, None)]
+
+
+def compile_differences(model: keras.Model, reference: keras.Model) -> list[str]:
+    """How `model`'s compile settings (optimizer and its configuration, loss, metrics) differ
+    from `reference`'s; empty when the same. A page compiles its network in Keras, and a test
+    or a check compares it with the model ferlib compiles."""
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        return ["not compiled"]
+    mine, theirs = model.optimizer.get_config(), reference.optimizer.get_config()
+    differences = [] if type(model.optimizer) is type(reference.optimizer) else [
+        f"optimizer {type(model.optimizer).__name__}, ferlib's {type(reference.optimizer).__name__}"]
+    differences += [f"optimizer {key} {mine.get(key)!r}, ferlib's {theirs.get(key)!r}"
+                    for key in sorted(set(mine) | set(theirs)) if key != "name" and mine.get(key) != theirs.get(key)]
+    given, wanted = model.get_compile_config(), reference.get_compile_config()
+    differences += [f"{what} {given.get(what)!r}, ferlib's {wanted.get(what)!r}" for what in ("loss", "metrics")
+                    if given.get(what) != wanted.get(what)]
+    return differences
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs."""
 
@@ -339,6 +372,7 @@ def train_model(
     progress: str | Path | None = None,
     label: str | None = None,
     class_weight: dict[int, float] | None = None,
+    report_callbacks_shown: list | None = None,
 ) -> TrainResult:
     """Train `model` the report's way, the training kept in its own `folder`.
 
@@ -351,6 +385,9 @@ def train_model(
     is (re)compiled with a fresh Adam optimiser. `progress` names a JSON file that is
     updated every epoch (``ferlib status`` reads it); `label` names this training there.
     `class_weight` (emotion code -> weight) scales each image's loss by its class's weight.
+    `report_callbacks_shown` are EarlyStopping and ReduceLROnPlateau as a book page writes
+    them: checked against `config` (a ValueError lists what differs) and used in place of
+    :func:`report_callbacks`' own, so the page's objects are the ones that act.
     """
     folder = Path(folder)
     signature = _training_signature(model, config, len(train[0]), augment, seed, class_weight)
@@ -361,6 +398,11 @@ def train_model(
     augmenter = make_augmenter(seed=seed) if augment else None
     batches = BatchSequence(train[0], one_hot(train[1]), config.batch_size, augmenter, seed=seed)
     stateful = report_callbacks(config)
+    if report_callbacks_shown is not None:
+        differences = callback_differences(report_callbacks_shown, stateful)
+        if differences:
+            raise ValueError("the callbacks given are not the report's for this training: " + "; ".join(differences))
+        stateful = list(report_callbacks_shown)
     checkpoint = Checkpoint(folder / "checkpoints", folder / "history.csv", stateful)
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin

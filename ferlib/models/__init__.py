@@ -33,7 +33,7 @@ from .registry import (
 from .cnn import CNN_READING_NOTES, CNN_READINGS, INPUT_SHAPE, CNNConfig, build_cnn  # registers "cnn"
 from .vit import VIT_READING_NOTES, VIT_READINGS, VIT_TUNING_STORY, ViTConfig, build_vit  # registers "vit"
 from .fastcnn import FastCNNConfig, build_fast_cnn  # registers "fastcnn" (a later chapter's, not the report's)
-from .measure import count_multiply_adds, count_params, model_summary, model_table
+from .measure import count_multiply_adds, count_params, model_summary, model_table, network_differences
 
 
 def build_model(model: str, reading: str = "as-built", *, config=None, vit_config: ViTConfig | None = None,

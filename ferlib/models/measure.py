@@ -61,3 +61,34 @@ def model_summary(model: keras.Model) -> str:
     text = table.to_string(index=False, formatters={"parameters": "{:,}".format})
     return (f"{text}\nTotal parameters: {counts['total']:,} (trainable {counts['trainable']:,}, "
             f"non-trainable {counts['non_trainable']:,})")
+
+
+
+def layer_facts(model: keras.Model) -> list[tuple]:
+    """What two copies of a network share, per layer (inputs left out): its kind, output shape,
+    weight count, dtype policy and configuration, without the names Keras gives layers."""
+    from .layers import FusedBatchNormalization
+
+    drop = {"name", "trainable", "dtype", "seed"}
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        config = {k: v for k, v in layer.get_config().items() if k not in drop}
+        # ferlib's fused batch norm is Keras's layer computed by one TensorFlow kernel: the same layer
+        kind = "BatchNormalization" if isinstance(layer, FusedBatchNormalization) else type(layer).__name__
+        rows.append((kind, tuple(layer.output.shape[1:]), layer.count_params(), layer.dtype_policy.name,
+                     repr(sorted(config.items()))))
+    return rows
+
+
+def network_differences(shown: keras.Model, built: keras.Model) -> list[str]:
+    """How `shown` (a network written out on a book page) differs from `built` (ferlib's), layer
+    by layer: kind, output shape, weights, dtype policy, configuration. Empty when the same."""
+    ours, theirs = layer_facts(shown), layer_facts(built)
+    differences = [] if len(ours) == len(theirs) else [f"{len(ours)} layers, ferlib's has {len(theirs)}"]
+    for i, (a, b) in enumerate(zip(ours, theirs), start=1):
+        for what, mine, reference in zip(("kind", "output shape", "weights", "dtype policy", "configuration"), a, b):
+            if mine != reference:
+                differences.append(f"layer {i} ({a[0]}): {what} {mine}, ferlib's {reference}")
+    return differences

@@ -226,46 +226,28 @@ def gap_provenance(run: Run, sizes: dict[str, int], records: list[dict]) -> dict
             "precision": {r["name"]: r["precision"] for r in records if r.get("precision")}}
 
 
-def _layer_signature(model) -> list[tuple]:
-    """What two copies of a network share: each layer's type, output shape, weight count and
-    configuration, without the names Keras gives layers."""
-    from ..models import FusedBatchNormalization
-
-    drop = {"name", "trainable", "dtype", "seed"}
-    rows = []
-    for layer in model.layers:
-        config = {k: v for k, v in layer.get_config().items() if k not in drop}
-        # ferlib's fused batch norm is Keras's layer computed by one TensorFlow kernel: the same layer
-        kind = "BatchNormalization" if isinstance(layer, FusedBatchNormalization) else type(layer).__name__
-        rows.append((kind, tuple(layer.output.shape), layer.count_params(), repr(sorted(config.items()))))
-    return rows
-
-
 def check_same_network(model, planned: PlannedRun | None = None) -> None:
     """Raise AssertionError unless `model` (the page's Keras code) is layer for layer the
     network :func:`train_plan` trains (``build_model(planned.model)``)."""
-    from ..models import build_model
+    from ..models import build_model, network_differences
 
     planned = planned or PLAN[0]
     theirs = build_model(planned.model, config=planned.config or planned.recipe.network)
-    ours, reference = _layer_signature(model), _layer_signature(theirs)
-    assert len(ours) == len(reference), f"the page's network has {len(ours)} layers, ferlib's {len(reference)}"
-    for i, (a, b) in enumerate(zip(ours, reference)):
-        assert a == b, f"layer {i} differs: the page's {a[:3]}, ferlib's {b[:3]}\n{a[3]}\n{b[3]}"
+    differences = network_differences(model, theirs)
+    assert not differences, "the page's network is not ferlib's:\n" + "\n".join(differences)
 
 
 def check_same_compile(model, planned: PlannedRun, steps_per_epoch: int) -> None:
     """Raise AssertionError unless `model` is compiled as :func:`~ferlib.recipes.fast.compile_fast`
     compiles it for `planned` (optimizer, schedule and loss configurations)."""
     from ..models import build_model
+    from ..train import compile_differences
     from .fast import compile_fast
 
     reference = compile_fast(build_model(planned.model, config=planned.config or planned.recipe.network),
                              planned.recipe, steps_per_epoch)
-    for part in ("optimizer", "loss"):
-        ours, theirs = getattr(model, part).get_config(), getattr(reference, part).get_config()
-        ours.pop("name", None), theirs.pop("name", None)
-        assert ours == theirs, f"the page's {part} differs from ferlib's:\n{ours}\n{theirs}"
+    differences = compile_differences(model, reference)
+    assert not differences, "the page's compile differs from ferlib's:\n" + "\n".join(differences)
 
 
 @dataclass

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
+import numpy as np
 import pandas as pd
 
 from ..evaluate import evaluate_model
-from ..models import VIT_TUNING_STORY, ViTConfig, build_model, count_params
-from ..train import TrainResult
+from ..models import VIT_TUNING_STORY, ViTConfig, build_model, count_params, network_differences
+from ..train import TrainResult, compile_differences, compile_model
 from .readings import build_for_run, choose_reading
 from .run import Run
 
@@ -30,15 +32,49 @@ class Phase1Result:
         return {f"{self.name}_p1_{part}_acc": float(score["accuracy"]) for part, score in self.scores.items()}
 
 
-def train_phase1(run: Run, model: str, verbose: int = 2) -> Phase1Result:
-    """Phase 1 of the report for a registered model: train, evaluate, save metrics."""
-    result = run.train(build_for_run(run, model), run.folder.phase1(model), verbose=verbose)
+def train_phase1(run: Run, model: str, verbose: int = 2, *, network: keras.Model | None = None,
+                 callbacks: list | None = None) -> Phase1Result:
+    """Phase 1 of the report for a registered model: train, evaluate, save metrics.
+
+    `network` and `callbacks` are what a book page writes out in Keras: the network, built and
+    compiled, and the report's EarlyStopping and ReduceLROnPlateau. They are checked against
+    ferlib's (layers, shapes, weights, dtype policies, initial weights, compile settings,
+    callback settings; an error lists what differs), the page's callbacks act in the
+    training, and the network trains as ferlib builds it (the same one, with batch norm in
+    TensorFlow's fused kernel where that backend runs).
+    """
+    if network is not None:
+        check_same_network(run, model, network)
+        check_same_compile(run, network)
+    result = run.train(build_for_run(run, model), run.folder.phase1(model), verbose=verbose,
+                       report_callbacks_shown=callbacks)
     scores = evaluate_model(result.model, run.arrays)
     run.save_metrics(f"{model}_phase1", {"model": model, "reading": choose_reading(run, model),
                                          "params": count_params(result.model), "epochs": result.epochs,
                                          "train_seconds": result.seconds, "scores": scores,
                                          "history": result.history.to_dict(orient="list")})
     return Phase1Result(result, scores, model)
+
+
+def check_same_network(run: Run, model: str, network: keras.Model) -> None:
+    """Raise AssertionError unless `network` (a page's Keras code, built under the run's seed and
+    precision) is layer for layer, and initial weight for initial weight, the network
+    :func:`train_phase1` trains for `model` in this run."""
+    built = build_for_run(run, model)
+    differences = network_differences(network, built)
+    if not differences:
+        differences = [f"initial weights of {a.path} differ (seed with keras.utils.set_random_seed(run.seed) first)"
+                       for a, b in zip(network.weights, built.weights)
+                       if not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))][:3]
+    assert not differences, f"the page's network is not ferlib's {model}:\n" + "\n".join(differences)
+
+
+def check_same_compile(run: Run, network: keras.Model) -> None:
+    """Raise AssertionError unless `network` is compiled as phase 1 compiles (:func:`compile_model`)."""
+    reference = compile_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]),
+                              run.train_config().learning_rate)
+    differences = compile_differences(network, reference)
+    assert not differences, "the page's compile differs from phase 1's:\n" + "\n".join(differences)
 
 
 def tuning_name(config: ViTConfig) -> str:

@@ -85,7 +85,8 @@ class Run:
 
     def train(self, model: keras.Model, folder: Path, config: TrainConfig | None = None, *,
               arrays: tuple[np.ndarray, np.ndarray] | None = None, augment: bool = False,
-              class_weight: dict[int, float] | None = None, verbose: int = 2) -> TrainResult:
+              class_weight: dict[int, float] | None = None, verbose: int = 2,
+              report_callbacks_shown: list | None = None) -> TrainResult:
         """Train on this run's training images (or `arrays`), resumably, reporting progress;
         ``verbose=2`` prints one short line per epoch (:func:`~ferlib.display.epoch_lines`)."""
         config = config or self.train_config()
@@ -93,7 +94,7 @@ class Run:
         return train_model(model, arrays or self.arrays["train"], self.arrays["val"], folder, config,
                            augment=augment, seed=self.seed, verbose=verbose, progress=self.folder.progress,
                            label=folder.relative_to(self.run_dir).as_posix(), class_weight=class_weight,
-                           callbacks=lines)
+                           callbacks=lines, report_callbacks_shown=report_callbacks_shown)
 
     def baseline(self, part: str = "val") -> float:
         """Accuracy on `part` of always answering the most common training emotion."""

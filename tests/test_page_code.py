@@ -1,0 +1,113 @@
+"""The Keras code the book shows is the code ferlib runs.
+
+Page cells are executed here as the page runs them (the cell's source, read from the committed
+notebook), and what they build is compared with what ferlib trains: every reading of the CNN,
+in float32 and in mixed_bfloat16, layer for layer and initial weight for initial weight; the
+compile call; the callbacks. A change on either side without the other fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from ferlib.models import CNN_READINGS, build_model, network_differences
+from ferlib.train import TrainConfig, callback_differences, compile_differences, compile_model, report_callbacks
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def page_cell(page: str, marker: str) -> str:
+    """The source of the one code cell of `page` that contains `marker`."""
+    cells = json.loads((NOTEBOOKS / f"{page}.ipynb").read_text())["cells"]
+    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    assert len(found) == 1, f"{page}: {len(found)} code cells contain {marker!r}"
+    return found[0]
+
+
+def run_cell(page: str, marker: str, namespace: dict | None = None) -> dict:
+    namespace = {} if namespace is None else namespace
+    exec(page_cell(page, marker), namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def report_cnn():
+    return run_cell("02_cnn", "def report_cnn(")["report_cnn"]
+
+
+@pytest.fixture(autouse=True)
+def default_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _page_build(report_cnn, reading: str, precision: str, seed: int = 3):
+    """What page 02's build cell does, for one reading and policy."""
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy(precision)
+    model = report_cnn(**CNN_READINGS[reading])
+    keras.mixed_precision.set_global_policy("float32")
+    return model
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("reading", sorted(CNN_READINGS))
+def test_page_02_builds_ferlibs_cnn_in_every_reading(report_cnn, reading, precision):
+    shown = _page_build(report_cnn, reading, precision)
+    built = build_model("cnn", reading, precision=precision, seed=3)
+    assert network_differences(shown, built) == []
+    assert shown.count_params() == built.count_params()
+    for a, b in zip(shown.weights, built.weights):  # the same seed gives the same initial weights
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
+
+
+def test_a_page_network_that_drifts_is_caught(report_cnn):
+    built = build_model("cnn", "as-built", seed=3)
+    assert any("configuration" in d for d in network_differences(report_cnn(dropout=0.5), built))
+    assert any("dtype policy" in d for d in network_differences(_page_build(report_cnn, "as-built", "mixed_bfloat16"),
+                                                                 built))
+    other_reading = report_cnn(**CNN_READINGS["dense-batchnorm"])
+    assert any("layers" in d for d in network_differences(other_reading, built))
+
+
+def test_page_02_compiles_as_phase_1_does(report_cnn):
+    model = report_cnn()
+    namespace = run_cell("02_cnn", "cnn.compile(", {"cnn": model, "keras": keras})
+    reference = compile_model(build_model("cnn", "as-built"), TrainConfig().learning_rate)
+    assert compile_differences(namespace["cnn"], reference) == []
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    (difference,) = compile_differences(model, reference)
+    assert difference.startswith("optimizer learning_rate 0.0099")
+
+
+def test_page_02_shows_the_callbacks_phase_1_uses():
+    shown = run_cell("02_cnn", "callbacks = [", {"keras": keras})["callbacks"]
+    assert callback_differences(shown, report_callbacks(TrainConfig())) == []
+    assert callback_differences(shown[:1], report_callbacks(TrainConfig()))  # one left out
+    shown[1].factor = 0.5
+    assert callback_differences(shown, report_callbacks(TrainConfig())) == [
+        "ReduceLROnPlateau.factor = 0.5, expected 0.9"]
+
+
+def test_the_pages_callbacks_are_the_ones_that_act(tmp_path):
+    from ferlib.models import build_cnn
+    from ferlib.train import train_model
+
+    rng = np.random.default_rng(0)
+    data = (rng.random((32, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, 32))
+    shown = run_cell("02_cnn", "callbacks = [", {"keras": keras})["callbacks"]
+    tiny = build_cnn(filters=(4, 4, 4, 4), dense_units=(8, 8, 8))
+    config = TrainConfig(epochs=1, batch_size=16)
+    train_model(tiny, data, data, tmp_path / "a", config, verbose=0, report_callbacks_shown=shown)
+    assert shown[0].best is not None and shown[1].best is not None  # they watched this training
+    drifted = run_cell("02_cnn", "callbacks = [", {"keras": keras})["callbacks"]
+    drifted[0].patience = 3
+    with pytest.raises(ValueError, match="EarlyStopping.patience = 3, expected 10"):
+        train_model(build_cnn(filters=(4, 4, 4, 4), dense_units=(8, 8, 8)), data, data, tmp_path / "b", config,
+                    verbose=0, report_callbacks_shown=drifted)
