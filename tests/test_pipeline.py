@@ -467,9 +467,10 @@ def test_a_trainings_epoch_lines_are_published_as_one_output():
     assert tidy[0]["text"] == "epoch 1/3, accuracy 0.5\nepoch 2/3, accuracy 0.5\nepoch 3/3, accuracy 0.5\n"
 
 
-def test_published_notebooks_take_the_runs_values_in_their_parameters_cell(smoke_run, tmp_path):
-    """No injected-parameters cell survives publishing: the run's values sit in the
-    parameters cell itself, so a student's edit there is what the notebook then uses."""
+def test_published_notebooks_keep_runnable_defaults_and_name_the_runs_values(smoke_run, tmp_path):
+    """No injected-parameters cell survives publishing: the parameters cell keeps its defaults
+    (a student's download runs in minutes) and names the run's values in a comment, and a
+    student's edit there is what the notebook then uses."""
     book = tmp_path / "book"
     book.mkdir()
     run_dir = tmp_path / "run"
@@ -481,17 +482,29 @@ def test_published_notebooks_take_the_runs_values_in_their_parameters_cell(smoke
         assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])], name
         (parameters,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         source = parameters.source
-        assert "seed = 7" in source and 'profile = "smoke"' in source and 'run_dir = "."' in source, source
-        assert source.count("seed =") == 1
+        assert "seed = 42" in source and 'profile = "smoke"' in source, source
+        note = " ".join(line.removeprefix("# ") for line in source.split("# The values above")[1].splitlines())
+        assert "seed = 7" in note and 'run_dir = "."' in note, source
         # the notebook, run as published with one parameter edited, uses the edit
         namespace: dict = {}
-        exec(source.replace("seed = 7", "seed = 11"), namespace)
+        exec(source.replace("seed = 42", "seed = 11"), namespace)
         assert namespace["seed"] == 11 and namespace["profile"] == "smoke"
 
 
-def test_merging_parameters_keeps_comments_and_adds_new_names():
-    merged = publish_module._merge_parameters('profile = "smoke"  # how big\nseed = 42\n', 'profile = "full"\nepochs = 3\n')
-    assert merged.splitlines() == ['profile = "full"  # how big', "seed = 42", "epochs = 3"]
+def test_published_parameters_keep_the_defaults_and_name_the_runs_values():
+    cell = publish_module.published_parameters('profile = "smoke"  # how big\nseed = 42\n',
+                                               'profile = "full"\nseed = 42\nrun_dir = "."\n')
+    lines = cell.splitlines()
+    assert lines[:2] == ['profile = "smoke"  # how big', "seed = 42"]
+    note = " ".join(line.removeprefix("# ") for line in lines[2:])
+    assert all(line.startswith("# ") and len(line) <= 80 for line in lines[2:])
+    assert note.endswith('used profile = "full", run_dir = ".".') and "seed" not in note
+    namespace: dict = {}
+    exec(cell, namespace)
+    assert namespace["profile"] == "smoke"
+    # published again (from a page that already carries the note): one note, not two
+    assert publish_module.published_parameters(cell, 'profile = "full"\nrun_dir = "."\n') == cell
+    assert publish_module.published_parameters('seed = 42\n', 'seed = 42\n') == "seed = 42"
 
 
 def test_the_reproduction_page_states_cpu_time_only_where_it_was_measured():

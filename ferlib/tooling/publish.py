@@ -178,10 +178,10 @@ _STDOUT_NOISE = re.compile("^" + _RETRACING)
 def _tidy_for_book(notebook: dict) -> dict:
     """Make an executed notebook fit to publish.
 
-    * papermill's injected-parameters cell is folded into the parameters cell: the run's
-      values replace the defaults there, comments kept, and the injected cell goes. A
-      student who opens the published notebook (in Colab) and edits a parameter then gets
-      what they edited, not a later cell that silently sets it back.
+    * papermill's injected-parameters cell goes, and the parameters cell keeps its defaults
+      with the run's values written beside them as a comment (:func:`published_parameters`).
+      A student who downloads the page's notebook runs something that takes minutes, not the
+      published run's hours, and an edit to a parameter is not set back by a later cell.
     * native (C++) log lines on stderr, and TensorFlow's retracing notes on either stream,
       are removed (an output left empty goes).
     * consecutive outputs of one stream (a training's epoch lines) become one output.
@@ -191,7 +191,7 @@ def _tidy_for_book(notebook: dict) -> dict:
     parameters = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if injected is not None:
         if parameters is not None:
-            parameters["source"] = _merge_parameters("".join(parameters["source"]), "".join(injected["source"]))
+            parameters["source"] = published_parameters("".join(parameters["source"]), "".join(injected["source"]))
         cells.remove(injected)
     for cell in cells:
         if cell.get("cell_type") != "code":
@@ -216,21 +216,32 @@ def _tidy_for_book(notebook: dict) -> dict:
     return notebook
 
 
-def _merge_parameters(defaults: str, injected: str) -> str:
-    """The parameters cell with the injected assignments' values in place of the defaults."""
+def published_parameters(defaults: str, run: str) -> str:
+    """The parameters cell of a published page: its `defaults` as they are (a run started from
+    them takes minutes), then a comment giving the values that the page's own run used where they
+    differ. `run` holds that run's assignments (papermill's injected cell, or a parameters cell
+    that already holds the run's values)."""
     import ast
+    import textwrap
 
-    values = {}
-    for node in ast.parse(injected).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            values[node.targets[0].id] = ast.get_source_segment(injected, node.value)
-    lines = defaults.splitlines()
-    for i, line in enumerate(lines):
-        match = re.match(r"^(\w+)\s*=\s*(.*?)(\s+#.*)?$", line)
-        if match and match.group(1) in values:
-            lines[i] = f"{match.group(1)} = {values.pop(match.group(1))}{match.group(3) or ''}"
-    lines += [f"{name} = {value}" for name, value in values.items()]
-    return "\n".join(lines)
+    def values(source: str) -> dict[str, str]:
+        found = {}
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                found[node.targets[0].id] = ast.get_source_segment(source, node.value)
+        return found
+
+    kept = defaults.rstrip().split(f"\n# {_RUN_NOTE[:34]}")[0].splitlines()  # a note from an earlier publish goes
+    default = values("\n".join(kept))
+    differ = [f"{name} = {value}" for name, value in values(run).items() if default.get(name) != value]
+    if not differ:
+        return "\n".join(kept)
+    note = textwrap.wrap(f"{_RUN_NOTE} {', '.join(differ)}.", 78)
+    return "\n".join([*kept, *(f"# {line}" for line in note)])
+
+
+# The comment under a published page's parameters: the defaults above, the page's run in it.
+_RUN_NOTE = "The values above are the defaults: a run you start takes minutes. The run behind this page used"
 
 
 def _scrub(text: str, run_dir: Path) -> str:
