@@ -158,6 +158,27 @@ class FastRun:
     model: keras.Model | None = None
 
 
+def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """One tf.data pipeline for a whole training: each pass over ``(x, y)`` in a new order, in
+    batches of `batch_size` (the last one smaller), passes repeated without end; ``fit`` takes
+    it with ``steps_per_epoch`` = the batches in one pass. None where TensorFlow is missing
+    (then ``fit`` gets the arrays).
+
+    Given arrays, Keras makes a new tf.data iterator every epoch. Destroying the last one
+    waited on tf.data's thread pool for about as long as an epoch's training, in about a third
+    of the epochs on a 2-core CPU (``benchmarks/bench_input.py``). One iterator for the
+    whole training never waits.
+    """
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    images, labels = tf.constant(x), tf.constant(y)
+    batches = order.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+    return batches.repeat().prefetch(2)
+
+
 def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed: int = 0,
                model_name: str = "fastcnn", config=None, progress=None, keep_model: bool = True) -> FastRun:
     """Train `model_name` (default: the fast CNN with ``recipe.network``) with the fast recipe
@@ -197,8 +218,13 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
     steps = int(np.ceil(len(y) / recipe.batch_size))
     compile_fast(model, recipe, steps)
     log = EpochLog(folder / "log.jsonl", arrays, recipe.flip_tta, progress, precision)
-    model.fit(x, one_hot(y), batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True, verbose=0,
-              callbacks=[log, keras.callbacks.BackupAndRestore(str(folder / "backup"))])
+    callbacks = [log, keras.callbacks.BackupAndRestore(str(folder / "backup"))]
+    batches = training_batches(x, one_hot(y), recipe.batch_size, seed)
+    if batches is None:
+        model.fit(x, one_hot(y), batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True, verbose=0,
+                  callbacks=callbacks)
+    else:
+        model.fit(batches, steps_per_epoch=steps, epochs=recipe.epochs, verbose=0, callbacks=callbacks)
     # fit ends by putting the averaged weights into the model: the one the run reports.
     save_model(model, folder / "model.keras")
     last = log.rows[-1]
