@@ -188,7 +188,10 @@ def test_a_phone_photo_stored_sideways_is_turned_by_its_exif_note(tmp_path):
     exif[0x0112] = 6  # Orientation: turn 90 degrees clockwise to display
     path = tmp_path / "phone.jpg"
     Image.fromarray(np.ascontiguousarray(sideways)).save(path, quality=95, exif=exif.tobytes())
-    assert detect_faces(np.ascontiguousarray(sideways)) == []  # the face on its side is missed
+    from ferlib.detector import face_detector
+
+    if face_detector()[0] == "haar":  # OpenCV 4's cascade misses a face on its side (YuNet may not)
+        assert detect_faces(np.ascontiguousarray(sideways)) == []
     photo = read_photo(path)
     assert photo.shape == (512, 512, 3)
     cx, cy = _face_centre(photo)

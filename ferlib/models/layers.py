@@ -21,7 +21,9 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         rank = len(inputs.shape)
-        if (keras.backend.backend() != "tensorflow" or mask is not None or self.renorm or self.synchronized
+        # Keras 3.15 has renorm; Colab's 3.13 has no such attribute
+        renorm, synchronized = getattr(self, "renorm", False), getattr(self, "synchronized", False)
+        if (keras.backend.backend() != "tensorflow" or mask is not None or renorm or synchronized
                 or not (self.scale and self.center) or rank not in (2, 4) or self.axis not in (-1, rank - 1)):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
