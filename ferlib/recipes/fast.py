@@ -224,7 +224,8 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
         model.fit(x, one_hot(y), batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True, verbose=0,
                   callbacks=callbacks)
     else:
-        model.fit(batches, steps_per_epoch=steps, epochs=recipe.epochs, verbose=0, callbacks=callbacks)
+        # shuffle=False: the pipeline shuffles each pass itself (Keras would only warn that it cannot)
+        model.fit(batches, steps_per_epoch=steps, epochs=recipe.epochs, shuffle=False, verbose=0, callbacks=callbacks)
     # fit ends by putting the averaged weights into the model: the one the run reports.
     save_model(model, folder / "model.keras")
     last = log.rows[-1]
