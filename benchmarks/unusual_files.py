@@ -157,7 +157,13 @@ def main(argv=None) -> int:
     if failures:
         print(done.stderr[-3000:], file=sys.stderr)
     if args.out:
-        args.out.write_text(table + "\n")
+        import datetime
+
+        import cv2
+
+        heading = (f"`ferlib predict` with the shipped model on {len(files)} unusual files, "
+                   f"{datetime.date.today()}, OpenCV {cv2.__version__} (python benchmarks/unusual_files.py)")
+        args.out.write_text(f"{heading}\n\n{table}\n")
     return 1 if failures else 0
 
 

@@ -209,6 +209,15 @@ def test_a_16_bit_png_keeps_its_grey_levels(tmp_path):
     _face_centre(photo)
 
 
+def test_a_floating_point_tiff_in_0_to_1_keeps_its_grey_levels(tmp_path):
+    grey = np.asarray(Image.fromarray(skimage_data.astronaut()).convert("L"), dtype=np.float32) / 255
+    path = tmp_path / "float.tif"
+    Image.fromarray(grey).save(path)  # mode F: 32-bit floats, as scientific software writes them
+    photo = read_photo(path)
+    assert photo.dtype == np.uint8 and 100 < photo.mean() < 160  # not black
+    _face_centre(photo)
+
+
 def test_an_image_past_the_pixel_limit_is_one_clear_line_and_no_warning(tmp_path, monkeypatch):
     import warnings
 
