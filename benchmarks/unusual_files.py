@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         else:
             outcome = f"FAILED ({len(mine)} answers, {len(complaints)} error lines)"
             failures.append(path.name)
-        rows.append(f"| `{path.name}` | {outcome} |")
+        rows.append(f"| `{path.name}` | {outcome.replace(str(args.set), '<set>')} |")  # no machine path in the record
     if "Traceback" in done.stderr:
         failures.append("a traceback on stderr")
     table = "\n".join(["| file | what `ferlib predict` said |", "|---|---|", *rows])
