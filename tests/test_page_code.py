@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from ferlib.models import CNN_READINGS, build_model, network_differences
+from ferlib.models import CNN_READINGS, VIT_READINGS, build_model, network_differences
 from ferlib.train import TrainConfig, callback_differences, compile_differences, compile_model, report_callbacks
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -111,3 +111,43 @@ def test_the_pages_callbacks_are_the_ones_that_act(tmp_path):
     with pytest.raises(ValueError, match="EarlyStopping.patience = 3, expected 10"):
         train_model(build_cnn(filters=(4, 4, 4, 4), dense_units=(8, 8, 8)), data, data, tmp_path / "b", config,
                     verbose=0, report_callbacks_shown=drifted)
+
+
+@pytest.fixture(scope="module")
+def report_vit():
+    namespace = run_cell("03_vit_tuning", "class PatchEncoder(")
+    return run_cell("03_vit_tuning", "def report_vit(", namespace)["report_vit"]
+
+
+@pytest.mark.parametrize("reading", sorted(VIT_READINGS))
+def test_page_03_builds_ferlibs_vit_in_every_reading(report_vit, reading):
+    keras.utils.set_random_seed(3)
+    shown = report_vit(**VIT_READINGS[reading])
+    built = build_model("vit", reading, seed=3)
+    assert network_differences(shown, built) == []
+    for a, b in zip(shown.weights, built.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
+    x = np.random.default_rng(0).random((2, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(shown.predict(x, verbose=0), built.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_page_03_builds_every_configuration_of_the_tuning_story(report_vit):
+    from dataclasses import asdict
+
+    from ferlib.models import VIT_TUNING_STORY
+
+    for config in VIT_TUNING_STORY:
+        sizes = asdict(config)
+        keras.utils.set_random_seed(3)
+        shown = report_vit(**sizes)
+        assert network_differences(shown, build_model("vit", config=config, seed=3)) == [], config.label
+
+
+def test_page_03_compiles_and_stops_as_phase_1_does(report_vit):
+    source = page_cell("03_vit_tuning", "vit.compile(")
+    taught = "\n".join(line for line in source.splitlines() if "fl." not in line)  # ferlib's calls left out
+    namespace = {"vit": report_vit(), "keras": keras}
+    exec(taught, namespace)
+    reference = compile_model(build_model("vit", "as-built"), TrainConfig().learning_rate)
+    assert compile_differences(namespace["vit"], reference) == []
+    assert callback_differences(namespace["callbacks"], report_callbacks(TrainConfig())) == []
