@@ -108,9 +108,11 @@ class RunFolder:
     def hard_indices(self, model: str) -> Path:
         return self.phase2(model) / "hard_indices.npy"
 
-    def reading(self, model: str, reading: str, precision: str | None = None) -> Path:
-        """A reading's training; `precision` names a copy trained in another precision."""
-        return self.root / "readings" / model / (f"{reading}@{precision}" if precision else reading)
+    def reading(self, model: str, reading: str, precision: str | None = None, seed: int | None = None) -> Path:
+        """A reading's training; `precision` names a copy trained in another precision, `seed`
+        one trained from another seed than the run's."""
+        name = f"{reading}@{precision}" if precision else reading
+        return self.root / "readings" / model / (f"{name}-seed{seed}" if seed is not None else name)
 
     def tuning(self, config_name: str) -> Path:
         return self.root / "vit_tuning" / config_name

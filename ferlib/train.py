@@ -11,6 +11,7 @@ history (``history.csv``, from ``CSVLogger``), and once finished the trained mod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -331,12 +332,20 @@ def model_precision(model: keras.Model) -> str:
     return model.dtype_policy.name
 
 
+def architecture_fingerprint(model: keras.Model) -> str:
+    """A short hash of every layer's configuration (rates, sizes, activations, initialisers):
+    two networks with the same parameter count but, say, another dropout rate differ here."""
+    config = json.dumps(model.get_config(), sort_keys=True, default=str)
+    return hashlib.sha256(config.encode()).hexdigest()[:16]
+
+
 def _training_signature(model: keras.Model, config: TrainConfig, n_train: int, augment: bool, seed: int,
                         class_weight: dict | None = None) -> dict:
     """What makes two trainings the same. Add new keys only when they differ from the old
     default: a changed signature makes every finished training of a long run train again."""
     signature = {"model": model.name, "params": int(model.count_params()), "config": asdict(config),
-                 "n_train": int(n_train), "augment": augment, "seed": seed, "precision": model_precision(model)}
+                 "n_train": int(n_train), "augment": augment, "seed": seed, "precision": model_precision(model),
+                 "architecture": architecture_fingerprint(model)}
     if class_weight is not None:
         signature["class_weight"] = {str(k): round(float(v), 6) for k, v in sorted(class_weight.items())}
     return signature

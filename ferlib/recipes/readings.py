@@ -1,16 +1,22 @@
 """The readings of each model's text: every reading trained the same few epochs, and the
-one a run keeps (the fastest to fit its training images)."""
+one a run keeps. A reading replaces the as-built network only when it fits the training
+images faster by more than the seed-to-seed noise."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import pandas as pd
+from scipy.stats import ttest_ind
 
 from ..models import READING_NOTES, READINGS, ViTConfig, build_model, count_params
 from ..provenance import load_results
 from .run import Run
+
+#: The one-sided p-value below which the leading reading's lead counts as more than noise.
+SIGNIFICANCE = 0.05
 
 
 @dataclass
@@ -20,30 +26,69 @@ class Readings:
     model: str
     table: pd.DataFrame  # one row per reading: parameters, accuracies after the last epoch, seconds
     histories: dict[str, pd.DataFrame]
-    chosen: str  # the reading that fits the training images fastest
+    chosen: str  # the reading the run trains: the as-built one unless the leader beats it beyond noise
+    leader: str  # the reading with the highest training accuracy from the run's seed
+    seeds: pd.DataFrame  # reading, seed, train_accuracy: the leader and the as-built reading over seeds
+    p_value: float | None  # Welch's one-sided test of the leader against as-built; None: not tested
 
 
 def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
     """Train every reading of `model` (:data:`~ferlib.models.READINGS`) for the profile's
-    ``reading_epochs``, from the same seed, without early stopping, and keep the one with
-    the highest training accuracy at the end: the report describes a fast, strong fit of
-    the training data, so that is the behaviour to match (not the best validation score).
+    ``reading_epochs``, from the run's seed, without early stopping, and rank them by
+    training accuracy at the end: the report describes a fast, strong fit of the training
+    data, so that is the behaviour to match (not the best validation score).
+
+    A few epochs from one seed cannot separate readings a point apart. So when another
+    reading leads, it and the as-built reading train again from ``reading_seeds - 1`` more
+    seeds, and the leader is kept only when Welch's one-sided t-test over the seeds gives
+    p < :data:`SIGNIFICANCE`; otherwise (one seed included) the run keeps the as-built network.
     """
-    rows, histories = [], {}
+    rows, histories, finals = [], {}, []
     config = run.train_config(run.profile.reading_epochs, early_stopping_patience=None)
+
+    def train(reading: str, seed: int):
+        net = build_model(model, reading, precision=run.precision[model], name=f"{model}_{reading}", seed=seed)
+        folder = run.folder.reading(model, reading, seed=None if seed == run.seed else seed)
+        result = run.train(net, folder, config, verbose=verbose, seed=seed)
+        finals.append({"reading": reading, "seed": seed, "train_accuracy": float(result.history["accuracy"].iloc[-1])})
+        return result
+
     for reading in READINGS[model]:
-        net = build_model(model, reading, precision=run.precision[model], name=f"{model}_{reading}", seed=run.seed)
-        result = run.train(net, run.folder.reading(model, reading), config, verbose=verbose)
+        result = train(reading, run.seed)
         last = result.history.iloc[-1]
         histories[reading] = result.history
         rows.append({"reading": reading, "change": READING_NOTES[model][reading], "params": count_params(result.model)["total"], "epochs": result.epochs,
                      "train_accuracy": float(last["accuracy"]), "val_accuracy": float(last["val_accuracy"]),
                      "best_val_accuracy": float(result.history["val_accuracy"].max()), "seconds": round(result.seconds, 1)})
     table = pd.DataFrame(rows)
-    chosen = str(table.loc[table["train_accuracy"].idxmax(), "reading"])
-    run.save_metrics(f"{model}_readings", {"model": model, "chosen": chosen, "readings": table.to_dict(orient="records"),
+    as_built = str(table["reading"].iloc[0])
+    leader = str(table.loc[table["train_accuracy"].idxmax(), "reading"])
+    p_value = None
+    if leader != as_built and run.profile.reading_seeds > 1:
+        for seed in range(run.seed + 1, run.seed + run.profile.reading_seeds):
+            for reading in (as_built, leader):
+                train(reading, seed)
+        p_value = lead_p_value(pd.DataFrame(finals), leader, as_built)
+    chosen = leader if p_value is not None and p_value < SIGNIFICANCE else as_built
+    seeds = pd.DataFrame(finals)
+    seeds = seeds[seeds["reading"].isin([as_built, leader])].reset_index(drop=True)
+    run.save_metrics(f"{model}_readings", {"model": model, "chosen": chosen, "leader": leader, "p_value": p_value,
+                                           "readings": table.to_dict(orient="records"),
+                                           "seeds": seeds.to_dict(orient="records"),
                                            "histories": {k: h.to_dict(orient="list") for k, h in histories.items()}})
-    return Readings(model, table, histories, chosen)
+    return Readings(model, table, histories, chosen, leader, seeds, p_value)
+
+
+def lead_p_value(seeds: pd.DataFrame, leader: str, as_built: str) -> float | None:
+    """Welch's one-sided p-value that `leader`'s final training accuracy over seeds exceeds
+    `as_built`'s (`seeds`: columns reading, train_accuracy); None with fewer than two seeds
+    each, or when both are constant."""
+    a = seeds.loc[seeds["reading"] == leader, "train_accuracy"].to_numpy()
+    b = seeds.loc[seeds["reading"] == as_built, "train_accuracy"].to_numpy()
+    if min(len(a), len(b)) < 2:
+        return None
+    p = float(ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
+    return None if np.isnan(p) else p
 
 
 def choose_reading(run: Run, model: str) -> str:

@@ -275,23 +275,36 @@ def tta_verdict(scores) -> str:
     return "With ten views averaged, " + "; ".join(clauses) + ". " + verdict
 
 
-def reading_verdict(table, chosen: str, baseline: float | None = None) -> str:
-    """Which reading fits its training images fastest (``Readings.table``, the chosen name);
-    with the majority-class accuracy `baseline`, whether any reading has learned at all."""
-    table = table.set_index("reading") if "reading" in table.columns else table
-    best, first = table.loc[chosen], table.iloc[0]
-    epochs = int(best["epochs"])
+def reading_verdict(readings, baseline: float | None = None) -> str:
+    """Which reading phase 1 trains and why (a ``Readings``): the leader from the run's seed,
+    and, where it is not the as-built network, whether its lead survives the other seeds.
+    With the majority-class accuracy `baseline`, whether any reading has learned at all."""
+    table = readings.table.set_index("reading")
+    as_built = table.index[0]
+    leader, first = table.loc[readings.leader], table.iloc[0]
+    epochs = int(leader["epochs"])
     after = f"After {epochs} epoch{'s' if epochs > 1 else ''}"
     if baseline is not None and table["train_accuracy"].max() < baseline + LEARNED_MARGIN:
         return (f"{after} no reading fits its training images much better than always answering the most common "
-                f"emotion ({baseline:.1%}; the best, **{chosen}**, {best['train_accuracy']:.1%}): at this budget "
-                "the readings cannot be told apart, and phase 1 trains the one the fastest fit picks.")
-    if chosen == table.index[0]:
-        return (f"{after} the first reading, **{chosen}**, fits its training images best "
-                f"({best['train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
-    return (f"{after} the **{chosen}** reading fits its training images best ({best['train_accuracy']:.1%} training "
-            f"accuracy, against {first['train_accuracy']:.1%} for the first reading, *{table.index[0]}*), so phase 1 "
-            "trains it.")
+                f"emotion ({baseline:.1%}; the best, **{readings.leader}**, {leader['train_accuracy']:.1%}): at this "
+                f"budget the readings cannot be told apart, so phase 1 trains the as-built network, **{as_built}**.")
+    if readings.leader == as_built:
+        return (f"{after} the as-built network, **{as_built}**, fits its training images best "
+                f"({leader['train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
+    lead = (f"{after} the **{readings.leader}** reading fits its training images best ({leader['train_accuracy']:.1%} "
+            f"training accuracy, against {first['train_accuracy']:.1%} for the as-built network, *{as_built}*)")
+    if readings.p_value is None:
+        return (lead + ". One seed cannot tell a lead of this size from the noise between seeds, so phase 1 trains "
+                "the as-built network; the `cpu` and `full` profiles train both from more seeds to decide.")
+    spread = readings.seeds.groupby("reading")["train_accuracy"].agg(["mean", "std", "count"])
+    n = int(spread["count"].min())
+    means = (f"over {n} seeds it averages {spread.loc[readings.leader, 'mean']:.1%} "
+             f"(± {spread.loc[readings.leader, 'std']:.1%}) against {spread.loc[as_built, 'mean']:.1%} "
+             f"(± {spread.loc[as_built, 'std']:.1%}), one-sided Welch test p = {readings.p_value:.2f}")
+    if readings.chosen == as_built:
+        return (lead + f"; {means}. That is within the noise between seeds, so phase 1 trains the as-built "
+                "network.")
+    return lead + f"; {means}. The lead is larger than the noise between seeds, so phase 1 trains it."
 
 
 def precision_verdict(check, baseline: float | None = None) -> str:
