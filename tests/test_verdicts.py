@@ -155,3 +155,111 @@ def test_lead_p_value_needs_two_seeds_and_separates_a_real_lead():
     assert lead_p_value(rows([0.5], [0.3]), "x", "as-built") is None
     assert lead_p_value(rows([0.50, 0.51, 0.52], [0.30, 0.31, 0.29]), "x", "as-built") < 0.01
     assert lead_p_value(rows([0.32, 0.28, 0.31], [0.30, 0.31, 0.29]), "x", "as-built") > 0.05
+
+
+def test_precision_sentence_follows_the_gaps():
+    import types
+
+    import pandas as pd
+
+    history = pd.DataFrame({"accuracy": [0.3, 0.5], "val_accuracy": [0.3, 0.45]})
+    check = types.SimpleNamespace(histories={"float32": history, "mixed_bfloat16": history}, precision="mixed_bfloat16",
+                                  train_accuracy_gap=0.7, best_val_accuracy_gap=0.9, val_accuracy_swing=15.0)
+    assert "does not change what this model learns" in precision_verdict(check)
+    assert "does not change what this model learns" in precision_verdict(check, baseline=0.25)
+    check.best_val_accuracy_gap = 4.0
+    assert "with care" in precision_verdict(check)
+    flat = pd.DataFrame({"accuracy": [0.22, 0.24], "val_accuracy": [0.25, 0.20]})  # at always-Happy's 25%
+    check.histories = {"float32": flat, "mixed_bfloat16": flat}
+    assert "cannot tell" in precision_verdict(check, baseline=0.251) and "does not change" not in precision_verdict(
+        check, baseline=0.251)
+
+
+def test_release_sentence_tells_the_two_releases_apart():
+    import numpy as np
+
+    from ferlib.fer2013 import FER2013, equalize_histogram
+
+    rng = np.random.default_rng(0)
+    dim = rng.integers(60, 140, size=(20, 48, 48)).astype(np.uint8)  # low-contrast photos
+    def dataset(images, fmt):
+        return FER2013(images, np.zeros(len(images), np.int64), np.array(["Training"] * len(images)),
+                       "sha256:" + "0" * 64, f"/x/fer2013.{fmt}", fmt)
+    csv = dataset(dim, "csv")
+    folder = dataset(np.stack([equalize_histogram(im) for im in dim]), "folder")
+    assert release_of(csv) == "the challenge CSV's own pixels"
+    assert release_of(folder) == "the image-folder release (histogram-equalized)"
+    assert "**the challenge CSV's own pixels**" in release_sentence(csv) and "fer2013.csv" in release_sentence(csv)
+
+
+def test_ferplus_sentence_names_the_overall_and_the_worst_emotion():
+    import pandas as pd
+
+    agreement = pd.DataFrame({"agree": [0.93, 0.14, 0.657]}, index=["Happy", "Fear", "all"])
+    sentence = ferplus_verdict(agreement)
+    assert "for 66% of the images" in sentence and "worst emotion is Fear (14%)" in sentence
+
+
+def test_the_hard_sample_verdict_follows_each_steps_numbers():
+    def scores(p1, hard, p2):
+        return {"phase 1": {"test": {"accuracy": p1}}, "after hard samples": {"test": {"accuracy": hard}},
+                "after augmentation": {"test": {"accuracy": p2}}}
+
+    collapse = hard_sample_verdict("CNN", scores(0.62, 0.41, 0.61), 1080, 18373)
+    assert "1,080 hard samples alone (6% of" in collapse and "61.0%" in collapse
+    assert "forgets" in collapse and "1.0 points below phase 1" in collapse
+    gentle = hard_sample_verdict("ViT", scores(0.36, 0.35, 0.38), 11000, 18373)
+    assert "forgets" not in gentle and "2.0 points above phase 1" in gentle
+    level = hard_sample_verdict("ViT", scores(0.36, 0.35, 0.362), 11000, 18373)
+    assert "where phase 1 ended" in level
+
+
+def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
+    def scores(train, val, test):
+        return {"train": {"accuracy": train}, "val": {"accuracy": val}, "test": {"accuracy": test}}
+
+    results = {"cnn": {"phase1": scores(0.941, 0.606, 0.619), "phase2": scores(0.80, 0.66, 0.65)},
+               "vit": {"phase1": scores(0.40, 0.37, 0.36), "phase2": scores(0.43, 0.41, 0.42)}}
+    slow = {"epochs": 42, "best_epoch": 32, "accuracy": 0.874, "val_accuracy": 0.57}
+    verdicts = difference_verdicts(results, {"cnn phase1": slow})
+    assert set(verdicts) == {f"difference_{m}_{p}" for m in ("cnn", "vit") for p in ("phase1", "phase2")}
+    assert verdicts["difference_cnn_phase1"].startswith("CNN, phase 1: training 94.1% against 98.32%.")
+    assert "validation" not in verdicts["difference_cnn_phase1"].split(".")[0]  # 60.6 vs 62.02: within 3
+    assert "fits its training images less than the report's" in verdicts["difference_cnn_phase1"]
+    assert "all within three points" in verdicts["difference_cnn_phase2"]
+    assert "It trained" not in verdicts["difference_vit_phase2"]  # no log: nothing said about it
+    same = difference_verdicts(results, {"cnn phase1": {**slow, "accuracy": 0.97}})
+    assert "the measurement, not the network" in same["difference_cnn_phase1"]
+
+
+def test_tta_sentence_follows_each_models_change():
+    import pandas as pd
+
+    from ferlib.recipes.verdicts import tta_verdict
+
+    helps = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.60, "flip + shifts": 0.62},
+                          {"model": "ViT", "test set": "PrivateTest", "plain": 0.36, "flip + shifts": 0.37}])
+    sentence = tta_verdict(helps)
+    assert sentence.startswith("With ten views averaged, the CNN goes from 60.0% to 62.0% on PrivateTest (+2.0 points)")
+    assert "the ViT goes from 36.0% to 37.0%" in sentence and "helps every model" in sentence
+    mixed = helps.assign(**{"flip + shifts": [0.62, 0.35]})
+    assert "(-1.0 points)" in tta_verdict(mixed) and "no clear answer" in tta_verdict(mixed)
+    none = helps.assign(**{"flip + shifts": [0.59, 0.36]})
+    assert "does not help in this run" in tta_verdict(none)
+    assert "no test images" in tta_verdict(helps.iloc[0:0])
+
+
+def test_schedule_sentence_names_the_epochs_the_learning_rate_fell():
+    import pandas as pd
+
+    from ferlib.recipes.verdicts import schedule_verdict
+    from ferlib.train import learning_rate_drops
+
+    rates = [1e-3] * 26 + [9e-4] * 5 + [8.1e-4] * 3  # the rate each epoch trained at, as the history logs it
+    history = pd.DataFrame({"learning_rate": rates})
+    assert learning_rate_drops(history) == [27, 32]
+    sentence = schedule_verdict("CNN", history)
+    assert "lowered for epochs 27 and 32 of 34, to 0.000810" in sentence
+    assert "in the report it was lowered for epochs 25 and 31" in sentence
+    flat = schedule_verdict("ViT", pd.DataFrame({"learning_rate": [1e-3] * 4}))
+    assert "never lowered" in flat and "six times, to 0.00053144 by epoch 51" in flat
