@@ -29,8 +29,15 @@ def page_cell(page: str, marker: str) -> str:
     return found[0]
 
 
+def page_parameters(page: str) -> dict:
+    """The page's parameters cell, run: its defaults (the report's values for the exercise ones)."""
+    namespace: dict = {}
+    exec(page_cell(page, 'run_dir = "runs/latest"'), namespace)
+    return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
 def run_cell(page: str, marker: str, namespace: dict | None = None) -> dict:
-    namespace = {} if namespace is None else namespace
+    namespace = {**page_parameters(page), **({} if namespace is None else namespace)}
     exec(page_cell(page, marker), namespace)
     return namespace
 
@@ -146,7 +153,7 @@ def test_page_03_builds_every_configuration_of_the_tuning_story(report_vit):
 def test_page_03_compiles_and_stops_as_phase_1_does(report_vit):
     source = page_cell("03_vit_tuning", "vit.compile(")
     taught = "\n".join(line for line in source.splitlines() if "fl." not in line)  # ferlib's calls left out
-    namespace = {"vit": report_vit(), "keras": keras}
+    namespace = {**page_parameters("03_vit_tuning"), "vit": report_vit(), "keras": keras}
     exec(taught, namespace)
     reference = compile_model(build_model("vit", "as-built"), TrainConfig().learning_rate)
     assert compile_differences(namespace["vit"], reference) == []

@@ -3,15 +3,15 @@ ViT tuning story."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import keras
 import numpy as np
 import pandas as pd
 
 from ..evaluate import evaluate_model
-from ..models import VIT_TUNING_STORY, ViTConfig, build_model, count_params, network_differences
-from ..train import TrainResult, compile_differences, compile_model
+from ..models import VIT_TUNING_STORY, ViTConfig, build_model, count_params, model_spec, network_differences
+from ..train import TrainConfig, TrainResult, compile_differences, compile_model
 from .readings import build_for_run, choose_reading
 from .run import Run
 
@@ -33,7 +33,7 @@ class Phase1Result:
 
 
 def train_phase1(run: Run, model: str, verbose: int = 2, *, network: keras.Model | None = None,
-                 callbacks: list | None = None) -> Phase1Result:
+                 callbacks: list | None = None, changes: dict | None = None) -> Phase1Result:
     """Phase 1 of the report for a registered model: train, evaluate, save metrics.
 
     `network` and `callbacks` are what a book page writes out in Keras: the network, built and
@@ -42,25 +42,62 @@ def train_phase1(run: Run, model: str, verbose: int = 2, *, network: keras.Model
     callback settings; an error lists what differs), the page's callbacks act in the
     training, and the network trains as ferlib builds it (the same one, with batch norm in
     TensorFlow's fused kernel where that backend runs).
+
+    `changes` are an exercise's departures from the report (:func:`exercise_changes`): fields
+    of the model's config (``{"dropout": 0.1}``, ``{"patch_size": 6}``) or of
+    :class:`~ferlib.train.TrainConfig` (``{"lr_factor": 0.5}``). A changed phase 1 trains in its
+    own folder and keeps its own metrics (:func:`variant_name`), so the run's phase 1, which
+    the later pages build on, stays as it is.
     """
+    network_changes, training_changes = exercise_changes(run, model, changes)
+    changed = {**network_changes, **training_changes}
+    variant = variant_name(model, changed)
     if network is not None:
-        check_same_network(run, model, network)
+        check_same_network(run, model, network, network_changes)
         check_same_compile(run, network)
-    result = run.train(build_for_run(run, model), run.folder.phase1(model), verbose=verbose,
-                       report_callbacks_shown=callbacks)
+    folder = run.folder.phase1(model)
+    folder = folder.with_name(variant.removeprefix(model + "_")) if variant != f"{model}_phase1" else folder
+    result = run.train(build_for_run(run, model, changes=network_changes), folder, run.train_config(**training_changes),
+                       verbose=verbose, report_callbacks_shown=callbacks)
     scores = evaluate_model(result.model, run.arrays)
-    run.save_metrics(f"{model}_phase1", {"model": model, "reading": choose_reading(run, model),
-                                         "params": count_params(result.model), "epochs": result.epochs,
-                                         "train_seconds": result.seconds, "scores": scores,
-                                         "history": result.history.to_dict(orient="list")})
+    run.save_metrics(variant, {"model": model, "reading": choose_reading(run, model), "changes": changed,
+                               "params": count_params(result.model), "epochs": result.epochs,
+                               "train_seconds": result.seconds, "scores": scores,
+                               "history": result.history.to_dict(orient="list")})
     return Phase1Result(result, scores, model)
 
 
-def check_same_network(run: Run, model: str, network: keras.Model) -> None:
+def exercise_changes(run: Run, model: str, changes: dict | None) -> tuple[dict, dict]:
+    """An exercise's `changes`, split into the network's (fields of `model`'s config) and the
+    training's (fields of :class:`~ferlib.train.TrainConfig`), each without the values that
+    equal this run's. An unknown name is refused with the names a page can change."""
+    changes = dict(changes or {})
+    network_fields = {f.name for f in fields(model_spec(model).config)}
+    training_fields = {f.name for f in fields(TrainConfig)} - {"epochs"}  # epochs is a page parameter
+    unknown = sorted(set(changes) - network_fields - training_fields)
+    if unknown:
+        raise ValueError(f"{model} has no setting {', '.join(map(repr, unknown))}; an exercise can change its "
+                         f"network's {', '.join(sorted(network_fields))} or the training's "
+                         f"{', '.join(sorted(training_fields))}")
+    network_default = model_spec(model).config()
+    training_default = run.train_config()
+    network = {k: v for k, v in changes.items() if k in network_fields and getattr(network_default, k) != v}
+    training = {k: v for k, v in changes.items() if k in training_fields and getattr(training_default, k) != v}
+    return network, training
+
+
+def variant_name(model: str, changes: dict) -> str:
+    """The metrics name of a phase 1: ``cnn_phase1``, or with an exercise's changes
+    ``cnn_phase1~dropout=0.1``."""
+    suffix = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+    return f"{model}_phase1" + (f"~{suffix}" if suffix else "")
+
+
+def check_same_network(run: Run, model: str, network: keras.Model, changes: dict | None = None) -> None:
     """Raise AssertionError unless `network` (a page's Keras code, built under the run's seed and
     precision) is layer for layer, and initial weight for initial weight, the network
-    :func:`train_phase1` trains for `model` in this run."""
-    built = build_for_run(run, model)
+    :func:`train_phase1` trains for `model` in this run (with an exercise's `changes` to its config)."""
+    built = build_for_run(run, model, changes=changes)
     differences = network_differences(network, built)
     if not differences:
         differences = [f"initial weights of {a.path} differ (seed with keras.utils.set_random_seed(run.seed) first)"

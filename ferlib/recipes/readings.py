@@ -4,14 +4,14 @@ images faster by more than the seed-to-seed noise."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
 
-from ..models import READING_NOTES, READINGS, ViTConfig, build_model, count_params
+from ..models import READING_NOTES, READINGS, ViTConfig, build_model, count_params, model_spec
 from ..provenance import load_results
 from .run import Run
 
@@ -100,7 +100,12 @@ def choose_reading(run: Run, model: str) -> str:
     return compare_readings(run, model).chosen
 
 
-def build_for_run(run: Run, model: str, vit_config: ViTConfig | None = None) -> keras.Model:
-    """`model` in this run's chosen reading and precision, initialised from the run's seed."""
-    return build_model(model, choose_reading(run, model), vit_config=vit_config, precision=run.precision[model],
+def build_for_run(run: Run, model: str, vit_config: ViTConfig | None = None, changes: dict | None = None) -> keras.Model:
+    """`model` in this run's chosen reading and precision, initialised from the run's seed;
+    `changes` set fields of its config (an exercise's ``{"dropout": 0.1}``) before the
+    reading's own changes apply."""
+    config = vit_config
+    if changes:
+        config = replace(vit_config if vit_config is not None else model_spec(model).config(), **changes)
+    return build_model(model, choose_reading(run, model), config=config, precision=run.precision[model],
                        seed=run.seed)

@@ -29,6 +29,7 @@ from .pipeline import REPO, PipelineError, run_notebooks
 from .publish import build_book, publish, publish_page, stage_book
 from ..files import DamagedFile, read_json, write_text
 from ..notebooks import NOTEBOOKS
+from ..recipes.course import MACHINE_KINDS, PAGE_TIMES, record_page_times
 from ..parameters import PageParameters, names as page_parameter_names, types as page_parameter_types
 from ..runfolder import RunFolder, default_runs_dir
 from ..runstatus import format_status, run_status, running_pid
@@ -112,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     ship.add_argument("--root", type=Path, default=None,
                       help="folder of the trainings (default: the long run's, ~/.cache/ferlib/runs/full/closing-the-gap)")
     ship.add_argument("--out", type=Path, default=None, help="where to write the model (default: inside ferlib)")
+    times = command("times", "record a finished run's page times for the chapters' openings",
+                    " Adds each notebook's wall time, at the run's profile and on the machine kind given, to "
+                    "ferlib/recipes/page_times.json (in a clone: commit it). `ferlib publish` does this for "
+                    "the published run.")
+    times.add_argument("run_dir", type=Path)
+    times.add_argument("--machine", choices=MACHINE_KINDS, default=MACHINE_KINDS[0],
+                       help="the kind of machine the run ran on (default: %(default)s)")
     data = command("data", "summarise the data set that --data finds",
                    " Counts per part and emotion, the report's split and the duplicates across it.")
     data.add_argument("--data", default="auto")
@@ -287,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
             return _ship(args)
         if args.command == "status":
             return _status(args.run_dir.expanduser())
+        if args.command == "times":
+            record_page_times(args.run_dir.expanduser(), args.machine)
+            _say(f"recorded the page times of {args.run_dir} ({args.machine}) in {PAGE_TIMES}")
+            return 0
         if args.command == "publish":
             _check_publishable(args.run_dir)
         if args.command == "publish" and args.page:

@@ -288,6 +288,10 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
         shutil.rmtree(backup.parent, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if book_dir.resolve() == (REPO / "book").resolve():  # the repository's book: its openings quote these times
+        from ..recipes.course import record_page_times
+
+        record_page_times(run_dir)
     return book_dir / "results"
 
 
