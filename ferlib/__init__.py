@@ -69,7 +69,7 @@ _OWNERS = {
     "recipes.readings": ("build_for_run", "choose_reading", "compare_readings"),
     "recipes.precision": ("compare_precision",),
     "recipes.phase1": ("train_phase1", "vit_tuning_story"),
-    "recipes.comparison": ("Comparison", "compare_models"),
+    "recipes.comparison": ("Comparison", "ComparisonTests", "compare_models", "comparison_tests"),
     "recipes.pages": ("glue", "glue_values", "setup_notebook", "with_baselines"),
     "recipes.phase2": ("hard_sample_indices", "load_or_train_stage", "run_phase2", "train_phase2"),
     "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",

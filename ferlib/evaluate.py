@@ -11,6 +11,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pandas as pd
+from dataclasses import dataclass
+
+from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .fer2013 import EMOTIONS, NUM_CLASSES
@@ -78,3 +81,45 @@ def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
         {"precision": precision, "recall": recall, "f1": f1, "support": support, "correct": correct},
         index=pd.Index(EMOTIONS, name="emotion"),
     )
+
+
+def interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson interval of an accuracy measured on `n` images."""
+    ci = binomtest(int(round(accuracy * n)), n).proportion_ci(level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+@dataclass
+class PairedTest:
+    """Two models scored on the same images: their accuracies, the images only one of them
+    gets right, and the exact McNemar test of the difference."""
+
+    first: str
+    second: str
+    first_accuracy: float
+    second_accuracy: float
+    only_first: int
+    only_second: int
+    p_value: float
+    images: str = "PrivateTest"  # what the images are, for the sentence
+
+    def sentence(self, level: float = 0.05) -> str:
+        gap = self.first_accuracy - self.second_accuracy
+        verdict = ("a difference the paired test does not distinguish from chance"
+                   if self.p_value >= level else
+                   f"{'better' if gap > 0 else 'worse'}, beyond chance")
+        return (f"{self.first} scores {self.first_accuracy:.1%} and {self.second} {self.second_accuracy:.1%} on the "
+                f"same {self.images} images: {self.only_first} faces only the first gets right, {self.only_second} "
+                f"only the second (exact McNemar test, p = {self.p_value:.2g}): {verdict}.")
+
+
+def paired_test(first: str, first_correct: np.ndarray, second: str, second_correct: np.ndarray,
+                images: str = "PrivateTest") -> PairedTest:
+    """The exact McNemar test of two models' per-image correctness on the same images."""
+    first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
+    only_first = int(np.sum(first_correct & ~second_correct))
+    only_second = int(np.sum(second_correct & ~first_correct))
+    discordant = only_first + only_second
+    p_value = 1.0 if discordant == 0 else float(binomtest(only_first, discordant, 0.5).pvalue)
+    return PairedTest(first, second, float(first_correct.mean()), float(second_correct.mean()),
+                      only_first, only_second, p_value, images)

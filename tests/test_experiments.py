@@ -102,6 +102,24 @@ def test_compare_models_returns_the_comparison(run):
             assert values[f"{model}_{stage}_log_train_acc"] == log["accuracy"]
 
 
+def test_the_comparison_gives_intervals_and_paired_tests(run):
+    from ferlib.recipes.comparison import comparison_tests
+
+    stats = comparison_tests(run)
+    table = stats.intervals
+    assert list(table["phase"]) == ["phase 1", "phase 2"] * 2 and set(table["model"]) == {"CNN", "ViT"}
+    assert ((table["low"] <= table["accuracy"]) & (table["accuracy"] <= table["high"])).all()
+    n = len(run.arrays["test"][1])
+    assert (table["images"] == n).all()
+    assert [(t.first, t.second) for t in stats.tests] == [
+        ("CNN phase 1", "ViT phase 1"), ("CNN phase 2", "ViT phase 2"),
+        ("CNN phase 2", "CNN phase 1"), ("ViT phase 2", "ViT phase 1")]
+    for test in stats.tests:
+        assert 0 <= test.p_value <= 1 and test.only_first + test.only_second <= n
+        assert "test images" in test.sentence()
+    assert set(stats.table()["verdict"]) <= {"beyond chance", "within noise"}
+
+
 def test_setup_notebook_prepares_glues_and_shows_the_run(run, monkeypatch):
     import ferlib.recipes.pages as pages
 

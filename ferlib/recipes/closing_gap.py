@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from ..display import training_progress
+from ..evaluate import interval, paired_test
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name, load_model
@@ -100,12 +100,6 @@ def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=N
             f"{run.run_dir / FOLDER}: no training of this page has finished there. Start the long run "
             f"(python benchmarks/fast_recipe.py --root {run.run_dir / FOLDER}) or set train_missing = True")
     return GapTrainings(runs, tuple(missing), plan)
-
-
-def interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The Wilson interval of an accuracy measured on `n` images."""
-    ci = binomtest(int(round(accuracy * n)), n).proportion_ci(level, method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
@@ -248,39 +242,6 @@ def check_same_compile(model, planned: PlannedRun, steps_per_epoch: int) -> None
                              planned.recipe, steps_per_epoch)
     differences = compile_differences(model, reference)
     assert not differences, "the page's compile differs from ferlib's:\n" + "\n".join(differences)
-
-
-@dataclass
-class PairedTest:
-    """Two models scored on the same images: their accuracies, the images only one of them
-    gets right, and the exact McNemar test of the difference."""
-
-    first: str
-    second: str
-    first_accuracy: float
-    second_accuracy: float
-    only_first: int
-    only_second: int
-    p_value: float
-
-    def sentence(self, level: float = 0.05) -> str:
-        gap = self.first_accuracy - self.second_accuracy
-        verdict = ("a difference the paired test does not distinguish from chance"
-                   if self.p_value >= level else
-                   f"{'better' if gap > 0 else 'worse'}, beyond chance")
-        return (f"{self.first} scores {self.first_accuracy:.1%} and {self.second} {self.second_accuracy:.1%} on the "
-                f"same {'PrivateTest'} images: {self.only_first} faces only the first gets right, {self.only_second} "
-                f"only the second (exact McNemar test, p = {self.p_value:.2g}): {verdict}.")
-
-
-def paired_test(first: str, first_correct: np.ndarray, second: str, second_correct: np.ndarray) -> PairedTest:
-    """The exact McNemar test of two models' per-image correctness on the same images."""
-    only_first = int(np.sum(first_correct & ~second_correct))
-    only_second = int(np.sum(second_correct & ~first_correct))
-    discordant = only_first + only_second
-    p_value = 1.0 if discordant == 0 else float(binomtest(only_first, discordant, 0.5).pvalue)
-    return PairedTest(first, second, float(first_correct.mean()), float(second_correct.mean()),
-                      only_first, only_second, p_value)
 
 
 def plan_table(trainings: GapTrainings) -> pd.DataFrame:

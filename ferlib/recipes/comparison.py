@@ -83,3 +83,44 @@ def compare_models(run: Run) -> Comparison:
                                     "confusion": {k: v.values for k, v in confusion.items()},
                                     "per_class": comparison.per_class_long.to_dict(orient="records")})
     return comparison
+
+
+@dataclass
+class ComparisonTests:
+    """Every test accuracy the comparison page compares, with its 95% interval, and the paired
+    tests of the two models against each other and of each model's phase 1 against its phase 2."""
+
+    intervals: pd.DataFrame  # model, phase, accuracy, low, high, images
+    tests: list  # PairedTest, one per comparison
+
+    def table(self) -> pd.DataFrame:
+        """One row per paired test: what is compared, both accuracies, the discordant faces, p."""
+        return pd.DataFrame([{"comparison": f"{t.first} vs {t.second}", "first": t.first_accuracy,
+                              "second": t.second_accuracy, "only first right": t.only_first,
+                              "only second right": t.only_second, "McNemar p": t.p_value,
+                              "verdict": "beyond chance" if t.p_value < 0.05 else "within noise"}
+                             for t in self.tests])
+
+
+def comparison_tests(run: Run) -> ComparisonTests:
+    """Score phase 1 and phase 2 of the report's two models on the run's test images: the
+    Wilson interval of each accuracy, and exact McNemar tests of CNN against ViT (each phase)
+    and of phase 1 against phase 2 (each model), on the same faces."""
+    from ..evaluate import interval, paired_test
+    from .report import REPORT_TABLE1
+
+    x, y = run.arrays["test"]
+    correct, rows = {}, []
+    for model in REPORT_TABLE1:  # the report's two networks
+        for stage in ("phase1", "phase2"):
+            right = predict_labels(load_or_train_stage(run, model, stage), x) == y
+            name = f"{display_name(model)} {stage.replace('phase', 'phase ')}"
+            correct[name] = right
+            low, high = interval(float(right.mean()), len(y))
+            rows.append({"model": display_name(model), "phase": stage.replace("phase", "phase "),
+                         "accuracy": float(right.mean()), "low": low, "high": high, "images": len(y)})
+    cnn, vit = (display_name(m) for m in REPORT_TABLE1)
+    pairs = [(f"{cnn} phase 1", f"{vit} phase 1"), (f"{cnn} phase 2", f"{vit} phase 2"),
+             (f"{cnn} phase 2", f"{cnn} phase 1"), (f"{vit} phase 2", f"{vit} phase 1")]
+    tests = [paired_test(a, correct[a], b, correct[b], images="test") for a, b in pairs]
+    return ComparisonTests(pd.DataFrame(rows), tests)
