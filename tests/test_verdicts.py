@@ -263,3 +263,25 @@ def test_schedule_sentence_names_the_epochs_the_learning_rate_fell():
     assert "in the report it was lowered for epochs 25 and 31" in sentence
     flat = schedule_verdict("ViT", pd.DataFrame({"learning_rate": [1e-3] * 4}))
     assert "never lowered" in flat and "six times, to 0.00053144 by epoch 51" in flat
+
+
+def test_attention_sentence_says_whether_the_hottest_patch_is_on_the_border():
+    assert "outermost ring" in attention_verdict(1.6, 0.5, (0, 5), 12)
+    assert "row 12, column 3 of 12" in attention_verdict(1.6, 0.5, (11, 2), 12)
+    assert "one patch in from the border" in attention_verdict(1.6, 0.5, (1, 6), 12)
+    assert "inside the image" in attention_verdict(1.6, 0.5, (6, 6), 12)
+    assert "hottest" not in attention_verdict(1.02, 0.98, (6, 6), 12)  # even attention has no hot patch to place
+
+
+def test_attention_colours_are_symmetric_in_ratio():
+    import numpy as np
+
+    from ferlib.plots import plot_attention
+
+    attention = np.full((12, 12), 1 / 144)
+    attention[0, 0], attention[5, 5] = 2 / 144, 0.5 / 144
+    fig = plot_attention(np.zeros((48, 48)), attention)
+    norm = fig.axes[1].images[0].norm
+    assert np.isclose(norm(2.0) - 0.5,
+                      0.5 - norm(0.5), atol=1e-6), "twice and half the even share sit equally far from the middle"
+    assert np.isclose(norm(1.0), 0.5)

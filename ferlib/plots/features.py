@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import seaborn as sns
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from ..fer2013 import EMOTIONS, NUM_CLASSES
@@ -18,14 +18,19 @@ from ._common import _gray, _no_ticks, _show_image, _subplots
 def plot_cluster_map(points: np.ndarray, labels: np.ndarray, clusters: np.ndarray, title: str = "k-means") -> Figure:
     """The 2-D map of the features twice: coloured by emotion, and by cluster."""
     fig, axes = _subplots(1, 2, figsize=(11, 4.8), layout="constrained")
-    # two palettes: a colour on the left must not suggest the same group on the right
-    for ax, values, names, heading, palette in (
-            (axes[0], labels, list(EMOTIONS), "coloured by emotion (the labels)", sns.color_palette("tab10", NUM_CLASSES)),
-            (axes[1], clusters, [f"cluster {c + 1}" for c in range(int(clusters.max()) + 1)],
-             f"coloured by {title} cluster (no labels used)", sns.color_palette("Dark2", 8))):
+    # Two visual languages: the emotions in tab10's hues as dots, the clusters in viridis's
+    # dark-to-light ramp, each with its own marker, so no colour on the right suggests an emotion
+    # on the left (Dark2's orange read as tab10's Disgust).
+    n_clusters = int(clusters.max()) + 1
+    for ax, values, names, heading, palette, markers in (
+            (axes[0], labels, list(EMOTIONS), "coloured by emotion (the labels)", sns.color_palette("tab10", NUM_CLASSES),
+             "o"),
+            (axes[1], clusters, [f"cluster {c + 1}" for c in range(n_clusters)],
+             f"coloured by {title} cluster (no labels used)", sns.color_palette("viridis", n_clusters), "osD^vP*X")):
         for code, name in enumerate(names):
             mine = values == code
-            ax.scatter(points[mine, 0], points[mine, 1], s=4, alpha=0.6, color=palette[code % len(palette)], label=name)
+            ax.scatter(points[mine, 0], points[mine, 1], s=5, alpha=0.6, color=palette[code % len(palette)],
+                       marker=markers[code % len(markers)], label=name)
         ax.set_title(heading, fontsize=10)
         _no_ticks(ax)
         ax.legend(markerscale=3, fontsize=9, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
@@ -110,18 +115,22 @@ def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Fi
         attention = attention.mean(axis=0)
     img = _gray(image)
     h, w = img.shape
-    # Shown as the ratio to uniform attention (1 = every patch gets 1/144), on a scale
-    # centred on 1: a nearly uniform map then looks nearly flat instead of structured.
-    # A ratio is never negative: below 1 the scale stops at 0, above it reaches the maximum.
+    # Shown as the ratio to uniform attention (1 = every patch gets 1/144) on a log scale
+    # symmetric around 1, so that half and twice the even share sit equally far from white;
+    # a nearly uniform map then looks nearly flat instead of structured.
     ratio = attention / attention.mean()
-    spread = max(float(np.abs(ratio - 1).max()), 0.05)
-    norm = TwoSlopeNorm(vcenter=1.0, vmin=max(0.0, 1 - spread), vmax=1 + spread)
+    reach = max(float(ratio.max()), 1 / max(float(ratio.min()), 1e-3), 1.05)
+    norm = LogNorm(vmin=1 / reach, vmax=reach)
+    ratio = np.clip(ratio, 1 / reach, reach)
     fig, axes = _subplots(1, 3, figsize=(10.5, 3.7), layout="constrained")
     _show_image(axes[0], img, "input image")
     shown = axes[1].imshow(ratio, cmap="RdBu_r", norm=norm)
     axes[1].set_title(f"attention per patch ÷ uniform ({attention.shape[0]}x{attention.shape[1]})", fontsize=9)
     _no_ticks(axes[1])
-    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04, label="× uniform share")
+    bar = fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04, label="× uniform share")
+    ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8) if 1 / reach <= t <= reach]
+    bar.minorticks_off()
+    bar.set_ticks(ticks, labels=[f"{t:g}×" for t in ticks])
     _show_image(axes[2], img, f"overlay (max {ratio.max():.2f}× uniform)")
     # The extent stretches the patch grid over the pixels; bilinear smoothing upsamples it.
     axes[2].imshow(ratio, cmap="RdBu_r", norm=norm, alpha=0.5,

@@ -91,14 +91,22 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int) -> 
     return step1 + step2
 
 
-def attention_verdict(ratio_max: float, ratio_min: float) -> str:
+def attention_verdict(ratio_max: float, ratio_min: float, hottest: tuple[int, int] | None = None,
+                      grid: int | None = None) -> str:
     """Whether the ViT's attention singles out regions, from the most and least attended
-    patch's share relative to an even share."""
+    patch's share relative to an even share; with the `hottest` patch's (row, column) on a
+    `grid` x `grid` map, whether it lies on the image's border or inside it."""
     spread = (f"The most attended patch gets {ratio_max:.2f} times an even share and the least {ratio_min:.2f} times: ")
     if ratio_max - ratio_min < 0.2:
         return spread + "attention is close to even over the face; this ViT does not single out regions much."
-    return spread + ("the last block favours some patches over others; the maps show whether those are parts of "
-                     "the face (eyes, mouth) or of the border around it.")
+    sentence = spread + "the last block favours some patches over others."
+    if hottest is not None and grid is not None:
+        row, col = hottest
+        edge = min(row, col, grid - 1 - row, grid - 1 - col)
+        where = ("on the image's outermost ring of patches, the border around the face" if edge == 0 else
+                 "one patch in from the border" if edge == 1 else "inside the image, where the face is")
+        sentence += f" The hottest patch (row {row + 1}, column {col + 1} of {grid}) lies {where}."
+    return sentence
 
 
 def schedule_verdict(model: str, history) -> str:
