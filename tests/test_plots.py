@@ -201,24 +201,24 @@ def test_plot_attention(per_head):
 
 
 def test_nearly_uniform_attention_looks_nearly_flat():
-    """Attention within 2% of uniform is drawn on a scale around 1 x uniform that spans at
-    least +-5%: its colours stay near the middle instead of filling the colour map."""
+    """Attention within 2% of uniform is drawn on a log scale around 1 x uniform that spans at
+    least 1/1.05 to 1.05: its colours stay near the middle instead of filling the colour map."""
     attention = np.full((12, 12), 1 / 144) * (1 + 0.02 * RNG.uniform(-1, 1, (12, 12)))
     fig = plots.plot_attention(_images(1, float_=True)[0], attention)
     low, high = fig.axes[1].images[0].get_clim()
-    assert low <= 0.95 and high >= 1.05 and low + high == pytest.approx(2.0)
+    assert high >= 1.05 and low * high == pytest.approx(1.0)
     assert "uniform" in fig.axes[1].get_title()
 
 
-def test_a_peaked_attention_map_is_scaled_from_zero_to_its_maximum():
-    """A ratio to the uniform share is never negative: the colour scale stops at 0 below
-    and reaches the hottest patch above, with 1 (uniform) in the middle colour."""
+def test_a_peaked_attention_map_is_scaled_symmetrically_in_ratio_up_to_its_maximum():
+    """The colour scale reaches the hottest patch above and its reciprocal below, on a log
+    scale, with 1 (uniform) in the middle colour."""
     attention = np.full((12, 12), 1.0)
     attention[0, 5] = 100.0
     fig = plots.plot_attention(_images(1, float_=True)[0], attention)
     image = fig.axes[1].images[0]
     ratio = attention / attention.mean()
-    assert image.get_clim() == pytest.approx((0.0, ratio.max()))
+    assert image.get_clim() == pytest.approx((1 / ratio.max(), ratio.max()))
     assert image.norm(1.0) == pytest.approx(0.5)
 
 
