@@ -95,7 +95,8 @@ _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
 # Modules reached as attributes (``fl.beyond.tta_scores``, ``fl.predict.predict_photo``).
 _MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus",
             "closing_gap": "recipes.closing_gap", "fast": "recipes.fast", "literature": "literature",
-            "shipped": "shipped", "phase1": "recipes.phase1", "course": "recipes.course"}
+            "shipped": "shipped", "phase1": "recipes.phase1", "course": "recipes.course",
+            "augment": "augment"}
 
 __all__ = sorted(_WHERE) + sorted(_MODULES)
 

@@ -91,6 +91,26 @@ def make_augmenter(
                                           name="random_affine")], name="augmentation")
 
 
+#: The settings that decide what an augmentation layer draws (its seed and name do not).
+_AUGMENT_SETTINGS = ("rotation_degrees", "shift", "zoom", "horizontal_flip", "fill_mode")
+
+
+def check_same_augmenter(augmenter: keras.Sequential) -> None:
+    """Raise AssertionError unless `augmenter` (a page's Keras code) draws what
+    :func:`make_augmenter`, the augmenter phase 2 trains with, draws: the same layers with the
+    same settings."""
+    shown, used = list(augmenter.layers), list(make_augmenter().layers)
+    differences = []
+    if [type(layer).__name__ for layer in shown] != [type(layer).__name__ for layer in used]:
+        differences.append(f"layers {[type(x).__name__ for x in shown]}, expected {[type(x).__name__ for x in used]}")
+    else:
+        for mine, theirs in zip(shown, used):
+            mine_config, their_config = mine.get_config(), theirs.get_config()
+            differences += [f"{type(mine).__name__}.{key} = {mine_config.get(key)!r}, expected {their_config.get(key)!r}"
+                            for key in _AUGMENT_SETTINGS if mine_config.get(key) != their_config.get(key)]
+    assert not differences, "the page's augmenter is not the one phase 2 trains with:\n" + "\n".join(differences)
+
+
 def augment_batch(augmenter: keras.Sequential, images: np.ndarray) -> np.ndarray:
     """One random draw of the augmenter on a float batch ``(N, 48, 48, 1)``, as numpy."""
     out = augmenter(keras.ops.convert_to_tensor(images), training=True)

@@ -158,3 +158,33 @@ def test_page_03_compiles_and_stops_as_phase_1_does(report_vit):
     reference = compile_model(build_model("vit", "as-built"), TrainConfig().learning_rate)
     assert compile_differences(namespace["vit"], reference) == []
     assert callback_differences(namespace["callbacks"], report_callbacks(TrainConfig())) == []
+
+
+def test_page_01_augmenter_is_the_one_phase_2_trains_with():
+    from ferlib.augment import RandomAffine, make_augmenter
+
+    namespace = run_cell("01_data", "chained = keras.Sequential(")
+    namespace = run_cell("01_data", "augmenter = keras.Sequential(",
+                         {**namespace, "fl": __import__("ferlib"), "display": lambda *a: None, "run": _TinyRun()})
+    shown = namespace["augmenter"].layers
+    used = make_augmenter().layers
+    assert [type(layer) for layer in shown] == [type(layer) for layer in used]
+    settings = ("rotation_degrees", "shift", "zoom", "horizontal_flip", "fill_mode")
+    assert [{k: layer.get_config()[k] for k in settings} for layer in shown] == \
+           [{k: layer.get_config()[k] for k in settings} for layer in used]
+    assert namespace["once"].shape == (9, 48, 48, 1)
+    from ferlib.augment import check_same_augmenter
+
+    check_same_augmenter(namespace["augmenter"])
+    with pytest.raises(AssertionError, match="zoom = 0.2, expected 0.1"):
+        check_same_augmenter(keras.Sequential([RandomAffine(zoom=0.2)]))
+
+
+class _TinyRun:
+    """What page 1's augmentation cell reads of a run: one face and the split's training rows."""
+
+    class dataset:  # noqa: N801 - attributes as Run has them
+        images = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+
+    class split:  # noqa: N801
+        train = np.arange(4)

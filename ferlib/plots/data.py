@@ -88,12 +88,13 @@ def plot_class_balance(counts, title: str = "Images per emotion") -> Figure:
     return fig
 
 
-def plot_augmentation_grid(original, augmented, max_cols: int = 5) -> Figure:
+def plot_augmentation_grid(original, augmented, max_cols: int = 5,
+                           title: str = "Augmentation: rotation, shift, zoom, horizontal flip") -> Figure:
     """The original image, then each augmented draw (``(n, 48, 48, 1)``), in rows of `max_cols`."""
     panels = [original, *list(augmented)]
     titles = ["original"] + [f"draw {i}" for i in range(1, len(panels))]
     fig = _image_grid(panels, titles, min(max_cols, len(panels)), (1.7, 1.9), fontsize=9)
-    fig.suptitle("Augmentation: rotation, shift, zoom, horizontal flip")
+    fig.suptitle(title)
     return fig
 
 
