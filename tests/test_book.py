@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"
 RESULTS = BOOK / "results"  # the published run the committed book is built from
 CHAPTERS = ("intro", "data", "architecture", "training", "experiments", "comparison", "conclusion", "future_work",
-            "closing_the_gap", "reproduce")
+            "closing_the_gap", "reproduce", "references")
 # The report's Table 1 numbers that the comparison page prints beside ours.
 REPORT_NUMBERS = ("0.9832", "0.6289", "0.6472", "0.3962", "0.4187")
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
@@ -275,3 +275,29 @@ def test_the_published_verdicts_are_those_the_published_numbers_give():
     expected = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"], run["profile"])
     expected |= difference_verdicts(comparison["results"], run["trainings"])
     assert glued == expected
+
+
+def test_every_paper_the_book_names_is_in_the_references():
+    """A name cited as "X et al." on a chapter or a page is listed, with a link, in references.md."""
+    import re
+
+    references = (BOOK / "references.md").read_text()
+    texts = [p.read_text() for p in BOOK.glob("*.md") if p.name != "references.md"]
+    texts += [p.read_text() for p in (BOOK.parent / "notebooks").glob("*.ipynb")]
+    cited = {name for text in texts for name in re.findall(r"\b([A-Z][a-z]+) et al\.", text)}
+    cited |= {"Goodfellow", "Dosovitskiy", "Jordan", "Page", "McNemar", "Wilson", "Welch"}
+    missing = sorted(name for name in cited if name not in references)
+    assert not missing, f"references.md lacks {missing}"
+    entries = [line for line in references.splitlines() if line.startswith("- ")]
+    linked = references.count("](http")
+    assert linked >= len(entries) - 1, "every reference but the report has a link"
+
+
+@pytest.mark.slow
+def test_the_maths_is_typeset_without_a_network(built):
+    """MathJax ships with the book: every page loads it from _static, none from a CDN."""
+    pages = list(built.html.rglob("*.html"))
+    scripts = [src for page in pages for src in re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page.read_text())]
+    assert scripts, "no page loads MathJax"
+    assert all(not src.startswith("http") and src.endswith("_static/mathjax/tex-chtml.js") for src in scripts), set(scripts)
+    assert (built.html / "_static" / "mathjax" / "tex-chtml.js").is_file()
