@@ -95,7 +95,7 @@ def test_tuning_sentence_compares_with_the_reports_split():
     as_report = {name: 0.40 if learned else 0.26 for name, learned in REPORT_TUNING_LEARNED.items()}
     assert "shows the same split" in tuning_verdict(as_report, 4, 0.25)
     other = tuning_verdict(dict.fromkeys(names, 0.26), 1, 0.25)  # 1 point above the majority: not learned
-    assert "does not show that split" in other and "2 points or more: none." in other
+    assert "does not show that split" in other and "2 points or more (none did)." in other
     # the bar is the verdicts' own: 2 points above the majority class
     assert tuning_learned({"a": 0.2701, "b": 0.2699}, 0.25) == {"a": True, "b": False}
 
@@ -285,3 +285,21 @@ def test_attention_colours_are_symmetric_in_ratio():
     assert np.isclose(norm(2.0) - 0.5,
                       0.5 - norm(0.5), atol=1e-6), "twice and half the even share sit equally far from the middle"
     assert np.isclose(norm(1.0), 0.5)
+
+
+def test_tuning_sentence_counts_the_configurations_that_learned():
+    from ferlib.recipes.report import REPORT_TUNING_LEARNED
+
+    names = list(REPORT_TUNING_LEARNED)
+    sentence = tuning_verdict({name: 0.40 if i >= 3 else 0.26 for i, name in enumerate(names)}, 4, 0.25)
+    assert sentence.startswith("After 4 epochs, 2 of the 5 configurations beat always answering")
+    assert "(4 layers / 4 heads / dim 32; 4 layers / 4 heads / dim 16)" in sentence
+    assert "(none did)" in tuning_verdict(dict.fromkeys(names, 0.25), 1, 0.25)
+
+
+@pytest.mark.parametrize("first, last, words", [(0.50, 0.52, "within 10%"), (0.50, 0.80, "grows by 60%"),
+                                                (0.50, 0.30, "shrinks by 40%")])
+def test_activation_sentence_follows_the_scale_free_spreads(first, last, words):
+    from ferlib.recipes.verdicts import activation_verdict
+
+    assert words in activation_verdict(first, last)

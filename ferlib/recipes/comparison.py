@@ -124,3 +124,20 @@ def comparison_tests(run: Run) -> ComparisonTests:
              (f"{cnn} phase 2", f"{cnn} phase 1"), (f"{vit} phase 2", f"{vit} phase 1")]
     tests = [paired_test(a, correct[a], b, correct[b], images="test") for a, b in pairs]
     return ComparisonTests(pd.DataFrame(rows), tests)
+
+
+def check_same_evaluation(comparison: Comparison, model: str, accuracy: float, loss: float, counts) -> None:
+    """Raise AssertionError unless a page's own evaluation of `model`'s final network (test
+    accuracy and loss from ``evaluate``, the confusion `counts` from scikit-learn) is what the
+    comparison reports for it (its phase-2 test scores and confusion matrix)."""
+    import numpy as np
+
+    scores = comparison.results[model]["phase2"]["test"]
+    differences = []
+    if not np.isclose(accuracy, scores["accuracy"], atol=1e-6):
+        differences.append(f"accuracy {accuracy:.6f}, the comparison's {scores['accuracy']:.6f}")
+    if not np.isclose(loss, scores["loss"], rtol=1e-4):
+        differences.append(f"loss {loss:.6f}, the comparison's {scores['loss']:.6f}")
+    if not np.array_equal(np.asarray(counts), comparison.confusion[display_name(model)].to_numpy()):
+        differences.append("the confusion matrices differ")
+    assert not differences, f"the page's evaluation of {model} is not the comparison's: " + "; ".join(differences)

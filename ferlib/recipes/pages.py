@@ -44,6 +44,11 @@ def setup_notebook(namespace=None, **values) -> Run:
     A page passes its ``globals()``, so the parameters cell above it is read whole
     (:class:`~ferlib.parameters.PageParameters`); keywords change single parameters.
     """
+    import logging
+
+    # TensorFlow warns on a page's stderr each time predict meets a new model ("retracing"),
+    # which is expected when a page scores several models; errors still show.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     parameters = PageParameters.from_namespace(namespace or {}).with_values(**values)
     run = prepare_run(parameters)
     glue_values(report_glue_values())  # the report's numbers, for the page's text

@@ -116,6 +116,17 @@ def run_phase2(
                         n_train=len(y_train))
 
 
+def check_same_hard_samples(hard: np.ndarray, result: Phase2Result) -> None:
+    """Raise AssertionError unless `hard` (a page's selection) holds the training images that
+    phase 2 fine-tuned on (``result.hard_indices``)."""
+    hard = np.asarray(hard)
+    if not np.array_equal(hard, result.hard_indices):
+        extra, missing = np.setdiff1d(hard, result.hard_indices), np.setdiff1d(result.hard_indices, hard)
+        raise AssertionError(f"the page's hard samples are not phase 2's: {len(hard):,} against "
+                             f"{len(result.hard_indices):,} ({len(extra):,} only the page's, {len(missing):,} only "
+                             "phase 2's)")
+
+
 # --------------------------------------------------------------------------- a run's phase 2
 
 

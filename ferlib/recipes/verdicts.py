@@ -109,6 +109,21 @@ def attention_verdict(ratio_max: float, ratio_min: float, hottest: tuple[int, in
     return sentence
 
 
+def activation_verdict(first_relative: float, last_relative: float) -> str:
+    """Whether the ViT's last block varies more across its dimensions than its first, from
+    the two blocks' spreads divided by their mean absolute activation (scale removed)."""
+    change = last_relative / first_relative - 1 if first_relative else float("nan")
+    if abs(change) < 0.1:
+        return (f"The scale-free spreads are within 10% of each other ({first_relative:.2f} and {last_relative:.2f}): "
+                "this ViT's last block does not make its dimensions more varied than its first, against the report's "
+                "expectation.")
+    if change > 0:
+        return (f"The scale-free spread grows by {change:.0%} from the first block to the last: the last block's "
+                "dimensions differ more from one another, as the report expected.")
+    return (f"The scale-free spread shrinks by {-change:.0%} from the first block to the last: the last block's "
+            "dimensions are more alike than the first's, the opposite of the report's expectation.")
+
+
 def schedule_verdict(model: str, history) -> str:
     """When the learning rate fell in a phase-1 training (its history), beside the report's."""
     from ..train import learning_rate_drops
@@ -140,11 +155,13 @@ def tuning_verdict(val_accuracies: dict[str, float], epochs: int, majority: floa
     from .report import REPORT_TUNING_LEARNED
 
     learned = tuning_learned(val_accuracies, majority)
-    which = ", ".join(n for n, ok in learned.items() if ok) or "none"
+    which = "; ".join(n for n, ok in learned.items() if ok)
     same = all(learned.get(name) == ok for name, ok in REPORT_TUNING_LEARNED.items())
-    return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, the configurations whose validation accuracy beats always answering the most "
-            f"common emotion ({majority:.1%}) by {100 * TUNING_MARGIN:.0f} points or more: {which}. The report saw the 128- and "
-            "64-dimensional configurations stagnate and the 32- and 16-dimensional ones learn. "
+    count = sum(learned.values())
+    return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, {count} of the {len(learned)} configurations beat always "
+            f"answering the most common emotion ({majority:.1%}) on the validation images by {100 * TUNING_MARGIN:.0f} "
+            f"points or more ({which if count else 'none did'}). The report saw the 128- and 64-dimensional "
+            "configurations stagnate and the 32- and 16-dimensional ones learn. "
             + ("This run shows the same split." if same else
                "This run does not show that split at this budget; read the table as what a few epochs show, "
                "not as the report's finding."))
