@@ -301,3 +301,9 @@ def test_the_maths_is_typeset_without_a_network(built):
     assert scripts, "no page loads MathJax"
     assert all(not src.startswith("http") and src.endswith("_static/mathjax/tex-chtml.js") for src in scripts), set(scripts)
     assert (built.html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+@pytest.mark.slow
+def test_no_empty_index_page(built):
+    assert not (built.html / "genindex.html").exists()
+    assert "genindex" not in _page(built, "intro")

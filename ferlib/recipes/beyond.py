@@ -235,3 +235,30 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
     run.save_metrics("ferplus", {"agreement": table.reset_index().to_dict(orient="records"),
                                  "scores": outcome.scores.to_dict(orient="records")})
     return outcome
+
+
+def hard_sample_disputes(run: Run, ferplus: FERPlusResult) -> pd.DataFrame:
+    """For each report model, how many of its phase-2 hard samples (the training faces its
+    phase-1 network got wrong) carry a FER2013 label that the FER+ majority disputes, beside
+    the share among all training faces with a FER+ label, and Fisher's exact test of the two
+    shares (are the hard samples richer in disputed labels than the training part?)."""
+    from scipy.stats import fisher_exact
+
+    from .report import REPORT_TABLE1
+
+    rows_of_train = np.asarray(run.split.train)
+    votes = ferplus.ferplus_labels[rows_of_train]
+    labels = run.dataset.labels[rows_of_train]
+    voted = votes >= 0
+    disputed = voted & (votes != labels)
+    table = []
+    for model in REPORT_TABLE1:
+        load_or_train_stage(run, model, "phase2")  # phase 2 saves the hard samples it used
+        hard = np.zeros(len(rows_of_train), bool)
+        hard[np.load(run.folder.hard_indices(model))] = True
+        a, b = int((disputed & hard).sum()), int((voted & hard & ~disputed).sum())
+        c, d = int((disputed & ~hard).sum()), int((voted & ~hard & ~disputed).sum())
+        p = float(fisher_exact([[a, b], [c, d]], alternative="greater").pvalue) if min(a + b, c + d) else float("nan")
+        table.append({"model": display_name(model), "hard samples": a + b, "disputed among them": a / max(a + b, 1),
+                      "disputed among the other training faces": c / max(c + d, 1), "Fisher p": p})
+    return pd.DataFrame(table)

@@ -124,6 +124,20 @@ def activation_verdict(first_relative: float, last_relative: float) -> str:
             "dimensions are more alike than the first's, the opposite of the report's expectation.")
 
 
+def dispute_verdict(row) -> str:
+    """What share of one model's hard samples FER+ disputes, against the rest of the training
+    faces (a row of :func:`~ferlib.recipes.beyond.hard_sample_disputes`)."""
+    share, rest, p = row["disputed among them"], row["disputed among the other training faces"], row["Fisher p"]
+    start = (f"Of the {row['model']}'s {row['hard samples']:,} hard samples with a FER+ label, {share:.0%} carry a "
+             f"FER2013 label that the FER+ majority disputes, against {rest:.0%} of the other training faces")
+    if p != p:  # NaN: one group is empty
+        return start + "."
+    if p < 0.05:
+        return (start + f" (Fisher's exact test, p = {p:.2g}): the hard samples are richer in disputed labels, so "
+                "part of what phase 2 fine-tunes on is label noise rather than hard faces.")
+    return start + f" (Fisher's exact test, p = {p:.2g}): no richer in disputed labels than the rest."
+
+
 def schedule_verdict(model: str, history) -> str:
     """When the learning rate fell in a phase-1 training (its history), beside the report's."""
     from ..train import learning_rate_drops
