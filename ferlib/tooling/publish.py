@@ -123,7 +123,8 @@ def _cost_section(summary: dict) -> list[str]:
     def cpu_cell(name: str) -> str:
         if name not in cpu:
             return "–"
-        return ("" if cpu[name]["complete"] else "≥ ") + _hours(cpu[name]["seconds"])
+        # a part counted of a notebook killed and resumed would read as its cost: the caveats give it
+        return _hours(cpu[name]["seconds"]) if cpu[name]["complete"] else "partly measured"
 
     lines = ["", "## What it cost", "",
              f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
@@ -151,8 +152,10 @@ def _cpu_caveats(seconds: dict, cpu: dict, measured: list, unmeasured: list, par
         lines += [f"The CPU time of {', '.join(unmeasured)} was not recorded (the pipeline did not measure it yet when "
                   "they ran); it is at most the wall time times the number of cores.", ""]
     if partial:
-        lines += [f"For {', '.join(partial)} the CPU time counts only the attempts whose kernel reported it: the "
-                  "run began before ferlib recorded the CPU time of an attempt that is killed (≥).", ""]
+        counted = ", ".join(f"{name} ({_hours(cpu[name]['seconds'])} counted)" for name in partial)
+        lines += [f"For {counted} the CPU time counts only the attempts whose kernel reported it: the run began "
+                  "before ferlib recorded the CPU time of an attempt that is killed, so the table says "
+                  "\"partly measured\".", ""]
     whole = [name for name in measured if cpu[name]["complete"]]
     if (unmeasured or partial) and whole:
         busy = sum(cpu[n]["seconds"] for n in whole) / sum(seconds[n] for n in whole)
