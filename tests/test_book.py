@@ -307,3 +307,25 @@ def test_the_maths_is_typeset_without_a_network(built):
 def test_no_empty_index_page(built):
     assert not (built.html / "genindex.html").exists()
     assert "genindex" not in _page(built, "intro")
+
+
+def test_every_figure_a_chapter_includes_is_drawn_by_the_figures_script():
+    import re
+
+    script = (BOOK / "figures" / "make_figures.py").read_text()
+    included = {name for p in BOOK.glob("*.md") for name in re.findall(r"```\{figure\} figures/([\w.]+)", p.read_text())}
+    assert {"patches.png", "transformer_block.png", "two_phases.png", "plateau.png", "cnn.png"} <= included
+    for name in included:
+        assert (BOOK / "figures" / name).is_file(), f"book/figures/{name} is missing: run book/figures/make_figures.py"
+        assert f'"{name}"' in script, f"{name} is not drawn by make_figures.py"
+
+
+def test_the_plateau_diagram_uses_keras_own_rule():
+    import numpy as np
+
+    from ferlib.plots.diagrams import plateau_rates
+
+    loss = [1.0, 0.9, 0.8] + [0.85] * 12  # a best at epoch 3, then twelve epochs without a better one
+    rates = plateau_rates(loss, factor=0.5, patience=5, learning_rate=1.0)
+    assert rates[0] == 1.0 and rates[-1] == 0.25  # lowered after 5 and again after 10 epochs without a new best
+    assert np.all(np.diff(rates) <= 0)

@@ -12,6 +12,8 @@ One module per family of figures, all of them importable from here:
 * ``architecture``: a model's diagram, drawn from its layers;
 * ``results``: confusion matrices, per-emotion bars, accuracies against the baselines;
 * ``features``: the feature clusters, CNN feature maps, ViT activations and attention;
+* ``diagrams``: the teaching chapters' diagrams (patches, the transformer block, the two
+  phases, ReduceLROnPlateau), drawn by ``book/figures/make_figures.py``;
 * ``_common``: the helpers they share (figures kept out of pyplot, grey images, baselines).
 """
 
