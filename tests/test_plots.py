@@ -335,3 +335,17 @@ def test_a_constant_learning_rate_is_said_in_the_title_not_drawn():
     assert len(fig.axes) == 2 and fig._suptitle.get_text() == "CNN · learning rate 0.001 throughout"
     changing = plot_training_curves(history.assign(learning_rate=[1e-3, 1e-3, 5e-4]), title="CNN")
     assert len(changing.axes) == 3 and changing._suptitle.get_text() == "CNN"
+
+
+def test_accuracies_with_intervals_and_the_reports_marks():
+    ours = pd.DataFrame({"model": ["CNN", "CNN", "ViT", "ViT"], "phase": ["phase 1", "phase 2"] * 2,
+                         "accuracy": [0.6, 0.62, 0.37, 0.38], "low": [0.59, 0.61, 0.36, 0.37],
+                         "high": [0.61, 0.63, 0.38, 0.39]})
+    report = {("CNN", "phase 1"): 0.6289, ("ViT", "phase 2"): 0.4187}
+    fig = plots.plot_with_intervals(ours, report, {"majority class": 0.25})
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4  # one bar per model and phase
+    marks = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if hasattr(c, "get_offsets")
+                            and len(c.get_offsets()) == 2])
+    assert np.isclose(np.nanmax(marks), 0.6289) and 0.4187 in np.round(marks, 4)
+    assert any("interval" in t.get_text() for t in [ax.title])

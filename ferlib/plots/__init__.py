@@ -23,12 +23,13 @@ from ._common import _human
 from .architecture import plot_architecture
 from .data import plot_augmentation_grid, plot_class_balance, plot_class_samples, plot_equalization, plot_face_grid
 from .features import plot_activation_bars, plot_attention, plot_cluster_map, plot_feature_maps
-from .results import plot_accuracies, plot_confusion_matrices, plot_per_class
+from .results import plot_accuracies, plot_confusion_matrices, plot_per_class, plot_with_intervals
 from .training import plot_accuracy_against_time, plot_learning_rate, plot_training_curves, plot_tuning_results
 
 __all__ = [
     "plot_accuracies", "plot_accuracy_against_time", "plot_activation_bars", "plot_architecture", "plot_attention", "plot_augmentation_grid",
     "plot_class_balance", "plot_class_samples", "plot_cluster_map", "plot_confusion_matrices", "plot_equalization",
     "plot_face_grid", "plot_feature_maps", "plot_learning_rate", "plot_per_class", "plot_training_curves", "plot_tuning_results",
+    "plot_with_intervals",
 ]
 # ``_human`` (1234567 -> "1.23M") is imported above for the tests, which check it as ``plots._human``.

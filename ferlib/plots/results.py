@@ -92,3 +92,34 @@ def plot_accuracies(frame: pd.DataFrame, baselines: Mapping[str, float], x: str 
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.18, 1), frameon=False, fontsize=9)
     sns.despine(ax=ax)
     return fig
+
+
+def plot_with_intervals(ours: pd.DataFrame, report: Mapping[tuple[str, str], float] | None = None,
+                        baselines: Mapping[str, float] | None = None,
+                        title: str = "Test accuracy with 95% intervals, beside the report's") -> Figure:
+    """Our accuracies as bars with their 95% intervals (`ours`: columns model, phase, accuracy,
+    low, high), the report's as black diamonds at (model, phase) where given, and the baselines
+    as dashed lines."""
+    models, phases = list(dict.fromkeys(ours["model"])), list(dict.fromkeys(ours["phase"]))
+    fig, ax = _subplots(1, 1, figsize=(7.5, 3.8), layout="constrained")
+    width = 0.8 / len(phases)
+    colours = sns.color_palette("Blues", len(phases) + 1)[1:]
+    for j, phase in enumerate(phases):
+        rows = ours[ours["phase"] == phase].set_index("model").reindex(models)
+        xs = np.arange(len(models)) + (j - (len(phases) - 1) / 2) * width
+        errors = np.vstack([rows["accuracy"] - rows["low"], rows["high"] - rows["accuracy"]])
+        ax.bar(xs, rows["accuracy"], width * 0.9, yerr=errors, capsize=4, color=colours[j], label=f"ours, {phase}")
+        if report:
+            marks = [report.get((m, phase), np.nan) for m in models]
+            ax.scatter(xs, marks, marker="D", color="black", zorder=3, s=28,
+                       label="the report's" if j == 0 else None)
+    for (name, value), style in zip((baselines or {}).items(), ("--", ":")):
+        _draw_baseline(ax, value, name, style, margin=True)
+    ax.set_xticks(np.arange(len(models)), models)
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    sns.despine(ax=ax)
+    return fig
