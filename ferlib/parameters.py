@@ -29,6 +29,7 @@ class PageParameters:
     seed: int = _option(42, "seeds the split, the initial weights and every random draw")
     split: str = _option("report", '"report" (the report\'s split) or "official" (challenge\'s)', ("report", "official"))
     run_dir: str = _option("runs/latest", "where the notebooks keep their models and metrics")
+    devices: int | None = _option(None, "devices to train on, data-parallel (JAX backend); None: one")
 
     @classmethod
     def from_namespace(cls, namespace: Mapping) -> "PageParameters":

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from ..data import FER2013, load_data
+from ..distribution import use_devices
 from ..display import epoch_lines
 from ..evaluate import CHANCE, majority_baseline
 from ..files import read_json, write_json
@@ -155,6 +156,7 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     settings = PROFILES[p.profile]
     settings = replace(settings, subset=p.subset or settings.subset, epochs=p.epochs or settings.epochs)
     set_seed(p.seed)
+    devices = use_devices(p.devices)
     dataset = load_data(p.data, synthetic_per_class=settings.synthetic_per_class, seed=p.seed)
     chosen = make_split(p.split, dataset.labels, dataset.usage, seed=p.seed)
     if settings.subset < 1 and not dataset.is_synthetic:  # the synthetic set is already sized per profile
@@ -168,7 +170,7 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), p.profile, settings, p.seed, folder,
               {model: choose_precision(model) for model in model_names()}, started, p)
     first = card.get("first_started_unix") if same_run else None
-    write_json(folder.card, {**run.provenance(), "settings": asdict(settings),
+    write_json(folder.card, {**run.provenance(), "settings": asdict(settings), "devices": devices,
                              "first_started_unix": first or now.timestamp(),
                              # what a model must beat to have learned (ferlib predict warns below it)
                              "val_majority": run.baseline("val")})
