@@ -67,10 +67,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def supports_bfloat16() -> bool:
-    """Whether this machine computes bfloat16 natively: a GPU of compute capability 8 or
-    newer, or a CPU with AVX-512 BF16 or AMX (where oneDNN uses it). Elsewhere bfloat16 is
-    emulated and slower than float32."""
+def gpu_compute_capability() -> float | None:
+    """The first GPU's compute capability (7.5 for a T4, 9.0 for an H100), None without a GPU."""
     import keras  # here, not at import: `ferlib status` should not load TensorFlow
     backend = keras.backend.backend()
     try:
@@ -79,21 +77,44 @@ def supports_bfloat16() -> bool:
 
             device = jax.devices()[0]
             if device.platform == "gpu":
-                return float(getattr(device, "compute_capability", "0")) >= 8.0
+                return float(getattr(device, "compute_capability", "0"))
         elif backend == "tensorflow":
             import tensorflow as tf
 
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
-                capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
-                return capability[0] >= 8
+                major, minor = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+                return major + minor / 10
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                major, minor = torch.cuda.get_device_capability(0)
+                return major + minor / 10
     except Exception:  # a device query must never stop a run
         pass
+    return None
+
+
+def supports_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 natively: a GPU of compute capability 8 or
+    newer, or a CPU with AVX-512 BF16 or AMX (where oneDNN uses it). Elsewhere bfloat16 is
+    emulated and slower than float32."""
+    capability = gpu_compute_capability()
+    if capability is not None:
+        return capability >= 8.0
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def supports_float16() -> bool:
+    """Whether this machine has fast float16 arithmetic: a GPU with tensor cores (compute
+    capability 7 or newer: a T4, a V100 and every later one). CPUs emulate float16."""
+    capability = gpu_compute_capability()
+    return capability is not None and capability >= 7.0
 
 
 def provenance(data, split, profile: str, seed: int, started: datetime | None = None, **extra) -> dict:

@@ -66,12 +66,25 @@ def set_seed(seed: int) -> None:
 
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Adam and the categorical cross-entropy, as the report compiles (loss-scaled in float16)."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=scaled_for(model, keras.optimizers.Adam(learning_rate=learning_rate)),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
+
+
+def scaled_for(model: keras.Model, optimizer):
+    """`optimizer`, wrapped in Keras's LossScaleOptimizer when `model` computes in float16.
+
+    float16's small range lets small gradients underflow to zero; the wrapper multiplies the
+    loss before the gradients are taken and divides them after, adjusting the factor as it
+    goes. Keras wraps by itself only when the model's own policy is ``mixed_float16``; ferlib
+    sets the policy layer by layer (the softmax stays float32), so it wraps here."""
+    if model_precision(model) == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def report_callbacks(config: TrainConfig = TrainConfig()) -> list[keras.callbacks.Callback]:

@@ -49,13 +49,16 @@ def test_the_schedule_warms_up_to_the_peak_then_decays_to_one_percent():
     assert all(float(lr(s)) >= float(lr(s + 1)) for s in range(10, 40))
 
 
-def test_scoring_with_the_averaged_weights_gives_the_training_weights_back():
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])  # float16: the EMA sits inside the loss scaler
+def test_scoring_with_the_averaged_weights_gives_the_training_weights_back(precision):
     import keras
 
     from ferlib.models import build_model
     from ferlib.recipes.fast import compile_fast, with_averaged_weights
 
-    model = compile_fast(build_model("fastcnn", config=TINY), FastRecipe(ema=0.5), steps_per_epoch=2)
+    model = compile_fast(build_model("fastcnn", config=TINY, precision=precision), FastRecipe(ema=0.5),
+                         steps_per_epoch=2)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "mixed_float16")
     seen = {}
 
     def mid_training(epoch, logs):  # where EpochLog scores: inside fit, between epochs

@@ -604,3 +604,35 @@ def test_one_line_per_epoch_fits_the_page(capsys):
     out = capsys.readouterr().out.strip()
     assert out == "epoch 7/100, accuracy 0.126 (val 0.254), loss 3.803 (val 1.951), 15 s"
     assert len(out) <= 80
+
+
+@pytest.mark.parametrize("bfloat16, float16, expected", [
+    (True, True, "mixed_bfloat16"),  # an A100, an H100 or an AMX CPU
+    (False, True, "mixed_float16"),  # a T4: tensor cores, no native bfloat16
+    (False, False, "float32"),  # a CPU without bfloat16
+])
+def test_the_precision_follows_the_device(monkeypatch, bfloat16, float16, expected):
+    import ferlib.recipes.run as run_module
+
+    monkeypatch.setattr(run_module, "supports_bfloat16", lambda: bfloat16)
+    monkeypatch.setattr(run_module, "supports_float16", lambda: float16)
+    assert run_module.choose_precision("cnn") == expected
+    assert run_module.choose_precision("vit") == "float32"  # measured slower in reduced precision
+
+
+def test_float16_training_scales_the_loss_and_learns(tmp_path):
+    from ferlib.models import build_cnn
+    from ferlib.train import TrainConfig, compile_model, train_model
+
+    tiny = build_cnn(filters=(4, 4, 4, 4), dense_units=(8, 8, 8), precision="mixed_float16")
+    compile_model(tiny)
+    assert isinstance(tiny.optimizer, keras.optimizers.LossScaleOptimizer)
+    float32 = compile_model(build_cnn(filters=(4, 4, 4, 4), dense_units=(8, 8, 8)))
+    assert not isinstance(float32.optimizer, keras.optimizers.LossScaleOptimizer)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 48, 48, 1), dtype=np.float32)
+    y = rng.integers(0, 7, 64)
+    result = train_model(tiny, (x, y), (x[:16], y[:16]), tmp_path / "f16", TrainConfig(epochs=2, batch_size=16),
+                         verbose=0)
+    assert result.info["precision"] == "mixed_float16"
+    assert np.isfinite(result.history["loss"]).all()

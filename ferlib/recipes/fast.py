@@ -32,6 +32,7 @@ from ..files import read_json, save_model, write_json, write_text
 from ..models import build_model
 from ..models.fastcnn import FastCNNConfig, with_augmentation
 from ..provenance import device_name, git_commit
+from ..train import scaled_for
 from .run import choose_precision
 
 
@@ -70,7 +71,7 @@ def compile_fast(model: keras.Model, recipe: FastRecipe, steps_per_epoch: int) -
         schedule(recipe, steps_per_epoch), momentum=0.9, nesterov=recipe.nesterov,
         weight_decay=recipe.weight_decay or None,
         use_ema=recipe.ema > 0, ema_momentum=recipe.ema or 0.99)
-    model.compile(optimizer=optimizer,
+    model.compile(optimizer=scaled_for(model, optimizer),  # loss-scaled in float16
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
                   metrics=["accuracy"])
     return model
@@ -88,6 +89,7 @@ def with_averaged_weights(model: keras.Model, score):
     """``score()`` computed with the optimizer's moving average of the weights in the model,
     which then gets its training weights back (training goes on from those)."""
     optimizer = model.optimizer
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer keeps the average inside
     if not getattr(optimizer, "use_ema", False):
         return score()
     training_weights = [v.numpy() for v in model.trainable_variables]

@@ -20,7 +20,7 @@ from ..evaluate import CHANCE, majority_baseline
 from ..files import read_json, write_json
 from ..models import display_name, model_names, model_spec
 from ..parameters import PageParameters
-from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16
+from ..provenance import describe_run, load_results, provenance, save_results, supports_bfloat16, supports_float16
 from ..runfolder import RunFolder
 from ..splits import Split, make_split, split_arrays, subsample
 from ..train import TrainConfig, TrainResult, set_seed, train_model
@@ -56,13 +56,20 @@ PROFILES = {
 def choose_precision(model: str) -> str:
     """The dtype policy a model trains in on this machine.
 
-    ``mixed_bfloat16`` where the model's registration prefers it (:attr:`ModelSpec.bfloat16`)
-    and the device computes bfloat16 natively; float32 otherwise. Measured on a 2-core
-    AVX-512 BF16 CPU (``benchmarks/bench_precision.py``): the CNN, with its fused batch
-    normalisation, trains its full-split epochs clearly faster under ``mixed_bfloat16`` and
-    learns at the same pace; the small ViT is slower in bfloat16.
+    For a model whose registration prefers reduced precision (:attr:`ModelSpec.bfloat16`):
+    ``mixed_bfloat16`` where the device computes bfloat16 natively (an AVX-512 BF16 or AMX CPU, a
+    GPU of compute capability 8 or newer), else ``mixed_float16`` where a GPU has tensor cores
+    for float16 (a T4, Colab's free GPU; the optimizer then scales the loss,
+    :func:`~ferlib.train.compile_model`), else float32. Measured on a 2-core AVX-512 BF16 CPU
+    (``benchmarks/bench_precision.py``): the CNN, with its fused batch normalisation, trains its
+    full-split epochs clearly faster under ``mixed_bfloat16`` and learns at the same pace; the
+    small ViT is slower in bfloat16, so it stays in float32.
     """
-    return "mixed_bfloat16" if model_spec(model).bfloat16 and supports_bfloat16() else "float32"
+    if not model_spec(model).bfloat16:
+        return "float32"
+    if supports_bfloat16():
+        return "mixed_bfloat16"
+    return "mixed_float16" if supports_float16() else "float32"
 
 
 @dataclass
