@@ -17,14 +17,13 @@ repository, its own model.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, sha256_of
 
 ENV_DETECTOR = "FERLIB_FACE_DETECTOR"
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
@@ -115,7 +114,7 @@ def yunet_model() -> Path:
     from .data.sources import ENV_NO_DOWNLOAD, cache_dir
 
     target = cache_dir() / "detectors" / YUNET_FILE
-    if target.is_file() and _sha256(target.read_bytes()) == YUNET_SHA256:
+    if target.is_file() and sha256_of(target) == "sha256:" + YUNET_SHA256:
         return target
     if os.environ.get(ENV_NO_DOWNLOAD):
         raise DetectorUnavailable(f"the YuNet face detector is not in {target.parent}, and {ENV_NO_DOWNLOAD} forbids downloading it: "
@@ -128,14 +127,10 @@ def yunet_model() -> Path:
     except OSError as err:
         raise DetectorUnavailable(f"Downloading the YuNet face detector from {YUNET_URL} failed ({err}); download "
                                   f"it yourself and set {ENV_DETECTOR} to the file") from err
-    if _sha256(raw) != YUNET_SHA256:
+    if sha256_of(raw) != "sha256:" + YUNET_SHA256:
         raise DetectorUnavailable(f"{YUNET_URL}: the download ({len(raw):,} bytes) does not match the zoo's SHA-256 "
                                   f"{YUNET_SHA256[:12]}…; try again, or set {ENV_DETECTOR} to a copy you trust")
     return atomic_write(target, lambda f: f.write(raw))
-
-
-def _sha256(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
 
 
 def _yunet_boxes(detector, photo: np.ndarray, min_size: int) -> list:

@@ -6,6 +6,8 @@ run cards) goes through here.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import os
 import shutil
@@ -107,3 +109,10 @@ def commit_dir(tmp: Path, final: Path) -> Path:
     os.replace(tmp, final)
     shutil.rmtree(aside, ignore_errors=True)
     return final
+
+
+def sha256_of(data: bytes | str | os.PathLike) -> str:
+    """``"sha256:<hex>"`` of some bytes, or of a file's bytes given its path: the one form in which
+    ferlib names data, weights and downloads."""
+    raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+    return "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -12,19 +12,16 @@ weights file's SHA-256. :func:`load_shipped_model` checks that checksum before i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
+
+from .files import sha256_of
 
 FOLDER = Path(__file__).resolve().parent / "shipped"
 WEIGHTS = "fastcnn.weights.h5"
 CARD = "card.json"
 MODEL_CARD = "MODEL_CARD.md"
 MAX_BYTES = 4 * 2**20  # the repository holds one trained-weights file, and a small one
-
-
-def sha256(path: str | Path) -> str:
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def shipped_card(folder: str | Path = FOLDER) -> dict:
@@ -65,7 +62,7 @@ def load_shipped_model(folder: str | Path = FOLDER):
     folder = Path(folder)
     card = shipped_card(folder)
     weights = folder / WEIGHTS
-    if not weights.is_file() or sha256(weights) != card["weights_sha256"]:
+    if not weights.is_file() or sha256_of(weights) != card["weights_sha256"]:
         raise DamagedFile(f"{weights}: missing, or not the file its card describes (SHA-256 differs); "
                           "reinstall ferlib or run `ferlib ship` again")
     model = shipped_network(card["recipe"])
@@ -90,7 +87,7 @@ def export_model(model, folder: str | Path, card: dict) -> Path:
         raise ValueError(f"the weights take {size:,} bytes, more than the {MAX_BYTES:,} a shipped model may")
     atomic_write(folder / WEIGHTS, lambda f: f.write(partial.read_bytes()))
     partial.unlink()
-    card = {**card, "weights_sha256": sha256(folder / WEIGHTS), "weights_bytes": size}
+    card = {**card, "weights_sha256": sha256_of(folder / WEIGHTS), "weights_bytes": size}
     write_json(folder / CARD, card)
     write_text(folder / MODEL_CARD, model_card(card))
     return folder

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ferlib.files import sha256_of
 from PIL import Image
 
 from ferlib import shipped
@@ -19,7 +21,7 @@ def test_the_shipped_weights_are_the_file_their_card_describes():
     card = shipped.shipped_card()
     weights = shipped.FOLDER / shipped.WEIGHTS
     assert weights.stat().st_size <= shipped.MAX_BYTES == 4 * 2**20
-    assert shipped.sha256(weights) == card["weights_sha256"]
+    assert sha256_of(weights) == card["weights_sha256"]
     assert card["weights_bytes"] == weights.stat().st_size
     for field in ("protocol", "private_test", "private_test_tta", "public_test", "data_fingerprint", "recipe",
                   "seed", "commit", "chosen"):
@@ -134,4 +136,4 @@ def test_ship_trains_the_recipe_and_writes_a_model_that_loads(tmp_path):
     assert card["private_test_correct"] == round(card["private_test"] * card["private_test_faces"])
     model = shipped.load_shipped_model(out)
     assert model.output_shape == (None, 7)
-    assert shipped.shipped_card(out)["weights_sha256"] == shipped.sha256(out / shipped.WEIGHTS)
+    assert shipped.shipped_card(out)["weights_sha256"] == sha256_of(out / shipped.WEIGHTS)

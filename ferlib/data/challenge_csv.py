@@ -7,7 +7,6 @@ line, with the bad value quoted (cut to a readable length) and what to do about 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fer2013 import EMOTIONS, FER2013, IMAGE_SIZE, N_PIXELS, NUM_CLASSES, USAGES, FER2013Error, FER2013NotFound
+from ..files import sha256_of
 from .sources import how_to
 
 _EMOTION_CODES = {str(i).encode(): i for i in range(NUM_CLASSES)}
@@ -38,10 +38,6 @@ def _decompress(raw: bytes, path: Path) -> bytes:
         raise FER2013Error(f"{path}: not a readable gzip file ({err}); download it again.") from err
 
 
-def _sha256(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
 def read_challenge_csv(path: str | os.PathLike) -> FER2013:
     """Parse the challenge CSV (``emotion,pixels,Usage``; plain or gzip) into arrays.
 
@@ -54,7 +50,7 @@ def read_challenge_csv(path: str | os.PathLike) -> FER2013:
     except OSError as err:
         raise FER2013NotFound(how_to(f"{path}: cannot read ({err}).")) from err
     with ThreadPoolExecutor(2) as pool:  # hashing and decompressing both release the GIL
-        fingerprint = pool.submit(_sha256, raw)
+        fingerprint = pool.submit(sha256_of, raw)
         text = _decompress(raw, path)
         rows = _scan_rows(text, path)
         images = _parse_pixels(text, rows, path, pool)
