@@ -144,3 +144,13 @@ def test_run_baseline_is_the_majority_answer(run):
 def test_unknown_model_names_are_refused(run):
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet")
+
+
+def test_each_phase_2_step_is_tested_against_the_one_before(run):
+    from ferlib.recipes.phase2 import step_tests
+
+    tests = step_tests(run, "cnn")
+    assert [(t.first, t.second) for t in tests] == [("CNN after hard samples", "CNN phase 1"),
+                                                    ("CNN after augmentation", "CNN after hard samples")]
+    n = len(run.arrays["test"][1])
+    assert all(0 <= t.p_value <= 1 and t.only_first + t.only_second <= n for t in tests)

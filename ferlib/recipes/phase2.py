@@ -162,3 +162,20 @@ def load_or_train_stage(run: Run, model: str, stage: str = "phase1", train_if_mi
         else:
             train_phase1(run, model, verbose=0)
     return load_model(path)
+
+
+def step_tests(run: Run, model: str) -> list:
+    """Whether each step of `model`'s phase 2 changed its test accuracy beyond chance: exact
+    McNemar tests, on the run's test images, of the model after the hard samples against
+    phase 1, and after the augmentation against after the hard samples (``PairedTest``s)."""
+    from ..evaluate import paired_test
+
+    load_or_train_stage(run, model, "phase2")  # trains what is missing, as the page's other cells do
+    x, y = run.arrays["test"]
+    paths = {STEPS[0]: run.folder.final_model(model, "phase1"),
+             STEPS[1]: run.folder.phase2(model, "hard_samples") / "model.keras",
+             STEPS[2]: run.folder.final_model(model, "phase2")}
+    right = {step: predict_labels(load_model(path), x) == y for step, path in paths.items()}
+    name = display_name(model)
+    return [paired_test(f"{name} {later}", right[later], f"{name} {earlier}", right[earlier], images="test")
+            for earlier, later in zip(STEPS, STEPS[1:])]
