@@ -245,3 +245,11 @@ def training_progress(name: str):
               f"{row['train_seconds'] / 60:.1f} training minutes so far", flush=True)
 
     return show
+
+
+def duration(seconds: float) -> str:
+    """A wall or CPU time as the book writes it: "22 s", "17 min", "3 h 07 min"."""
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

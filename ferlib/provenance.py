@@ -6,6 +6,8 @@ every results page of the book opens with the run card built from it.
 
 from __future__ import annotations
 
+import functools
+
 import os
 import platform
 import subprocess
@@ -70,7 +72,12 @@ def cpu_model() -> str:
 def gpu_compute_capability() -> float | None:
     """The first GPU's compute capability (7.5 for a T4, 9.0 for an H100), None without a GPU."""
     import keras  # here, not at import: `ferlib status` should not load TensorFlow
-    backend = keras.backend.backend()
+
+    return _gpu_capability(keras.backend.backend())
+
+
+@functools.lru_cache(maxsize=None)  # the devices do not change while a process runs; each page asks per model
+def _gpu_capability(backend: str) -> float | None:
     try:
         if backend == "jax":
             import jax

@@ -96,8 +96,9 @@ class RunFolder:
         return self.root / "metrics" / f"{name}.json"
 
     # ------------------------------------------------------------------ trainings
-    def phase1(self, model: str) -> Path:
-        return self.root / model / "phase1"
+    def phase1(self, model: str, variant: str = "") -> Path:
+        """A model's phase 1; `variant` (``"~dropout=0.1"``) names an exercise's changed one."""
+        return self.root / model / f"phase1{variant}"
 
     def phase2(self, model: str, step: str | None = None) -> Path:
         if step is not None and step not in PHASE2_STEPS:

@@ -19,11 +19,8 @@ def _box(ax, x, y, w, h, text, color, fontsize=9):
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
 
 
-def _arrow(ax, start, end, text: str = "", style: str = "-|>"):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=12, color="#444444", linewidth=1.1))
-    if text:
-        ax.text((start[0] + end[0]) / 2 + 0.05, (start[1] + end[1]) / 2, text, fontsize=8, color="#444444",
-                va="center")
+def _arrow(ax, start, end, color: str = "#444444"):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=color, linewidth=1.1))
 
 
 def plot_patch_grid(image, patch_size: int = 4, shown: int = 6) -> Figure:
@@ -79,9 +76,7 @@ def plot_transformer_block(projection_dim: int = 16, num_heads: int = 4, mlp_rat
     right, lane = x + 1.45, x + 1.95
     for top, bottom in ((9.6, 5.7), (5.7, 1.8)):  # each half's skip path: out, down, back into the sum
         ax.plot([right, lane, lane], [top, top, bottom], color="#2ca02c", linewidth=1.1)
-        _arrow_colored = FancyArrowPatch((lane, bottom), (right, bottom), arrowstyle="-|>", mutation_scale=12,
-                                         color="#2ca02c", linewidth=1.1)
-        ax.add_patch(_arrow_colored)
+        _arrow(ax, (lane, bottom), (right, bottom), color="#2ca02c")
         ax.text(lane + 0.08, (top + bottom) / 2, "skip", color="#2ca02c", fontsize=8, rotation=90, va="center")
     ax.set_title("One transformer block (pre-norm, dropout omitted)", fontsize=10)
     return fig

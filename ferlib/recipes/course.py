@@ -149,22 +149,17 @@ def page_times(page: str, times: dict | None = None) -> dict[tuple[str, str], di
     return found
 
 
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
-
-
 def times_markdown(page: str, times: dict | None = None) -> str:
     """A table of how long `page` takes at each profile, with what measured each time."""
+    from ..display import duration  # here: the command line imports this module without Keras
+
     found = page_times(page, times)
     lines = ["| profile | " + " | ".join(MACHINE_KINDS) + " |", "|---|" + "---:|" * len(MACHINE_KINDS)]
     for profile in PROFILE_ORDER:
         cells = []
         for kind in MACHINE_KINDS:
             entry = found[(profile, kind)]
-            cells.append("not measured yet" if entry is None else f"{_duration(entry['seconds'])}")
+            cells.append("not measured yet" if entry is None else f"{duration(entry['seconds'])}")
         lines.append(f"| {profile} | " + " | ".join(cells) + " |")
     measured = sorted({(e["machine"], e["measured"]) for e in found.values() if e})
     note = ("Measured on " + "; ".join(f"{m} ({d})" for m, d in measured) + ", as one notebook of a whole run "
@@ -174,12 +169,14 @@ def times_markdown(page: str, times: dict | None = None) -> str:
 
 def exercises_markdown(page: str, times: dict | None = None) -> str:
     """The page's exercises: each with the parameters to set, the profile and its measured time."""
+    from ..display import duration
+
     found = page_times(page, times)
     lines = []
     for number, exercise in enumerate(EXERCISES[page], 1):
         settings = ", ".join(f"`{k} = {_literal(v)}`" for k, v in exercise.parameters.items())
         entry = found[(exercise.profile, MACHINE_KINDS[0])]
-        cost = (f"about {_duration(entry['seconds'])} on a 2-core CPU" if entry else "its time on a 2-core CPU is "
+        cost = (f"about {duration(entry['seconds'])} on a 2-core CPU" if entry else "its time on a 2-core CPU is "
                 "not measured yet")
         how = (f"Set {settings} in the parameters cell" if settings else "Use the page as it stands")
         lines.append(f"{number}. **{exercise.title}.** {exercise.question}  \n"

@@ -51,19 +51,17 @@ def train_phase1(run: Run, model: str, verbose: int = 2, *, network: keras.Model
     """
     network_changes, training_changes = exercise_changes(run, model, changes)
     changed = {**network_changes, **training_changes}
-    variant = variant_name(model, changed)
+    variant = variant_suffix(changed)
     if network is not None:
         check_same_network(run, model, network, network_changes)
         check_same_compile(run, network)
-    folder = run.folder.phase1(model)
-    folder = folder.with_name(variant.removeprefix(model + "_")) if variant != f"{model}_phase1" else folder
-    result = run.train(build_for_run(run, model, changes=network_changes), folder, run.train_config(**training_changes),
-                       verbose=verbose, report_callbacks_shown=callbacks)
+    result = run.train(build_for_run(run, model, changes=network_changes), run.folder.phase1(model, variant),
+                       run.train_config(**training_changes), verbose=verbose, report_callbacks_shown=callbacks)
     scores = evaluate_model(result.model, run.arrays)
-    run.save_metrics(variant, {"model": model, "reading": choose_reading(run, model), "changes": changed,
-                               "params": count_params(result.model), "epochs": result.epochs,
-                               "train_seconds": result.seconds, "scores": scores,
-                               "history": result.history.to_dict(orient="list")})
+    run.save_metrics(f"{model}_phase1{variant}", {
+        "model": model, "reading": choose_reading(run, model), "changes": changed, "params": count_params(result.model),
+        "epochs": result.epochs, "train_seconds": result.seconds, "scores": scores,
+        "history": result.history.to_dict(orient="list")})
     return Phase1Result(result, scores, model)
 
 
@@ -86,11 +84,17 @@ def exercise_changes(run: Run, model: str, changes: dict | None) -> tuple[dict, 
     return network, training
 
 
+def variant_suffix(changes: dict) -> str:
+    """What names a phase 1 with an exercise's changes, after its folder's and metrics' usual
+    names: ``""`` for the run's own, ``"~dropout=0.1"`` for a changed one."""
+    suffix = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+    return f"~{suffix}" if suffix else ""
+
+
 def variant_name(model: str, changes: dict) -> str:
     """The metrics name of a phase 1: ``cnn_phase1``, or with an exercise's changes
     ``cnn_phase1~dropout=0.1``."""
-    suffix = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
-    return f"{model}_phase1" + (f"~{suffix}" if suffix else "")
+    return f"{model}_phase1{variant_suffix(changes)}"
 
 
 def check_same_network(run: Run, model: str, network: keras.Model, changes: dict | None = None) -> None:

@@ -63,15 +63,14 @@ def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
     table = pd.DataFrame(rows)
     as_built = str(table["reading"].iloc[0])
     leader = str(table.loc[table["train_accuracy"].idxmax(), "reading"])
-    p_value = None
-    if leader != as_built and run.profile.reading_seeds > 1:
+    if leader != as_built:
         for seed in range(run.seed + 1, run.seed + run.profile.reading_seeds):
             for reading in (as_built, leader):
                 train(reading, seed)
-        p_value = lead_p_value(pd.DataFrame(finals), leader, as_built)
-    chosen = leader if p_value is not None and p_value < SIGNIFICANCE else as_built
     seeds = pd.DataFrame(finals)
     seeds = seeds[seeds["reading"].isin([as_built, leader])].reset_index(drop=True)
+    p_value = lead_p_value(seeds, leader, as_built) if leader != as_built else None  # None with one seed
+    chosen = leader if p_value is not None and p_value < SIGNIFICANCE else as_built
     run.save_metrics(f"{model}_readings", {"model": model, "chosen": chosen, "leader": leader, "p_value": p_value,
                                            "readings": table.to_dict(orient="records"),
                                            "seeds": seeds.to_dict(orient="records"),

@@ -87,13 +87,6 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
 _RUN_CARD_KEYS = {"profile", "data", "split", "seed", "keras_version", "backend", "device", "commit", "started", "finished"}
 
 
-def _hours(seconds: float) -> str:
-    if seconds < 59.5:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
-
-
 def reproduction_page(summary: dict, results: dict, baselines: dict | None = None) -> str:
     """The book's reproduction page, written from a run's card and its comparison numbers:
     the report's Table 1 beside the run's (and the run's `baselines`: name -> test
@@ -117,6 +110,8 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
 
 def _cost_section(summary: dict) -> list[str]:
     """What the run cost: each notebook's wall and CPU time, and what of it is measured."""
+    from ..display import duration
+
     seconds = summary.get("notebook_seconds", {})
     cpu = summary.get("notebook_cpu", {})
 
@@ -124,35 +119,37 @@ def _cost_section(summary: dict) -> list[str]:
         if name not in cpu:
             return "–"
         # a part counted of a notebook killed and resumed would read as its cost: the caveats give it
-        return _hours(cpu[name]["seconds"]) if cpu[name]["complete"] else "partly measured"
+        return duration(cpu[name]["seconds"]) if cpu[name]["complete"] else "partly measured"
 
     lines = ["", "## What it cost", "",
              f"Wall time of each notebook on {summary.get('device', 'this machine')}, summed over the sessions "
              "the run took (a notebook that was interrupted and resumed counts every attempt), and the CPU "
              "time (user + system, all cores) its kernel used:", "",
              "| Notebook | wall time | CPU time |", "|---|---:|---:|"]
-    lines += [f"| {name} | {_hours(value)} | {cpu_cell(name)} |" for name, value in seconds.items()]
+    lines += [f"| {name} | {duration(value)} | {cpu_cell(name)} |" for name, value in seconds.items()]
     measured = [name for name in seconds if name in cpu]
     unmeasured = [name for name in seconds if name not in cpu]
     partial = [name for name in measured if not cpu[name]["complete"]]
     total_cpu = "–"
     if measured:
-        total_cpu = ("≥ " if unmeasured or partial else "") + _hours(sum(cpu[n]["seconds"] for n in measured))
-    lines += [f"| **all notebooks** | **{_hours(sum(seconds.values()))}** | **{total_cpu}** |", ""]
+        total_cpu = ("≥ " if unmeasured or partial else "") + duration(sum(cpu[n]["seconds"] for n in measured))
+    lines += [f"| **all notebooks** | **{duration(sum(seconds.values()))}** | **{total_cpu}** |", ""]
     if summary.get("training_seconds"):
-        lines += [f"Of that wall time, training the models took {_hours(summary['training_seconds'])} (the sum of "
+        lines += [f"Of that wall time, training the models took {duration(summary['training_seconds'])} (the sum of "
                   "every training's epochs, resumed sessions included).", ""]
     return lines + _cpu_caveats(seconds, cpu, measured, unmeasured, partial)
 
 
 def _cpu_caveats(seconds: dict, cpu: dict, measured: list, unmeasured: list, partial: list) -> list[str]:
     """Where the CPU time is incomplete, why, and an estimate of the whole."""
+    from ..display import duration
+
     lines = []
     if unmeasured:
         lines += [f"The CPU time of {', '.join(unmeasured)} was not recorded (the pipeline did not measure it yet when "
                   "they ran); it is at most the wall time times the number of cores.", ""]
     if partial:
-        counted = ", ".join(f"{name} ({_hours(cpu[name]['seconds'])} counted)" for name in partial)
+        counted = ", ".join(f"{name} ({duration(cpu[name]['seconds'])} counted)" for name in partial)
         lines += [f"For {counted} the CPU time counts only the attempts whose kernel reported it: the run began "
                   "before ferlib recorded the CPU time of an attempt that is killed, so the table says "
                   "\"partly measured\".", ""]
@@ -162,7 +159,7 @@ def _cpu_caveats(seconds: dict, cpu: dict, measured: list, unmeasured: list, par
         estimate = sum(cpu[n]["seconds"] if n in whole else max(cpu.get(n, {}).get("seconds", 0.0), busy * seconds[n])
                        for n in seconds)
         lines += [f"An estimate of the whole: the notebooks measured whole kept {busy:.1f} cores busy on average; "
-                  f"if the others did the same, the run used about {_hours(estimate)} of CPU time.", ""]
+                  f"if the others did the same, the run used about {duration(estimate)} of CPU time.", ""]
     return lines
 
 
