@@ -15,7 +15,9 @@ Three layers, each importing only from the ones below it:
   set-up), ``readings``, ``precision`` (the precision check), ``phase1`` (with the ViT tuning
   story), ``phase2``, ``comparison``, ``report`` (the report's published numbers, Table 1),
   ``beyond`` (the future work, measured), ``fast`` (the fast recipe) and ``closing_gap``
-  (page 8: the fast recipe against the literature), ``ship`` (makes the shipped model), ``pages``
+  (page 8: the fast recipe against the literature), ``vit_question`` (page 9: the report's
+  explanation of the ViT's loss, tested), ``tuning`` (its transformer search with KerasTuner,
+  on one machine or several), ``ship`` (makes the shipped model), ``pages``
   (what a results page asks: set-up and glue), ``verdicts`` (the sentences that interpret
   a run, made from its numbers);
 * **the tooling** (``tooling``): ``pipeline`` (papermill), ``publish`` (the book), ``cli``
@@ -75,8 +77,9 @@ _OWNERS = {
     "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "schedule_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
-                         "tta_verdict", "gap_verdict", "per_class_verdict", "activation_verdict", "dispute_verdict"),
-    "features": ("cnn_feature_maps", "vit_attention_map", "vit_block_activations"),
+                         "tta_verdict", "gap_verdict", "per_class_verdict", "activation_verdict", "dispute_verdict",
+                         "vit_question_verdict"),
+    "features": ("attention_rollout", "cnn_feature_maps", "grad_cam", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
                "CNNConfig", "ModelSpec", "display_name", "model_names", "model_spec", "register_model",
                "FusedBatchNormalization", "build_cnn", "build_model", "build_vit", "count_multiply_adds", "count_params",
@@ -85,7 +88,7 @@ _OWNERS = {
               "plot_cluster_map", "plot_face_grid", "plot_equalization", "plot_training_curves",
               "plot_confusion_matrices", "plot_per_class", "plot_feature_maps", "plot_activation_bars",
               "plot_architecture", "plot_attention", "plot_tuning_results", "plot_accuracy_against_time", "plot_learning_rate",
-              "plot_with_intervals"),
+              "plot_with_intervals", "plot_accuracy_against_cost", "plot_where_models_look"),
     "display": ("GUESS", "describe_params", "majority_label", "style_literature_table", "style_published", "style_ablation",
                 "style_seeds", "style_table", "style_table1"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
@@ -97,7 +100,8 @@ _WHERE = {name: module for module, names in _OWNERS.items() for name in names}
 _MODULES = {"beyond": "recipes.beyond", "predict": "predict", "ferplus": "data.ferplus",
             "closing_gap": "recipes.closing_gap", "fast": "recipes.fast", "literature": "literature",
             "shipped": "shipped", "phase1": "recipes.phase1", "course": "recipes.course",
-            "augment": "augment", "phase2": "recipes.phase2", "comparison": "recipes.comparison"}
+            "augment": "augment", "phase2": "recipes.phase2", "comparison": "recipes.comparison",
+            "vit_question": "recipes.vit_question", "tuning": "recipes.tuning"}
 
 __all__ = sorted(_WHERE) + sorted(_MODULES)
 

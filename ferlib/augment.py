@@ -64,8 +64,11 @@ class RandomAffine(keras.layers.Layer):
             return images
         shape = keras.ops.shape(images)
         transforms = self.transforms(shape[0], images.shape[1], images.shape[2])
-        out = keras.ops.image.affine_transform(keras.ops.cast(images, "float32"), transforms,
-                                               interpolation="bilinear", fill_mode=self.fill_mode)
+        images = keras.ops.cast(images, "float32")
+        if self.fill_mode == "nearest":
+            out = affine_bilinear(images, transforms)
+        else:
+            out = keras.ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode=self.fill_mode)
         return keras.ops.cast(out, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -75,6 +78,37 @@ class RandomAffine(keras.layers.Layer):
         return {**super().get_config(), "rotation_degrees": self.rotation_degrees, "shift": self.shift,
                 "zoom": self.zoom, "horizontal_flip": self.horizontal_flip, "fill_mode": self.fill_mode,
                 "seed": self.seed}
+
+
+def affine_bilinear(images, transforms):
+    """``ops.image.affine_transform(images, transforms, interpolation="bilinear",
+    fill_mode="nearest")`` in plain gathers and arithmetic, for ``(N, H, W, C)`` float images
+    and ``(N, 8)`` output-to-input maps.
+
+    The same numbers as TensorFlow's kernel (a test checks it), but where that kernel has no
+    XLA version on a CPU, this compiles anywhere (XLA, JAX), so the augmentation can run inside
+    a compiled training step (``benchmarks/bench_vit.py``).
+    """
+    ops = keras.ops
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    ys, xs = ops.meshgrid(ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32"), indexing="ij")
+    xs, ys = ops.reshape(xs, (1, -1)), ops.reshape(ys, (1, -1))
+    a0, a1, a2, b0, b1, b2 = (transforms[:, i:i + 1] for i in range(6))
+    # "nearest" fill: a point outside the image reads the nearest edge pixel
+    x_in = ops.clip(a0 * xs + a1 * ys + a2, 0.0, width - 1.0)
+    y_in = ops.clip(b0 * xs + b1 * ys + b2, 0.0, height - 1.0)
+    x0, y0 = ops.floor(x_in), ops.floor(y_in)
+    fx, fy = ops.expand_dims(x_in - x0, -1), ops.expand_dims(y_in - y0, -1)
+    x0, y0 = ops.cast(x0, "int32"), ops.cast(y0, "int32")
+    x1, y1 = ops.minimum(x0 + 1, width - 1), ops.minimum(y0 + 1, height - 1)
+    flat = ops.reshape(images, (-1, height * width, channels))
+
+    def pixels(y, x):
+        return ops.take_along_axis(flat, ops.expand_dims(y * width + x, -1), axis=1)
+
+    top = pixels(y0, x0) * (1 - fx) + pixels(y0, x1) * fx
+    bottom = pixels(y1, x0) * (1 - fx) + pixels(y1, x1) * fx
+    return ops.reshape(top * (1 - fy) + bottom * fy, (-1, height, width, channels))
 
 
 def make_augmenter(

@@ -133,3 +133,96 @@ def penultimate_features(model: keras.Model, images, batch_size: int = 256) -> n
     sub = _submodel(model, model.layers[-1].input)
     (features,) = _run(sub, as_model_input(images), batch_size)
     return features.reshape(len(features), -1)
+
+
+def _attention_layers(model: keras.Model) -> list:
+    """The model's self-attention layers, in the order the graph runs them."""
+    found = [layer for layer in model.layers if isinstance(layer, keras.layers.MultiHeadAttention)]
+    if not found:
+        raise ValueError(f"model {model.name!r} has no attention layers; attention rollout needs a transformer")
+    return found
+
+
+def attention_rollout(model: keras.Model, images, batch_size: int = 64, residual: float = 0.5) -> np.ndarray:
+    """Attention rollout (Abnar and Zuidema 2020): how much each token of the input grid
+    contributes to the pooled representation, through all the blocks, per image:
+    ``(N, g, g)`` for a ``g x g`` token grid, each map summing to 1.
+
+    Each block's attention (averaged over its heads) is mixed with the identity for the
+    residual path, ``residual * I + (1 - residual) * A``, rows renormalised, and the blocks
+    multiplied from the first to the last. The networks here pool by averaging the tokens
+    (or by a learned weighting, for sequence pooling), so a token's share is its column's
+    mean over the rows, weighted by the pooling where the model has one.
+    """
+    x = as_model_input(images)
+    attention = _attention_layers(model)
+    # Each attention layer's query is its input in the graph; recompute the scores from it,
+    # since the functional graph does not keep them.
+    queries = [layer._inbound_nodes[0].input_tensors[0] for layer in attention]
+    pool = [layer.output for layer in model.layers if layer.name == "pool_weights"]
+    sub = _submodel(model, queries + pool)
+    maps = []
+    for start in range(0, len(x), batch_size):
+        outputs = _run(sub, x[start:start + batch_size], batch_size)
+        rollout = None
+        for layer, h in zip(attention, outputs):
+            _, scores = layer(h, h, return_attention_scores=True, training=False)
+            a = keras.ops.convert_to_numpy(scores).astype(np.float64).mean(axis=1)  # (n, tokens, tokens)
+            a = residual * np.eye(a.shape[-1]) + (1 - residual) * a
+            a /= a.sum(axis=-1, keepdims=True)
+            rollout = a if rollout is None else a @ rollout
+        if pool:
+            weights = outputs[-1][..., 0].astype(np.float64)  # (n, tokens)
+            share = np.einsum("nq,nqk->nk", weights / weights.sum(axis=1, keepdims=True), rollout)
+        else:
+            share = rollout.mean(axis=1)
+        maps.append(share)
+    share = np.concatenate(maps)
+    grid = math.isqrt(share.shape[-1])
+    if grid * grid != share.shape[-1]:
+        raise ValueError(f"{share.shape[-1]} tokens do not form a square grid")
+    return (share / share.sum(axis=1, keepdims=True)).reshape(-1, grid, grid)
+
+
+def grad_cam(model: keras.Model, images, layer: str, classes=None) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) of `layer` (a conv layer's output, ``(h, w, c)``):
+    per image, the ReLU of the feature maps weighted by the mean gradient of the class's
+    probability over each map, upsampled to the image and scaled to a maximum of 1:
+    ``(N, 48, 48)``. `classes` (one per image) default to the predicted ones.
+
+    Works on the TensorFlow and JAX backends.
+    """
+    x = as_model_input(images)
+    cut = model.get_layer(layer).output
+    both = _submodel(model, [cut, model.output])
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        # One pass of the whole model, the gradient taken at the inner tensor: this also
+        # holds where a layer's declared shape is not what it computes at inference.
+        with tf.GradientTape() as tape:
+            features, probabilities = both(x, training=False)
+            classes = np.argmax(probabilities.numpy(), axis=1) if classes is None else np.asarray(classes)
+            score = tf.reduce_sum(probabilities * np.eye(probabilities.shape[-1], dtype=np.float32)[classes])
+        gradients = tape.gradient(score, features).numpy()
+    elif backend == "jax":
+        import jax
+
+        features, probabilities = (keras.ops.convert_to_numpy(t) for t in both(x, training=False))
+        classes = np.argmax(probabilities, axis=1) if classes is None else np.asarray(classes)
+        chosen = np.eye(probabilities.shape[-1], dtype=np.float32)[classes]
+        head = keras.Model(cut, model.output)  # Keras 3 builds a model from an inner tensor on
+
+        def score(f):
+            return (head(f, training=False) * chosen).sum()
+
+        gradients = np.asarray(jax.grad(score)(features))
+    else:
+        raise NotImplementedError(f"grad_cam runs on the TensorFlow and JAX backends, not {backend}")
+    maps = keras.ops.convert_to_numpy(features).astype(np.float64)
+    weights = gradients.astype(np.float64).mean(axis=(1, 2))  # (N, channels)
+    cam = np.maximum(np.einsum("nhwc,nc->nhw", maps, weights), 0.0)
+    cam = keras.ops.convert_to_numpy(keras.ops.image.resize(cam[..., None].astype(np.float32), x.shape[1:3]))[..., 0]
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0)

@@ -212,3 +212,17 @@ def test_batch_sequence_applies_the_augmenter():
 def test_batch_sequence_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="rows"):
         BatchSequence(np.zeros((5, 48, 48, 1), np.float32), np.zeros(4, int))
+
+
+def test_the_compilable_affine_sampler_gives_tensorflows_numbers():
+    """RandomAffine samples with plain gathers (so that XLA and JAX compile it); the result
+    must be the one ops.image.affine_transform gives, for the report's random maps."""
+    import keras
+
+    from ferlib.augment import RandomAffine, affine_bilinear
+
+    x = np.random.default_rng(0).random((16, 48, 48, 1), dtype=np.float32)
+    transforms = RandomAffine(seed=3).transforms(16, 48, 48)
+    expected = keras.ops.image.affine_transform(x, transforms, interpolation="bilinear", fill_mode="nearest")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(affine_bilinear(x, transforms)),
+                               keras.ops.convert_to_numpy(expected), atol=1e-5)

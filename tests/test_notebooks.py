@@ -24,7 +24,7 @@ EXPECTED = NOTEBOOKS  # the page list has one owner: ferlib.notebooks (the noteb
 PENDING = ()
 PARAMETERS = set(parameter_names())  # one owner: ferlib.parameters.PageParameters
 ALLOWED_IMPORTS = {"ferlib", "pandas", "numpy", "IPython", "matplotlib", "seaborn", "importlib", "subprocess", "sys",
-                   "keras", "sklearn"}  # sklearn: a dependency of ferlib, the metrics a page teaches
+                   "keras", "sklearn", "keras_tuner", "dataclasses"}  # sklearn, keras_tuner: dependencies of ferlib that pages teach
 # What a thin notebook leaves to ferlib: training loops, layer definitions, model fitting.
 NOT_THIN = re.compile(r"\.fit\(|keras\.layers|\blayers\.\w+\(|Conv2D|Dense\(|for\s+epoch\b")
 # {glue}`key`, {glue:text}`key:fmt`, {glue:figure}`key`, {glue:md}`key` and the cross-notebook

@@ -6,6 +6,7 @@ named ``softmax`` that computes in float32. Layers carry stable names (``conv1``
 
 * :mod:`.registry`: :class:`ModelSpec`, :func:`register_model`, :func:`model_names`;
 * :mod:`.cnn`: the report's CNN (``"cnn"``); :mod:`.vit`: the report's ViT (``"vit"``);
+* :mod:`.fastcnn`: the fast recipe's CNN; :mod:`.transformers`: transformers built for small images;
 * :mod:`.layers`: the layers they share; :mod:`.measure`: parameters and multiply-adds.
 
 Adding a network is one module that builds it and calls :func:`register_model`, imported
@@ -33,6 +34,7 @@ from .registry import (
 from .cnn import CNN_READING_NOTES, CNN_READINGS, INPUT_SHAPE, CNNConfig, build_cnn  # registers "cnn"
 from .vit import VIT_READING_NOTES, VIT_READINGS, VIT_TUNING_STORY, ViTConfig, build_vit  # registers "vit"
 from .fastcnn import FastCNNConfig, build_fast_cnn  # registers "fastcnn" (a later chapter's, not the report's)
+from .transformers import TransformerConfig, build_transformer  # registers "vit-spt", "cct", "hybrid" (later chapters')
 from .measure import count_multiply_adds, count_params, model_summary, model_table, network_differences
 
 
@@ -74,5 +76,6 @@ __all__ = [
     "register_model", "unregister_model", "FusedBatchNormalization", "PatchEncoder", "Patches",
     "CNN_READING_NOTES", "CNN_READINGS", "INPUT_SHAPE", "CNNConfig", "build_cnn", "FastCNNConfig", "build_fast_cnn",
     "VIT_READING_NOTES", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig", "build_vit",
+    "TransformerConfig", "build_transformer",
     "count_multiply_adds", "count_params", "model_summary", "model_table", "build_model", "load_model",
 ]

@@ -95,3 +95,72 @@ class PatchEncoder(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_patches": self.num_patches, "projection_dim": self.projection_dim}
+
+
+@keras.saving.register_keras_serializable(package="ferlib")
+class AddPositions(layers.Layer):
+    """Add a learned position embedding to a sequence of tokens ``(batch, tokens, dim)``.
+
+    :class:`PatchEncoder` projects and adds in one layer; the later chapters' transformers
+    project with a plain ``Dense`` (which :func:`~ferlib.models.measure.count_multiply_adds`
+    counts like any other) and add the positions with this layer."""
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(name="positions", shape=tuple(input_shape[1:]),
+                                         initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, tokens):
+        return tokens + ops.cast(self.positions, tokens.dtype)
+
+
+@keras.saving.register_keras_serializable(package="ferlib")
+class ShiftedImages(layers.Layer):
+    """Shifted Patch Tokenization's input (Lee, Lee and Song 2021): the image and four copies
+    moved diagonally by `shift` pixels (zeros where they uncover), stacked as channels, so
+    that each patch cut from the result also sees its neighbours' edges."""
+
+    def __init__(self, shift: int, **kwargs):
+        super().__init__(**kwargs)
+        self.shift = shift
+
+    def call(self, images):
+        s = self.shift
+        padded = ops.pad(images, ((0, 0), (s, s), (s, s), (0, 0)))
+        height, width = images.shape[1], images.shape[2]
+        # The copy moved by (dy, dx) reads the padded image from (s - dy, s - dx).
+        copies = [padded[:, s - dy:s - dy + height, s - dx:s - dx + width, :]
+                  for dy, dx in ((-s, -s), (-s, s), (s, -s), (s, s))]
+        return ops.concatenate([images, *copies], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 5 * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "shift": self.shift}
+
+
+@keras.saving.register_keras_serializable(package="ferlib")
+class LocalitySelfAttention(layers.MultiHeadAttention):
+    """Locality Self-Attention (Lee, Lee and Song 2021): Keras's multi-head attention with a
+    learned softmax temperature (starting at the usual sqrt(key_dim)) and no token attending
+    to itself, which sharpens the attention of a transformer trained on little data.
+
+    Call it as self-attention, ``layer(x, x)``."""
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        super().build(query_shape, value_shape, key_shape)
+        self.temperature = self.add_weight(name="temperature", shape=(),
+                                           initializer=keras.initializers.Constant(float(self._key_dim) ** 0.5))
+
+    def call(self, query, value, key=None, attention_mask=None, **kwargs):
+        tokens = query.shape[1]
+        others = ops.logical_not(ops.eye(tokens, dtype="bool"))[None]  # (1, tokens, tokens)
+        others = ops.broadcast_to(others, (ops.shape(query)[0], tokens, tokens))
+        if attention_mask is not None:
+            others = ops.logical_and(others, ops.cast(attention_mask, "bool"))
+        return super().call(query, value, key, attention_mask=others, **kwargs)
+
+    def _compute_attention(self, query, key, value, *args, **kwargs):
+        # Keras divides the query by sqrt(key_dim); rescale so that it is divided by the temperature.
+        factor = (float(self._key_dim) ** 0.5) / ops.cast(self.temperature, query.dtype)
+        return super()._compute_attention(query * factor, key, value, *args, **kwargs)

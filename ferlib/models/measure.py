@@ -18,7 +18,7 @@ def count_multiply_adds(model: keras.Model) -> int:
     """Multiply-adds of one image through `model`'s convolutions, dense layers, patch
     projection and attention (projections, scores, weighted sum, output); the cheap layers
     (normalisation, pooling, activations) are left out."""
-    total, tokens, d = 0, None, None
+    total = 0
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "Conv2D":
@@ -28,10 +28,10 @@ def count_multiply_adds(model: keras.Model) -> int:
         elif kind == "Dense":
             rows = int(math.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
             total += rows * layer.input.shape[-1] * layer.units
-        elif kind == "PatchEncoder":  # every attention layer after it sees these tokens
-            tokens, d = layer.num_patches, layer.projection_dim
-            total += tokens * layer.input.shape[-1] * d
-        elif kind == "MultiHeadAttention":
+        elif kind == "PatchEncoder":
+            total += layer.num_patches * layer.input.shape[-1] * layer.projection_dim
+        elif isinstance(layer, keras.layers.MultiHeadAttention):  # self-attention over (tokens, d)
+            _, tokens, d = layer.output.shape
             config = layer.get_config()
             heads, key = config["num_heads"], config["key_dim"]
             total += 3 * tokens * d * heads * key + 2 * heads * tokens * tokens * key + tokens * heads * key * d

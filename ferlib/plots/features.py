@@ -4,7 +4,7 @@ ViT's block activations and its attention."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import seaborn as sns
@@ -137,4 +137,27 @@ def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Fi
                    extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Sequence[str] | None = None) -> Figure:
+    """The same faces (rows) under each model's map (columns): a CNN's Grad-CAM ``(N, 48, 48)``
+    or a transformer's attention rollout ``(N, g, g)``, each overlaid on the face, scaled per
+    face to its own maximum. `titles` name the rows, on their left (the face's true emotion, say)."""
+    faces = [_gray(image) for image in images]
+    fig, axes = _subplots(len(faces), len(maps) + 1, figsize=(1.9 * (len(maps) + 1), 1.95 * len(faces)),
+                          layout="constrained", squeeze=False)
+    for i, face in enumerate(faces):
+        h, w = face.shape
+        _show_image(axes[i, 0], face, "face" if i == 0 else None)
+        if titles:
+            axes[i, 0].set_ylabel(titles[i], fontsize=9)
+        for j, (name, stack) in enumerate(maps.items(), start=1):
+            heat = np.asarray(stack[i], dtype=float)
+            heat = heat / heat.max() if heat.max() > 0 else heat
+            _show_image(axes[i, j], face, name if i == 0 else None)
+            axes[i, j].imshow(heat, cmap="inferno", alpha=0.55, vmin=0, vmax=1,
+                              extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    for ax in axes.ravel():
+        _no_ticks(ax)
     return fig

@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..fer2013 import EMOTIONS
-from ._common import _class_names, _draw_baseline, _subplots
+from ._common import _class_names, _draw_baseline, _human, _subplots
 
 
 def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = True) -> Figure:
@@ -122,4 +122,46 @@ def plot_with_intervals(ours: pd.DataFrame, report: Mapping[tuple[str, str], flo
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     sns.despine(ax=ax)
+    return fig
+
+
+#: How the ViT-question figure tells the families apart (colour and marker).
+_FAMILY_STYLE = {"cnn": ("#c0392b", "s"), "transformer": ("#2471a3", "o")}
+
+
+def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None) -> Figure:
+    """PrivateTest accuracy of each contender against its weights, its multiply-adds per image
+    and its training minutes, one panel each: each seed a small mark, the seeds' mean a large
+    one with the contender's name, CNNs and transformers in two colours.
+
+    `records`: one row per training, with columns ``name`` (the short name each point is
+    labelled with), ``family``, ``private_test``, ``params``, ``multiply_adds`` and
+    ``train_seconds`` (``ferlib.recipes.vit_question``)."""
+    costs = (("params", "weights", True), ("multiply_adds", "multiply-adds per image", True),
+             ("train_seconds", "training minutes", False))
+    fig, axes = _subplots(1, 3, figsize=(10, 3.8), layout="constrained", sharey=True)
+    means = records.groupby("name", sort=False).agg(
+        family=("family", "first"), private_test=("private_test", "mean"), params=("params", "first"),
+        multiply_adds=("multiply_adds", "first"), train_seconds=("train_seconds", "mean")).reset_index()
+    for ax, (column, name, log) in zip(axes, costs):
+        scale = 1 / 60 if column == "train_seconds" else 1
+        for family, (colour, marker) in _FAMILY_STYLE.items():
+            seeds = records[records["family"] == family]
+            ax.scatter(seeds[column] * scale, seeds["private_test"], s=14, color=colour, marker=marker, alpha=0.45)
+            mine = means[means["family"] == family]
+            ax.scatter(mine[column] * scale, mine["private_test"], s=60, color=colour, marker=marker,
+                       edgecolor="black", linewidth=0.6, label="CNN" if family == "cnn" else "transformer")
+            for row in mine.itertuples():
+                ax.annotate(row.name, (getattr(row, column) * scale, row.private_test), fontsize=7,
+                            xytext=(4, 3), textcoords="offset points")
+        if log:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(lambda v, _: _human(v))
+        ax.set_xlabel(name)
+        ax.grid(alpha=0.3)
+        sns.despine(ax=ax)
+    axes[0].set_ylabel("PrivateTest accuracy")
+    axes[0].yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    axes[0].legend(fontsize=8, frameon=False, loc="lower right")
+    fig.suptitle(title or "Accuracy against size, arithmetic and training time (small marks: seeds)", fontsize=10)
     return fig

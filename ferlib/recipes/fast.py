@@ -43,6 +43,9 @@ class FastRecipe:
     epochs: int = 50
     batch_size: int = 128
     learning_rate: float = 0.05  # the peak, reached after the warm-up
+    # "sgd": SGD with momentum 0.9 (Nesterov's unless nesterov is False), the fast CNN's;
+    # "adamw": AdamW, the usual optimizer of vision transformers (nesterov does not apply)
+    optimizer: str = "sgd"
     warmup_epochs: float = 1.0
     nesterov: bool = True  # False: plain momentum
     weight_decay: float = 5e-4  # decoupled (applied to the weights, not through the loss); 0: none
@@ -67,10 +70,16 @@ def schedule(recipe: FastRecipe, steps_per_epoch: int) -> keras.optimizers.sched
 
 def compile_fast(model: keras.Model, recipe: FastRecipe, steps_per_epoch: int) -> keras.Model:
     """`model` compiled with the recipe's optimizer and loss."""
-    optimizer = keras.optimizers.SGD(
-        schedule(recipe, steps_per_epoch), momentum=0.9, nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay or None,
-        use_ema=recipe.ema > 0, ema_momentum=recipe.ema or 0.99)
+    averaging = {"use_ema": recipe.ema > 0, "ema_momentum": recipe.ema or 0.99}
+    if recipe.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(schedule(recipe, steps_per_epoch), weight_decay=recipe.weight_decay,
+                                           **averaging)
+    elif recipe.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(
+            schedule(recipe, steps_per_epoch), momentum=0.9, nesterov=recipe.nesterov,
+            weight_decay=recipe.weight_decay or None, **averaging)
+    else:
+        raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {recipe.optimizer!r}")
     model.compile(optimizer=scaled_for(model, optimizer),  # loss-scaled in float16
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
                   metrics=["accuracy"])

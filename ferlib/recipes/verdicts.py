@@ -465,3 +465,51 @@ def per_class_verdict(model: str, per_class, confusion) -> str:
         sentence += (f" Its most frequent mistake is to call a {confusion.index[true]} face "
                      f"{confusion.columns[predicted]} ({int(counts.max())} faces).")
     return sentence
+
+
+def vit_question_verdict(summary, test, profile: str, goal_points: float = 2.0) -> str:
+    """What page 9's contenders say about the report's explanation: whether a transformer comes
+    within `goal_points` of the best CNN at the same budget (with the paired test `test`,
+    best CNN first, or None), what the fast recipe's training alone changes for the report's
+    ViT, and which patch size scores best. `summary` is ``vit_question.summary_table``'s."""
+    if summary is None or len(summary) == 0:
+        return "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
+    sentences = [too_small(profile)] if profile != "full" else []
+    # the best of each family is chosen on PublicTest, among the contenders that kept to the budget
+    within = summary[~summary["over budget"]] if "over budget" in summary else summary
+    cnns, transformers = within[within["family"] == "cnn"], within[within["family"] == "transformer"]
+    over = summary[summary["over budget"]]["contender"].tolist() if "over budget" in summary else []
+    if over:
+        sentences.append(f"One epoch of {', '.join(over)} takes longer than the budget, so {'it trained' if len(over) == 1 else 'they trained'} "
+                         f"one epoch anyway and {'stays' if len(over) == 1 else 'stay'} out of this comparison.")
+    if len(cnns) and len(transformers):
+        cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
+        gap = 100 * (cnn["PrivateTest"] - transformer["PrivateTest"])
+        sentences.append(
+            f"At the same training budget the best transformer on PublicTest, {transformer['contender']}, scores "
+            f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
+            f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points {'below' if gap > 0 else 'above'} "
+            "the CNN.")
+        if test is not None:
+            significant = test.p_value < 0.05
+            sentences.append(
+                f"Face by face (the first seed of the two chosen on PublicTest), {test.only_first} faces only "
+                f"the CNN gets right and {test.only_second} only the transformer; exact McNemar p = "
+                f"{test.p_value:.2g}, so the difference is {'beyond' if significant else 'within'} chance.")
+        met = gap <= goal_points
+        sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
+                         f"{'met' if met else 'not met'}.")
+    rows = summary.set_index("name")
+    if {"report-vit", "vit-fast"} <= set(rows.index):
+        before, after = rows.loc["report-vit", "PrivateTest"], rows.loc["vit-fast", "PrivateTest"]
+        sentences.append(f"Trained with the fast recipe instead of the report's, the same ViT moves by "
+                         f"{100 * (after - before):+.1f} points ({before:.1%} to {after:.1%}).")
+    sizes = {name: size for name, size in (("vit-patch2", 2), ("vit-patch3", 3), ("vit-fast", 4), ("vit-patch6", 6))
+             if name in rows.index}
+    if len(sizes) > 1:
+        best = max(sizes, key=lambda name: rows.loc[name, "PrivateTest"])
+        worst = min(sizes, key=lambda name: rows.loc[name, "PrivateTest"])
+        sentences.append(f"Among the patch sizes, {sizes[best]} x {sizes[best]} scores best "
+                         f"({rows.loc[best, 'PrivateTest']:.1%}) and {sizes[worst]} x {sizes[worst]} worst "
+                         f"({rows.loc[worst, 'PrivateTest']:.1%}).")
+    return " ".join(sentences)

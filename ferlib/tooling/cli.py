@@ -120,6 +120,22 @@ def _parser() -> argparse.ArgumentParser:
     times.add_argument("run_dir", type=Path)
     times.add_argument("--machine", choices=MACHINE_KINDS, default=MACHINE_KINDS[0],
                        help="the kind of machine the run ran on (default: %(default)s)")
+    tune = command("tune", "search the transformers' sizes with KerasTuner, on one machine or several",
+                   " Hyperband over patch size, depth, heads and width (ferlib.recipes.tuning.SEARCH_SPACE), trained on "
+                   "FER2013's Training faces with the transformers' fast recipe and chosen on PublicTest. Across "
+                   "machines: start one --role chief and any number of --role worker (each its own --worker-id) "
+                   "with the chief's --address and --port, all on the same --folder or each on its own. The same "
+                   "command resumes a search.")
+    tune.add_argument("--data", default="auto")
+    tune.add_argument("--folder", type=Path, default=Path("~/.cache/ferlib/transformer-search"),
+                      help="where the trials are kept (default: %(default)s)")
+    tune.add_argument("--role", choices=("alone", "chief", "worker"), default="alone",
+                      help="alone (default): search in this process; chief: hand out the trials; worker: train them")
+    tune.add_argument("--address", default="127.0.0.1", help="the chief's address (default: %(default)s)")
+    tune.add_argument("--port", type=int, default=8000, help="the chief's port (default: %(default)s)")
+    tune.add_argument("--worker-id", type=int, default=0, help="with --role worker: this worker's number")
+    tune.add_argument("--max-epochs", type=int, default=9, help="Hyperband's longest training (default: %(default)s)")
+    tune.add_argument("--factor", type=int, default=3, help="Hyperband's reduction factor (default: %(default)s)")
     data = command("data", "summarise the data set that --data finds",
                    " Counts per part and emotion, the report's split and the duplicates across it.")
     data.add_argument("--data", default="auto")
@@ -272,6 +288,24 @@ def _predictor(run_dir: Path | None, model: str):
     return network, display_name(model)
 
 
+def _tune(args) -> int:
+    from ..data import load_data
+    from ..recipes import tuning
+    from ..splits import official_split, split_arrays
+
+    if args.role != "alone":
+        os.environ.update(tuning.cluster_environment(args.role, port=args.port, address=args.address,
+                                                     worker=args.worker_id))
+    dataset = load_data(args.data)
+    arrays = split_arrays(dataset.images, dataset.labels, official_split(dataset.usage))
+    folder = args.folder.expanduser()
+    tuning.search(arrays, folder, max_epochs=args.max_epochs, factor=args.factor)
+    trials = tuning.trials_frame(folder)
+    _say(f"{args.role}: {len(trials)} finished trials in {folder}"
+         + (f"\n{trials.head(10).to_string(index=False)}" if len(trials) else ""))
+    return 0
+
+
 def _ship(args) -> int:
     from ..recipes.ship import ship
     from ..shipped import FOLDER
@@ -293,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(args)
         if args.command == "ship":
             return _ship(args)
+        if args.command == "tune":
+            return _tune(args)
         if args.command == "status":
             return _status(args.run_dir.expanduser())
         if args.command == "times":

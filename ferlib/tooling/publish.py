@@ -25,7 +25,7 @@ from .pipeline import REPO, PipelineError
 PUBLISHED_RUN = "results/run.json"
 #: The run's metrics the book publishes beside its pages, for scripts to read: Table 1's
 #: numbers (page 5) and the fast recipe's against the literature (page 8).
-PUBLISHED_METRICS = ("comparison", "closing_the_gap")
+PUBLISHED_METRICS = ("comparison", "closing_the_gap", "vit_question")
 
 
 def build_book(book_dir: Path, builder: str = "html") -> Path:
@@ -299,8 +299,8 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path
     """Replace one page of ``book/results`` with `run_dir`'s execution of it, with the
     metrics that run wrote (:data:`PUBLISHED_METRICS`).
 
-    For a page that stands on its own run: page 8 trains on the standard protocol and
-    shares no model or number with pages 1 to 7, so it can be executed, after its long run,
+    For a page that stands on its own run: pages 8 and 9 train on the standard protocol and
+    share no model or number with pages 1 to 7, so each can be executed, after its long run,
     without executing those again. A page that reads other pages' numbers is refused.
     """
     if page not in NOTEBOOKS:
@@ -325,6 +325,8 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
     summary = read_json(results_dir / "run.json")
     if summary is None:
         return
+    if read_json(folder.card, {}).get("profile") != summary.get("profile"):
+        return  # a page run at another profile: its time would mislead the published run's table
     executed = json.loads(folder.notebook(page).read_text())
     seconds = executed.get("metadata", {}).get("papermill", {}).get("duration")
     if seconds is None:
@@ -338,9 +340,9 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
 
 #: Folders of a run whose trainings' small records (each run's epoch log, summary and
 #: signature) the book keeps in git, so that losing the run folder costs a rerun, never the
-#: numbers: page 8's long run.
-PUBLISHED_HISTORIES = ("closing-the-gap",)
-_HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json")
+#: numbers: the long runs of pages 8 and 9.
+PUBLISHED_HISTORIES = ("closing-the-gap", "vit-question")
+_HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json")
 
 
 def _copy_histories(run_dir: Path, results_dir: Path) -> None:
@@ -352,4 +354,4 @@ def _copy_histories(run_dir: Path, results_dir: Path) -> None:
 
 
 #: The pages that train and read nothing of the other pages (see :func:`publish_page`).
-STANDALONE_PAGES = ("08_closing_the_gap",)
+STANDALONE_PAGES = ("08_closing_the_gap", "09_vit_question")

@@ -1,0 +1,145 @@
+"""The transformer search (chapter "Why the ViT loses, tested") with KerasTuner, on one machine
+or several.
+
+The report tuned its ViT by hand (section 5.2) and found that small projection sizes learn
+where large ones stagnate. Here KerasTuner's Hyperband searches patch size, depth, heads and
+width of a plain ViT (:class:`~ferlib.models.transformers.TransformerConfig` with patches)
+trained with the transformers' fast recipe, choosing on PublicTest.
+
+One search can spread over machines with KerasTuner's distributed mode: one *chief* process
+runs the oracle (which hands out trials and collects their scores) and any number of
+*workers* train the trials. Each process gets three environment variables
+(:func:`cluster_environment`) and runs the same search; the chief's address must be reachable
+from every worker. ``ferlib tune --role chief`` and ``ferlib tune --role worker --worker-id N``
+do this from the command line. Hyperband goes on training a promising trial's model in a
+later round, possibly in another worker, so every process must see the same folder (one machine,
+or a folder shared between the machines).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..evaluate import one_hot
+from ..models.fastcnn import with_augmentation
+from ..models.transformers import TransformerConfig, build_transformer
+from .fast import compile_fast
+from .vit_question import TRANSFORMER_RECIPE
+
+#: What the search may choose; the rest of TransformerConfig keeps its defaults.
+SEARCH_SPACE = {
+    "patch_size": (3, 4, 6),
+    "transformer_layers": (1, 2, 4, 6),
+    "num_heads": (1, 2, 4),
+    "projection_dim": (16, 32, 64, 128),
+}
+PROJECT = "transformer-search"
+
+
+def config_from(hp) -> TransformerConfig:
+    """The transformer a KerasTuner ``HyperParameters`` draw describes."""
+    return TransformerConfig(tokenizer="patches", **{name: hp.Choice(name, list(values))
+                                                     for name, values in SEARCH_SPACE.items()})
+
+
+def cluster_environment(role: str, *, port: int, address: str = "127.0.0.1", worker: int = 0) -> dict[str, str]:
+    """The environment variables with which KerasTuner runs a process as the search's chief
+    (``role="chief"``) or as its worker number `worker` (``role="worker"``)."""
+    if role not in ("chief", "worker"):
+        raise ValueError(f"role must be 'chief' or 'worker', got {role!r}")
+    return {"KERASTUNER_TUNER_ID": "chief" if role == "chief" else f"tuner{worker}",
+            "KERASTUNER_ORACLE_IP": address, "KERASTUNER_ORACLE_PORT": str(port)}
+
+
+def make_tuner(folder, steps_per_epoch: int, *, max_epochs: int = 9, factor: int = 3, seed: int = 0,
+               recipe=None, overwrite: bool = False):
+    """A Hyperband tuner over :data:`SEARCH_SPACE` that keeps its trials under `folder`.
+
+    Each trial builds its network behind the fast recipe's augmentation and compiles it with
+    the recipe (:data:`~ferlib.recipes.vit_question.TRANSFORMER_RECIPE` by default), its
+    schedule as long as Hyperband's longest training (`max_epochs`). A search started again on
+    the same folder resumes; with `overwrite` it starts afresh.
+    """
+    import keras_tuner as kt
+
+    recipe = replace(recipe or TRANSFORMER_RECIPE, epochs=max_epochs)
+
+    def build(hp):
+        network = build_transformer(config_from(hp), name="transformer")
+        return compile_fast(with_augmentation(network, recipe.network), recipe, steps_per_epoch)
+
+    class Search(kt.Hyperband):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            # Which process trained which trial: one file per process, so that none writes another's.
+            path = Path(folder, PROJECT, f"trained-by-{os.environ.get('KERASTUNER_TUNER_ID', 'alone')}.txt")
+            with open(path, "a") as out:
+                out.write(f"{trial.trial_id}\n")
+
+    return Search(build, objective="val_accuracy", max_epochs=max_epochs, factor=factor, seed=seed,
+                  directory=str(folder), project_name=PROJECT, overwrite=overwrite)
+
+
+def search(arrays: dict, folder, *, max_epochs: int = 9, factor: int = 3, batch_size: int = 128, seed: int = 0,
+           overwrite: bool = False):
+    """Run the search on ``arrays["train"]``, scoring ``arrays["val"]`` (PublicTest), and return
+    the tuner. In a process started with :func:`cluster_environment`'s variables, this is that
+    process's part of a distributed search (the chief's call returns when every trial is done)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x, y = arrays["train"]
+    steps = int(np.ceil(len(y) / batch_size))
+    tuner = make_tuner(folder, steps, max_epochs=max_epochs, factor=factor, seed=seed, overwrite=overwrite)
+    x_val, y_val = arrays["val"]
+    tuner.search(x, one_hot(y), validation_data=(x_val, one_hot(y_val)), batch_size=batch_size, verbose=0)
+    return tuner
+
+
+def trials_frame(folder) -> pd.DataFrame:
+    """Every finished trial of the search kept under `folder`, best first: its hyperparameters,
+    epochs, PublicTest accuracy and which process trained it. Read from the trial files, so it
+    works in any process (the chief's, a worker's, or a notebook's afterwards)."""
+    import json
+
+    rows = []
+    for path in sorted(Path(folder, PROJECT).glob("trial_*/trial.json")):
+        trial = json.loads(path.read_text())
+        if trial.get("status") != "COMPLETED" or trial.get("score") is None:
+            continue
+        values = trial["hyperparameters"]["values"]
+        rows.append({**{name: values.get(name) for name in SEARCH_SPACE},
+                     "epochs": values.get("tuner/epochs"), "public_test": trial["score"],
+                     "trial": trial["trial_id"]})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("public_test", ascending=False, ignore_index=True) if len(frame) else frame
+
+
+def trained_by(folder) -> dict[str, list[str]]:
+    """Which process of the search trained which trials: ``{"tuner0": ["0000", ...], ...}``
+    (``"alone"`` for a search in one process)."""
+    return {path.stem.removeprefix("trained-by-"): path.read_text().split()
+            for path in sorted(Path(folder, PROJECT).glob("trained-by-*.txt"))}
+
+
+def best_config(folder) -> TransformerConfig:
+    """The best finished trial's transformer."""
+    frame = trials_frame(folder)
+    if frame.empty:
+        raise FileNotFoundError(f"{folder}: no finished trial of the transformer search")
+    best = frame.iloc[0]
+    return TransformerConfig(tokenizer="patches", **{name: int(best[name]) for name in SEARCH_SPACE})
+
+
+def in_cluster() -> bool:
+    """True in a process that KerasTuner runs as part of a distributed search."""
+    return "KERASTUNER_ORACLE_IP" in os.environ
+
+
+__all__ = ["SEARCH_SPACE", "best_config", "cluster_environment", "config_from", "in_cluster", "make_tuner",
+           "search", "trained_by", "trials_frame"]

@@ -1,0 +1,78 @@
+"""The transformer search with KerasTuner: its space, and a distributed search (a chief and two
+workers) over the loopback address."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("keras_tuner")
+
+from ferlib.recipes import tuning  # noqa: E402
+from ferlib.models.transformers import TransformerConfig  # noqa: E402
+
+
+def test_cluster_environment_names_the_chief_and_each_worker():
+    assert tuning.cluster_environment("chief", port=8001) == {
+        "KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8001"}
+    assert tuning.cluster_environment("worker", port=8001, address="10.0.0.5", worker=3)["KERASTUNER_TUNER_ID"] == "tuner3"
+    with pytest.raises(ValueError, match="role"):
+        tuning.cluster_environment("boss", port=1)
+
+
+def test_a_draw_of_the_space_is_a_transformer_that_can_be_built():
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    config = tuning.config_from(hp)
+    assert isinstance(config, TransformerConfig) and config.tokenizer == "patches"
+    assert {name for name in tuning.SEARCH_SPACE} <= set(hp.values)
+    assert all(hp.values[name] in values for name, values in tuning.SEARCH_SPACE.items())
+
+
+def test_best_config_refuses_an_empty_search(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no finished trial"):
+        tuning.best_config(tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_share_one_search(tmp_path):
+    """`ferlib tune` in three processes on this machine, over the loopback address: the chief
+    hands out the trials, both workers train some, and all see every finished trial."""
+    port, folder = _free_port(), tmp_path / "search"
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "ferlib", "tune", "--data", "synthetic", "--folder", str(folder),
+               "--port", str(port), "--max-epochs", "2", "--factor", "2"]
+    processes = [subprocess.Popen(command + ["--role", "chief"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)]
+    processes += [subprocess.Popen(command + ["--role", "worker", "--worker-id", str(i)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (0, 1)]
+    outputs = []
+    try:
+        for process in processes:
+            out, _ = process.communicate(timeout=600)
+            outputs.append(out)
+            assert process.returncode == 0, out[-3000:]
+    finally:
+        for process in processes:
+            process.kill()
+    trials = tuning.trials_frame(folder)
+    assert len(trials) >= 4 and trials["public_test"].between(0, 1).all()
+    trained = tuning.trained_by(folder)
+    assert set(trained) == {"tuner0", "tuner1"}, trained  # the chief trains nothing; both workers do
+    assert all(trained.values())
+    assert sorted(sum(trained.values(), [])) == sorted(trials["trial"])  # every trial trained once
+    assert all(f"{len(trials)} finished trials" in out for out in outputs)
+    assert isinstance(tuning.best_config(folder), TransformerConfig)
+    assert Path(folder, tuning.PROJECT, "oracle.json").exists()

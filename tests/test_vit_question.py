@@ -1,0 +1,112 @@
+"""The chapter "Why the ViT loses, tested": its contenders, their equal budgets, their records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ferlib.files import read_json, write_json
+from ferlib.models import model_names
+from ferlib.recipes import vit_question as vq
+
+
+def _arrays(n_train=96, n_test=64, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def part(n):
+        y = rng.integers(0, 7, n)
+        x = rng.random((n, 48, 48, 1), dtype=np.float32) * 0.5
+        for c in range(7):  # each emotion a bright band of its own
+            x[y == c, c * 6:c * 6 + 6] += 0.5
+        return x, y
+
+    return {"train": part(n_train), "val": part(n_test), "test": part(n_test)}
+
+
+def test_every_contender_is_a_registered_model_and_the_issue_s_variants_are_there():
+    names = [c.name for c in vq.CONTENDERS]
+    assert len(names) == len(set(names))
+    assert all(c.model in model_names(every=True) for c in vq.CONTENDERS)
+    families = {c.family for c in vq.CONTENDERS}
+    assert families == {"cnn", "transformer"}
+    patch_sizes = {getattr(c.config, "patch_size", 4) for c in vq.CONTENDERS if c.model == "vit"}
+    assert patch_sizes == {2, 3, 4, 6}
+    assert {"vit-spt", "cct", "hybrid"} <= {c.model for c in vq.CONTENDERS}
+    assert vq.contender("report-vit").training == "report"
+    with pytest.raises(ValueError, match="no contender 'vit-9'"):
+        vq.contender("vit-9")
+
+
+def test_transformers_train_with_adamw_and_a_crop_that_keeps_the_face_at_inference():
+    assert vq.TRANSFORMER_RECIPE.optimizer == "adamw"
+    assert vq.TRANSFORMER_RECIPE.network.crop_style == "translate"
+    assert vq.contender("fastcnn").recipe.optimizer == "sgd"
+
+
+def test_the_budget_is_measured_once_and_kept_by_a_resumed_run(tmp_path):
+    arrays = _arrays()
+    c = vq.contender("cct")
+    budget = vq.budget_epochs(c, arrays, 30.0, tmp_path)
+    assert budget["epochs"] >= 1 and budget["seconds_per_image"] > 0
+    assert budget["epochs"] == max(1, int(30.0 / (budget["seconds_per_image"] * 96))) or budget["epochs"] == 400
+    # a resumed run reads the schedule back instead of timing again (which would give another number)
+    write_json(tmp_path / "budget.json", {**budget, "epochs": 7})
+    assert vq.budget_epochs(c, arrays, 30.0, tmp_path)["epochs"] == 7
+    # another budget is measured anew
+    assert vq.budget_epochs(c, arrays, 1e-6, tmp_path)["epochs"] == 1
+
+
+def test_contenders_train_for_their_budget_and_leave_a_record(tmp_path):
+    arrays = _arrays()
+    records = []
+    for name in ("report-vit", "cct"):
+        record = vq.train_contender(vq.contender(name), arrays, root=tmp_path, seed=0, budget_seconds=1.0)
+        assert record["epochs"] == record["budget"]["epochs"]
+        assert 0.0 <= record["private_test"] <= 1.0 and record["train_seconds"] > 0
+        assert record["params"] > 0 and record["multiply_adds"] > 0
+        assert (tmp_path / f"{name}-seed0" / "record.json").exists()
+        predicted = vq.predictions(record)
+        assert predicted.shape == (64,)
+        assert np.isclose(np.mean(predicted == arrays["test"][1]), record["private_test"])
+        records.append(record)
+    # finished: read back, not trained again
+    again = vq.train_contender(vq.contender("cct"), arrays, root=tmp_path, seed=0, budget_seconds=1.0)
+    assert again == read_json(tmp_path / "cct-seed0" / "record.json")
+    table = vq.summary_table(records)
+    assert list(table["name"]) == ["report-vit", "cct"]
+    assert list(table["contender"]) == [vq.contender("report-vit").label, vq.contender("cct").label]
+    assert table["weights"].iloc[0] == 24_487  # the report's ViT, as the architecture chapter teaches it
+    model = vq.trained_model(tmp_path, "cct", 0)  # the bare network, without the recipe's augmentation
+    assert model.name == "cct" and model.predict(arrays["test"][0][:2], verbose=0).shape == (2, 7)
+    test = vq.cnn_against_transformer(records, arrays["test"][1])
+    assert test is None  # no CNN among these two
+    out = vq.question_json(records, {"before": 1.0, "after": 5.0})
+    assert [m["name"] for m in out["models"]] == ["report-vit", "cct"]
+    for entry in out["models"]:
+        assert set(entry) >= {"name", "family", "private_test", "params", "multiply_adds", "train_seconds", "seeds"}
+        assert entry["family"] == "transformer" and len(entry["seeds"]) == 1
+    assert out["vit_speedup"] == {"before": 1.0, "after": 5.0}
+
+
+def _summary(rows):
+    import pandas as pd
+
+    return pd.DataFrame([{"name": n, "contender": n, "family": f, "PublicTest": pub, "PrivateTest": priv,
+                          "over budget": over} for n, f, pub, priv, over in rows])
+
+
+def test_the_verdict_chooses_on_publictest_and_leaves_over_budget_networks_out():
+    from ferlib.recipes.verdicts import vit_question_verdict
+
+    summary = _summary([("report-vit", "transformer", 0.40, 0.39, False), ("vit-fast", "transformer", 0.55, 0.54, False),
+                        ("vit-patch2", "transformer", 0.70, 0.71, True), ("cct", "transformer", 0.50, 0.60, False),
+                        ("fastcnn", "cnn", 0.66, 0.67, False)])
+    text = vit_question_verdict(summary, None, "full")
+    # vit-fast leads on PublicTest (cct's better PrivateTest must not choose it); patch 2 ran over budget
+    assert "best transformer on PublicTest, vit-fast, scores 54.0%" in text
+    assert "13.0 points below the CNN" in text and "is not met" in text
+    assert "One epoch of vit-patch2 takes longer than the budget" in text
+    assert "moves by +15.0 points (39.0% to 54.0%)" in text
+    close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
+    assert "is met" in vit_question_verdict(close, None, "full")
+    assert vit_question_verdict(close.iloc[:0], None, "full").startswith("No contender has finished")
