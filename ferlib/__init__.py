@@ -90,7 +90,7 @@ _OWNERS = {
               "plot_architecture", "plot_attention", "plot_tuning_results", "plot_accuracy_against_time", "plot_learning_rate",
               "plot_with_intervals", "plot_accuracy_against_cost", "plot_where_models_look"),
     "display": ("GUESS", "describe_params", "majority_label", "style_literature_table", "style_published", "style_ablation",
-                "style_seeds", "style_table", "style_table1"),
+                "style_seeds", "style_table", "style_table1", "style_contenders", "style_question", "style_trials"),
     "splits": ("check_disjoint", "class_distribution", "duplicate_report", "official_split", "report_split"),
     "runfolder": ("RunFolder",),
     "train": ("TrainConfig", "learning_rate_drops", "read_history", "report_callbacks", "set_seed", "train_model"),

@@ -253,3 +253,40 @@ def duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def style_contenders(frame: pd.DataFrame):
+    """Page 9's contenders (columns ``name``, ``question``, ``weights``, ``multiply-adds``) as
+    a narrow table: the short name, the question, and the sizes with thousands separators."""
+    table = frame[["name", "question", "weights", "multiply-adds"]].rename(columns={"name": "contender"})
+    return table.style.format({"weights": "{:,}", "multiply-adds": "{:,}"}).hide(axis="index")
+
+
+def style_question(frame: pd.DataFrame):
+    """:func:`~ferlib.recipes.vit_question.summary_table` as page 9 shows it: each contender's
+    PublicTest and PrivateTest accuracy (means over its seeds), the 95% interval, the spread
+    between seeds, PrivateTest with flip averaging, its epochs and training minutes, and a mark
+    (⏱) where one epoch took longer than the budget."""
+    if frame.empty:
+        return frame.style
+    table = pd.DataFrame({
+        "contender": [f"{n} ⏱" if over else n for n, over in zip(frame["name"], frame["over budget"])],
+        "Public": [f"{v:.1%}" for v in frame["PublicTest"]],
+        "Private": [f"{v:.1%}" for v in frame["PrivateTest"]],
+        "95% interval": frame["95% interval"],
+        "spread": ["–" if v != v else f"{v:.1%}" for v in frame["seed spread"]],
+        "flip": [f"{v:.1%}" for v in frame["flip TTA"]],
+        "epochs": frame["epochs"], "min": [f"{v:.1f}" for v in frame["minutes"]],
+    })
+    return table.style.hide(axis="index")
+
+
+#: The transformer search's hyperparameters as a narrow table names them.
+_SEARCH_COLUMNS = {"patch_size": "patch", "transformer_layers": "layers", "num_heads": "heads",
+                   "projection_dim": "width", "public_test": "PublicTest"}
+
+
+def style_trials(frame: pd.DataFrame, rows: int = 10):
+    """The best `rows` trials of the transformer search (:func:`~ferlib.recipes.tuning.trials_frame`)."""
+    table = frame.head(rows).rename(columns=_SEARCH_COLUMNS)
+    return table.style.format({"PublicTest": "{:.1%}"}).hide(axis="index")

@@ -223,6 +223,13 @@ def grad_cam(model: keras.Model, images, layer: str, classes=None) -> np.ndarray
     maps = keras.ops.convert_to_numpy(features).astype(np.float64)
     weights = gradients.astype(np.float64).mean(axis=(1, 2))  # (N, channels)
     cam = np.maximum(np.einsum("nhwc,nc->nhw", maps, weights), 0.0)
-    cam = keras.ops.convert_to_numpy(keras.ops.image.resize(cam[..., None].astype(np.float32), x.shape[1:3]))[..., 0]
+    # Each map cell covers `stride` pixels, as the graph declares. A network that pads the face
+    # at inference (the fast CNN's zero-pad crop) computes a larger map than it declares: the
+    # map then covers the padded image, whose centre is the face.
+    stride = x.shape[1] / cut.shape[1], x.shape[2] / cut.shape[2]
+    covered = int(round(cam.shape[1] * stride[0])), int(round(cam.shape[2] * stride[1]))
+    cam = keras.ops.convert_to_numpy(keras.ops.image.resize(cam[..., None].astype(np.float32), covered))[..., 0]
+    top, left = (covered[0] - x.shape[1]) // 2, (covered[1] - x.shape[2]) // 2
+    cam = cam[:, top:top + x.shape[1], left:left + x.shape[2]]
     peak = cam.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0)

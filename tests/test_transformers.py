@@ -162,3 +162,27 @@ def test_grad_cam_on_the_report_cnn_defaults_to_the_predicted_class():
     cam = features.grad_cam(model, IMAGES, "relu4")
     assert cam.shape == (4, 48, 48)
     assert ((cam >= 0) & (cam <= 1)).all()
+
+
+def test_grad_cam_of_a_network_that_pads_the_face_at_inference_stays_on_the_face():
+    """The published fast CNN pads the 48 x 48 face to 56 x 56 at inference (its zero-pad crop),
+    so its last map covers the padded image: the Grad-CAM must be cut back to the face, not
+    stretched over it (the bright square must stay in its corner)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((512, 48, 48, 1), dtype=np.float32) * 0.3
+    y = rng.integers(0, 2, 512)
+    x[y == 1, 4:16, 4:16] = 1.0
+    keras.utils.set_random_seed(0)
+    model = build_model("fastcnn", config=FastCNNConfig(widths=(8, 16), flip=False, erasing=0.0,
+                                                        batchnorm_momentum=0.8))  # settles in few steps
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=6, batch_size=32, verbose=0)
+    assert model.evaluate(x, y, verbose=0)[1] > 0.95
+    assert model.get_layer("s1relu1").output.shape[1] == 24  # declared; it computes 28 x 28 at inference
+    cam = features.grad_cam(model, x[y == 1][:8], "s1relu1", classes=np.ones(8, int))
+    assert cam.shape == (8, 48, 48)
+    mean = cam.mean(axis=0)
+    rows, cols = np.mgrid[:48, :48]
+    centre = np.array([(mean * rows).sum(), (mean * cols).sum()]) / mean.sum()
+    # the square's centre is (9.5, 9.5); stretching the padded map over the face moves it to about (12, 12)
+    assert np.hypot(*(centre - 9.5)) < 2.0, f"Grad-CAM centred at {centre}, the square at (9.5, 9.5)"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from ..fer2013 import EMOTIONS
 from ._common import _class_names, _draw_baseline, _human, _subplots
@@ -156,7 +157,9 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None) 
                             xytext=(4, 3), textcoords="offset points")
         if log:
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))  # a label or two per decade
             ax.xaxis.set_major_formatter(lambda v, _: _human(v))
+            ax.xaxis.set_minor_formatter(NullFormatter())  # the minor ticks' own labels overlap
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
         sns.despine(ax=ax)

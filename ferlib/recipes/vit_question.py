@@ -79,9 +79,9 @@ CONTENDERS: tuple[Contender, ...] = (
     *(Contender(f"vit-patch{size}", f"the report's ViT, {size} x {size} patches, fast recipe", "vit",
                 "are 4 x 4 patches too coarse?", config=ViTConfig(patch_size=size))
       for size in (2, 3, 6)),
-    Contender("vit-spt", "ViT with SPT and LSA", "vit-spt", "locality in the tokens and the attention"),
+    Contender("vit-spt", "ViT with SPT and LSA", "vit-spt", "locality in tokens and attention"),
     Contender("cct", "Compact Convolutional Transformer", "cct", "a convolutional tokenizer"),
-    Contender("hybrid", "CNN stem + transformer", "hybrid", "the CNN's first blocks as tokens"),
+    Contender("hybrid", "CNN stem + transformer", "hybrid", "CNN blocks as the tokenizer"),
     Contender("fastcnn", "fast CNN", "fastcnn", "the CNN at the same budget", recipe=RECIPE),
 )
 
@@ -282,9 +282,9 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
         rows.append({"name": c.name, "contender": c.label, "family": c.family, "question": c.question, "seeds": len(mine),
                      "PublicTest": float(mine["public_test"].mean()), "PrivateTest": mean, "95% interval": f"{low:.1%} – {high:.1%}",
                      "seed spread": float(mine["private_test"].std(ddof=1)) if len(mine) > 1 else np.nan,
-                     "with flip TTA": float(mine["private_test_tta"].mean()),
+                     "flip TTA": float(mine["private_test_tta"].mean()),
                      "weights": int(mine["params"].iloc[0]), "multiply-adds": int(mine["multiply_adds"].iloc[0]),
-                     "epochs": int(mine["epochs"].iloc[0]), "training minutes": float(mine["train_seconds"].mean() / 60),
+                     "epochs": int(mine["epochs"].iloc[0]), "minutes": float(mine["train_seconds"].mean() / 60),
                      "over budget": bool(mine.get("over_budget", pd.Series([False])).any())})
     return pd.DataFrame(rows)
 

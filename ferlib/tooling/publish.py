@@ -137,6 +137,9 @@ def _cost_section(summary: dict) -> list[str]:
     if summary.get("training_seconds"):
         lines += [f"Of that wall time, training the models took {duration(summary['training_seconds'])} (the sum of "
                   "every training's epochs, resumed sessions included).", ""]
+    for name, other in summary.get("other_profiles", {}).items():
+        lines += [f"{name} is published from a run at the {other['profile']} profile, which took "
+                  f"{duration(other['seconds'])}; it is not part of this run and not in the totals.", ""]
     return lines + _cpu_caveats(seconds, cpu, measured, unmeasured, partial)
 
 
@@ -325,13 +328,19 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
     summary = read_json(results_dir / "run.json")
     if summary is None:
         return
-    if read_json(folder.card, {}).get("profile") != summary.get("profile"):
-        return  # a page run at another profile: its time would mislead the published run's table
     executed = json.loads(folder.notebook(page).read_text())
     seconds = executed.get("metadata", {}).get("papermill", {}).get("duration")
     if seconds is None:
         return
-    summary.setdefault("notebook_seconds", {})[page] = round(float(seconds), 1)
+    profile = read_json(folder.card, {}).get("profile")
+    if profile != summary.get("profile"):
+        # A page published from a run at another profile: its time is kept apart, so that it
+        # neither passes for this run's nor counts in its totals.
+        summary.get("notebook_seconds", {}).pop(page, None)
+        summary.setdefault("other_profiles", {})[page] = {"profile": profile, "seconds": round(float(seconds), 1)}
+    else:
+        summary.get("other_profiles", {}).pop(page, None)
+        summary.setdefault("notebook_seconds", {})[page] = round(float(seconds), 1)
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
