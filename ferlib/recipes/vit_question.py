@@ -267,16 +267,21 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def _by_contender(records: list[dict]):
+    """Each contender that has finished trainings, in the chapter's order, with their rows."""
+    frame = records_frame(records)
+    for c in CONTENDERS:
+        mine = frame[frame["name"] == c.name] if len(frame) else frame
+        if not mine.empty:
+            yield c, mine
+
+
 def summary_table(records: list[dict]) -> pd.DataFrame:
     """One row per contender, in the chapter's order: the mean PrivateTest accuracy over its
     seeds with a 95% interval on the test faces, the seeds' spread, flip TTA, weights,
     multiply-adds, epochs and training minutes."""
-    frame = records_frame(records)
     rows = []
-    for c in CONTENDERS:
-        mine = frame[frame["name"] == c.name] if len(frame) else frame
-        if mine.empty:
-            continue
+    for c, mine in _by_contender(records):
         mean = float(mine["private_test"].mean())
         low, high = interval(mean, int(mine["test_images"].iloc[0]) * len(mine))
         rows.append({"name": c.name, "contender": c.label, "family": c.family, "question": c.question, "seeds": len(mine),
@@ -292,7 +297,7 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
 def write_question_json(run, records: list[dict], missing: list[str], vit_speedup: dict | None) -> dict:
     """``vit_question.json`` in the run's metrics folder (publishing copies it into the book)."""
     out = {**question_json(records, vit_speedup), "not_yet_trained": list(missing),
-           "budget_seconds": BUDGET_SECONDS.get(run.profile_name), "provenance": run.provenance()}
+           "budget_seconds": sorted({r["budget_seconds"] for r in records}), "provenance": run.provenance()}
     write_json(run.folder.metrics("vit_question"), out)
     return out
 
@@ -302,12 +307,8 @@ def question_json(records: list[dict], vit_speedup: dict | None) -> dict:
     PrivateTest, weights, multiply-adds, mean training seconds, and each seed's own numbers),
     and the report's ViT's training speed now against before, as measured by
     ``benchmarks/bench_vit.py`` in one run."""
-    frame = records_frame(records)
     models = []
-    for c in CONTENDERS:
-        mine = frame[frame["name"] == c.name] if len(frame) else frame
-        if mine.empty:
-            continue
+    for c, mine in _by_contender(records):
         models.append({"name": c.name, "label": c.label, "model": display_name(c.model), "family": c.family,
                        "private_test": float(mine["private_test"].mean()), "params": int(mine["params"].iloc[0]),
                        "multiply_adds": int(mine["multiply_adds"].iloc[0]),
