@@ -110,3 +110,48 @@ def test_the_verdict_chooses_on_publictest_and_leaves_over_budget_networks_out()
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     assert "is met" in vit_question_verdict(close, None, "full")
     assert vit_question_verdict(close.iloc[:0], None, "full").startswith("No contender has finished")
+
+
+def _page_run(folder, profile: str, seconds: float, reexecuted: float):
+    """A run folder holding an executed page 9 (re-executed in `reexecuted` seconds)."""
+    import json
+
+    (folder / "notebooks").mkdir(parents=True)
+    (folder / "metrics").mkdir()
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# 9. x"}],
+                "metadata": {"papermill": {"duration": reexecuted}}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "notebooks" / "09_vit_question.ipynb").write_text(json.dumps(notebook))
+    (folder / "run.json").write_text(json.dumps({"profile": profile}))
+    (folder / "timings.json").write_text(json.dumps({"09_vit_question": seconds}))
+    record = folder / "vit-question" / "cct-seed0"
+    record.mkdir(parents=True)
+    (record / "record.json").write_text('{"name": "cct"}')
+    (record / "training").mkdir()
+    (record / "training" / "model.keras").write_text("weights stay out of git")
+
+
+def test_page_9_published_from_another_profile_keeps_its_time_apart(tmp_path):
+    """The published run is a full one; page 9 comes from a smoke run: its time (the run's
+    recorded one, not a later re-execution's) goes to other_profiles, never into the full run's
+    table, and its records (not its weights) into the book."""
+    import json
+
+    from ferlib.tooling.publish import publish_page
+
+    book = tmp_path / "book"
+    (book / "results").mkdir(parents=True)
+    (book / "results" / "run.json").write_text(json.dumps(
+        {"profile": "full", "notebook_seconds": {"01_data": 16.0, "09_vit_question": 5.0}}))
+    _page_run(tmp_path / "smoke", "smoke", seconds=241.4, reexecuted=10.6)
+    publish_page(tmp_path / "smoke", "09_vit_question", book_dir=book)
+    card = json.loads((book / "results" / "run.json").read_text())
+    assert card["notebook_seconds"] == {"01_data": 16.0}
+    assert card["other_profiles"] == {"09_vit_question": {"profile": "smoke", "seconds": 241.4}}
+    assert "published from a run at the smoke profile" in (book / "results" / "reproduction.md").read_text()
+    kept = book / "results" / "vit-question" / "cct-seed0"
+    assert sorted(p.name for p in kept.iterdir()) == ["record.json"]
+    # published again from a run of the published run's own profile, it joins that run's table
+    _page_run(tmp_path / "full", "full", seconds=900.0, reexecuted=12.0)
+    publish_page(tmp_path / "full", "09_vit_question", book_dir=book)
+    card = json.loads((book / "results" / "run.json").read_text())
+    assert card["notebook_seconds"]["09_vit_question"] == 900.0 and not card["other_profiles"]

@@ -323,13 +323,18 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path
 
 
 def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
-    """The published run card's notebook times with this page's own (papermill's duration of
-    its execution), and the reproduction page written again from them."""
+    """The published run card's notebook times with this page's own (kept apart, under
+    ``other_profiles``, when the page's run has another profile than the published one), and
+    the reproduction page written again from them."""
     summary = read_json(results_dir / "run.json")
     if summary is None:
         return
-    executed = json.loads(folder.notebook(page).read_text())
-    seconds = executed.get("metadata", {}).get("papermill", {}).get("duration")
+    # The page's time as the run recorded it (the first full execution; a later --reexecute
+    # that only reads finished trainings is recorded apart), else papermill's of this execution.
+    seconds = read_json(folder.timings, {}).get(page)
+    if seconds is None:
+        executed = json.loads(folder.notebook(page).read_text())
+        seconds = executed.get("metadata", {}).get("papermill", {}).get("duration")
     if seconds is None:
         return
     profile = read_json(folder.card, {}).get("profile")
