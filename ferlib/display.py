@@ -64,13 +64,34 @@ _SHORT_COLUMNS = {"train_accuracy": "train", "val_accuracy": "val", "best_val_ac
                   "test_accuracy": "test", "seconds": "seconds", "params": "parameters", "config": "configuration"}
 
 
-def style_table(frame: pd.DataFrame):
+def style_table(frame: pd.DataFrame, intervals: dict[str, int] | None = None):
     """A results table as a book page shows it: short column names, accuracies in %,
-    parameter counts with thousands separators, seconds rounded, no index."""
+    parameter counts with thousands separators, seconds rounded, no index.
+
+    `intervals` maps accuracy columns to the number of images each was measured on; each such
+    column gets a column beside it with its 95% Wilson interval (rows without an accuracy,
+    and the baselines' rows, which are no measurement, stay empty)."""
+    if intervals:
+        frame = frame.copy()
+        labels = [str(label) for label in frame.iloc[:, 0]]  # a row's name: its first column
+        for column, n in intervals.items():
+            cells = ["" if label == GUESS or label.startswith("always ") else _interval_cell(value, n)
+                     for label, value in zip(labels, frame[column])]
+            frame.insert(frame.columns.get_loc(column) + 1, f"{_SHORT_COLUMNS.get(column, column)} 95%", cells)
     table = frame.rename(columns=_SHORT_COLUMNS)
     percent = [_SHORT_COLUMNS[c] for c in frame.columns if c.endswith("accuracy")]
     formats = {**{c: "{:.1%}" for c in percent}, "parameters": "{:,}", "seconds": "{:,.0f}"}
     return table.style.format({c: f for c, f in formats.items() if c in table.columns}, na_rep="").hide(axis="index")
+
+
+def _interval_cell(accuracy, n: int) -> str:
+    """An accuracy's 95% Wilson interval on `n` images, narrow: "35.2–38.4%"; empty for none."""
+    from .evaluate import interval
+
+    if pd.isna(accuracy):
+        return ""
+    low, high = interval(float(accuracy), n)
+    return f"{100 * low:.1f}–{high:.1%}"
 
 
 _SITES = {"arxiv.org": "arXiv", "github.com": "GitHub", "ieeexplore.ieee.org": "IEEE"}

@@ -64,3 +64,19 @@ def test_the_majority_row_names_the_runs_own_majority_emotion():
     run = SimpleNamespace(baselines=lambda part: {"majority class": 0.5, "chance": 1 / 7}, arrays={"train": (None, train)})
     table = with_baselines(pd.DataFrame({"test accuracy": [0.6]}, index=["model"]), run)
     assert "always Sad (majority class)" in table.index and "always Happy (majority class)" not in table.index
+
+
+def test_style_table_puts_an_interval_beside_each_measured_accuracy():
+    import pandas as pd
+
+    from ferlib.display import GUESS, style_table
+    from ferlib.evaluate import interval
+
+    frame = pd.DataFrame({"config": ["L4-H4-D16", "always Happy (majority class)", GUESS],
+                          "test_accuracy": [0.40, 0.25, 1 / 7]})
+    shown = style_table(frame, intervals={"test_accuracy": 5742}).data
+    assert list(shown.columns) == ["configuration", "test", "test 95%"]
+    low, high = interval(0.40, 5742)
+    assert shown["test 95%"].iloc[0] == f"{100 * low:.1f}–{high:.1%}"
+    assert 0.38 < low < 0.40 < high < 0.42  # about ±1.3 points on 5,742 faces
+    assert list(shown["test 95%"].iloc[1:]) == ["", ""]  # the baselines are references, not measurements
