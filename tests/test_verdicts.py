@@ -232,20 +232,25 @@ def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
     assert "the measurement, not the network" in same["difference_cnn_phase1"]
 
 
-def test_tta_sentence_follows_each_models_change():
+def test_tta_sentence_follows_each_models_change_and_its_paired_test():
     import pandas as pd
 
     from ferlib.recipes.verdicts import tta_verdict
 
-    helps = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.60, "flip + shifts": 0.62},
-                          {"model": "ViT", "test set": "PrivateTest", "plain": 0.36, "flip + shifts": 0.37}])
+    helps = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.60, "flip + shifts": 0.62, "p": 0.001},
+                          {"model": "ViT", "test set": "PrivateTest", "plain": 0.36, "flip + shifts": 0.37, "p": 0.03}])
     sentence = tta_verdict(helps)
-    assert sentence.startswith("With ten views averaged, the CNN goes from 60.0% to 62.0% on PrivateTest (+2.0 points)")
+    assert sentence.startswith("With ten views averaged, the CNN goes from 60.0% to 62.0% on PrivateTest "
+                               "(+2.0 points, McNemar p = 0.001)")
     assert "the ViT goes from 36.0% to 37.0%" in sentence and "helps every model" in sentence
-    mixed = helps.assign(**{"flip + shifts": [0.62, 0.35]})
-    assert "(-1.0 points)" in tta_verdict(mixed) and "no clear answer" in tta_verdict(mixed)
-    none = helps.assign(**{"flip + shifts": [0.59, 0.36]})
-    assert "does not help in this run" in tta_verdict(none)
+    # the same gains, one within chance: no general claim
+    noisy = helps.assign(p=[0.001, 0.4])
+    assert "in some cases only" in tta_verdict(noisy)
+    # gains that no test supports are not called gains
+    assert "within chance" in tta_verdict(helps.assign(p=[0.2, 0.5]))
+    assert "helps" not in tta_verdict(helps.assign(p=[0.2, 0.5]))
+    loss = helps.assign(**{"flip + shifts": [0.58, 0.36]}, p=[0.01, 1.0])
+    assert "(-2.0 points" in tta_verdict(loss) and "it is a loss" in tta_verdict(loss)
     assert "no test images" in tta_verdict(helps.iloc[0:0])
 
 

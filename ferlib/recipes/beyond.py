@@ -17,7 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ..clustering import cluster_features, map_2d
 from ..fer2013 import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
-from ..evaluate import CHANCE, majority_baseline, per_class_metrics, predict_labels, predict_with_tta
+from ..evaluate import CHANCE, majority_baseline, paired_test, per_class_metrics, predict_labels, predict_with_tta
 from .phase2 import load_or_train_stage
 from .run import Run
 from ..display import GUESS, majority_label
@@ -124,7 +124,8 @@ def private_test(run: Run) -> tuple[np.ndarray, np.ndarray]:
 
 def tta_scores(run: Run) -> pd.DataFrame:
     """Both final models' accuracy on this run's test images and on ``PrivateTest``, plain,
-    with flip averaging, and with flip and 2-pixel shift averaging."""
+    with flip averaging, and with flip and 2-pixel shift averaging; ``p``: the exact McNemar
+    test of plain against flip and shifts on the same images."""
     sets = {"run's test images": run.arrays["test"]}
     if not run.dataset.is_synthetic:
         sets["PrivateTest"] = private_test(run)
@@ -134,10 +135,12 @@ def tta_scores(run: Run) -> pd.DataFrame:
         for name, (x, y) in sets.items():
             if len(y) == 0:
                 continue
+            plain, views = predict_labels(net, x) == y, predict_with_tta(net, x, shift=2).argmax(1) == y
             rows.append({"model": display_name(model), "test set": name, "images": len(y),
-                         "plain": float(np.mean(predict_labels(net, x) == y)),
+                         "plain": float(np.mean(plain)),
                          "flip": float(np.mean(predict_with_tta(net, x, shift=0).argmax(1) == y)),
-                         "flip + shifts": float(np.mean(predict_with_tta(net, x, shift=2).argmax(1) == y))})
+                         "flip + shifts": float(np.mean(views)),
+                         "p": paired_test("plain", plain, "flip + shifts", views, name).p_value})
     frame = pd.DataFrame(rows)
     run.save_metrics("tta", {"scores": frame.to_dict(orient="records")})
     return frame

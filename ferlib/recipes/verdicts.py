@@ -291,10 +291,11 @@ def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
             f"for random groups. {verdict}")
 
 
-def tta_verdict(scores) -> str:
+def tta_verdict(scores, level: float = 0.05) -> str:
     """What averaging over ten flipped and shifted views did to each model's accuracy (a
     :func:`~ferlib.recipes.beyond.tta_scores` frame: ``model``, ``test set``, ``plain``,
-    ``flip + shifts``)."""
+    ``flip + shifts`` and ``p``, the paired test of the two on the same images). A change
+    counts as a gain or a loss only where the paired test puts it beyond chance (p < `level`)."""
     if scores.empty:
         return "This run has no test images to average over."
     clauses = []
@@ -302,15 +303,21 @@ def tta_verdict(scores) -> str:
         # the gain from the rounded figures, so the sentence adds up as printed
         changes = [f"from {r['plain']:.1%} to {r['flip + shifts']:.1%} on "
                    f"{'PrivateTest' if r['test set'] == 'PrivateTest' else 'the ' + r['test set']} "
-                   f"({round(100 * r['flip + shifts'], 1) - round(100 * r['plain'], 1):+.1f} points)"
+                   f"({round(100 * r['flip + shifts'], 1) - round(100 * r['plain'], 1):+.1f} points, "
+                   f"McNemar p = {r['p']:.2g})"
                    for _, r in rows.iterrows()]
         clauses.append(f"the {model} goes " + " and ".join(changes))
     gains = (scores["flip + shifts"] - scores["plain"]).to_numpy()
-    verdict = ("It helps every model on every test set, for ten times the prediction cost."
-               if (gains > 0.0005).all() else
-               "It helps in some cases and not in others, so this run gives no clear answer."
-               if (gains > 0.0005).any() else
-               "It does not help in this run.")
+    real = (scores["p"] < level).to_numpy()
+    if (real & (gains > 0)).all():
+        verdict = "It helps every model on every test set beyond chance, for ten times the prediction cost."
+    elif (real & (gains > 0)).any():
+        verdict = ("It helps beyond chance in some cases only; the other changes are within chance, so this run "
+                   "gives no general answer.")
+    elif (real & (gains < 0)).any():
+        verdict = "Where a change is beyond chance it is a loss: averaging does not help in this run."
+    else:
+        verdict = "Every change is within chance: this run shows no effect of averaging."
     return "With ten views averaged, " + "; ".join(clauses) + ". " + verdict
 
 
