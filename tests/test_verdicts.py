@@ -1,6 +1,7 @@
 """The interpreting sentences follow the numbers: a run too small to overfit never reads
 "overfitting", and a full run that overfits does."""
 
+import numpy as np
 import pytest
 
 from ferlib.recipes.verdicts import (
@@ -109,6 +110,22 @@ def test_class_weight_sentence_says_what_the_weights_did():
     assert "falls" in lost and "does not pay off" in lost and "as the report hoped" not in lost
     nothing = class_weight_verdict(plain, {"accuracy": 0.62, "macro-F1": 0.55, "Disgust recall": 0.30}, 1, "smoke")
     assert "did not raise" in nothing and "so little training" in nothing and "barely moves" in nothing
+
+
+def test_class_weight_sentence_reads_no_effect_into_changes_within_chance():
+    from ferlib.evaluate import paired_test
+
+    plain = {"accuracy": 0.62, "macro-F1": 0.55, "Disgust recall": 0.30}
+    weighted = {"accuracy": 0.60, "macro-F1": 0.57, "Disgust recall": 0.55}
+    few = np.zeros(20, bool)
+    noise = {"Disgust recall": paired_test("plain", few, "weighted", np.r_[np.ones(3, bool), few[3:]]),
+             "accuracy": paired_test("plain", np.r_[np.ones(2, bool), few[2:]], "weighted", few)}
+    text = class_weight_verdict(plain, weighted, 5, "full", tests=noise)
+    assert "3 disgusted faces are right only with the weights and 0 only without" in text
+    assert "within chance" in text and "traded" not in text
+    clear = {"Disgust recall": paired_test("plain", np.zeros(40, bool), "weighted", np.ones(40, bool)),
+             "accuracy": noise["accuracy"]}
+    assert "traded some accuracy" in class_weight_verdict(plain, weighted, 5, "full", tests=clear)
 
 
 def test_cluster_sentence_compares_with_random_groups():

@@ -36,6 +36,9 @@ class ClassWeightResult:
     per_class: pd.DataFrame  # rows: emotion; columns: (variant, precision/recall/f1)
     summary: pd.DataFrame  # rows: variant; accuracy, macro-F1, Disgust recall
     histories: dict[str, pd.DataFrame]
+    # plain against weighted on the same test faces (exact McNemar): "accuracy" on all of
+    # them, "Disgust recall" on the disgusted ones
+    tests: dict = None
 
 
 def class_weight_experiment(run: Run, learning_rate: float = 1e-4, verbose: int = 2) -> ClassWeightResult:
@@ -49,7 +52,7 @@ def class_weight_experiment(run: Run, learning_rate: float = 1e-4, verbose: int 
     weights = {int(c): float(w) for c, w in zip(present, balanced)}
     config = TrainConfig(epochs=run.profile.beyond_epochs, learning_rate=learning_rate, early_stopping_patience=None)
     x_test, y_test = run.arrays["test"]
-    per_class, rows, histories = {}, {}, {}
+    per_class, rows, histories, correct = {}, {}, {}, {}
     for variant, class_weight in (("plain loss", None), ("balanced class weights", weights)):
         model = load_or_train_stage(run, "cnn", "phase1")
         set_seed(run.seed)  # the same augmentation and dropout draws for both
@@ -63,8 +66,14 @@ def class_weight_experiment(run: Run, learning_rate: float = 1e-4, verbose: int 
                                                     zero_division=0)),
                          "Disgust recall": float(metrics.loc["Disgust", "recall"])}
         histories[variant] = result.history
+        correct[variant] = predicted == y_test
+    plain, weighted = correct["plain loss"], correct["balanced class weights"]
+    disgust = y_test == EMOTIONS.index("Disgust")
+    tests = {"accuracy": paired_test("plain loss", plain, "balanced class weights", weighted),
+             "Disgust recall": paired_test("plain loss", plain[disgust], "balanced class weights", weighted[disgust],
+                                           "disgusted test faces")}
     outcome = ClassWeightResult({EMOTIONS[c]: w for c, w in weights.items()}, pd.concat(per_class, axis=1),
-                                pd.DataFrame(rows).T, histories)
+                                pd.DataFrame(rows).T, histories, tests)
     run.save_metrics("class_weights", {"weights": outcome.weights, "summary": outcome.summary.to_dict(orient="index"),
                                        "epochs": run.profile.beyond_epochs, "learning_rate": learning_rate,
                                        "per_class": {v: f.to_dict(orient="index") for v, f in per_class.items()}})

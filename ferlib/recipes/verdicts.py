@@ -254,9 +254,12 @@ def difference_verdicts(results: dict, logs: dict) -> dict[str, str]:
     return verdicts
 
 
-def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str) -> str:
+def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str, tests: dict | None = None,
+                         level: float = 0.05) -> str:
     """What balanced class weights did, from the two fine-tunes' summaries (``accuracy``,
-    ``macro-F1``, ``Disgust recall``)."""
+    ``macro-F1``, ``Disgust recall``) and, where given, their paired tests on the same faces
+    (``tests["accuracy"]``, ``tests["Disgust recall"]``: plain first): when neither change is
+    beyond chance (p < `level`), the run is not read as showing an effect."""
     change = weighted["macro-F1"] - plain["macro-F1"]
     trend = "rises" if change > 0.005 else "falls" if change < -0.005 else "barely moves"
     if weighted["Disgust recall"] > plain["Disgust recall"] and weighted["accuracy"] < plain["accuracy"]:
@@ -271,11 +274,19 @@ def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str)
         verdict = ("Weighting did not raise Disgust's recall in this run; "
                    + ("with so little training the model may not have moved far enough to tell."
                       if profile != "full" else "the report's first idea does not pay off here."))
+    facts = ""
+    if tests is not None:
+        disgust, overall = tests["Disgust recall"], tests["accuracy"]
+        facts = (f" Face by face, {disgust.only_second} disgusted faces are right only with the weights and "
+                 f"{disgust.only_first} only without (exact McNemar p = {disgust.p_value:.2g}); over all test faces, "
+                 f"{overall.only_second} against {overall.only_first} (p = {overall.p_value:.2g}).")
+        if disgust.p_value >= level and overall.p_value >= level:
+            verdict = "Both changes are within chance, so this run cannot tell whether weighting helps."
     return (f"With balanced weights the CNN recalls {weighted['Disgust recall']:.0%} of the disgusted test faces, "
             f"against {plain['Disgust recall']:.0%} with the plain loss, after {epochs} epoch{'s' if epochs != 1 else ''} of fine-tuning. "
             f"Macro-F1, which weighs every emotion equally, {trend} from {plain['macro-F1']:.3f} to "
             f"{weighted['macro-F1']:.3f}, and overall accuracy goes from {plain['accuracy']:.1%} to "
-            f"{weighted['accuracy']:.1%}. {verdict}")
+            f"{weighted['accuracy']:.1%}.{facts} {verdict}")
 
 
 def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
