@@ -26,10 +26,9 @@ def main() -> None:
 
     from ferlib.data import load_data
     from ferlib.recipes.fast import PLAN, planned_run, train_fast
-    from ferlib.splits import official_split, split_arrays
+    from ferlib.splits import standard_protocol_arrays
 
-    data = load_data(args.data)
-    arrays = split_arrays(data.images, data.labels, official_split(data.usage))
+    arrays = standard_protocol_arrays(load_data(args.data))
     runs = [planned_run(name) for name in args.only] if args.only else PLAN
     for run in runs:
         print(f"== {run.name}: {run.model}, seed {run.seed}, {run.recipe.epochs} epochs", flush=True)

@@ -30,10 +30,9 @@ def main() -> None:
 
     from ferlib.data import load_data
     from ferlib.recipes.vit_question import CONTENDERS, contender, train_contender
-    from ferlib.splits import official_split, split_arrays
+    from ferlib.splits import standard_protocol_arrays
 
-    data = load_data(args.data)
-    arrays = split_arrays(data.images, data.labels, official_split(data.usage))
+    arrays = standard_protocol_arrays(load_data(args.data))
     chosen = [contender(name) for name in args.only] if args.only else CONTENDERS
     for seed in args.seeds:  # every contender's first seed before any second one
         for c in chosen:

@@ -174,3 +174,9 @@ def split_arrays(images: np.ndarray, labels: np.ndarray, split: Split) -> dict[s
         part: (as_model_input(images[idx]), labels[idx].astype(np.int64))
         for part, idx in split.parts().items()
     }
+
+
+def standard_protocol_arrays(dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A loaded data set's arrays on the standard protocol (the challenge's own split, whole):
+    ``train`` = Training, ``val`` = PublicTest, ``test`` = PrivateTest."""
+    return split_arrays(dataset.images, dataset.labels, official_split(dataset.usage))

@@ -17,7 +17,7 @@ from ..models import load_model
 from ..provenance import git_commit
 from ..runfolder import default_runs_dir
 from ..shipped import FOLDER, as_stored, card_for, export_model
-from ..splits import official_split, split_arrays
+from ..splits import standard_protocol_arrays
 from .closing_gap import FOLDER as GAP_FOLDER
 from .fast import PLAN, accuracy, train_fast
 
@@ -32,7 +32,7 @@ def ship(data: str = "auto", *, seeds: tuple[int, ...] = (0, 1, 2), epochs: int 
     """Train (or read back) the final recipe for `seeds` (with `epochs`, if given, instead of
     the recipe's), export the best on PublicTest into `out`, and return its card."""
     dataset = load_data(data)
-    arrays = split_arrays(dataset.images, dataset.labels, official_split(dataset.usage))
+    arrays = standard_protocol_arrays(dataset)
     root = Path(root) if root is not None else default_root()
     planned = [p for p in PLAN if p.group == "seeds" and p.seed in seeds]
     if not planned:

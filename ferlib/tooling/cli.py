@@ -291,13 +291,13 @@ def _predictor(run_dir: Path | None, model: str):
 def _tune(args) -> int:
     from ..data import load_data
     from ..recipes import tuning
-    from ..splits import official_split, split_arrays
+    from ..splits import standard_protocol_arrays
 
     if args.role != "alone":
         os.environ.update(tuning.cluster_environment(args.role, port=args.port, address=args.address,
                                                      worker=args.worker_id))
     dataset = load_data(args.data)
-    arrays = split_arrays(dataset.images, dataset.labels, official_split(dataset.usage))
+    arrays = standard_protocol_arrays(dataset)
     folder = args.folder.expanduser()
     tuning.search(arrays, folder, max_epochs=args.max_epochs, factor=args.factor)
     trials = tuning.trials_frame(folder)
