@@ -72,6 +72,11 @@ def test_contenders_train_for_their_budget_and_leave_a_record(tmp_path):
     # finished: read back, not trained again
     again = vq.train_contender(vq.contender("cct"), arrays, root=tmp_path, seed=0, budget_seconds=1.0)
     assert again == read_json(tmp_path / "cct-seed0" / "record.json")
+    # a training finished in an earlier session whose record was never written: the record is
+    # made from the saved model, predictions included
+    (tmp_path / "cct-seed0" / "record.json").unlink()
+    remade = vq.train_contender(vq.contender("cct"), arrays, root=tmp_path, seed=0, budget_seconds=1.0)
+    assert remade["private_test_predictions"] == again["private_test_predictions"]
     table = vq.summary_table(records)
     assert list(table["name"]) == ["report-vit", "cct"]
     assert list(table["contender"]) == [vq.contender("report-vit").label, vq.contender("cct").label]
