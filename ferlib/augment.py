@@ -1,10 +1,16 @@
-"""The report's augmentation (2.1) as one Keras layer (:class:`RandomAffine`), applied in the
-input pipeline during training only.
+"""The report's augmentation (2.1) as one Keras layer (:class:`RandomAffine`), applied to
+training batches only, in one of two places:
 
-:class:`BatchSequence` is a ``keras.utils.PyDataset``: it shuffles, batches and (when
-given an augmenter) transforms each training batch on the fly. It runs on every Keras
-backend, so the same code trains on TensorFlow in Colab and on JAX on a GPU machine.
-Validation and test data never pass through it, so they are never augmented.
+* on the host, in the input pipeline: :class:`BatchSequence` is a ``keras.utils.PyDataset``
+  that shuffles, batches and (when given an augmenter) transforms each training batch. Each
+  batch's draw depends only on (seed, epoch, batch), which the published CPU runs rely on
+  to resume bit for bit. It costs a trip to the host and back per batch, under a lock.
+* on the device, inside the compiled training step: :func:`augmenting_trainer` puts the
+  augmenter in front of the model for ``fit``, so a GPU augments whole batches itself and
+  never waits for the host. The draws then come from the layer's seed generator, whose
+  state every checkpoint keeps.
+
+:func:`augments_in_step` chooses between them. Validation and test data are never augmented.
 """
 
 from __future__ import annotations
@@ -209,6 +215,31 @@ class BatchSequence(keras.utils.PyDataset):
         """Shuffle for `epoch`, whatever ran before (see :class:`SyncEpoch`)."""
         self.epoch = epoch
         self._order = self._make_order()
+
+
+#: Where the training augmentation runs: a page parameter (``augment_on``).
+AUGMENT_ON = ("auto", "host", "device")
+
+
+def augments_in_step(augment_on: str = "auto") -> bool:
+    """Whether training augments inside the compiled step (``"device"``) rather than in the
+    input pipeline (``"host"``); ``"auto"`` chooses the step where a GPU trains, and the
+    pipeline on a CPU, where both run on the same cores and the published runs were made so."""
+    if augment_on not in AUGMENT_ON:
+        raise ValueError(f"augment_on = {augment_on!r}; use one of {', '.join(map(repr, AUGMENT_ON))}")
+    if augment_on == "auto":
+        from .provenance import gpu_compute_capability
+
+        return gpu_compute_capability() is not None
+    return augment_on == "device"
+
+
+def augmenting_trainer(model: keras.Model, augmenter: keras.Sequential) -> keras.Model:
+    """`model` behind `augmenter`, for ``fit``: the augmentation runs inside the compiled
+    training step, on the device, and not at all in ``evaluate`` or ``predict`` (its layers
+    act only when training). The two share their weights, so training this trains `model`;
+    save `model`, not this."""
+    return keras.Sequential([keras.Input(model.input_shape[1:]), augmenter, model], name=f"{model.name}_augmented")
 
 
 def reseed(augmenter: keras.Sequential, seed: int) -> None:

@@ -30,6 +30,8 @@ class PageParameters:
     split: str = _option("report", '"report" (the report\'s split) or "official" (challenge\'s)', ("report", "official"))
     run_dir: str = _option("runs/latest", "where the notebooks keep their models and metrics")
     devices: int | None = _option(None, "devices to train on, data-parallel (JAX backend); None: one")
+    batch_size: int | None = _option(None, "training batch (all devices together); None: the recipe's")
+    augment_on: str = _option("auto", '"host", "device" (in the training step) or "auto"', ("auto", "host", "device"))
 
     @classmethod
     def from_namespace(cls, namespace: Mapping) -> "PageParameters":

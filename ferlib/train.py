@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .augment import BatchSequence, SyncEpoch, make_augmenter
+from .augment import BatchSequence, SyncEpoch, augmenting_trainer, make_augmenter
 from .evaluate import one_hot
 from .files import atomic_write, commit_dir, read_json, save_model, write_json
 from .models import load_model
@@ -338,10 +338,11 @@ def _read_history_file(path: Path) -> pd.DataFrame:
 
 
 def model_precision(model: keras.Model) -> str:
-    """The dtype policy the model computes in: that of its first layer with weights."""
+    """The dtype policy the model computes in: that of its first layer with weights (looked
+    for inside a nested model, such as :func:`~ferlib.augment.augmenting_trainer`'s)."""
     for layer in model.layers:
         if layer.weights:
-            return layer.dtype_policy.name
+            return model_precision(layer) if isinstance(layer, keras.Model) else layer.dtype_policy.name
     return model.dtype_policy.name
 
 
@@ -353,7 +354,7 @@ def architecture_fingerprint(model: keras.Model) -> str:
 
 
 def _training_signature(model: keras.Model, config: TrainConfig, n_train: int, augment: bool, seed: int,
-                        class_weight: dict | None = None) -> dict:
+                        class_weight: dict | None = None, augment_in_step: bool = False) -> dict:
     """What makes two trainings the same. Add new keys only when they differ from the old
     default: a changed signature makes every finished training of a long run train again."""
     signature = {"model": model.name, "params": int(model.count_params()), "config": asdict(config),
@@ -361,6 +362,8 @@ def _training_signature(model: keras.Model, config: TrainConfig, n_train: int, a
                  "architecture": architecture_fingerprint(model)}
     if class_weight is not None:
         signature["class_weight"] = {str(k): round(float(v), 6) for k, v in sorted(class_weight.items())}
+    if augment and augment_in_step:  # other draws than the pipeline's, so another training
+        signature["augment_in_step"] = True
     return signature
 
 
@@ -395,12 +398,15 @@ def train_model(
     label: str | None = None,
     class_weight: dict[int, float] | None = None,
     report_callbacks_shown: list | None = None,
+    augment_in_step: bool = False,
 ) -> TrainResult:
     """Train `model` the report's way, the training kept in its own `folder`.
 
     `train` and `val` are ``(x, labels)`` with x float in [0, 1], shape (N, 48, 48, 1) and
     integer labels. With ``augment=True`` every training batch goes through
-    :func:`~ferlib.augment.make_augmenter`. Started again on the same `folder` after an
+    :func:`~ferlib.augment.make_augmenter`: in the input pipeline, or with
+    ``augment_in_step=True`` inside the compiled training step (on the device; see
+    :mod:`ferlib.augment`). Started again on the same `folder` after an
     interruption (a kill included), training resumes from the last complete epoch with the
     callbacks' state (see :class:`Checkpoint`); once finished, the saved model is reused
     (``reuse=True``) as long as model, settings, precision and data size match. The model
@@ -412,12 +418,15 @@ def train_model(
     :func:`report_callbacks`' own, so the page's objects are the ones that act.
     """
     folder = Path(folder)
-    signature = _training_signature(model, config, len(train[0]), augment, seed, class_weight)
+    signature = _training_signature(model, config, len(train[0]), augment, seed, class_weight, augment_in_step)
     finished = _finished_training(folder, signature)
     if reuse and finished is not None:
         return finished
-    compile_model(model, config.learning_rate)
     augmenter = make_augmenter(seed=seed) if augment else None
+    trainer = model
+    if augmenter is not None and augment_in_step:
+        trainer, augmenter = augmenting_trainer(model, augmenter), None
+    compile_model(trainer, config.learning_rate)
     batches = BatchSequence(train[0], one_hot(train[1]), config.batch_size, augmenter, seed=seed)
     stateful = report_callbacks(config)
     if report_callbacks_shown is not None:
@@ -429,8 +438,11 @@ def train_model(
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin
     chain = _callback_chain(batches, stateful, checkpoint, progress, label or str(folder))
-    model.fit(batches, validation_data=(val[0], one_hot(val[1])), epochs=config.epochs,
-              callbacks=chain + list(callbacks), verbose=verbose, class_weight=class_weight)
+    # shuffle=False: the sequence shuffles the images itself, from (seed, epoch). Keras would
+    # also shuffle the batches' order with Python's global random state, which a resumed
+    # process does not share: its epochs would then see the batches in another order.
+    trainer.fit(batches, validation_data=(val[0], one_hot(val[1])), epochs=config.epochs, shuffle=False,
+                callbacks=chain + list(callbacks), verbose=verbose, class_weight=class_weight)
     return _finish(model, folder, signature, checkpoint, config)
 
 

@@ -238,3 +238,21 @@ def test_the_plan_table_has_a_row_per_recipe_with_what_is_trained():
     assert table.loc["fast CNN, 10 epochs", "trained"] == "0, 1"
     assert table.loc["fast CNN, 10 epochs", "PublicTest"] == "60.0%"
     assert table.loc["fast CNN, 30 epochs", "trained"] == "none yet"
+
+
+def test_another_batch_size_scales_sgds_learning_rate_and_trains_in_folders_of_its_own():
+    sgd = FastRecipe()
+    bigger = sgd.with_batch_size(512)
+    assert bigger.batch_size == 512 and bigger.learning_rate == pytest.approx(sgd.learning_rate * 4)
+    adamw = FastRecipe(optimizer="adamw", learning_rate=1e-3)
+    assert adamw.with_batch_size(512).learning_rate == 1e-3  # Adam's step does not grow with the gradient
+    with pytest.raises(ValueError, match="positive"):
+        sgd.with_batch_size(0)
+    plain, batched = cg.page_plan("smoke"), cg.page_plan("smoke", 512)
+    assert [p.name + "-batch512" for p in plain] == [p.name for p in batched]
+    assert {p.recipe.batch_size for p in batched} == {512}
+    # the page's compile check follows the scaled recipe: its schedule peaks at the scaled rate
+    from ferlib.recipes.fast import schedule
+
+    peak = schedule(batched[0].recipe, 10)(10)  # the warm-up of one epoch of 10 steps ends at the peak
+    assert float(peak) == pytest.approx(4 * plain[0].recipe.learning_rate, rel=1e-6)

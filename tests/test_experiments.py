@@ -154,3 +154,16 @@ def test_each_phase_2_step_is_tested_against_the_one_before(run):
                                                     ("CNN after augmentation", "CNN after hard samples")]
     n = len(run.arrays["test"][1])
     assert all(0 <= t.p_value <= 1 and t.only_first + t.only_second <= n for t in tests)
+
+
+def test_the_batch_size_and_the_augmentations_place_are_run_parameters(tmp_path):
+    run = prepare_run(data="synthetic", profile="smoke", seed=3, run_dir=tmp_path / "a", batch_size=32,
+                      augment_on="device")
+    assert run.train_config().batch_size == 32 and run.train_config(3, learning_rate=1e-4).batch_size == 32
+    assert run.augment_in_step is True
+    card = json.loads(run.folder.card.read_text())
+    assert card["batch_size"] == 32 and card["augment_on"] == "device"
+    default = prepare_run(data="synthetic", profile="smoke", seed=3, run_dir=tmp_path / "b")
+    assert default.train_config().batch_size == 64  # the report's
+    with pytest.raises(ValueError, match="batch_size = 0"):
+        prepare_run(data="synthetic", profile="smoke", seed=3, run_dir=tmp_path / "c", batch_size=0)

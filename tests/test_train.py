@@ -563,6 +563,117 @@ def test_killed_twice_ends_like_an_uninterrupted_run(killed_twice):
         np.testing.assert_array_equal(a, b)
 
 
+# --------------------------------------------------------------------------- augmentation in the training step
+
+
+@pytest.fixture(scope="module")
+def trained_in_step(faces, tmp_path_factory):
+    """The small CNN trained 2 epochs with the report's augmentation inside the training step."""
+    train, val = faces
+    folder = tmp_path_factory.mktemp("in-step")
+    SpyBatchSequence.instances.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train_module, "BatchSequence", SpyBatchSequence)
+        set_seed(0)
+        model = small_cnn(dropout=0.0)
+        result = train_model(model, train, val, folder, TrainConfig(epochs=2, batch_size=32), seed=0, verbose=0,
+                             augment=True, augment_in_step=True)
+    return model, result, list(SpyBatchSequence.instances)
+
+
+def test_in_step_augmentation_leaves_the_pipeline_plain_and_the_saved_model_bare(trained_in_step):
+    model, result, batches = trained_in_step
+    assert [b.augmenter for b in batches] == [None]  # no augmentation on the host
+    assert result.info["signature"]["augment_in_step"] is True
+    assert np.all(np.isfinite(result.history["loss"]))
+    saved = keras.saving.load_model(result.folder / "model.keras")
+    # the saved network is the one built, without the augmentation in front of it
+    assert [layer.name for layer in saved.layers] == [layer.name for layer in model.layers]
+    assert not any("augment" in layer.name or "random" in layer.name for layer in saved.layers)
+    for a, b in zip(saved.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the trainer trained this model's own weights
+
+
+def test_the_trainer_augments_when_training_only(faces):
+    from ferlib.augment import augmenting_trainer, make_augmenter
+
+    x = faces[0][0][:8]
+    model = small_cnn(dropout=0.0)
+    trainer = augmenting_trainer(model, make_augmenter(seed=1))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(trainer(x, training=False)),
+                               keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-6, atol=1e-6)
+    # in training the face reaching the network moved: the outputs differ from the plain ones
+    trained_view = keras.ops.convert_to_numpy(trainer(x, training=True))
+    plain_view = keras.ops.convert_to_numpy(model(x, training=True))
+    assert np.abs(trained_view - plain_view).max() > 1e-4
+    # the trainer's weights are the model's own variables, not copies
+    assert [id(w) for w in trainer.trainable_weights] == [id(w) for w in model.trainable_weights]
+
+
+def test_in_step_and_pipeline_augmentation_are_different_trainings(faces, tmp_path):
+    train, val = faces
+    set_seed(0)
+    common = dict(seed=0, verbose=0, augment=True)
+    config = TrainConfig(epochs=1, batch_size=32)
+    host = train_model(small_cnn(dropout=0.0), train, val, tmp_path / "run", config, **common)
+    assert "augment_in_step" not in host.info["signature"]  # the published runs' signatures are unchanged
+    set_seed(0)
+    step = train_model(small_cnn(dropout=0.0), train, val, tmp_path / "run", config, augment_in_step=True, **common)
+    assert step.reused is False  # the folder held the pipeline's training: not reused for the step's
+
+
+@pytest.mark.parametrize("augment_on, gpu, expected", [
+    ("host", 9.0, False), ("device", None, True), ("auto", None, False), ("auto", 7.5, True)])
+def test_where_augmentation_runs(monkeypatch, augment_on, gpu, expected):
+    import ferlib.provenance as provenance
+    from ferlib.augment import augments_in_step
+
+    monkeypatch.setattr(provenance, "gpu_compute_capability", lambda: gpu)
+    assert augments_in_step(augment_on) is expected
+
+
+def test_an_unknown_augmentation_place_is_refused():
+    from ferlib.augment import augments_in_step
+
+    with pytest.raises(ValueError, match="'auto', 'host', 'device'"):
+        augments_in_step("gpu")
+
+
+@pytest.fixture(scope="module", params=["host", "step"])
+def killed_augmented(request, tmp_path_factory):
+    """A CNN with dropout and the report's augmentation (in the input pipeline, or in the
+    training step) trained 4 epochs: uninterrupted, and killed at the start of epoch 2 then
+    resumed."""
+    root = tmp_path_factory.mktemp(f"killed-augment-{request.param}")
+    args = ("--epochs", "4", "--augment", request.param)
+
+    def run(folder, **env):
+        return subprocess.run([sys.executable, str(SCRIPTS / "train_until_killed.py"), str(folder), *args],
+                              env=subprocess_env(**env), cwd=REPO, capture_output=True, text=True, timeout=300)
+
+    reference = run(root / "reference")
+    killed = run(root / "run", KILL_AT_EPOCH="2")
+    resumed = run(root / "run")
+    return root, reference, killed, resumed
+
+
+def test_an_augmented_training_resumes_like_an_uninterrupted_run(killed_augmented):
+    """The resumed epochs see the same batches in the same order, augmented alike (the
+    in-step augmenter's random state travels in the checkpoint), so both runs end with the
+    same weights. Keras's own shuffling of the batches' order, from Python's global random
+    state, broke this until train_model turned it off."""
+    root, reference, killed, resumed = killed_augmented
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    assert killed.returncode == -signal.SIGKILL
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _marks(resumed.stdout, "EPOCH_BEGIN") == [2, 3]
+    expected, got = read_history(root / "reference"), read_history(root / "run")
+    np.testing.assert_allclose(got["loss"].to_numpy(), expected["loss"].to_numpy(), rtol=1e-6)
+    ref_model, model = (keras.saving.load_model(d / "model.keras") for d in (root / "reference", root / "run"))
+    for a, b in zip(ref_model.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 # --------------------------------------------------------------------------- JAX
 
 

@@ -24,7 +24,7 @@ from ..display import GUESS, majority_label
 from ..features import penultimate_features
 from ..literature import LITERATURE
 from ..models import display_name, model_names
-from ..train import TrainConfig, set_seed
+from ..train import set_seed
 
 
 # --------------------------------------------------------------------------- class weights
@@ -50,7 +50,7 @@ def class_weight_experiment(run: Run, learning_rate: float = 1e-4, verbose: int 
     present = np.unique(y_train)
     balanced = compute_class_weight("balanced", classes=present, y=y_train)
     weights = {int(c): float(w) for c, w in zip(present, balanced)}
-    config = TrainConfig(epochs=run.profile.beyond_epochs, learning_rate=learning_rate, early_stopping_patience=None)
+    config = run.train_config(run.profile.beyond_epochs, learning_rate=learning_rate, early_stopping_patience=None)
     x_test, y_test = run.arrays["test"]
     per_class, rows, histories, correct = {}, {}, {}, {}
     for variant, class_weight in (("plain loss", None), ("balanced class weights", weights)):

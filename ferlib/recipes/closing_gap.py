@@ -41,15 +41,20 @@ def standard_arrays(run: Run) -> dict:
     return split_arrays(run.dataset.images, run.dataset.labels, split)
 
 
-def page_plan(profile: str) -> tuple[PlannedRun, ...]:
+def page_plan(profile: str, batch_size: int | None = None) -> tuple[PlannedRun, ...]:
     """The trainings the page shows: the whole plan on the full profile; on the smaller ones,
-    the plan's seed runs cut to a few epochs."""
-    if profile == "full":
-        return PLAN
-    epochs = PAGE_EPOCHS.get(profile, 2)
-    return tuple(replace(run, name=f"fast-{epochs}ep-seed{run.seed}",
-                         recipe=replace(run.recipe, epochs=epochs))
-                 for run in PLAN if run.group == "seeds")
+    the plan's seed runs cut to a few epochs. A `batch_size` (the page parameter) trains each
+    at that batch (:meth:`~ferlib.recipes.fast.FastRecipe.with_batch_size`), in folders of
+    their own."""
+    plan = PLAN
+    if profile != "full":
+        epochs = PAGE_EPOCHS.get(profile, 2)
+        plan = tuple(replace(run, name=f"fast-{epochs}ep-seed{run.seed}", recipe=replace(run.recipe, epochs=epochs))
+                     for run in PLAN if run.group == "seeds")
+    if batch_size is None:
+        return plan
+    return tuple(replace(run, name=f"{run.name}-batch{batch_size}", recipe=run.recipe.with_batch_size(batch_size))
+                 for run in plan)
 
 
 @dataclass
@@ -85,7 +90,7 @@ def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=N
     With `train_missing` False, only finished runs are read, and the others are listed as
     missing (a long run may still be training them). Each epoch trained prints one line
     (`progress` replaces that)."""
-    plan = page_plan(run.profile_name)
+    plan = page_plan(run.profile_name, run.parameters.batch_size)
     runs, missing = {}, []
     for planned in plan:
         folder = run.run_dir / FOLDER / planned.name

@@ -58,6 +58,16 @@ class FastRecipe:
     precision: str = "auto"
     network: FastCNNConfig = field(default_factory=FastCNNConfig)
 
+    def with_batch_size(self, batch_size: int) -> "FastRecipe":
+        """This recipe at another batch size. With SGD the peak learning rate scales with the
+        batch (Goyal et al.'s linear rule, which the fast-training recipes follow), so that an
+        epoch moves the weights as far in fewer, larger steps; AdamW's is left as it is, since
+        Adam's steps do not grow with the gradient's size."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size = {batch_size}: give a positive number")
+        scale = batch_size / self.batch_size if self.optimizer == "sgd" else 1.0
+        return replace(self, batch_size=batch_size, learning_rate=self.learning_rate * scale)
+
 
 def schedule(recipe: FastRecipe, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
     """A linear warm-up from a tenth of the peak, then cosine decay to 1% of it at the last step."""

@@ -87,6 +87,7 @@ def run_phase2(
     verbose: int = 2,
     progress: str | Path | None = None,
     label: str = "phase2",
+    augment_in_step: bool = False,
 ) -> Phase2Result:
     """Run both phase-2 steps on a phase-1 `model`; `arrays` has each part (train, val, test) as ``(images, labels)``.
 
@@ -110,7 +111,7 @@ def run_phase2(
     keras_verbose, lines = epoch_lines(verbose, config.epochs)
     step2 = train_model(step1.model, arrays["train"], arrays["val"], folder.phase2(name, "augmentation"),
                         config, augment=True, seed=seed, verbose=keras_verbose, progress=progress,
-                        label=f"{label}/augmentation", callbacks=lines)
+                        label=f"{label}/augmentation", callbacks=lines, augment_in_step=augment_in_step)
     scores[STEPS[2]] = evaluate_model(step2.model, arrays)
     return Phase2Result(step2.model, hard, scores, {"hard samples": step1.history, "augmentation": step2.history},
                         n_train=len(y_train))
@@ -134,7 +135,7 @@ def train_phase2(run: Run, model: str, verbose: int = 2) -> Phase2Result:
     """Phase 2 of the report (5.3) on the phase-1 model of `model`; saves its metrics."""
     result = run_phase2(load_or_train_stage(run, model, "phase1"), run.arrays, run.folder, model, run.train_config(),
                         hard_epochs=run.profile.hard_epochs, seed=run.seed, verbose=verbose,
-                        progress=run.folder.progress, label=f"{model}/phase2")
+                        progress=run.folder.progress, label=f"{model}/phase2", augment_in_step=run.augment_in_step)
     result = replace(result, name=model, display=display_name(model))
     run.save_metrics(f"{model}_phase2", {"model": model, "n_hard": len(result.hard_indices),
                                          "scores": result.scores,

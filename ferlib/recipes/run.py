@@ -13,8 +13,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..augment import augments_in_step
 from ..data import FER2013, load_data
-from ..distribution import use_devices
+from ..distribution import batch_per_device, use_devices
 from ..display import epoch_lines
 from ..evaluate import CHANCE, majority_baseline
 from ..files import read_json, write_json
@@ -84,12 +85,17 @@ class Run:
     precision: dict[str, str]  # model -> Keras dtype policy
     started: datetime
     parameters: PageParameters = field(default_factory=PageParameters)  # what the page was run with
+    augment_in_step: bool = False  # augment inside the compiled training step (see ferlib.augment)
 
     @property
     def run_dir(self) -> Path:
         return self.folder.root
 
     def train_config(self, epochs: int | None = None, **changes) -> TrainConfig:
+        """The report's training settings with this run's epochs and batch size. The report's
+        recipe says nothing of other batch sizes, so Adam keeps its learning rate at any."""
+        if self.parameters.batch_size is not None:
+            changes = {"batch_size": self.parameters.batch_size, **changes}
         return TrainConfig(epochs=epochs or self.profile.epochs, **changes)
 
     def train(self, model: keras.Model, folder: Path, config: TrainConfig | None = None, *,
@@ -104,7 +110,8 @@ class Run:
         return train_model(model, arrays or self.arrays["train"], self.arrays["val"], folder, config,
                            augment=augment, seed=self.seed if seed is None else seed, verbose=verbose, progress=self.folder.progress,
                            label=folder.relative_to(self.run_dir).as_posix(), class_weight=class_weight,
-                           callbacks=lines, report_callbacks_shown=report_callbacks_shown)
+                           callbacks=lines, report_callbacks_shown=report_callbacks_shown,
+                           augment_in_step=self.augment_in_step)
 
     def baseline(self, part: str = "val") -> float:
         """Accuracy on `part` of always answering the most common training emotion."""
@@ -164,6 +171,11 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     settings = replace(settings, subset=p.subset or settings.subset, epochs=p.epochs or settings.epochs)
     set_seed(p.seed)
     devices = use_devices(p.devices)
+    if p.batch_size is not None:
+        if p.batch_size < 1:
+            raise ValueError(f"batch_size = {p.batch_size}: give a positive number, or None for the recipe's")
+        batch_per_device(p.batch_size, devices)  # refuses a batch that does not split over the devices
+    in_step = augments_in_step(p.augment_on)
     dataset = load_data(p.data, synthetic_per_class=settings.synthetic_per_class, seed=p.seed)
     chosen = make_split(p.split, dataset.labels, dataset.usage, seed=p.seed)
     if settings.subset < 1 and not dataset.is_synthetic:  # the synthetic set is already sized per profile
@@ -175,9 +187,11 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     same_run = card.get("profile") == p.profile and card.get("seed") == p.seed and card.get("data_fingerprint") == dataset.fingerprint
     started = datetime.fromisoformat(card["started"]) if same_run and card.get("started") else now
     run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), p.profile, settings, p.seed, folder,
-              {model: choose_precision(model) for model in model_names()}, started, p)
+              {model: choose_precision(model) for model in model_names()}, started, p, in_step)
     first = card.get("first_started_unix") if same_run else None
     write_json(folder.card, {**run.provenance(), "settings": asdict(settings), "devices": devices,
+                             "batch_size": run.train_config().batch_size,
+                             "augment_on": "device" if in_step else "host",
                              "first_started_unix": first or now.timestamp(),
                              # what a model must beat to have learned (ferlib predict warns below it)
                              "val_majority": run.baseline("val")})

@@ -3,7 +3,7 @@
 Used by tests/test_train.py to check that an interrupted run resumes where it stopped.
 
     python tests/scripts/train_until_killed.py RUN_DIR [--epochs 4] [--order-log FILE]
-        [--model cnn|vit] [--learning-rate 1e-3] [--lr-patience 5]
+        [--model cnn|vit] [--learning-rate 1e-3] [--lr-patience 5] [--augment none|host|step]
 
 With ``KILL_AT_EPOCH=k`` in the environment, the process sends itself SIGKILL at the
 start of epoch ``k`` (0-based), i.e. after ``k`` finished epochs: no Python cleanup, no
@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--early-stopping-patience", type=int, default=None)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--n-per-class", type=int, default=6)
+    # the report's augmentation: none, in the input pipeline, or inside the training step
+    parser.add_argument("--augment", choices=("none", "host", "step"), default="none")
     args = parser.parse_args(argv)
     kill_at = os.environ.get("KILL_AT_EPOCH")
     if os.environ.get("KILL_IN_CHECKPOINT"):
@@ -118,6 +120,8 @@ def main(argv=None) -> int:
         TrainConfig(epochs=args.epochs, batch_size=BATCH, early_stopping_patience=args.early_stopping_patience,
                     learning_rate=args.learning_rate, lr_patience=args.lr_patience, lr_factor=args.lr_factor),
         seed=SEED,
+        augment=args.augment != "none",
+        augment_in_step=args.augment == "step",
         verbose=0,
         callbacks=[EpochMarker(None if kill_at is None else int(kill_at))],
     )
