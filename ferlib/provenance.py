@@ -37,7 +37,8 @@ def device_name() -> str:
             import jax
 
             device = jax.devices()[0]
-            return f"{device.platform}: {getattr(device, 'device_kind', device)}"
+            if device.platform != "cpu":  # on a CPU, JAX names no model: the system does, below
+                return f"{device.platform}: {getattr(device, 'device_kind', device)}"
         if backend == "tensorflow":
             import tensorflow as tf
 

@@ -1,6 +1,6 @@
 """The papermill pipeline and publishing, with tiny stand-in notebooks (no TensorFlow in the kernel).
 
-``run_notebooks`` runs the six notebooks by name from a notebooks folder, so these tests
+``run_notebooks`` runs the registered notebooks by name from a notebooks folder, so these tests
 write six tiny notebooks with the real names and the real parameters cell. The real
 notebooks run end to end in CI (``make run``), not here.
 """
