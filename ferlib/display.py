@@ -296,7 +296,7 @@ def style_question(frame: pd.DataFrame):
         "contender": [f"{n} †" if over else n for n, over in zip(frame["name"], frame["over budget"])],
         "Public": [f"{v:.1%}" for v in frame["PublicTest"]],
         "Private": [f"{v:.1%}" for v in frame["PrivateTest"]],
-        "95% interval": frame["95% interval"],
+        "95% interval": [_interval_text(low, high) for low, high in zip(frame["interval low"], frame["interval high"])],
         "spread": ["–" if v != v else f"{v:.1%}" for v in frame["seed spread"]],
         "flip": [f"{v:.1%}" for v in frame["flip TTA"]],
         "epochs": frame["epochs"], "min": [f"{v:.1f}" for v in frame["minutes"]],

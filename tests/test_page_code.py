@@ -188,3 +188,22 @@ class _TinyRun:
 
     class split:  # noqa: N801
         train = np.arange(4)
+
+
+# --------------------------------------------------------------------------- page 9's search
+
+
+def test_page_9s_build_hp_is_what_the_searchs_trials_build():
+    """The page's ``build(hp)`` against ``tuning.trial_builder``, for the smallest and the largest
+    sizes; a page that compiled another schedule would fail."""
+    import ferlib as fl
+    import numpy as np
+
+    namespace = {"fl": fl, "np": np, "run": type("Run", (), {"profile_name": "smoke"})(),
+                 "arrays": {"train": (None, np.zeros(640, dtype=int))}}
+    namespace = run_cell("09_vit_question", "def build(hp):", namespace)
+    build, steps, max_epochs = namespace["build"], namespace["steps"], namespace["max_epochs"]
+    assert steps == 5 and max_epochs == 2
+    fl.tuning.check_same_build(build, steps, max_epochs=max_epochs)
+    with pytest.raises(AssertionError, match="decay_steps|learning_rate"):
+        fl.tuning.check_same_build(build, steps, max_epochs=max_epochs + 1)

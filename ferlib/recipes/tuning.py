@@ -56,6 +56,45 @@ def cluster_environment(role: str, *, port: int, address: str = "127.0.0.1", wor
             "KERASTUNER_ORACLE_IP": address, "KERASTUNER_ORACLE_PORT": str(port)}
 
 
+def trial_builder(steps_per_epoch: int, *, max_epochs: int = 9, recipe=None):
+    """The ``build(hp)`` every trial of the search calls: the transformer `hp` draws, behind
+    the fast recipe's augmentation, compiled with the recipe (its schedule as long as
+    Hyperband's longest training, `max_epochs`)."""
+    recipe = replace(recipe or TRANSFORMER_RECIPE, epochs=max_epochs)
+
+    def build(hp):
+        network = build_transformer(config_from(hp))
+        return compile_fast(with_augmentation(network, recipe.network), recipe, steps_per_epoch)
+
+    return build
+
+
+def check_same_build(build, steps_per_epoch: int, *, max_epochs: int) -> None:
+    """Raise AssertionError unless `build` (a page's ``build(hp)``) builds and compiles what the
+    search's trials do (:func:`trial_builder`), for the smallest and the largest draw of every
+    size in :data:`SEARCH_SPACE`: the same layers, shapes, weights and compile settings."""
+    import keras
+    import keras_tuner as kt
+
+    from ..models import network_differences
+    from ..train import compile_differences
+
+    reference = trial_builder(steps_per_epoch, max_epochs=max_epochs)
+    differences = []
+    for pick in (min, max):
+        draw = {name: pick(values) for name, values in SEARCH_SPACE.items()}
+        models = []
+        for builder in (build, reference):
+            hp = kt.HyperParameters()
+            for name, values in SEARCH_SPACE.items():
+                hp.Choice(name, list(values))
+                hp.values[name] = draw[name]  # a registered name gives this value back to build
+            keras.utils.set_random_seed(0)  # the same initial weights for both
+            models.append(builder(hp))
+        differences += [f"{draw}: {line}" for line in network_differences(*models) + compile_differences(*models)]
+    assert not differences, "the page's build(hp) is not the search's:\n" + "\n".join(differences)
+
+
 def make_tuner(folder, steps_per_epoch: int, *, max_epochs: int = 9, factor: int = 3, seed: int = 0,
                recipe=None, overwrite: bool = False):
     """A Hyperband tuner over :data:`SEARCH_SPACE` that keeps its trials under `folder`.
@@ -67,11 +106,7 @@ def make_tuner(folder, steps_per_epoch: int, *, max_epochs: int = 9, factor: int
     """
     import keras_tuner as kt
 
-    recipe = replace(recipe or TRANSFORMER_RECIPE, epochs=max_epochs)
-
-    def build(hp):
-        network = build_transformer(config_from(hp), name="transformer")
-        return compile_fast(with_augmentation(network, recipe.network), recipe, steps_per_epoch)
+    build = trial_builder(steps_per_epoch, max_epochs=max_epochs, recipe=recipe)
 
     class Search(kt.Hyperband):
         def on_trial_end(self, trial):

@@ -281,7 +281,7 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
         mean = float(mine["private_test"].mean())
         low, high = interval(mean, int(mine["test_images"].iloc[0]) * len(mine))
         rows.append({"name": c.name, "contender": c.label, "family": c.family, "question": c.question, "seeds": len(mine),
-                     "PublicTest": float(mine["public_test"].mean()), "PrivateTest": mean, "95% interval": f"{low:.1%} – {high:.1%}",
+                     "PublicTest": float(mine["public_test"].mean()), "PrivateTest": mean, "interval low": low, "interval high": high,
                      "seed spread": float(mine["private_test"].std(ddof=1)) if len(mine) > 1 else np.nan,
                      "flip TTA": float(mine["private_test_tta"].mean()),
                      "weights": int(mine["params"].iloc[0]), "multiply-adds": int(mine["multiply_adds"].iloc[0]),
