@@ -45,6 +45,19 @@ SCRIPT = textwrap.dedent('''
         use_devices(3)
     except DistributionError as err:
         out["three"] = str(err)
+    # the report's training on both devices, its augmentation inside the (sharded) training step
+    import tempfile
+    from ferlib.data.synthetic import make_synthetic_faces
+    from ferlib.models import build_cnn
+    from ferlib.train import TrainConfig, train_model
+    images, faces_labels = make_synthetic_faces(n_per_class=10, seed=0)
+    faces = (images[..., None] / 255.0).astype("float32")
+    use_devices(2)
+    keras.utils.set_random_seed(0)
+    cnn = build_cnn(filters=(8, 16, 16, 16), dense_units=(16, 16, 16), dropout=0.0)
+    trained = train_model(cnn, (faces[:64], faces_labels[:64]), (faces[64:], faces_labels[64:]), tempfile.mkdtemp(),
+                          TrainConfig(epochs=2, batch_size=16), augment=True, augment_in_step=True, verbose=0)
+    out["in_step_losses"] = trained.history["loss"].tolist()
     print("RESULT" + json.dumps(out))
 ''')
 
@@ -93,3 +106,9 @@ def test_a_batch_must_split_evenly():
     assert batch_per_device(64, 2) == 32
     with pytest.raises(DistributionError, match="multiple of 3"):
         batch_per_device(64, 3)
+
+
+def test_the_report_training_with_augmentation_in_the_step_runs_on_two_devices(simulated):
+    losses = simulated["in_step_losses"]
+    assert len(losses) == 2 and all(0 < loss < 10 for loss in losses)
+
