@@ -307,7 +307,7 @@ def device_table(device: dict, cpu: dict) -> str:
     and seed), so the device's count serves the CPU's row too."""
     import numpy as np
 
-    from ferlib.display import _interval_text
+    from ferlib.display import interval_text
     from ferlib.evaluate import interval
 
     lines = ["| training | machine | epochs | s/epoch | images/s | minutes | accuracy | 95% interval |",
@@ -324,7 +324,7 @@ def device_table(device: dict, cpu: dict) -> str:
             median = float(np.median(row["epoch_seconds"][1:] or row["epoch_seconds"]))
             rate = f"{row['train_images'] / median:,.0f}" if row.get("train_images") else "-"
             n = row.get("test_images") or (device.get(key) or {}).get("test_images")
-            span = _interval_text(*interval(row[score], n)) if n else "-"
+            span = interval_text(*interval(row[score], n)) if n else "-"
             lines.append(f"| {label} | {machine} | {row['epochs']} | {median:.1f} | {rate} | "
                          f"{row['train_seconds'] / 60:.1f} | {100 * row[score]:.1f}% | {span} |")
     return "\n".join(lines)

@@ -84,16 +84,16 @@ def style_table(frame: pd.DataFrame, intervals: dict[str, int] | None = None):
     return table.style.format({c: f for c, f in formats.items() if c in table.columns}, na_rep="").hide(axis="index")
 
 
-def _interval_text(low: float, high: float) -> str:
+def interval_text(low: float, high: float) -> str:
     """An interval as a narrow table cell writes it: "35.2–38.4%"."""
     return f"{100 * low:.1f}–{high:.1%}"
 
 
 def _interval_cell(accuracy, n: int) -> str:
-    """An accuracy's 95% Wilson interval on `n` images (:func:`_interval_text`); empty for none."""
+    """An accuracy's 95% Wilson interval on `n` images (:func:`interval_text`); empty for none."""
     from .evaluate import interval
 
-    return "" if pd.isna(accuracy) else _interval_text(*interval(float(accuracy), n))
+    return "" if pd.isna(accuracy) else interval_text(*interval(float(accuracy), n))
 
 
 _SITES = {"arxiv.org": "arXiv", "github.com": "GitHub", "ieeexplore.ieee.org": "IEEE"}
@@ -221,7 +221,7 @@ def _over_seeds(frame: pd.DataFrame) -> dict[str, list[str]]:
         "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
         "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
                         for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
-        "interval": [_interval_text(lo, hi) for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
+        "interval": [interval_text(lo, hi) for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
     }
 
 
@@ -296,7 +296,7 @@ def style_question(frame: pd.DataFrame):
         "contender": [f"{n} †" if over else n for n, over in zip(frame["name"], frame["over budget"])],
         "Public": [f"{v:.1%}" for v in frame["PublicTest"]],
         "Private": [f"{v:.1%}" for v in frame["PrivateTest"]],
-        "95% interval": [_interval_text(low, high) for low, high in zip(frame["interval low"], frame["interval high"])],
+        "95% interval": [interval_text(low, high) for low, high in zip(frame["interval low"], frame["interval high"])],
         "spread": ["–" if v != v else f"{v:.1%}" for v in frame["seed spread"]],
         "flip": [f"{v:.1%}" for v in frame["flip TTA"]],
         "epochs": frame["epochs"], "min": [f"{v:.1f}" for v in frame["minutes"]],

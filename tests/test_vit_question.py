@@ -83,10 +83,10 @@ def test_contenders_train_for_their_budget_and_leave_a_record(tmp_path):
     assert table["weights"].iloc[0] == 24_487  # the report's ViT, as the architecture chapter teaches it
     # the recipe gives the interval as numbers; the page's table writes it as every table does
     assert (table["interval low"] < table["PrivateTest"]).all() and (table["PrivateTest"] < table["interval high"]).all()
-    from ferlib.display import _interval_text, style_question
+    from ferlib.display import interval_text, style_question
 
     shown = style_question(table).data
-    assert shown["95% interval"].iloc[0] == _interval_text(table["interval low"].iloc[0], table["interval high"].iloc[0])
+    assert shown["95% interval"].iloc[0] == interval_text(table["interval low"].iloc[0], table["interval high"].iloc[0])
     model = vq.trained_model(tmp_path, "cct", 0)  # the bare network, without the recipe's augmentation
     assert model.name == "cct" and model.predict(arrays["test"][0][:2], verbose=0).shape == (2, 7)
     test = vq.cnn_against_transformer(records, arrays["test"][1])
