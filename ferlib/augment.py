@@ -224,7 +224,11 @@ AUGMENT_ON = ("auto", "host", "device")
 def augments_in_step(augment_on: str = "auto") -> bool:
     """Whether training augments inside the compiled step (``"device"``) rather than in the
     input pipeline (``"host"``); ``"auto"`` chooses the step where a GPU trains, and the
-    pipeline on a CPU, where both run on the same cores and the published runs were made so."""
+    pipeline on a CPU. On a 2-core CPU the step is the faster of the two as well (an epoch of
+    the report's CNN 0.92 times the pipeline's, ``benchmarks/results/bench_augment_2026-12-05.txt``),
+    but the published runs augmented in the pipeline, and another place draws other
+    augmentations: a training signed one way is not reused for the other, so ``"auto"`` keeps
+    the CPU's published trainings reusable."""
     if augment_on not in AUGMENT_ON:
         raise ValueError(f"augment_on = {augment_on!r}; use one of {', '.join(map(repr, AUGMENT_ON))}")
     if augment_on == "auto":
