@@ -104,7 +104,8 @@ def reference(run_dir: Path, out: Path) -> None:
     fast = read_json(fast_dir / "summary.json")
     rows = [json.loads(line) for line in (fast_dir / "log.jsonl").read_text().splitlines()] if fast else []
     write_json(out, {
-        "source": str(run_dir).replace(str(Path.home()), "~"), "device": card.get("device"), "backend": card.get("backend"),
+        # the folder's name, not this machine's path to it
+        "source": f"the run folder {run_dir.name!r}", "device": card.get("device"), "backend": card.get("backend"),
         "commit": card.get("commit"), "seed": card.get("seed"),
         "cnn_phase1": {"reading": phase1.get("reading"), "precision": card.get("precision", {}).get("cnn"),
                        "train_images": trained.get("signature", {}).get("n_train"),
