@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from .fer2013 import as_model_input
+from .parameters import AUGMENT_ON
 
 
 @keras.saving.register_keras_serializable(package="ferlib")
@@ -215,10 +216,6 @@ class BatchSequence(keras.utils.PyDataset):
         """Shuffle for `epoch`, whatever ran before (see :class:`SyncEpoch`)."""
         self.epoch = epoch
         self._order = self._make_order()
-
-
-#: Where the training augmentation runs: a page parameter (``augment_on``).
-AUGMENT_ON = ("auto", "host", "device")
 
 
 def augments_in_step(augment_on: str = "auto") -> bool:

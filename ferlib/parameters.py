@@ -18,6 +18,10 @@ def _option(default, help: str, choices: tuple | None = None):
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
+#: Where the training augmentation runs (``augment_on``; :func:`ferlib.augment.augments_in_step`).
+AUGMENT_ON = ("auto", "host", "device")
+
+
 @dataclass(frozen=True)
 class PageParameters:
     """What a rerun of a page can change (``papermill -p profile full``)."""
@@ -31,7 +35,7 @@ class PageParameters:
     run_dir: str = _option("runs/latest", "where the notebooks keep their models and metrics")
     devices: int | None = _option(None, "devices to train on, data-parallel (JAX backend); None: one")
     batch_size: int | None = _option(None, "training batch (all devices together); None: the recipe's")
-    augment_on: str = _option("auto", '"host", "device" (in the training step) or "auto"', ("auto", "host", "device"))
+    augment_on: str = _option("auto", '"host", "device" (in the training step) or "auto"', AUGMENT_ON)
 
     @classmethod
     def from_namespace(cls, namespace: Mapping) -> "PageParameters":
