@@ -37,10 +37,11 @@ class FastCNNConfig:
     batchnorm_momentum: float = 0.99
     flip: bool = True
     crop_padding: int = 4  # random crops of the image zero-padded by this many pixels; 0: none
-    # "zero-pad": ZeroPadding2D then RandomCrop, which leaves the 56 x 56 padded face at
-    # inference (the recipe's published runs trained and scored that way); "translate":
-    # RandomTranslation by up to crop_padding pixels with zeros filled in, the same crops in
-    # training and the 48 x 48 face at inference (what networks with a fixed token grid need).
+    # "zero-pad": ZeroPadding2D then Keras's RandomCrop, which draws one crop for the whole
+    # batch (keras-team/keras#16399) and leaves the 56 x 56 padded face at inference (the
+    # recipe's first runs trained and scored that way); "translate": RandomTranslation by up
+    # to crop_padding pixels with zeros filled in, a crop drawn for each image, and the 48 x 48
+    # face at inference (what networks with a fixed token grid need).
     crop_style: str = "zero-pad"
     erasing: float = 0.5  # probability of erasing one random rectangle of a training image; 0: none
     fused_batchnorm: bool = True  # TensorFlow's fused kernel (same arithmetic; in bfloat16 on a CPU, over twice as fast)
