@@ -211,3 +211,30 @@ def test_another_network_trains_behind_the_same_augmentation():
     model = with_augmentation(build_model("cnn"), FastCNNConfig())
     assert [layer.name for layer in model.layers[1:4]] == ["flip", "pad", "crop"]
     assert model.output_shape == (None, 7)
+
+
+def _crop_offsets(style: str) -> list[tuple[int, int]]:
+    """Where a bright square lands in eight faces after one training pass of the crop."""
+    import keras
+
+    from ferlib.models.fastcnn import augmentation_layers
+
+    config = FastCNNConfig(flip=False, erasing=0.0, crop_style=style)
+    crop = keras.Sequential(augmentation_layers(config))
+    faces = np.zeros((8, 48, 48, 1), "float32")
+    faces[:, 20:28, 20:28] = 1.0
+    out = keras.ops.convert_to_numpy(crop(faces, training=True))
+    return [tuple(int(i) for i in np.argwhere(face[..., 0] > 0.5).min(axis=0)) for face in out]
+
+
+def test_keras_random_crop_moves_a_whole_batch_alike_and_translate_moves_each_face():
+    """Why the recipe has two crop styles: Keras's RandomCrop draws one offset per batch
+    (keras-team/keras#16399). If a Keras release changes that, the book's text must too."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    batch_wide = [_crop_offsets("zero-pad") for _ in range(4)]
+    assert all(len(set(offsets)) == 1 for offsets in batch_wide)  # every face moved alike
+    assert len({offsets[0] for offsets in batch_wide}) > 1  # but the batches differ
+    per_face = _crop_offsets("translate")
+    assert len(set(per_face)) > 1
+    assert all(16 <= row <= 24 and 16 <= col <= 24 for row, col in per_face)  # up to 4 pixels

@@ -337,6 +337,10 @@ PLAN: tuple[PlannedRun, ...] = (
     *_ablation("no-decay", "no weight decay", replace(RECIPE, weight_decay=0.0)),
     *_ablation("no-flip", "no flips", replace(RECIPE, network=replace(_NET, flip=False))),
     *_ablation("no-crop", "no crops", replace(RECIPE, network=replace(_NET, crop_padding=0))),
+    # Not a removal: the same crops drawn for each face (RandomTranslation) instead of Keras's
+    # RandomCrop, which moves a whole batch alike.
+    *_ablation("per-image-crops", "a crop drawn for each face",
+               replace(RECIPE, network=replace(_NET, crop_style="translate"))),
     *_ablation("no-erasing", "no erasing", replace(RECIPE, network=replace(_NET, erasing=0.0))),
     # The network or the training? The first recipe's narrow network (in float32, its faster
     # precision where bfloat16 needs widths of 32), and the report's CNN, each with the final
