@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -238,3 +239,18 @@ def test_keras_random_crop_moves_a_whole_batch_alike_and_translate_moves_each_fa
     per_face = _crop_offsets("translate")
     assert len(set(per_face)) > 1
     assert all(16 <= row <= 24 and 16 <= col <= 24 for row, col in per_face)  # up to 4 pixels
+
+
+def test_rotations_and_zooms_replace_the_flip_and_crop_by_one_affine_map_per_face():
+    keras = pytest.importorskip("keras")
+    from ferlib.models.fastcnn import augmentation_layers
+
+    config = FastCNNConfig(rotation_degrees=10.0, zoom=0.1)
+    names = [layer.name for layer in augmentation_layers(config)]
+    assert names == ["affine", "erase"]  # one resampling; no batch-wide crop
+    affine = augmentation_layers(replace(config, erasing=0.0))[0]
+    faces = np.random.default_rng(0).random((6, 48, 48, 1)).astype("float32")
+    assert np.array_equal(keras.ops.convert_to_numpy(affine(faces, training=False)), faces)
+    moved = keras.ops.convert_to_numpy(affine(np.repeat(faces[:1], 6, axis=0), training=True))
+    assert len({moved[i].tobytes() for i in range(6)}) == 6  # each face drawn on its own
+    assert augmentation_layers(FastCNNConfig())[0].name == "flip"  # the recipe itself is unchanged
