@@ -76,3 +76,19 @@ def test_a_chief_and_two_workers_share_one_search(tmp_path):
     assert all(f"{len(trials)} finished trials" in out for out in outputs)
     assert isinstance(tuning.best_config(folder), TransformerConfig)
     assert Path(folder, tuning.PROJECT, "oracle.json").exists()
+
+
+def test_the_search_note_names_the_best_trial_in_plain_english():
+    import pandas as pd
+
+    from ferlib.recipes.tuning import search_note
+
+    trials = pd.DataFrame([
+        {"transformer_layers": 1, "num_heads": 1, "projection_dim": 16, "patch_size": 4, "public_test": 0.30},
+        {"transformer_layers": 2, "num_heads": 4, "projection_dim": 64, "patch_size": 3, "public_test": 0.25}])
+    note = search_note(trials)
+    assert "2 trials finished" in note and "1 layer, 1 head, width 16 and 4 x 4 patches" in note
+    assert "widths of 32 or less average 30.0%, those of 64 or more 25.0%" in note
+    assert search_note(trials.iloc[1:]).startswith("1 trial finished. The best reaches 25.0% on PublicTest with "
+                                                   "2 layers, 4 heads")
+    assert "No trial" in search_note(trials.iloc[:0])

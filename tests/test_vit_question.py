@@ -166,3 +166,16 @@ def test_page_9_published_from_another_profile_keeps_its_time_apart(tmp_path):
     publish_page(tmp_path / "full", "09_vit_question", book_dir=book)
     card = json.loads((book / "results" / "run.json").read_text())
     assert card["notebook_seconds"]["09_vit_question"] == 900.0 and not card["other_profiles"]
+
+
+def test_the_speed_note_reads_the_benchmark_it_shows():
+    speed = {"machine": "cpu: Some CPU (2 cores)", "before": 100.0, "after": 150.0, "how": "bfloat16",
+             "speedup": 1.5, "peak": 1e11,
+             "options": [{"option": "as trained", "backend": "tensorflow", "images_per_second": 100.0,
+                          "speedup": 1.0, "flop_per_second": 1e10},
+                         {"option": "XLA", "backend": "tensorflow", "images_per_second": 60.0, "speedup": 0.6},
+                         {"option": "bfloat16", "backend": "tensorflow", "images_per_second": 150.0, "speedup": 1.5}]}
+    note = vq.speed_note(speed)
+    assert "(Some CPU (2 cores))" in note and "bfloat16, reaches 150 (1.50 times as many)" in note
+    assert "Slower on this CPU: XLA." in note and "10.0 GFLOP/s, 10% of the 100 GFLOP/s" in note
+    assert list(vq.speed_table(speed).columns) == ["option", "backend", "faces/s", "against as trained"]

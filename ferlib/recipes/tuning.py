@@ -38,7 +38,7 @@ SEARCH_SPACE = {
     "num_heads": (1, 2, 4),
     "projection_dim": (16, 32, 64, 128),
 }
-PROJECT = "transformer-search"
+PROJECT = "trials"  # KerasTuner's project: the folder of the trials inside the search's folder
 
 
 def config_from(hp) -> TransformerConfig:
@@ -153,6 +153,27 @@ def trials_frame(folder) -> pd.DataFrame:
                      "trial": trial["trial_id"]})
     frame = pd.DataFrame(rows)
     return frame.sort_values("public_test", ascending=False, ignore_index=True) if len(frame) else frame
+
+
+def search_note(trials: pd.DataFrame) -> str:
+    """What the search's trials (:func:`trials_frame`) say: the best one, and whether the
+    report's finding (small widths learn, large ones stagnate) holds across them."""
+    if trials.empty:
+        return "No trial of the search has finished in this run folder."
+
+    def count(n, word):
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
+    best = trials.iloc[0]
+    note = (f"{count(len(trials), 'trial')} finished. The best reaches {best['public_test']:.1%} on PublicTest with "
+            f"{count(int(best['transformer_layers']), 'layer')}, {count(int(best['num_heads']), 'head')}, width "
+            f"{int(best['projection_dim'])} and {int(best['patch_size'])} x {int(best['patch_size'])} patches.")
+    small = trials[trials["projection_dim"] <= 32]["public_test"]
+    large = trials[trials["projection_dim"] >= 64]["public_test"]
+    if len(small) and len(large):
+        note += (f" Trials with widths of 32 or less average {small.mean():.1%}, those of 64 or more "
+                 f"{large.mean():.1%}, after the epochs Hyperband gave each.")
+    return note
 
 
 def trained_by(folder) -> dict[str, list[str]]:

@@ -341,7 +341,31 @@ def vit_speedup(path: Path = SPEEDUP_FILE) -> dict | None:
     best = max(same, key=lambda row: row["images_per_second"]) if same else options["as trained"]
     return {"before": options["as trained"]["images_per_second"], "after": best["images_per_second"],
             "how": best["option"], "speedup": best["images_per_second"] / options["as trained"]["images_per_second"],
-            "machine": bench["machine"], "options": bench["options"]}
+            "machine": bench["machine"], "options": bench["options"], "peak": bench.get("matmul_peak_flops")}
+
+
+def speed_table(speed: dict) -> pd.DataFrame:
+    """The benchmark's options (:func:`vit_speedup`) as the page shows them."""
+    table = pd.DataFrame(speed["options"])[["option", "backend", "images_per_second", "speedup"]]
+    return table.rename(columns={"images_per_second": "faces/s", "speedup": "against as trained"})
+
+
+def speed_note(speed: dict) -> str:
+    """What the benchmark measured, in words: the fastest option that trains the same network,
+    and the options slower than the report's pages' own way."""
+    slower = [row["option"] for row in speed["options"] if row["speedup"] < 0.95]
+    note = (f"On the benchmark's machine ({speed['machine'].removeprefix('cpu: ')}), the report's ViT trains at {speed['before']:.0f} faces per second as the "
+            f"report's pages train it; the fastest option that trains the same network, {speed['how']}, reaches "
+            f"{speed['after']:.0f} ({speed['speedup']:.2f} times as many).")
+    if slower:
+        note += f" Slower on this CPU: {', '.join(slower)}."
+    as_trained = next(row for row in speed["options"] if row["option"] == "as trained")
+    if speed.get("peak") and as_trained.get("flop_per_second"):
+        note += (f" As trained, the step computes {as_trained['flop_per_second'] / 1e9:.1f} GFLOP/s, "
+                 f"{as_trained['flop_per_second'] / speed['peak']:.0%} of the {speed['peak'] / 1e9:.0f} GFLOP/s the "
+                 "same run measured for this CPU's float32 matrix products: the time goes to the many small "
+                 "operations of a small network, not to arithmetic.")
+    return note
 
 
 def example_faces(y_test: np.ndarray, per_emotion: int = 1, emotions=(0, 3, 4, 5, 6)) -> np.ndarray:
