@@ -281,8 +281,8 @@ def test_schedule_sentence_names_the_epochs_the_learning_rate_fell():
     history = pd.DataFrame({"learning_rate": rates})
     assert learning_rate_drops(history) == [27, 32]
     sentence = schedule_verdict("CNN", history)
-    assert "lowered for epochs 27 and 32 of 34, to 0.000810" in sentence
-    assert "in the report it was lowered for epochs 25 and 31" in sentence
+    assert "lowered twice, at the start of epochs 27 and 32 (the training ran 34 epochs), to 0.000810" in sentence
+    assert "in the report it was lowered at epochs 25 and 31" in sentence
     flat = schedule_verdict("ViT", pd.DataFrame({"learning_rate": [1e-3] * 4}))
     assert "never lowered" in flat and "six times, to 0.00053144 by epoch 51" in flat
 

@@ -179,3 +179,31 @@ def test_the_speed_note_reads_the_benchmark_it_shows():
     assert "(Some CPU (2 cores))" in note and "bfloat16, reaches 150 (1.50 times as many)" in note
     assert "Slower on this CPU: XLA." in note and "10.0 GFLOP/s, 10% of the 100 GFLOP/s" in note
     assert list(vq.speed_table(speed).columns) == ["option", "backend", "faces/s", "against as trained"]
+
+
+def test_the_verdict_sets_each_locality_contender_against_the_plain_vit_with_its_paired_test():
+    from types import SimpleNamespace
+
+    from ferlib.recipes.verdicts import vit_question_verdict
+
+    summary = _summary([("vit-fast", "transformer", 0.50, 0.50, False), ("vit-spt", "transformer", 0.52, 0.53, False),
+                        ("cct", "transformer", 0.55, 0.58, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
+    tests = {"vit-spt": SimpleNamespace(p_value=0.3), "cct": SimpleNamespace(p_value=0.001)}
+    text = vit_question_verdict(summary, None, "full", locality=tests)
+    assert "against the plain ViT with the same recipe (50.0%): vit-spt +3.0 points" in text
+    assert "p = 0.3, within chance" in text and "cct +8.0 points (exact McNemar p = 0.001, beyond chance)" in text
+    assert "Given locality back" not in vit_question_verdict(summary, None, "full")
+
+
+def test_locality_tests_pair_each_contender_with_the_plain_vit_on_the_lowest_seed():
+    y = np.array([0, 1, 2, 3, 4, 5, 6, 0])
+
+    def record(name, seed, right):
+        predicted = np.where(np.arange(len(y)) < right, y, (y + 1) % 7)
+        return {"name": name, "seed": seed, "private_test_predictions": "".join(map(str, predicted))}
+
+    records = [record("vit-fast", 1, 8), record("vit-fast", 0, 2), record("cct", 0, 8), record("vit-spt", 0, 2)]
+    tests = vq.locality_tests(records, y)
+    assert set(tests) == {"cct", "vit-spt"}  # the hybrid never trained
+    assert tests["cct"].only_first == 6 and tests["cct"].only_second == 0  # seed 0's vit-fast, not seed 1's
+    assert tests["vit-spt"].only_first == 0 == tests["vit-spt"].only_second

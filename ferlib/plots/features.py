@@ -156,8 +156,14 @@ def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Seque
             heat = np.asarray(stack[i], dtype=float)
             heat = heat / heat.max() if heat.max() > 0 else heat
             _show_image(axes[i, j], face, name if i == 0 else None)
-            axes[i, j].imshow(heat, cmap="inferno", alpha=0.55, vmin=0, vmax=1,
-                              extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+            overlay = axes[i, j].imshow(heat, cmap="inferno", alpha=0.45, vmin=0, vmax=1,
+                                        extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
     for ax in axes.ravel():
         _no_ticks(ax)
+    if maps and faces:
+        # A map of even colour means the model draws on the whole face alike, not on one part.
+        bar = fig.colorbar(overlay, ax=axes[:, 1:], shrink=min(0.8, 2.5 / len(faces)), aspect=30)
+        bar.solids.set_alpha(1)
+        bar.set_label("share of the face's highest value (inferno)", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     return fig

@@ -226,10 +226,12 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     fig, ax = _subplots(1, 1, figsize=(8.6, 5.2), layout="constrained")
     recipes = list(dict.fromkeys(log["recipe"])) if len(log) else []
     colors = dict(zip(recipes, sns.color_palette("deep", max(len(recipes), 1))))
+    seeds = log.groupby("recipe", sort=False)["run"].nunique() if len(log) else {}
     for (recipe, run), epochs in (log.groupby(["recipe", "run"], sort=False) if len(log) else []):
         first = run == log.loc[log["recipe"] == recipe, "run"].iloc[0]
+        label = f"{recipe} ({seeds[recipe]} seeds, one line each)" if seeds[recipe] > 1 else recipe
         ax.plot(epochs["train_seconds"] / 60, epochs[metric], marker="o", markersize=3.5, linewidth=1.4,
-                color=colors[recipe], alpha=1.0 if first else 0.55, label=recipe if first else None)
+                color=colors[recipe], alpha=1.0 if first else 0.55, label=label if first else None)
     levels = sorted(references.items(), key=lambda item: item[1])
     low = min([v for _, v in levels] + ([log[metric].min()] if len(log) else []) + ([target[1]] if target else []))
     high = max([v for _, v in levels] + ([log[metric].max()] if len(log) else []) + ([target[1]] if target else []))
@@ -238,7 +240,7 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     for (label, level), at in zip(levels, _spread([v for _, v in levels], gap, ax.get_ylim()[1] - gap / 2)):
         ax.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
         ax.annotate(f"{level:.1%} {label}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
-                    xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=9,
+                    xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=10,
                     arrowprops={"arrowstyle": "-", "color": "0.7", "linewidth": 0.6})
     if target:
         ax.plot(*target, marker="*", markersize=14, color="goldenrod", linestyle="none",

@@ -144,9 +144,10 @@ def schedule_verdict(model: str, history) -> str:
     from .report import REPORT_SCHEDULES
 
     drops = learning_rate_drops(history)
+    times = {1: "once", 2: "twice"}.get(len(drops), f"{len(drops)} times")
     ours = ("never lowered" if not drops else
-            f"lowered for epoch{'s' if len(drops) > 1 else ''} {_listed(drops)} of {len(history)}, "
-            f"to {history['learning_rate'].iloc[-1]:.6f}")
+            f"lowered {times}, at the start of epoch{'s' if len(drops) > 1 else ''} {_listed(drops)} (the training "
+            f"ran {len(history)} epochs), to {history['learning_rate'].iloc[-1]:.6f} in the end")
     return (f"On plateaus of the validation loss the {model}'s learning rate was {ours}; in the report it "
             f"was lowered {REPORT_SCHEDULES[model.lower()]}.")
 
@@ -489,11 +490,12 @@ def per_class_verdict(model: str, per_class, confusion) -> str:
     return sentence
 
 
-def vit_question_verdict(summary, test, profile: str, goal_points: float = 2.0) -> str:
+def vit_question_verdict(summary, test, profile: str, goal_points: float = 2.0, locality: dict | None = None) -> str:
     """What page 9's contenders say about the report's explanation: whether a transformer comes
     within `goal_points` of the best CNN at the same budget (with the paired test `test`,
     best CNN first, or None), what the fast recipe's training alone changes for the report's
-    ViT, and which patch size scores best. `summary` is ``vit_question.summary_table``'s."""
+    ViT, what giving it locality back changes (`locality`: ``{contender: paired test against
+    "vit-fast"}``), and which patch size scores best. `summary` is ``vit_question.summary_table``'s."""
     if summary is None or len(summary) == 0:
         return "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
     sentences = [too_small(profile)] if profile != "full" else []
@@ -526,6 +528,14 @@ def vit_question_verdict(summary, test, profile: str, goal_points: float = 2.0) 
         before, after = rows.loc["report-vit", "PrivateTest"], rows.loc["vit-fast", "PrivateTest"]
         sentences.append(f"Trained with the fast recipe instead of the report's, the same ViT moves by "
                          f"{100 * (after - before):+.1f} points ({before:.1%} to {after:.1%}).")
+    if locality and "vit-fast" in rows.index:
+        plain = rows.loc["vit-fast", "PrivateTest"]
+        parts = [f"{rows.loc[name, 'contender']} {100 * (rows.loc[name, 'PrivateTest'] - plain):+.1f} points "
+                 f"(exact McNemar p = {t.p_value:.2g}, {'beyond' if t.p_value < 0.05 else 'within'} chance)"
+                 for name, t in locality.items() if name in rows.index]
+        if parts:
+            sentences.append(f"Given locality back, against the plain ViT with the same recipe ({plain:.1%}): "
+                             + "; ".join(parts) + ".")
     sizes = {name: size for name, size in (("vit-patch2", 2), ("vit-patch3", 3), ("vit-fast", 4), ("vit-patch6", 6))
              if name in rows.index}
     if len(sizes) > 1:

@@ -243,19 +243,38 @@ def best_of(records: list[dict], family: str) -> str | None:
     return None if within.empty else str(within.groupby("name", sort=False)["public_test"].mean().idxmax())
 
 
+def first_seed_test(records: list[dict], first: str, second: str, y_test: np.ndarray):
+    """The exact McNemar test between contenders `first` and `second` on their lowest seed's
+    PrivateTest predictions; None where either is missing."""
+    from ..evaluate import paired_test
+
+    lowest = {r["name"]: r for r in sorted(records, key=lambda r: -r["seed"])}  # the lowest seed wins
+    if first not in lowest or second not in lowest:
+        return None
+    a, b = predictions(lowest[first]), predictions(lowest[second])
+    if a is None or b is None:
+        return None
+    return paired_test(contender(first).label, a == y_test, contender(second).label, b == y_test)
+
+
 def cnn_against_transformer(records: list[dict], y_test: np.ndarray):
     """The exact McNemar test between the best CNN and the best transformer (each chosen on
     PublicTest), on their first seed's PrivateTest predictions; None where one is missing."""
-    from ..evaluate import paired_test
-
     cnn, transformer = best_of(records, "cnn"), best_of(records, "transformer")
     if cnn is None or transformer is None:
         return None
-    first = {r["name"]: r for r in sorted(records, key=lambda r: -r["seed"])}  # the lowest seed wins
-    a, b = predictions(first[cnn]), predictions(first[transformer])
-    if a is None or b is None:
-        return None
-    return paired_test(contender(cnn).label, a == y_test, contender(transformer).label, b == y_test)
+    return first_seed_test(records, cnn, transformer, y_test)
+
+
+#: The contenders that give the ViT locality back, each set against the plain ViT trained with
+#: the same recipe ("vit-fast"), so that the difference is the network's alone.
+LOCALITY = ("vit-spt", "cct", "hybrid")
+
+
+def locality_tests(records: list[dict], y_test: np.ndarray) -> dict:
+    """``{contender: paired test against "vit-fast"}`` for each of :data:`LOCALITY` that finished."""
+    tests = {name: first_seed_test(records, name, "vit-fast", y_test) for name in LOCALITY}
+    return {name: test for name, test in tests.items() if test is not None}
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
