@@ -4,6 +4,7 @@ ferlib's, seeds with intervals, the paired test, the verdict and one-page publis
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,9 @@ def test_the_best_run_is_chosen_on_public_test_among_those_with_a_model(tmp_path
     trainings.runs["a"].summary["public_test"] = 0.70  # best on PublicTest, worse on PrivateTest
     trainings.runs["c"].summary["public_test"] = 0.80  # better still, but restored without its weights
     assert cg.best_run(trainings) == "a"
+    # an ablation's variant is never the page's final model, however it scores on PublicTest
+    trainings.plan = tuple(replace(p, group="ablation") if p.name == "a" else p for p in trainings.plan)
+    assert cg.best_run(trainings) == "b"
 
 
 def test_the_paired_test_counts_the_discordant_faces():

@@ -146,10 +146,13 @@ def run_precisions(summary: dict) -> list[str]:
 
 
 def best_run(trainings: GapTrainings) -> str | None:
-    """The finished run with the best PublicTest accuracy (chosen on PublicTest, never on
-    PrivateTest), among those whose model is in the run folder (a run restored from the book
-    has its log and summary, not its weights)."""
-    kept = [name for name, run in trainings.runs.items() if (run.folder / "model.keras").exists()]
+    """The finished run of a whole recipe (:data:`RECIPE_GROUPS`; the ablation's variants are
+    there to attribute, not to pick from) with the best PublicTest accuracy (chosen on
+    PublicTest, never on PrivateTest), among those whose model is in the run folder (a run
+    restored from the book has its log and summary, not its weights)."""
+    groups = {p.name: p.group for p in trainings.plan}
+    kept = [name for name, run in trainings.runs.items()
+            if groups.get(name) in RECIPE_GROUPS and (run.folder / "model.keras").exists()]
     if not kept:
         return None
     return max(kept, key=lambda name: trainings.runs[name].summary["public_test"])
