@@ -339,11 +339,11 @@ PLAN: tuple[PlannedRun, ...] = (
     *_ablation("no-crop", "no crops", replace(RECIPE, network=replace(_NET, crop_padding=0))),
     # Not a removal: the same crops drawn for each face (RandomTranslation) instead of Keras's
     # RandomCrop, which moves a whole batch alike.
-    *_ablation("per-image-crops", "a crop drawn for each face",
+    *_ablation("per-image-crops", "per-face crops",
                replace(RECIPE, network=replace(_NET, crop_style="translate"))),
     # Nor this: rotations (up to 10 degrees) and zooms (up to 10%) beside the shifts and flips,
     # as the literature's long recipes use, against the plateau the recipe reaches halfway.
-    *_ablation("rotate-zoom", "rotations and zooms added",
+    *_ablation("rotate-zoom", "rotations and zooms",
                replace(RECIPE, network=replace(_NET, rotation_degrees=10.0, zoom=0.1))),
     *_ablation("no-erasing", "no erasing", replace(RECIPE, network=replace(_NET, erasing=0.0))),
     # The network or the training? The first recipe's narrow network (in float32, its faster
