@@ -168,7 +168,17 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
     (run / "closing-the-gap" / "fast-10ep-seed0" / "model.keras").write_text("weights stay out of git")
     (tmp_path / "book" / "results").mkdir(parents=True)
     (tmp_path / "book" / "results" / "comparison.json").write_text("{}")
-    published = publish_page(run, "08_closing_the_gap", book_dir=tmp_path / "book")
+    (tmp_path / "book" / "results" / "run.json").write_text(json.dumps(
+        {"profile": "full", "commit": "abc", "device": "cpu: Old CPU", "notebook_seconds": {"08_closing_the_gap": 40.0}}))
+    (run / "run.json").write_text(json.dumps({"profile": "full", "device": "cpu: New CPU"}))
+    (run / "timings.json").write_text(json.dumps({"08_closing_the_gap": 66.84}))
+    times = tmp_path / "page_times.json"
+    published = publish_page(run, "08_closing_the_gap", book_dir=tmp_path / "book", page_times=times)
+    # the card and the chapters' table of page times agree on the new time
+    assert json.loads((tmp_path / "book" / "results" / "run.json").read_text())["notebook_seconds"] == {
+        "08_closing_the_gap": 66.8}
+    entry = json.loads(times.read_text())["08_closing_the_gap"]["full"]["2-core CPU"]
+    assert entry["seconds"] == 66.8 and entry["commit"] == "abc" and entry["machine"] == "cpu: New CPU"
     assert published.exists()
     assert json.loads((tmp_path / "book" / "results" / "closing_the_gap.json").read_text()) == {"recipes": []}
     assert (tmp_path / "book" / "results" / "comparison.json").read_text() == "{}"  # other pages untouched

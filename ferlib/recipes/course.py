@@ -200,9 +200,16 @@ def record_page_times(run_dir: str | Path, kind: str = MACHINE_KINDS[0], path: P
     if card is None:
         raise FileNotFoundError(f"{folder.card}: no run card; run the notebooks first (ferlib run)")
     timings = read_json(folder.timings, {})
-    times = read_json(path, {})
     measured = (card.get("finished") or date.today().isoformat())[:10]
-    for page, seconds in timings.items():
+    return record_page_time(timings, card, measured, kind, path)
+
+
+def record_page_time(seconds_by_page: dict[str, float], card: dict, measured: str, kind: str = MACHINE_KINDS[0],
+                     path: Path = PAGE_TIMES) -> dict:
+    """Add pages' wall times (``{page: seconds}``), measured on `measured` (a date) in the run
+    that `card` describes (its profile, device and commit), to `path`; returns the table."""
+    times = read_json(path, {})
+    for page, seconds in seconds_by_page.items():
         times.setdefault(page, {}).setdefault(card["profile"], {})[kind] = {
             "seconds": round(float(seconds), 1), "machine": card.get("device", "?"), "measured": measured,
             "commit": card.get("commit", "?")}

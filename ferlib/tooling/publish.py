@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from ..files import read_json, write_json, write_text
@@ -298,13 +299,16 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
     return book_dir / "results"
 
 
-def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path:
+def publish_page(run_dir: Path, page: str, book_dir: Path | None = None, page_times: Path | None = None) -> Path:
     """Replace one page of ``book/results`` with `run_dir`'s execution of it, with the
     metrics that run wrote (:data:`PUBLISHED_METRICS`).
 
     For a page that stands on its own run: pages 8 and 9 train on the standard protocol and
     share no model or number with pages 1 to 7, so each can be executed, after its long run,
     without executing those again. A page that reads other pages' numbers is refused.
+
+    The page's time goes into the run card and, for the repository's own book (or into
+    `page_times` where given), into the chapters' table of page times, so the two agree.
     """
     if page not in NOTEBOOKS:
         raise PipelineError(f"no page {page!r}; the pages are {', '.join(NOTEBOOKS)}")
@@ -314,7 +318,11 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path
     folder = RunFolder(Path(run_dir).resolve())
     results = book_dir / "results"
     _copy_page(folder, page, results)
-    _record_page_time(folder, page, results)
+    if page_times is None and book_dir.resolve() == (REPO / "book").resolve():
+        from ..recipes.course import PAGE_TIMES
+
+        page_times = PAGE_TIMES
+    _record_page_time(folder, page, results, page_times)
     for name in PUBLISHED_METRICS:
         if folder.metrics(name).exists():
             write_text(results / f"{name}.json", folder.metrics(name).read_text())
@@ -322,7 +330,7 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None) -> Path
     return results / f"{page}.ipynb"
 
 
-def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
+def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_times: Path | None = None) -> None:
     """The published run card's notebook times with this page's own (kept apart, under
     ``other_profiles``, when the page's run has another profile than the published one), and
     the reproduction page written again from them."""
@@ -346,6 +354,14 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path) -> None:
     else:
         summary.get("other_profiles", {}).pop(page, None)
         summary.setdefault("notebook_seconds", {})[page] = round(float(seconds), 1)
+        if page_times is not None:  # the chapters' openings quote these times
+            from ..recipes.course import record_page_time
+
+            # the published card's profile and commit (the openings and the card must agree), the
+            # machine this page ran on
+            machine = read_json(folder.card, {}).get("device", summary.get("device"))
+            record_page_time({page: seconds}, {**summary, "device": machine}, date.today().isoformat(),
+                             path=page_times)
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
