@@ -159,19 +159,10 @@ def load_results(path: str | Path) -> dict:
     return results
 
 
-def _registered_names(precision) -> dict[str, str]:
-    """The registry's display names, for a run card written before cards carried them."""
-    if not isinstance(precision, dict):
-        return {}
-    from .models import display_name  # loads Keras: only for such an older card
-
-    return {model: display_name(model) for model in precision}
-
-
 def describe_run(prov: dict) -> str:
     """One line naming the run, for the top of a results page."""
     precision = prov.get("precision")
-    names = prov.get("display_names") or _registered_names(precision)  # written into the card by the run
+    names = prov.get("display_names") or {}  # written into the card by the run (an older card: the callers add them)
     precision = (", ".join(f"{names.get(model, model)} {policy}" for model, policy in precision.items())
                  if isinstance(precision, dict) else None)
     fingerprint = str(prov.get("data_fingerprint", ""))

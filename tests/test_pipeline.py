@@ -566,3 +566,16 @@ def test_without_the_notebooks_run_says_where_to_get_them(tmp_path, capsys):
     said = capsys.readouterr()
     assert code == 1 and said.err.count("\n") == 1
     assert f"git clone {REPOSITORY}" in said.err and "not with an installed ferlib" in said.err
+
+
+def test_the_reproduction_page_names_the_models_of_a_card_written_before_cards_named_them():
+    from ferlib.models import display_name
+    from ferlib.tooling.publish import reproduction_page
+
+    card = {"profile": "full", "data": "FER2013", "split": "report split", "seed": 42, "keras_version": "3.15.1",
+            "backend": "tensorflow", "device": "cpu: x86_64 (2 cores)", "commit": "abc", "started": "2026-12-01",
+            "finished": "2026-12-01", "precision": {"cnn": "mixed_bfloat16", "vit": "float32"}}
+    run_line = reproduction_page(card, {}).splitlines()[2]
+    assert f"({display_name('cnn')} mixed_bfloat16, {display_name('vit')} float32)" in run_line
+    named = reproduction_page({**card, "display_names": {"cnn": "the CNN", "vit": "the ViT"}}, {})
+    assert "(the CNN mixed_bfloat16, the ViT float32)" in named.splitlines()[2]

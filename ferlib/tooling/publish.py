@@ -97,7 +97,15 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
     from ..recipes.report import REPORT_TABLE1, REPORT_TRAININGS, table1
     from ..recipes.verdicts import FLAG
 
-    run = describe_run(summary) if _RUN_CARD_KEYS <= set(summary) else summary.get("profile", "?") + " profile"
+    if _RUN_CARD_KEYS <= set(summary):
+        from ..models import display_name
+
+        precision = summary.get("precision")
+        if "display_names" not in summary and isinstance(precision, dict):  # a card written before cards named them
+            summary = {**summary, "display_names": {model: display_name(model) for model in precision}}
+        run = describe_run(summary)
+    else:
+        run = summary.get("profile", "?") + " profile"
     lines = ["# Reproduction: the report's numbers and this run's", "", f"**Run:** {run}", "",
              "The report's Table 1 beside the published run. *Difference* is ours minus the report's, in "
              "percentage points for accuracies; a mark (⚠) flags a difference larger than 3 points.", ""]
