@@ -360,7 +360,7 @@ PLAN: tuple[PlannedRun, ...] = (
     # and the epochs will need more.
     PlannedRun("wide-200ep-seed0", replace(RECIPE, epochs=200, network=replace(
         _NET, widths=(64, 128, 256, 512), rotation_degrees=10.0, zoom=0.1)),
-        group="longer", label="wide CNN, 200 epochs, rotations and zooms"),
+        group="longer", label="wide CNN, 200 epochs, rotate/zoom"),
 )
 
 
