@@ -373,9 +373,10 @@ def speed_note(speed: dict) -> str:
     """What the benchmark measured, in words: the fastest option that trains the same network,
     and the options slower than the report's pages' own way."""
     slower = [row["option"] for row in speed["options"] if row["speedup"] < 0.95]
-    note = (f"On the benchmark's machine ({speed['machine'].removeprefix('cpu: ')}), the report's ViT trains at {speed['before']:.0f} faces per second as the "
-            f"report's pages train it; the fastest option that trains the same network, {speed['how']}, reaches "
-            f"{speed['after']:.0f} ({speed['speedup']:.2f} times as many).")
+    machine = speed["machine"].removeprefix("cpu: ")
+    note = (f"On the benchmark's machine ({machine}), the report's ViT trains at {speed['before']:.0f} faces per "
+            f"second as the report's pages train it; the fastest option that trains the same network, "
+            f"{speed['how']}, reaches {speed['after']:.0f} ({speed['speedup']:.2f} times as many).")
     if slower:
         note += f" Slower on this CPU: {', '.join(slower)}."
     as_trained = next(row for row in speed["options"] if row["option"] == "as trained")

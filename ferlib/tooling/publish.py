@@ -300,11 +300,17 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
         shutil.rmtree(backup.parent, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if book_dir.resolve() == (REPO / "book").resolve():  # the repository's book: its openings quote these times
+    if _is_repository_book(book_dir):  # its openings quote these times
         from ..recipes.course import record_page_times
 
         record_page_times(run_dir)
     return book_dir / "results"
+
+
+def _is_repository_book(book_dir: Path) -> bool:
+    """Whether `book_dir` is this repository's own book (whose chapters quote the page times),
+    not a copy a test or a user publishes into."""
+    return Path(book_dir).resolve() == (REPO / "book").resolve()
 
 
 def publish_page(run_dir: Path, page: str, book_dir: Path | None = None, page_times: Path | None = None) -> Path:
@@ -326,7 +332,7 @@ def publish_page(run_dir: Path, page: str, book_dir: Path | None = None, page_ti
     folder = RunFolder(Path(run_dir).resolve())
     results = book_dir / "results"
     _copy_page(folder, page, results)
-    if page_times is None and book_dir.resolve() == (REPO / "book").resolve():
+    if page_times is None and _is_repository_book(book_dir):
         from ..recipes.course import PAGE_TIMES
 
         page_times = PAGE_TIMES
@@ -353,7 +359,8 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
         seconds = executed.get("metadata", {}).get("papermill", {}).get("duration")
     if seconds is None:
         return
-    profile = read_json(folder.card, {}).get("profile")
+    card = read_json(folder.card, {})
+    profile = card.get("profile")
     if profile != summary.get("profile"):
         # A page published from a run at another profile: its time is kept apart, so that it
         # neither passes for this run's nor counts in its totals.
@@ -367,7 +374,7 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
 
             # the published card's profile and commit (the openings and the card must agree), the
             # machine this page ran on
-            machine = read_json(folder.card, {}).get("device", summary.get("device"))
+            machine = card.get("device", summary.get("device"))
             record_page_time({page: seconds}, {**summary, "device": machine}, date.today().isoformat(),
                              path=page_times)
     write_json(results_dir / "run.json", summary)
