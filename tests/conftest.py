@@ -52,6 +52,17 @@ def fer2013_csv(fer2013_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ferplus_csv(fer2013_dir) -> Path:
+    """The real FER+ relabelling (fer2013new.csv) in FER2013_PATH, or beside the CSV it names."""
+    from ferlib.data.ferplus import FILE_NAME
+
+    path = (fer2013_dir.parent if fer2013_dir.is_file() else fer2013_dir) / FILE_NAME
+    if not path.is_file():
+        pytest.skip(f"no {FILE_NAME} in or beside FER2013_PATH={fer2013_dir}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def fer2013(fer2013_csv, tmp_path_factory):
     """The real FER2013, parsed once per session (with a session-level cache folder)."""
     from ferlib.data import load_fer2013

@@ -75,8 +75,8 @@ def test_ferplus_is_found_by_its_documented_means(tmp_path, monkeypatch):
 
 
 @pytest.mark.realdata
-def test_real_ferplus_agrees_with_fer2013_two_times_in_three(fer2013, fer2013_dir, monkeypatch):
-    monkeypatch.setenv("FERPLUS_PATH", str(fer2013_dir))
+def test_real_ferplus_agrees_with_fer2013_two_times_in_three(fer2013, ferplus_csv, monkeypatch):
+    monkeypatch.setenv("FERPLUS_PATH", str(ferplus_csv))
     ferplus = load_ferplus()
     check_aligned(ferplus, fer2013)
     assert (~ferplus.usable).sum() == 173  # the data README's count of unusable images
