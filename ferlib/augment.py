@@ -87,6 +87,35 @@ class RandomAffine(keras.layers.Layer):
                 "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="ferlib")
+class TrainingCrop(keras.layers.Layer):
+    """The centre `size` x `size` of each image in training, the whole image at inference.
+
+    Behind a random shift of up to half the margin, it trains a network on random crops
+    drawn for each face (Khaireddin and Chen train on 40 x 40 crops of the 48 x 48 faces),
+    which costs (size / 48)^2 of the whole face's arithmetic. An all-convolutional network
+    with global pooling then scores the whole face. Keras's ``RandomCrop`` would draw one
+    crop for a whole batch (keras-team/keras#16399)."""
+
+    def __init__(self, size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        top = (images.shape[1] - self.size) // 2
+        left = (images.shape[2] - self.size) // 2
+        return images[:, top:top + self.size, left:left + self.size]
+
+    def compute_output_shape(self, input_shape):
+        # Two sizes, one in training and one at inference: the layers after it must not fix one.
+        return (input_shape[0], None, None, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
 def affine_bilinear(images, transforms):
     """``ops.image.affine_transform(images, transforms, interpolation="bilinear",
     fill_mode="nearest")`` in plain gathers and arithmetic, for ``(N, H, W, C)`` float images

@@ -254,3 +254,34 @@ def test_rotations_and_zooms_replace_the_flip_and_crop_by_one_affine_map_per_fac
     moved = keras.ops.convert_to_numpy(affine(np.repeat(faces[:1], 6, axis=0), training=True))
     assert len({moved[i].tobytes() for i in range(6)}) == 6  # each face drawn on its own
     assert augmentation_layers(FastCNNConfig())[0].name == "flip"  # the recipe itself is unchanged
+
+
+def test_a_training_crop_draws_each_face_its_own_crop_inside_the_face_and_scores_whole_faces():
+    keras = pytest.importorskip("keras")
+    from ferlib.models.fastcnn import augmentation_layers, build_fast_cnn
+
+    config = FastCNNConfig(widths=(8, 16), erasing=0.0, train_crop=40)
+    crop = keras.Sequential(augmentation_layers(replace(config, flip=False)))
+    faces = np.random.default_rng(0).uniform(0.1, 1.0, (16, 48, 48, 1)).astype("float32")
+    same = np.repeat(faces[:1], 16, axis=0)
+    out = keras.ops.convert_to_numpy(crop(same, training=True))
+    assert out.shape == (16, 40, 40, 1)
+    assert out.min() > 0.0  # every crop lies inside the face: no filled-in border
+    windows = {tuple(np.argwhere(np.all(np.lib.stride_tricks.sliding_window_view(
+        same[0, :, :, 0], (40, 40)) == face[:, :, 0], axis=(2, 3)))[0]) for face in out}
+    assert len(windows) > 1 and all(0 <= r <= 8 and 0 <= c <= 8 for r, c in windows)
+    assert np.array_equal(keras.ops.convert_to_numpy(crop(faces, training=False)), faces)
+    model = build_fast_cnn(config)
+    assert model(faces, training=True).shape == (16, 7)
+    assert model(faces, training=False).shape == (16, 7)
+    with pytest.raises(ValueError, match="train_crop = 50"):
+        augmentation_layers(replace(config, train_crop=50))
+
+
+def test_a_network_with_a_fixed_input_refuses_the_training_crop():
+    pytest.importorskip("keras")
+    from ferlib.models import build_model
+    from ferlib.models.fastcnn import with_augmentation
+
+    with pytest.raises(ValueError, match="whole 48 x 48 faces"):
+        with_augmentation(build_model("cnn"), FastCNNConfig(train_crop=40))
