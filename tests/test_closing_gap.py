@@ -105,6 +105,28 @@ def test_the_verdict_follows_the_numbers():
     assert "No fast-recipe training" in gap_verdict(seeds.iloc[:0], (30, 0.70), 0.7328, "full")
 
 
+def test_the_verdict_sets_the_median_epoch_beside_a_wall_clock_that_shared_the_cpu():
+    from ferlib.recipes.verdicts import gap_verdict
+
+    def run(epoch_seconds, timed_alone=True):
+        totals = np.cumsum(epoch_seconds)
+        rows = [{"epoch": i + 1, "train_seconds": float(total), **({"epoch_seconds": float(e)} if timed_alone else {})}
+                for i, (e, total) in enumerate(zip(epoch_seconds, totals))]
+        return FastRun(Path("."), rows, {"private_test": 0.69, "private_test_tta": 0.70, "public_test": 0.68,
+                                         "train_seconds": float(totals[-1]), "epochs": len(rows)})
+
+    plan = (PlannedRun("final0", FastRecipe(epochs=10), seed=0),)
+    disturbed = cg.seeds_table(cg.GapTrainings({"final0": run([30.0] * 7 + [90.0] * 3)}, (), plan), 3589)
+    assert disturbed.loc[0, "median_epoch_seconds"] == 30.0 and disturbed.loc[0, "epochs"] == 10
+    text = gap_verdict(disturbed, (30, 0.70), 0.7328, "full")
+    assert "shared the CPU" in text and "at its median epoch, 30.0 s, the 10 epochs take 5 min" in text
+    # an older log without per-epoch times gives the same median from its running totals
+    older = cg.seeds_table(cg.GapTrainings({"final0": run([30.0] * 7 + [90.0] * 3, False)}, (), plan), 3589)
+    assert older.loc[0, "median_epoch_seconds"] == 30.0
+    calm = cg.seeds_table(cg.GapTrainings({"final0": run([30.0] * 10)}, (), plan), 3589)
+    assert "shared the CPU" not in gap_verdict(calm, (30, 0.70), 0.7328, "full")
+
+
 def test_the_seeds_table_puts_the_final_recipe_first_and_leaves_the_ablation_out():
     from ferlib.recipes.fast import FIRST
     from ferlib.recipes.verdicts import gap_verdict

@@ -110,8 +110,8 @@ def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=N
 def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
     """One row per recipe (the final one first, then the first recipe and longer ones): its
     seeds, and PrivateTest (plain and flip TTA) and PublicTest accuracy as mean and standard
-    deviation over them, with the Wilson interval of the mean on `n_test` images, and the mean
-    training seconds."""
+    deviation over them, with the Wilson interval of the mean on `n_test` images, the mean
+    training seconds, and the mean of each seed's median epoch (:func:`median_epoch_seconds`)."""
     planned = {p.name: p for p in trainings.plan}
     rows = []
     names = [n for n in trainings.runs if planned[n].group in RECIPE_GROUPS]
@@ -121,6 +121,7 @@ def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
         rows.append({"recipe": recipe_label(planned[name]), "seed": planned[name].seed,
                      "private_test": s["private_test"], "private_test_tta": s["private_test_tta"],
                      "public_test": s["public_test"], "train_seconds": s["train_seconds"],
+                     "epochs": s.get("epochs", len(result.log)), "median_epoch_seconds": median_epoch_seconds(result.log),
                      "machines": s.get("machines", []), "precisions": run_precisions(s)})
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -134,9 +135,22 @@ def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
                     "private_test_low": low, "private_test_high": high,
                     "private_test_tta": group["private_test_tta"].mean(), "public_test": group["public_test"].mean(),
                     "train_seconds": group["train_seconds"].mean(),
+                    "median_epoch_seconds": group["median_epoch_seconds"].mean(),
+                    "epochs": int(group["epochs"].max()),
                     "machines": sorted(set().union(*group["machines"])),
                     "precisions": sorted(set().union(*group["precisions"]))})
     return pd.DataFrame(out)
+
+
+def median_epoch_seconds(rows: list[dict]) -> float:
+    """The median of a training's epoch times (from its log). The wall clock counts every
+    epoch that shared the CPU with other work; the median, times the epochs, says what the
+    training takes undisturbed."""
+    seconds = [row.get("epoch_seconds") for row in rows]
+    if any(value is None for value in seconds):  # a log from before epochs were timed alone
+        totals = [0.0] + [row["train_seconds"] for row in rows]
+        seconds = list(np.diff(totals))
+    return float(np.median(seconds)) if seconds else float("nan")
 
 
 def run_precisions(summary: dict) -> list[str]:

@@ -453,6 +453,10 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
                      f"training. \"{recipe['recipe']}\" trains in {_duration(recipe['train_seconds'])}, "
                      + ("within the time." if within else f"{_duration(recipe['train_seconds'] - minutes * 60)} "
                         "over it."))
+    median = recipe.get("median_epoch_seconds", float("nan"))
+    if median == median and recipe["train_seconds"] > 1.05 * median * recipe["epochs"]:
+        sentences.append(f"That wall clock counts epochs that shared the CPU with other work; at its median epoch, "
+                         f"{median:.1f} s, the {recipe['epochs']} epochs take {_duration(median * recipe['epochs'])}.")
     if high < target:
         sentences.append(f"Its accuracy is short of the {target:.0%} goal: even the interval's upper end, "
                          f"{high:.1%}, falls below it.")
