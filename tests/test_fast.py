@@ -285,3 +285,21 @@ def test_a_network_with_a_fixed_input_refuses_the_training_crop():
 
     with pytest.raises(ValueError, match="whole 48 x 48 faces"):
         with_augmentation(build_model("cnn"), FastCNNConfig(train_crop=40))
+
+
+def test_a_probe_is_the_final_recipe_with_fields_set_from_a_command_line():
+    from ferlib.recipes.fast import RECIPE, with_overrides
+
+    probe = with_overrides(RECIPE, ["epochs=32", "network.widths=48,96,192,384", "network.train_crop=40",
+                                    "nesterov=false", "learning_rate=0.1"])
+    assert (probe.epochs, probe.nesterov, probe.learning_rate) == (32, False, 0.1)
+    assert probe.network == replace(RECIPE.network, widths=(48, 96, 192, 384), train_crop=40)
+    assert with_overrides(RECIPE, []) == RECIPE
+    with pytest.raises(ValueError, match="no field 'epoch'.*epochs"):
+        with_overrides(RECIPE, ["epoch=3"])
+    with pytest.raises(ValueError, match="cannot be read as int"):
+        with_overrides(RECIPE, ["epochs=many"])
+    with pytest.raises(ValueError, match="field=value"):
+        with_overrides(RECIPE, ["epochs"])
+    with pytest.raises(ValueError, match="network.<field>"):
+        with_overrides(RECIPE, ["optimizer.beta=3"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import keras
@@ -365,6 +365,41 @@ PLAN: tuple[PlannedRun, ...] = (
         _NET, widths=(64, 128, 256, 512), rotation_degrees=10.0, zoom=0.1)),
         group="longer", label="wide CNN, 200 epochs, rotate/zoom"),
 )
+
+
+def with_overrides(recipe: FastRecipe, settings: list[str]) -> FastRecipe:
+    """`recipe` with ``field=value`` settings applied, ``network.field=value`` for the
+    network's, each value read as its field's type (a tuple as comma-separated numbers), so
+    that a probe is a command line: ``epochs=32 network.train_crop=40``."""
+    for setting in settings:
+        path, sep, text = setting.partition("=")
+        if not sep:
+            raise ValueError(f"{setting!r}: give field=value, for example epochs=32 or network.widths=48,96,192,384")
+        *parents, name = path.strip().split(".")
+        if parents not in ([], ["network"]):
+            raise ValueError(f"{setting!r}: only the recipe's fields and network.<field> can be set")
+        target = recipe.network if parents else recipe
+        current = {f.name: getattr(target, f.name) for f in fields(target)}
+        if name not in current or name == "network":
+            raise ValueError(f"{setting!r}: no field {name!r}; {'network' if parents else 'the recipe'} has "
+                             f"{', '.join(n for n in current if n != 'network')}")
+        value = _parse_like(current[name], text.strip(), setting)
+        target = replace(target, **{name: value})
+        recipe = replace(recipe, network=target) if parents else target
+    return recipe
+
+
+def _parse_like(current, text: str, setting: str):
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if isinstance(current, tuple):
+            return tuple(int(part) for part in text.split(","))
+        return type(current)(text)
+    except ValueError:
+        raise ValueError(f"{setting!r}: {text!r} cannot be read as {type(current).__name__} (now {current!r})") from None
 
 
 def planned_run(name: str) -> PlannedRun:
