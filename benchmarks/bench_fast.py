@@ -35,6 +35,10 @@ OPTIONS = [  # (model, widths of the fast CNN, precision, fused batch norm)
     ("fastcnn", FINAL, "float32", True),
     ("fastcnn", FINAL, "mixed_bfloat16", False),
     ("fastcnn", FINAL, "mixed_bfloat16", True),  # the final recipe
+    # Wider networks (page 8's wide run; a candidate for the fast goal): do the matrix units'
+    # share of peak grow with the widths, and what does each width cost per image?
+    ("fastcnn", "48,96,192,384", "mixed_bfloat16", True),
+    ("fastcnn", "64,128,256,512", "mixed_bfloat16", True),
     ("cnn", "", "float32", True),
     ("cnn", "", "mixed_bfloat16", True),
 ]
