@@ -97,8 +97,17 @@ def face_detector():
     try:
         return "yunet", cv2.FaceDetectorYN.create(str(model), "", (320, 320), YUNET_SCORE, YUNET_NMS, 5000)
     except cv2.error as err:
+        if _is_web_page(model):
+            raise DetectorUnavailable(f"{model}: a web page, not an ONNX network (a download that saved the page "
+                                      f"around the file?); download the file itself: {YUNET_URL}") from err
         raise DetectorUnavailable(f"{model}: OpenCV cannot read it as a YuNet face detector "
                                   f"({str(err).strip().splitlines()[-1]}); download {YUNET_URL}") from err
+
+
+def _is_web_page(path: Path) -> bool:
+    with open(path, "rb") as file:
+        start = file.read(512).lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html"))
 
 
 def _haar(cv2):

@@ -64,6 +64,13 @@ def test_a_detector_file_that_is_not_yunet_is_named(without_cascades, monkeypatc
     monkeypatch.setenv(detector.ENV_DETECTOR, str(bogus))
     with pytest.raises(DetectorUnavailable, match="detector.onnx: OpenCV cannot read it"):
         face_detector()
+    # A download that saved the web page around the file (found in a public repository's copy)
+    page = tmp_path / "face_detection_yunet_2023mar.onnx"
+    page.write_bytes(b"\n\n\n<!DOCTYPE html>\n<html lang=\"en\">")
+    monkeypatch.setenv(detector.ENV_DETECTOR, str(page))
+    face_detector.cache_clear()
+    with pytest.raises(DetectorUnavailable, match="2023mar.onnx: a web page, not an ONNX network"):
+        face_detector()
     monkeypatch.setenv(detector.ENV_DETECTOR, str(tmp_path / "missing.onnx"))
     face_detector.cache_clear()
     with pytest.raises(DetectorUnavailable, match="missing.onnx: no such file"):
@@ -146,3 +153,16 @@ def test_yunet_finds_the_astronaut(monkeypatch, tmp_path):
     assert len(boxes) == 1
     x, y, w, h = boxes[0]
     assert 160 < x + w / 2 < 290 and 50 < y + h / 2 < 180 and 60 < w < 160
+
+
+def test_predict_says_in_one_line_that_the_detector_file_is_unusable(monkeypatch, tmp_path, capsys):
+    from ferlib.tooling.cli import main
+
+    bogus = tmp_path / "detector.onnx"
+    bogus.write_bytes(b"not a network")
+    monkeypatch.setenv(detector.ENV_DETECTOR, str(bogus))
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(skimage_data.astronaut()).save(photo)
+    assert main(["predict", str(photo), "--out", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "detector.onnx: OpenCV cannot read it" in err and "Traceback" not in err and len(err.splitlines()) == 1

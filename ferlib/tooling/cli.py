@@ -349,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as err:  # one clear line for the user, non-zero exit
         from ..data import FER2013Error, FER2013NotFound
+        from ..detector import DetectorUnavailable
 
-        if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound, DamagedFile)):
+        if isinstance(err, (PipelineError, FER2013Error, FER2013NotFound, DamagedFile, DetectorUnavailable)):
             return _error(str(err))
         raise
     finally:
