@@ -10,7 +10,7 @@ the compiled training step and do nothing at inference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 from keras import layers
@@ -78,10 +78,8 @@ def augmentation_layers(config: FastCNNConfig) -> list:
     if config.rotation_degrees or config.zoom:
         out.append(RandomAffine(config.rotation_degrees, shift=shift / IMAGE_SIZE, zoom=config.zoom,
                                 horizontal_flip=config.flip, fill_mode="constant", name="affine"))
-    elif config.train_crop:
-        out += [layers.RandomFlip("horizontal", name="flip")] if config.flip else []
-        out.append(layers.RandomTranslation(shift / IMAGE_SIZE, shift / IMAGE_SIZE, fill_mode="constant",
-                                            interpolation="nearest", name="shift"))
+    elif config.train_crop:  # the per-face translation, by the margin; the crop follows
+        out += _flip_and_crop(replace(config, crop_padding=shift, crop_style="translate"))
     else:
         out += _flip_and_crop(config)
     if config.train_crop:
