@@ -132,6 +132,11 @@ def _glued_keys(nb) -> tuple[set[str], list[re.Pattern]]:
 
                 literal |= set(gap_glue_values(pd.DataFrame(), PeerScores(unavailable="offline")))
                 continue
+            if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "verdict.glue_values()":
+                from ferlib.recipes.verdicts import QuestionVerdict
+
+                literal |= set(QuestionVerdict().glue_values())  # page 9: the whole and each part
+                continue
             if name == "glue_values" and node.args and ast.unparse(node.args[0]) == "verdicts":
                 literal |= _verdict_keys()
                 continue

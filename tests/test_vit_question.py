@@ -112,15 +112,15 @@ def test_the_verdict_chooses_on_publictest_and_leaves_over_budget_networks_out()
     summary = _summary([("report-vit", "transformer", 0.40, 0.39, False), ("vit-fast", "transformer", 0.55, 0.54, False),
                         ("vit-patch2", "transformer", 0.70, 0.71, True), ("cct", "transformer", 0.50, 0.60, False),
                         ("fastcnn", "cnn", 0.66, 0.67, False)])
-    text = vit_question_verdict(summary, None, "full")
+    text = vit_question_verdict(summary, None, "full").text
     # vit-fast leads on PublicTest (cct's better PrivateTest must not choose it); patch 2 ran over budget
     assert "best transformer on PublicTest, vit-fast, scores 54.0%" in text
     assert "13.0 points below the CNN" in text and "is not met" in text
     assert "One epoch of vit-patch2 takes longer than the budget" in text
     assert "moves by +15.0 points (39.0% to 54.0%)" in text
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
-    assert "is met" in vit_question_verdict(close, None, "full")
-    assert vit_question_verdict(close.iloc[:0], None, "full").startswith("No contender has finished")
+    assert "is met" in vit_question_verdict(close, None, "full").text
+    assert vit_question_verdict(close.iloc[:0], None, "full").text.startswith("No contender has finished")
 
 
 def _page_run(folder, profile: str, seconds: float, reexecuted: float):
@@ -181,18 +181,34 @@ def test_the_speed_note_reads_the_benchmark_it_shows():
     assert list(vq.speed_table(speed).columns) == ["option", "backend", "faces/s", "against as trained"]
 
 
-def test_the_verdict_sets_each_locality_contender_against_the_plain_vit_with_its_paired_test():
+def test_the_verdict_sets_each_locality_contender_and_patch_size_against_the_plain_vit_with_its_paired_test():
     from types import SimpleNamespace
 
-    from ferlib.recipes.verdicts import vit_question_verdict
+    from ferlib.recipes.verdicts import NOT_MEASURED, vit_question_verdict
 
-    summary = _summary([("vit-fast", "transformer", 0.50, 0.50, False), ("vit-spt", "transformer", 0.52, 0.53, False),
+    summary = _summary([("report-vit", "transformer", 0.40, 0.41, False), ("vit-fast", "transformer", 0.50, 0.50, False),
+                        ("vit-patch2", "transformer", 0.48, 0.47, False), ("vit-spt", "transformer", 0.52, 0.53, False),
                         ("cct", "transformer", 0.55, 0.58, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
-    tests = {"vit-spt": SimpleNamespace(p_value=0.3), "cct": SimpleNamespace(p_value=0.001)}
-    text = vit_question_verdict(summary, None, "full", locality=tests)
-    assert "against the plain ViT with the same recipe (50.0%): vit-spt +3.0 points" in text
-    assert "p = 0.3, within chance" in text and "cct +8.0 points (exact McNemar p = 0.001, beyond chance)" in text
-    assert "Given locality back" not in vit_question_verdict(summary, None, "full")
+    tests = vq.QuestionTests(training=SimpleNamespace(p_value=1e-9),
+                             locality={"vit-spt": SimpleNamespace(p_value=0.3), "cct": SimpleNamespace(p_value=0.001)},
+                             patches={"vit-patch2": SimpleNamespace(p_value=0.04)})
+    verdict = vit_question_verdict(summary, tests, "full")
+    assert "against the plain ViT with the same recipe (50.0%): vit-spt +3.0 points" in verdict.locality
+    assert "p = 0.3, within chance" in verdict.locality
+    assert "cct +8.0 points (exact McNemar p = 0.001, beyond chance)" in verdict.locality
+    assert verdict.patches == ("Against 4 x 4 patches with the same recipe and budget (50.0%): "
+                               "2 x 2 -3.0 points (exact McNemar p = 0.04, beyond chance).")
+    assert verdict.training.endswith("(41.0% to 50.0%; exact McNemar p = 1e-09, beyond chance).")
+    # the whole, and each part alone for the conclusion
+    glued = verdict.glue_values()
+    assert glued["verdict_vit_question"] == verdict.text
+    assert all(glued[f"vit_question_{part}"] in verdict.text for part in ("gap", "training", "locality", "patches"))
+    untested = vit_question_verdict(summary, None, "full")
+    assert not untested.locality and not untested.patches
+    assert untested.glue_values()["vit_question_locality"] == NOT_MEASURED
+    # a smaller run says so in front of every part the conclusion quotes
+    smoke = vit_question_verdict(summary, tests, "smoke").glue_values()
+    assert all(smoke[f"vit_question_{part}"].startswith("This is a smoke run") for part in ("gap", "locality"))
 
 
 def test_locality_tests_pair_each_contender_with_the_plain_vit_on_the_lowest_seed():
@@ -207,3 +223,22 @@ def test_locality_tests_pair_each_contender_with_the_plain_vit_on_the_lowest_see
     assert set(tests) == {"cct", "vit-spt"}  # the hybrid never trained
     assert tests["cct"].only_first == 6 and tests["cct"].only_second == 0  # seed 0's vit-fast, not seed 1's
     assert tests["vit-spt"].only_first == 0 == tests["vit-spt"].only_second
+
+
+def test_paired_tests_are_the_pairs_fixed_before_the_run():
+    y = np.array([0, 1, 2, 3, 4, 5, 6, 0])
+
+    def record(name, family, right, public=0.5):
+        predicted = np.where(np.arange(len(y)) < right, y, (y + 1) % 7)
+        return {"name": name, "family": family, "seed": 0, "public_test": public, "over_budget": False,
+                "private_test_predictions": "".join(map(str, predicted))}
+
+    records = [record("report-vit", "transformer", 1), record("vit-fast", "transformer", 4),
+               record("vit-patch6", "transformer", 8, public=0.9), record("cct", "transformer", 5),
+               record("fastcnn", "cnn", 7)]
+    tests = vq.paired_tests(records, y)
+    assert (tests.training.only_first, tests.training.only_second) == (3, 0)  # vit-fast first
+    assert set(tests.patches) == {"vit-patch6"} and tests.patches["vit-patch6"].only_first == 4
+    assert set(tests.locality) == {"cct"}
+    # best of each family chosen on PublicTest: patch 6, though cct is not worse on PrivateTest
+    assert tests.cnn_against_transformer.only_second == 1

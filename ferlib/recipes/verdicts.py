@@ -8,6 +8,8 @@ smoke run and a full run never print the same claim when their numbers disagree 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: A train-test gap above this many points is called overfitting.
@@ -494,58 +496,99 @@ def per_class_verdict(model: str, per_class, confusion) -> str:
     return sentence
 
 
-def vit_question_verdict(summary, test, profile: str, goal_points: float = 2.0, locality: dict | None = None) -> str:
-    """What page 9's contenders say about the report's explanation: whether a transformer comes
-    within `goal_points` of the best CNN at the same budget (with the paired test `test`,
-    best CNN first, or None), what the fast recipe's training alone changes for the report's
-    ViT, what giving it locality back changes (`locality`: ``{contender: paired test against
-    "vit-fast"}``), and which patch size scores best. `summary` is ``vit_question.summary_table``'s."""
-    if summary is None or len(summary) == 0:
-        return "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
-    sentences = [too_small(profile)] if profile != "full" else []
-    # the best of each family is chosen on PublicTest, among the contenders that kept to the budget
+#: What a part of page 9's verdict says when the run has not trained what it needs.
+NOT_MEASURED = "This run has not trained the contenders this comparison needs."
+
+
+def _chance(test) -> str:
+    return f"exact McNemar p = {test.p_value:.2g}, {'beyond' if test.p_value < 0.05 else 'within'} chance"
+
+
+@dataclass
+class QuestionVerdict:
+    """Page 9's verdict in parts, so that the conclusion can quote each claim's test where it
+    discusses that claim: `gap` (best transformer against best CNN, and the goal), `training`
+    (the report's ViT under the fast recipe), `locality` (SPT/LSA, CCT, hybrid) and `patches`.
+    `preface` says what limits the run (its profile, networks over the budget). A part is ""
+    where the run lacks the contenders it needs."""
+
+    preface: str = ""
+    gap: str = ""
+    training: str = ""
+    locality: str = ""
+    patches: str = ""
+
+    @property
+    def text(self) -> str:
+        parts = [self.preface, self.gap, self.training, self.locality, self.patches]
+        text = " ".join(part for part in parts if part)
+        return text or "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
+
+    def glue_values(self) -> dict[str, str]:
+        """``verdict_vit_question`` (the whole) and ``vit_question_<part>`` for each part."""
+        values = {"verdict_vit_question": self.text}
+        for part in ("gap", "training", "locality", "patches"):
+            values[f"vit_question_{part}"] = " ".join(s for s in (self.preface, getattr(self, part)) if s) \
+                if getattr(self, part) else NOT_MEASURED
+        return values
+
+
+def _gap_sentences(summary, test, goal_points: float) -> str:
     within = summary[~summary["over budget"]] if "over budget" in summary else summary
     cnns, transformers = within[within["family"] == "cnn"], within[within["family"] == "transformer"]
+    if not (len(cnns) and len(transformers)):
+        return ""
+    cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
+    gap = 100 * (cnn["PrivateTest"] - transformer["PrivateTest"])
+    sentences = [f"At the same training budget the best transformer on PublicTest, {transformer['contender']}, scores "
+                 f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
+                 f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "
+                 f"{'below' if gap > 0 else 'above'} the CNN."]
+    if test is not None:
+        sentences.append(f"Face by face (the first seed of the two chosen on PublicTest), {test.only_first} faces only "
+                         f"the CNN gets right and {test.only_second} only the transformer; {_chance(test)}.")
+    sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
+                     f"{'met' if gap <= goal_points else 'not met'}.")
+    return " ".join(sentences)
+
+
+def _against_plain(rows, tests: dict, label) -> list[str]:
+    plain = rows.loc["vit-fast", "PrivateTest"]
+    return [f"{label(name)} {100 * (rows.loc[name, 'PrivateTest'] - plain):+.1f} points ({_chance(t)})"
+            for name, t in tests.items() if name in rows.index]
+
+
+def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points: float = 2.0) -> QuestionVerdict:
+    """What page 9's contenders say about the report's explanation: whether a transformer comes
+    within `goal_points` of the best CNN at the same budget, what the fast recipe's training
+    alone changes for the report's ViT, what giving it locality back changes, and what other
+    patch sizes change, each difference with its paired test from `tests`
+    (``vit_question.paired_tests``; None: no tests). `summary` is ``vit_question.summary_table``'s."""
+    if summary is None or len(summary) == 0:
+        return QuestionVerdict()
+    verdict = QuestionVerdict(preface=too_small(profile))
     over = summary[summary["over budget"]]["contender"].tolist() if "over budget" in summary else []
     if over:
-        sentences.append(f"One epoch of {', '.join(over)} takes longer than the budget, so {'it trained' if len(over) == 1 else 'they trained'} "
-                         f"one epoch anyway and {'stays' if len(over) == 1 else 'stay'} out of this comparison.")
-    if len(cnns) and len(transformers):
-        cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
-        gap = 100 * (cnn["PrivateTest"] - transformer["PrivateTest"])
-        sentences.append(
-            f"At the same training budget the best transformer on PublicTest, {transformer['contender']}, scores "
-            f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
-            f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points {'below' if gap > 0 else 'above'} "
-            "the CNN.")
-        if test is not None:
-            significant = test.p_value < 0.05
-            sentences.append(
-                f"Face by face (the first seed of the two chosen on PublicTest), {test.only_first} faces only "
-                f"the CNN gets right and {test.only_second} only the transformer; exact McNemar p = "
-                f"{test.p_value:.2g}, so the difference is {'beyond' if significant else 'within'} chance.")
-        met = gap <= goal_points
-        sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
-                         f"{'met' if met else 'not met'}.")
+        verdict.preface = " ".join(s for s in (verdict.preface, (
+            f"One epoch of {', '.join(over)} takes longer than the budget, so {'it trained' if len(over) == 1 else 'they trained'} "
+            f"one epoch anyway and {'stays' if len(over) == 1 else 'stay'} out of this comparison.")) if s)
+    verdict.gap = _gap_sentences(summary, getattr(tests, "cnn_against_transformer", None), goal_points)
     rows = summary.set_index("name")
     if {"report-vit", "vit-fast"} <= set(rows.index):
         before, after = rows.loc["report-vit", "PrivateTest"], rows.loc["vit-fast", "PrivateTest"]
-        sentences.append(f"Trained with the fast recipe instead of the report's, the same ViT moves by "
-                         f"{100 * (after - before):+.1f} points ({before:.1%} to {after:.1%}).")
-    if locality and "vit-fast" in rows.index:
+        verdict.training = (f"Trained with the fast recipe instead of the report's, the same ViT moves by "
+                            f"{100 * (after - before):+.1f} points ({before:.1%} to {after:.1%}")
+        test = getattr(tests, "training", None)
+        verdict.training += f"; {_chance(test)})." if test is not None else ")."
+    if "vit-fast" in rows.index:
         plain = rows.loc["vit-fast", "PrivateTest"]
-        parts = [f"{rows.loc[name, 'contender']} {100 * (rows.loc[name, 'PrivateTest'] - plain):+.1f} points "
-                 f"(exact McNemar p = {t.p_value:.2g}, {'beyond' if t.p_value < 0.05 else 'within'} chance)"
-                 for name, t in locality.items() if name in rows.index]
+        parts = _against_plain(rows, getattr(tests, "locality", None) or {}, lambda name: rows.loc[name, "contender"])
         if parts:
-            sentences.append(f"Given locality back, against the plain ViT with the same recipe ({plain:.1%}): "
-                             + "; ".join(parts) + ".")
-    sizes = {name: size for name, size in (("vit-patch2", 2), ("vit-patch3", 3), ("vit-fast", 4), ("vit-patch6", 6))
-             if name in rows.index}
-    if len(sizes) > 1:
-        best = max(sizes, key=lambda name: rows.loc[name, "PrivateTest"])
-        worst = min(sizes, key=lambda name: rows.loc[name, "PrivateTest"])
-        sentences.append(f"Among the patch sizes, {sizes[best]} x {sizes[best]} scores best "
-                         f"({rows.loc[best, 'PrivateTest']:.1%}) and {sizes[worst]} x {sizes[worst]} worst "
-                         f"({rows.loc[worst, 'PrivateTest']:.1%}).")
-    return " ".join(sentences)
+            verdict.locality = (f"Given locality back, against the plain ViT with the same recipe ({plain:.1%}): "
+                                + "; ".join(parts) + ".")
+        size = {name: name.removeprefix("vit-patch") for name in rows.index if name.startswith("vit-patch")}
+        parts = _against_plain(rows, getattr(tests, "patches", None) or {}, lambda name: f"{size[name]} x {size[name]}")
+        if parts:
+            verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({plain:.1%}): "
+                               + "; ".join(parts) + ".")
+    return verdict

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -271,10 +271,36 @@ def cnn_against_transformer(records: list[dict], y_test: np.ndarray):
 LOCALITY = ("vit-spt", "cct", "hybrid")
 
 
+#: The other patch sizes, each set against the report's 4 x 4 under the same recipe ("vit-fast").
+PATCHES = ("vit-patch2", "vit-patch3", "vit-patch6")
+
+
+def _against_plain_vit(records: list[dict], names, y_test: np.ndarray) -> dict:
+    tests = {name: first_seed_test(records, name, "vit-fast", y_test) for name in names}
+    return {name: test for name, test in tests.items() if test is not None}
+
+
 def locality_tests(records: list[dict], y_test: np.ndarray) -> dict:
     """``{contender: paired test against "vit-fast"}`` for each of :data:`LOCALITY` that finished."""
-    tests = {name: first_seed_test(records, name, "vit-fast", y_test) for name in LOCALITY}
-    return {name: test for name, test in tests.items() if test is not None}
+    return _against_plain_vit(records, LOCALITY, y_test)
+
+
+@dataclass
+class QuestionTests:
+    """Page 9's paired tests, each an exact McNemar test on the first seed's PrivateTest faces.
+    Every pair is fixed before the run (no pair is picked for its PrivateTest score)."""
+
+    cnn_against_transformer: object = None  # the best CNN first, the best transformer second (PublicTest chooses)
+    training: object = None  # the report's ViT: the fast recipe first, the report's training second
+    locality: dict = field(default_factory=dict)  # contender -> its test against "vit-fast"
+    patches: dict = field(default_factory=dict)  # other patch size -> its test against "vit-fast" (4 x 4)
+
+
+def paired_tests(records: list[dict], y_test: np.ndarray) -> QuestionTests:
+    """Every paired test the page's verdict quotes (those whose contenders have finished)."""
+    return QuestionTests(cnn_against_transformer(records, y_test),
+                         first_seed_test(records, "vit-fast", "report-vit", y_test),
+                         locality_tests(records, y_test), _against_plain_vit(records, PATCHES, y_test))
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
