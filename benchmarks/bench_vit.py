@@ -5,7 +5,7 @@
 The report's ViT (section 3.2: 4x4 patches, 4 blocks, 4 heads, dimension 16) costs about 8
 MFLOP forward per image, yet trains at a few hundred images/s on a CPU: the time goes to
 overhead, not arithmetic. Each option below trains with the same optimizer (Adam at 1e-3) and
-the same batch of 64; what changes is how the step runs:
+the same batch of 64 (unless the option names another); what changes is how the step runs:
 
 * ``as trained``: phase 1 as the report's pages train it (``ferlib.train``): TensorFlow with
   op determinism on (which turns XLA off), batches from ``BatchSequence`` (two worker threads);
@@ -16,6 +16,10 @@ the same batch of 64; what changes is how the step runs:
   in front of the network, drawn inside the compiled step on the whole batch (possible since
   ``RandomAffine`` samples with plain gathers, ``ferlib.augment.affine_bilinear``);
 * ``bfloat16``: Keras's ``mixed_bfloat16`` policy, otherwise as trained;
+* ``batch 256``, ``JAX, batch 256``: as trained, or compiled on JAX, with batches of 256, to fill
+  the two cores with larger matrix products. The network is the same, but its training is not:
+  fewer, larger steps per epoch (``benchmarks/vit_batch_curve.py`` measures the learning curve
+  that gives);
 * ``no attention dropout``: *another network* (no dropout inside the blocks, which lets Keras
   call its fused attention), shown only to say what the dropout on the 144 x 144 attention
   weights costs.
@@ -39,22 +43,25 @@ import time
 from pathlib import Path
 
 BATCH = 64
-OPTIONS = [  # (label, backend, how the step runs); "+ aug": the report's augmentation in every batch
-    ("as trained", "tensorflow", "report"),
-    ("as trained + aug", "tensorflow", "report-augment"),
-    ("XLA", "tensorflow", "xla"),
-    ("XLA + aug in step", "tensorflow", "xla-augment"),
-    ("JAX", "jax", "xla"),
-    ("JAX + aug in step", "jax", "xla-augment"),
-    ("bfloat16", "tensorflow", "bfloat16"),
-    ("no attention dropout", "tensorflow", "no-attention-dropout"),
+OPTIONS = [  # (label, backend, how the step runs, batch); "+ aug": the report's augmentation in every batch
+    ("as trained", "tensorflow", "report", BATCH),
+    ("as trained + aug", "tensorflow", "report-augment", BATCH),
+    ("XLA", "tensorflow", "xla", BATCH),
+    ("XLA + aug in step", "tensorflow", "xla-augment", BATCH),
+    ("JAX", "jax", "xla", BATCH),
+    ("JAX + aug in step", "jax", "xla-augment", BATCH),
+    ("bfloat16", "tensorflow", "bfloat16", BATCH),
+    ("batch 256", "tensorflow", "report", 256),
+    ("JAX, batch 256", "jax", "xla", 256),
+    ("no attention dropout", "tensorflow", "no-attention-dropout", BATCH),
 ]
 #: Options that train another network (shown to attribute the time, not as a speed-up).
 OTHER_NETWORK = {"no attention dropout"}
 
 
-def worker(how: str, steps: int, model_name: str) -> dict:
-    """Runs in the subprocess: train `steps` batches of 64 (after a warm-up) and time them."""
+def worker(how: str, steps: int, model_name: str, batch: int = BATCH) -> dict:
+    """Runs in the subprocess: train `steps` batches of 64 images' worth (`steps` x 64 images,
+    in batches of `batch`), after a warm-up, and time them."""
     from dataclasses import replace
 
     import keras
@@ -65,7 +72,7 @@ def worker(how: str, steps: int, model_name: str) -> dict:
     from ferlib.models import build_model, count_multiply_adds, model_spec
     from ferlib.train import compile_model, set_seed
 
-    n = steps * BATCH
+    n = max(steps * BATCH // batch, 1) * batch  # whole batches: a last, smaller one would retrace the step
     rng = np.random.default_rng(0)
     x = rng.random((n, 48, 48, 1), dtype=np.float32)
     y = one_hot(rng.integers(0, 7, n))
@@ -89,12 +96,12 @@ def worker(how: str, steps: int, model_name: str) -> dict:
     def fit(count):
         if how.startswith("report"):  # the report pages' input pipeline (two worker threads)
             augmenter = make_augmenter(seed=0) if how == "report-augment" else None
-            model.fit(BatchSequence(x[:count], y[:count], batch_size=BATCH, augmenter=augmenter, seed=0),
+            model.fit(BatchSequence(x[:count], y[:count], batch_size=batch, augmenter=augmenter, seed=0),
                       epochs=1, verbose=0)
         else:
-            model.fit(x[:count], y[:count], batch_size=BATCH, epochs=1, verbose=0)
+            model.fit(x[:count], y[:count], batch_size=batch, epochs=1, verbose=0)
 
-    fit(10 * BATCH)  # trace the step, warm the thread pools
+    fit(max(10 * BATCH, 2 * batch))  # trace the step, warm the thread pools
     started = time.perf_counter()
     fit(n)
     seconds = time.perf_counter() - started
@@ -115,8 +122,9 @@ def matmul_peak(size: int = 1024, repeats: int = 10) -> float:
 
 
 def _run_worker(option, steps: int, model_name: str) -> dict:
-    _, backend, how = option
-    command = [sys.executable, __file__, "--worker", how, "--steps", str(steps), "--model", model_name]
+    _, backend, how, batch = option
+    command = [sys.executable, __file__, "--worker", how, "--steps", str(steps), "--model", model_name,
+               "--batch", str(batch)]
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -132,10 +140,11 @@ def main() -> int:
     parser.add_argument("--model", default="vit", help="a registered model (default: the report's ViT)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)  # a worker's batch
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if args.worker:
-        print("RESULT " + json.dumps(worker(args.worker, args.steps, args.model)), flush=True)
+        print("RESULT " + json.dumps(worker(args.worker, args.steps, args.model, args.batch)), flush=True)
         return 0
 
     from ferlib.provenance import device_name
@@ -154,11 +163,11 @@ def main() -> int:
     flop = 6 * madds
     print(f"\n{'option':<22} {'images/s':>9} {'MFLOP/image':>12} {'GFLOP/s':>8} {'of peak':>8} {'vs as trained':>14}")
     rows = []
-    for label, backend, _ in OPTIONS:
+    for label, backend, _, batch in OPTIONS:
         rate = statistics.median(speeds[label])
-        rows.append({"option": label, "backend": backend, "images_per_second": rate, "flop_per_second": rate * flop,
-                     "speedup": rate / base, "rounds": speeds[label], "same_network": label not in OTHER_NETWORK,
-                     "augmentation": "aug" in label})
+        rows.append({"option": label, "backend": backend, "batch_size": batch, "images_per_second": rate,
+                     "flop_per_second": rate * flop, "speedup": rate / base, "rounds": speeds[label],
+                     "same_network": label not in OTHER_NETWORK, "augmentation": "aug" in label})
         print(f"{label:<22} {rate:>9.0f} {flop / 1e6:>12.1f} {rate * flop / 1e9:>8.1f} {rate * flop / peak:>8.1%} "
               f"{rate / base:>13.2f}x")
     if args.json:

@@ -178,7 +178,31 @@ def test_the_speed_note_reads_the_benchmark_it_shows():
     note = vq.speed_note(speed)
     assert "(Some CPU (2 cores))" in note and "bfloat16, reaches 150 (1.50 times as many)" in note
     assert "Slower on this CPU: XLA." in note and "10.0 GFLOP/s, 10% of the 100 GFLOP/s" in note
-    assert list(vq.speed_table(speed).columns) == ["option", "backend", "faces/s", "against as trained"]
+    assert list(vq.speed_table(speed).columns) == ["option", "backend", "batch", "faces/s", "against as trained"]
+    assert "larger" not in note
+
+
+def test_larger_batches_are_reported_apart_from_the_same_training(tmp_path):
+    """A batch of 256 trains the same network another way: it never counts as the speed-up of
+    the same training, and the note names it as another training."""
+    from ferlib.files import write_json
+
+    def option(label, rate, batch=64, same=True):
+        return {"option": label, "backend": "jax", "images_per_second": rate, "speedup": rate / 100,
+                "batch_size": batch, "same_network": same, "flop_per_second": rate * 1e8}
+
+    write_json(tmp_path / "bench.json", {"machine": "cpu: Some CPU (2 cores)", "batch_size": 64,
+                                         "matmul_peak_flops": 1e11,
+                                         "options": [option("as trained", 100), option("JAX", 120),
+                                                     option("JAX, batch 256", 450, batch=256),
+                                                     option("no attention dropout", 900, same=False)]})
+    speed = vq.vit_speedup(tmp_path / "bench.json")
+    assert speed["how"] == "JAX" and speed["speedup"] == pytest.approx(1.2)
+    assert speed["larger_batch"] == {"how": "JAX, batch 256", "batch_size": 256, "images_per_second": 450,
+                                     "speedup": pytest.approx(4.5)}
+    note = vq.speed_note(speed)
+    assert "With batches of 256 (JAX, batch 256) it reaches 450 (4.50 times as many), but that is another training" in note
+    assert list(vq.speed_table(speed)["batch"]) == [64, 64, 256, 64]
 
 
 def test_the_verdict_sets_each_locality_contender_and_patch_size_against_the_plain_vit_with_its_paired_test():
@@ -242,3 +266,28 @@ def test_paired_tests_are_the_pairs_fixed_before_the_run():
     assert set(tests.locality) == {"cct"}
     # best of each family chosen on PublicTest: patch 6, though cct is not worse on PrivateTest
     assert tests.cnn_against_transformer.only_second == 1
+
+
+@pytest.mark.slow
+def test_the_batch_curve_script_trains_each_batch_size_and_resumes(tmp_path):
+    """benchmarks/vit_batch_curve.py: one training per batch size, Adam's rate scaled by the
+    square root of the batch ratio, PublicTest after every epoch; run again, it reads them back."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, str(repo / "benchmarks" / "vit_batch_curve.py"), "--root", str(tmp_path),
+               "--data", "synthetic", "--epochs", "1", "--batches", "32", "128"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    curve = json.loads((tmp_path / "curve.json").read_text())
+    assert [run["batch_size"] for run in curve["runs"]] == [32, 128]
+    assert curve["runs"][1]["learning_rate"] == pytest.approx(2e-3)
+    assert all(len(run["public_test_by_epoch"]) == 1 and run["images_per_second"] > 0 for run in curve["runs"])
+    assert "batch 128 against 32:" in first.stdout
+    again = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert again.returncode == 0 and again.stdout.count("(read back)") == 2, again.stdout
