@@ -63,9 +63,50 @@ def _parser() -> argparse.ArgumentParser:
         # the summary is the line in `ferlib --help`; `ferlib NAME --help` shows it with the details
         return sub.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.{details}")
 
-    run = command("run", "run the notebooks with papermill, then build the book from the run",
-                  " Notebooks that finished in the run folder are skipped and finished trainings are reused, "
-                  "so the same command resumes an interrupted run.")
+    _add_run_arguments(command("run", "run the notebooks with papermill, then build the book from the run",
+                               " Notebooks that finished in the run folder are skipped and finished trainings are "
+                               "reused, so the same command resumes an interrupted run."))
+    status = command("status", "where a run stands: notebook and training in progress, epochs, time",
+                     " Reads the run folder only: it starts at once, without TensorFlow.")
+    status.add_argument("run_dir", type=Path)
+    pub = command("publish", "copy a finished run's notebooks into book/results",
+                  " Needs a clone of the repository (the book lives there, not in an installed package); "
+                  "refuses a run that does not beat the published one unless --force.")
+    pub.add_argument("run_dir", type=Path)
+    pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
+    pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
+    _add_predict_arguments(command(
+        "predict", "find the faces in photos and classify their emotions",
+        " Uses the model that ships with ferlib, or with --run a run's own model. Writes an annotated "
+        "copy of each photo and one table of every face's box and seven probabilities; for a video "
+        "(.mp4, .avi, .mov, .mkv ...), a table of the sampled frames' faces, an annotated video and a "
+        "plot of each emotion over time."))
+    _add_ship_arguments(command(
+        "ship", "train the model ferlib ships, and write it with its card",
+        " Trains the final fast recipe (page 8) for each seed on FER2013's Training faces, keeps the "
+        "best on PublicTest, and writes its float16 weights, its card and their checksum. Trainings "
+        "finished in --root (the long run's folder) are reused."))
+    times = command("times", "record a finished run's page times for the chapters' openings",
+                    " Adds each notebook's wall time, at the run's profile and on the machine kind given, to "
+                    "ferlib/recipes/page_times.json (in a clone: commit it). `ferlib publish` does this for "
+                    "the published run.")
+    times.add_argument("run_dir", type=Path)
+    times.add_argument("--machine", choices=MACHINE_KINDS, default=MACHINE_KINDS[0],
+                       help="the kind of machine the run ran on (default: %(default)s)")
+    _add_tune_arguments(command(
+        "tune", "search the transformers' sizes with KerasTuner, on one machine or several",
+        " Hyperband over patch size, depth, heads and width (ferlib.recipes.tuning.SEARCH_SPACE), trained on "
+        "FER2013's Training faces with the transformers' fast recipe and chosen on PublicTest. Across "
+        "machines: start one --role chief and any number of --role worker (each its own --worker-id) "
+        "with the chief's --address and --port, all on the same --folder or each on its own. The same "
+        "command resumes a search."))
+    data = command("data", "summarise the data set that --data finds",
+                   " Counts per part and emotion, the report's split and the duplicates across it.")
+    data.add_argument("--data", default="auto")
+    return parser
+
+
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     _add_page_parameters(run)
     run.add_argument("--run-dir", type=Path, default=None, help="default: ~/.cache/ferlib/runs/<profile> (or $FERLIB_RUNS/<profile>)")
     run.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="Keras backend (default: KERAS_BACKEND or tensorflow)")
@@ -80,20 +121,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --background: run the checkout's current code instead of the copy the run started with")
     run.add_argument("--no-book", action="store_true", help="skip the book build")
     run.add_argument("--publish", action="store_true", help="publish the run into book/ when it beats the published one")
-    status = command("status", "where a run stands: notebook and training in progress, epochs, time",
-                     " Reads the run folder only: it starts at once, without TensorFlow.")
-    status.add_argument("run_dir", type=Path)
-    pub = command("publish", "copy a finished run's notebooks into book/results",
-                  " Needs a clone of the repository (the book lives there, not in an installed package); "
-                  "refuses a run that does not beat the published one unless --force.")
-    pub.add_argument("run_dir", type=Path)
-    pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
-    pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
-    predict = command("predict", "find the faces in photos and classify their emotions",
-                      " Uses the model that ships with ferlib, or with --run a run's own model. Writes an annotated "
-                      "copy of each photo and one table of every face's box and seven probabilities; for a video "
-                      "(.mp4, .avi, .mov, .mkv ...), a table of the sampled frames' faces, an annotated video and a "
-                      "plot of each emotion over time.")
+
+
+def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     predict.add_argument("--run", type=Path, default=None, metavar="RUN_DIR",
                          help="a run folder with trained models (default: the model ferlib ships)")
@@ -103,29 +133,18 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--every", type=int, default=None, metavar="N", help="videos: keep every N-th frame")
     predict.add_argument("--per-second", type=float, default=None, metavar="R",
                          help="videos: keep about R frames per second (default 2)")
-    ship = command("ship", "train the model ferlib ships, and write it with its card",
-                   " Trains the final fast recipe (page 8) for each seed on FER2013's Training faces, keeps the "
-                   "best on PublicTest, and writes its float16 weights, its card and their checksum. Trainings "
-                   "finished in --root (the long run's folder) are reused.")
+
+
+def _add_ship_arguments(ship: argparse.ArgumentParser) -> None:
     ship.add_argument("--data", default="auto")
     ship.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to train and choose among")
     ship.add_argument("--epochs", type=int, default=None, help="instead of the recipe's 50 (fewer: a quicker, weaker model)")
     ship.add_argument("--root", type=Path, default=None,
                       help="folder of the trainings (default: the long run's, ~/.cache/ferlib/runs/full/closing-the-gap)")
     ship.add_argument("--out", type=Path, default=None, help="where to write the model (default: inside ferlib)")
-    times = command("times", "record a finished run's page times for the chapters' openings",
-                    " Adds each notebook's wall time, at the run's profile and on the machine kind given, to "
-                    "ferlib/recipes/page_times.json (in a clone: commit it). `ferlib publish` does this for "
-                    "the published run.")
-    times.add_argument("run_dir", type=Path)
-    times.add_argument("--machine", choices=MACHINE_KINDS, default=MACHINE_KINDS[0],
-                       help="the kind of machine the run ran on (default: %(default)s)")
-    tune = command("tune", "search the transformers' sizes with KerasTuner, on one machine or several",
-                   " Hyperband over patch size, depth, heads and width (ferlib.recipes.tuning.SEARCH_SPACE), trained on "
-                   "FER2013's Training faces with the transformers' fast recipe and chosen on PublicTest. Across "
-                   "machines: start one --role chief and any number of --role worker (each its own --worker-id) "
-                   "with the chief's --address and --port, all on the same --folder or each on its own. The same "
-                   "command resumes a search.")
+
+
+def _add_tune_arguments(tune: argparse.ArgumentParser) -> None:
     tune.add_argument("--data", default="auto")
     tune.add_argument("--folder", type=Path, default=Path("~/.cache/ferlib/transformer-search"),
                       help="where the trials are kept (default: %(default)s)")
@@ -136,10 +155,6 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--worker-id", type=int, default=0, help="with --role worker: this worker's number")
     tune.add_argument("--max-epochs", type=int, default=9, help="Hyperband's longest training (default: %(default)s)")
     tune.add_argument("--factor", type=int, default=3, help="Hyperband's reduction factor (default: %(default)s)")
-    data = command("data", "summarise the data set that --data finds",
-                   " Counts per part and emotion, the report's split and the duplicates across it.")
-    data.add_argument("--data", default="auto")
-    return parser
 
 
 def _add_page_parameters(parser: argparse.ArgumentParser) -> None:
