@@ -65,12 +65,25 @@ def test_times_say_what_was_measured_and_what_was_not(tmp_path):
     assert "not measured yet" not in exercises_markdown("01_data", {"01_data": times["02_cnn"]})
 
 
+def test_a_page_executed_after_its_long_run_shows_both_times():
+    """Page 8 executes in a minute once its long run has trained for hours: the opening must
+    show the hours too, and say which time is which."""
+    entry = {"seconds": 70.1, "machine": "cpu: test (2 cores)", "measured": "2026-12-05", "commit": "abc",
+             "long_run": {"seconds": 7.5 * 3600, "trainings": 10}}
+    table = times_markdown("08_closing_the_gap", {"08_closing_the_gap": {"full": {"2-core CPU": entry}}})
+    assert "| full | 7 h 30 min of long run + 1 min | not measured yet |" in table
+    assert "which had trained 10 networks for 7 h 30 min when the page was executed" in table
+
+
 def test_the_shipped_times_agree_with_the_published_run():
     published = json.loads((REPO / "book" / "results" / "run.json").read_text())
     shipped = json.loads((REPO / "ferlib" / "recipes" / "page_times.json").read_text())
     for name, seconds in published["notebook_seconds"].items():
         entry = shipped[name][published["profile"]]["2-core CPU"]
         assert entry["seconds"] == round(seconds, 1) and entry["commit"] == published["commit"], name
+    for name, run in published.get("long_runs", {}).items():
+        entry = shipped[name][run["profile"]]["2-core CPU"]
+        assert entry["long_run"] == {"seconds": run["seconds"], "trainings": run["trainings"]}, name
 
 
 def test_an_exercise_change_has_its_own_folder_and_an_unknown_name_is_refused(tmp_path):

@@ -168,6 +168,32 @@ def test_page_9_published_from_another_profile_keeps_its_time_apart(tmp_path):
     assert card["notebook_seconds"]["09_vit_question"] == 900.0 and not card["other_profiles"]
 
 
+def test_publishing_page_9_records_what_its_long_run_trained(tmp_path):
+    """Executed after its long run, the page takes minutes: its card and the openings' times
+    also carry the long run's training seconds, summed over the finished contenders."""
+    import json
+
+    from ferlib.tooling.publish import publish_page
+
+    book = tmp_path / "book"
+    (book / "results").mkdir(parents=True)
+    (book / "results" / "run.json").write_text(json.dumps({"profile": "full", "notebook_seconds": {}}))
+    _page_run(tmp_path / "full", "full", seconds=95.0, reexecuted=95.0)
+    root = tmp_path / "full" / "vit-question"
+    (root / "cct-seed0" / "record.json").write_text('{"name": "cct", "train_seconds": 910.5}')
+    (root / "fastcnn-seed0").mkdir()
+    (root / "fastcnn-seed0" / "record.json").write_text('{"name": "fastcnn", "train_seconds": 889.5}')
+    (root / "hybrid-seed0").mkdir()  # still training: no record yet
+    times = tmp_path / "times.json"
+    publish_page(tmp_path / "full", "09_vit_question", book_dir=book, page_times=times)
+    card = json.loads((book / "results" / "run.json").read_text())
+    assert card["long_runs"]["09_vit_question"] == {"profile": "full", "seconds": 1800.0, "trainings": 2}
+    entry = json.loads(times.read_text())["09_vit_question"]["full"]["2-core CPU"]
+    assert entry["seconds"] == 95.0 and entry["long_run"] == {"seconds": 1800.0, "trainings": 2}
+    assert "09_vit_question was executed after its long run, which had trained 2 networks for 30 min" in \
+        (book / "results" / "reproduction.md").read_text()
+
+
 def test_the_speed_note_reads_the_benchmark_it_shows():
     speed = {"machine": "cpu: Some CPU (2 cores)", "before": 100.0, "after": 150.0, "how": "bfloat16",
              "speedup": 1.5, "peak": 1e11,

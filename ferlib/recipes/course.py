@@ -159,11 +159,21 @@ def times_markdown(page: str, times: dict | None = None) -> str:
         cells = []
         for kind in MACHINE_KINDS:
             entry = found[(profile, kind)]
-            cells.append("not measured yet" if entry is None else f"{duration(entry['seconds'])}")
+            if entry is None:
+                cells.append("not measured yet")
+            elif entry.get("long_run"):
+                cells.append(f"{duration(entry['long_run']['seconds'])} of long run + {duration(entry['seconds'])}")
+            else:
+                cells.append(duration(entry["seconds"]))
         lines.append(f"| {profile} | " + " | ".join(cells) + " |")
     measured = sorted({(e["machine"], e["measured"]) for e in found.values() if e})
     note = ("Measured on " + "; ".join(f"{m} ({d})" for m, d in measured) + ", as one notebook of a whole run "
             "(earlier pages' trainings done before)." if measured else "No time measured yet.")
+    long_runs = [(profile, e["long_run"]) for (profile, _), e in found.items() if e and e.get("long_run")]
+    for profile, run in long_runs:
+        note += (f" At the {profile} profile the page reads the trainings of its long run, which had trained "
+                 f"{run['trainings']} networks for {duration(run['seconds'])} when the page was executed; the "
+                 "second time is the page's own.")
     return "\n".join(lines) + "\n\n" + note + " A page opened alone trains what earlier pages would have made."
 
 
@@ -205,13 +215,17 @@ def record_page_times(run_dir: str | Path, kind: str = MACHINE_KINDS[0], path: P
 
 
 def record_page_time(seconds_by_page: dict[str, float], card: dict, measured: str, kind: str = MACHINE_KINDS[0],
-                     path: Path = PAGE_TIMES) -> dict:
+                     path: Path = PAGE_TIMES, long_runs: dict | None = None) -> dict:
     """Add pages' wall times (``{page: seconds}``), measured on `measured` (a date) in the run
-    that `card` describes (its profile, device and commit), to `path`; returns the table."""
+    that `card` describes (its profile, device and commit), to `path`; returns the table.
+    `long_runs` gives, for a page executed after its long run, what that run trained
+    (``{page: {"seconds", "trainings"}}``), which the openings add to the page's time."""
     times = read_json(path, {})
     for page, seconds in seconds_by_page.items():
-        times.setdefault(page, {}).setdefault(card["profile"], {})[kind] = {
-            "seconds": round(float(seconds), 1), "machine": card.get("device", "?"), "measured": measured,
-            "commit": card.get("commit", "?")}
+        entry = {"seconds": round(float(seconds), 1), "machine": card.get("device", "?"), "measured": measured,
+                 "commit": card.get("commit", "?")}
+        if (long_runs or {}).get(page):
+            entry["long_run"] = dict(long_runs[page])
+        times.setdefault(page, {}).setdefault(card["profile"], {})[kind] = entry
     write_json(path, json.loads(json.dumps(times, sort_keys=True)))
     return times

@@ -149,6 +149,10 @@ def _cost_section(summary: dict) -> list[str]:
     for name, other in summary.get("other_profiles", {}).items():
         lines += [f"{name} is published from a run at the {other['profile']} profile, which took "
                   f"{duration(other['seconds'])}; it is not part of this run and not in the totals.", ""]
+    for name, run in summary.get("long_runs", {}).items():
+        lines += [f"{name} was executed after its long run, which had trained {run['trainings']} networks "
+                  f"for {duration(run['seconds'])} at the {run['profile']} profile; that time is not in the "
+                  "totals above.", ""]
     return lines + _cpu_caveats(seconds, cpu, measured, unmeasured, partial)
 
 
@@ -361,6 +365,10 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
         return
     card = read_json(folder.card, {})
     profile = card.get("profile")
+    long_run = long_run_time(folder.root, STANDALONE_PAGES[page]) if page in STANDALONE_PAGES else None
+    summary.setdefault("long_runs", {}).pop(page, None)
+    if long_run is not None:
+        summary["long_runs"][page] = {"profile": profile, **long_run}
     if profile != summary.get("profile"):
         # A page published from a run at another profile: its time is kept apart, so that it
         # neither passes for this run's nor counts in its totals.
@@ -376,17 +384,20 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
             # machine this page ran on
             machine = card.get("device", summary.get("device"))
             record_page_time({page: seconds}, {**summary, "device": machine}, date.today().isoformat(),
-                             path=page_times)
+                             path=page_times, long_runs={page: long_run} if long_run else None)
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
                                                                      comparison.get("baselines")))
 
 
+#: The pages that train and read nothing of the other pages (see :func:`publish_page`), each
+#: with the folder of the run in which its long run trains.
+STANDALONE_PAGES = {"08_closing_the_gap": "closing-the-gap", "09_vit_question": "vit-question"}
 #: Folders of a run whose trainings' small records (each run's epoch log, summary and
 #: signature) the book keeps in git, so that losing the run folder costs a rerun, never the
 #: numbers: the long runs of pages 8 and 9.
-PUBLISHED_HISTORIES = ("closing-the-gap", "vit-question")
+PUBLISHED_HISTORIES = tuple(STANDALONE_PAGES.values())
 _HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json")
 
 
@@ -398,5 +409,15 @@ def _copy_histories(run_dir: Path, results_dir: Path) -> None:
                     write_text(results_dir / folder / training.name / name, (training / name).read_text())
 
 
-#: The pages that train and read nothing of the other pages (see :func:`publish_page`).
-STANDALONE_PAGES = ("08_closing_the_gap", "09_vit_question")
+
+def long_run_time(run_dir: Path, folder: str) -> dict | None:
+    """What the long run in ``run_dir/folder`` has trained so far: ``{"seconds", "trainings"}``,
+    the training seconds summed over its finished trainings (each one's ``record.json`` or
+    ``summary.json``); None where none has finished. Executing a standalone page afterwards
+    takes minutes, so its time alone would hide the hours this cost."""
+    seconds, trainings = 0.0, 0
+    for training in sorted(p for p in (Path(run_dir) / folder).glob("*") if p.is_dir()):
+        record = read_json(training / "record.json") or read_json(training / "summary.json")
+        if record is not None and record.get("train_seconds") is not None:
+            seconds, trainings = seconds + float(record["train_seconds"]), trainings + 1
+    return {"seconds": round(seconds, 1), "trainings": trainings} if trainings else None
