@@ -320,3 +320,24 @@ def test_the_batch_curve_script_trains_each_batch_size_and_resumes(tmp_path):
     assert "batch 128 against 32:" in first.stdout
     again = subprocess.run(command, capture_output=True, text=True, env=env)
     assert again.returncode == 0 and again.stdout.count("(read back)") == 2, again.stdout
+
+
+def test_a_later_seed_trains_the_epochs_the_first_seed_measured(tmp_path):
+    """Seeds are replicates: seed 1 reuses seed 0's epochs (marked as measured on seed 0),
+    even on another machine, instead of timing its own."""
+    from ferlib.files import read_json, write_json
+
+    first = {"budget_seconds": 900.0, "seconds_per_image": 0.008, "epochs": 3, "over_budget": False,
+             "machine": "cpu: A (2 cores)", "train_images": 100}
+    write_json(tmp_path / "cct-seed0" / "budget.json", first)
+    write_json(tmp_path / "cct-seed3" / "budget.json", {**first, "budget_seconds": 60.0, "epochs": 1})
+    assert vq.first_seed_budget(tmp_path, "cct", 0, 900.0) is None  # its own is not another seed's
+    assert vq.first_seed_budget(tmp_path, "vit-spt", 1, 900.0) is None
+    measured = vq.first_seed_budget(tmp_path, "cct", 1, 900.0)
+    assert measured == {**first, "measured_on_seed": 0}
+    folder = tmp_path / "cct-seed1"
+    folder.mkdir()
+    # no arrays needed: nothing is timed
+    assert vq.budget_epochs(vq.contender("cct"), {}, 900.0, folder, measured=measured)["epochs"] == 3
+    assert read_json(folder / "budget.json")["measured_on_seed"] == 0
+    assert vq.first_seed_budget(tmp_path, "cct", 2, 900.0)["measured_on_seed"] == 0

@@ -126,13 +126,19 @@ def time_per_image(c: Contender, x: np.ndarray, steps: int = 8) -> float:
     return (time.perf_counter() - started) / (steps * batch)
 
 
-def budget_epochs(c: Contender, arrays: dict, budget_seconds: float, folder: Path, *, max_epochs: int = 400) -> dict:
+def budget_epochs(c: Contender, arrays: dict, budget_seconds: float, folder: Path, *, max_epochs: int = 400,
+                  measured: dict | None = None) -> dict:
     """How many epochs of `c` fit `budget_seconds` of training on this machine: measured once,
-    then read back from ``folder/budget.json`` (a resumed run keeps its schedule)."""
+    then read back from ``folder/budget.json`` (a resumed run keeps its schedule). `measured`
+    is the budget another seed of `c` measured (:func:`first_seed_budget`): a later seed
+    trains the same epochs, so that seeds differ by their seed alone, whatever machine each ran on."""
     path = Path(folder) / "budget.json"
     known = read_json(path)
     if known is not None and known.get("budget_seconds") == budget_seconds:
         return known
+    if measured is not None:
+        write_json(path, measured)
+        return measured
     x = arrays["train"][0]
     seconds = time_per_image(c, x)
     fitting = math.floor(budget_seconds / (seconds * len(x)))
@@ -145,6 +151,17 @@ def budget_epochs(c: Contender, arrays: dict, budget_seconds: float, folder: Pat
     return budget
 
 
+def first_seed_budget(root: Path, name: str, seed: int, budget_seconds: float) -> dict | None:
+    """The budget that contender `name`'s lowest other seed measured for `budget_seconds`
+    (marked with that seed), or None where no other seed has measured one."""
+    for folder in sorted(Path(root).glob(f"{name}-seed*"), key=lambda p: int(p.name.rsplit("seed", 1)[1])):
+        other = int(folder.name.rsplit("seed", 1)[1])
+        known = read_json(folder / "budget.json")
+        if other != seed and known is not None and known.get("budget_seconds") == budget_seconds:
+            return {**known, "measured_on_seed": known.get("measured_on_seed", other)}
+    return None
+
+
 def train_contender(c: Contender, arrays: dict, *, root: Path, seed: int, budget_seconds: float,
                     progress=None) -> dict:
     """Train contender `c` with `seed` for its budget (or read back its finished training) and
@@ -155,7 +172,7 @@ def train_contender(c: Contender, arrays: dict, *, root: Path, seed: int, budget
     if record is not None and record.get("budget_seconds") == budget_seconds:
         return record
     folder.mkdir(parents=True, exist_ok=True)
-    budget = budget_epochs(c, arrays, budget_seconds, folder)
+    budget = budget_epochs(c, arrays, budget_seconds, folder, measured=first_seed_budget(root, c.name, seed, budget_seconds))
     x_test, y_test = arrays["test"]
     if c.training == "report":
         set_seed(seed)
