@@ -540,8 +540,8 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
         return ""
     cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
     gap = 100 * (cnn["PrivateTest"] - transformer["PrivateTest"])
-    budget = (f" ({cnn['budget minutes']:.0f} minutes of training each on this CPU)"
-              if "budget minutes" in summary else "")
+    where = f" on {cnn['machine']}" if "machine" in summary else ""
+    budget = f" ({cnn['budget minutes']:.0f} minutes of training each{where})" if "budget minutes" in summary else ""
     sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
                  f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
                  f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "

@@ -349,6 +349,7 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
                      "weights": int(mine["params"].iloc[0]), "multiply-adds": int(mine["multiply_adds"].iloc[0]),
                      "epochs": int(mine["epochs"].iloc[0]), "minutes": float(mine["train_seconds"].mean() / 60),
                      "budget minutes": float(mine["budget_seconds"].iloc[0] / 60),
+                     "machine": " and ".join(sorted({str(m).removeprefix("cpu: ") for m in mine["machine"]})),
                      "over budget": bool(mine.get("over_budget", pd.Series([False])).any())})
     return pd.DataFrame(rows)
 
