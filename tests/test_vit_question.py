@@ -120,6 +120,15 @@ def test_the_verdict_chooses_on_publictest_and_leaves_over_budget_networks_out()
     assert "moves by +15.0 points (39.0% to 54.0%)" in text
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     assert "is met" in vit_question_verdict(close, None, "full").text
+    far = _summary([("hybrid", "transformer", 0.41, 0.41, False), ("fastcnn", "cnn", 0.56, 0.57, False)])
+    far["epochs"] = [3, 3]
+    assert "Both trained 3 epochs, so the gap is not the budget buying the CNN more passes" in \
+        vit_question_verdict(far, None, "full").gap
+    far["epochs"] = [2, 5]
+    assert "bought the CNN 5 epochs and the transformer 2, so part of the gap is the transformer's cost" in \
+        vit_question_verdict(far, None, "full").gap
+    close["epochs"] = [3, 3]
+    assert "epochs" not in vit_question_verdict(close, None, "full").text  # met: nothing to explain
     close["budget minutes"], close["machine"] = 15.0, "AMD EPYC (2 cores)"
     assert "At the same training budget (15 minutes of training each on AMD EPYC (2 cores)) the best" in \
         vit_question_verdict(close, None, "full").text

@@ -551,7 +551,20 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
                          f"the CNN gets right and {test.only_second} only the transformer; {_chance(test)}.")
     sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
                      f"{'met' if gap <= goal_points else 'not met'}.")
+    if gap > goal_points and "epochs" in summary:
+        sentences.append(_epochs_reason(int(cnn["epochs"]), int(transformer["epochs"])))
     return " ".join(sentences)
+
+
+def _epochs_reason(cnn_epochs: int, transformer_epochs: int) -> str:
+    """Whether the budget's epochs explain a CNN's lead: not where the transformer had as many."""
+    if transformer_epochs >= cnn_epochs:
+        both = f"Both trained {cnn_epochs} epochs" if transformer_epochs == cnn_epochs else (
+            f"The transformer trained {transformer_epochs} epochs and the CNN {cnn_epochs}")
+        return (f"{both}, so the gap is not the budget buying the CNN more passes over the faces: the CNN learns "
+                "more from each pass.")
+    return (f"The budget bought the CNN {cnn_epochs} epochs and the transformer {transformer_epochs}, so part of "
+            "the gap is the transformer's cost per face.")
 
 
 def _against_plain(rows, tests: dict, label) -> list[str]:
