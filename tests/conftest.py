@@ -9,6 +9,7 @@ so that nothing but the ``fer2013_*`` fixtures can reach the real data.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,66 @@ def vit():
     from ferlib.models import build_vit
 
     return build_vit()
+
+
+#: A finished smoke run of every page for the slow tests to start from, instead of making one
+#: (CI names the run it has just made on FER2013, so that the pages are not executed twice).
+PAGES_RUN_VARIABLE = "FERLIB_PAGES_RUN"
+
+
+@dataclass(frozen=True)
+class PagesRun:
+    """Every page executed once, in order, at the smoke profile: the run folder a student has
+    after running the pages. Tests work on copies, never on this folder."""
+
+    folder: Path
+    fer2013: str | None  # the FER2013_PATH its kernels read; None: the synthetic faces
+
+    def copy(self, destination: Path) -> Path:
+        """A private copy (the executed notebooks and the run's book left out)."""
+        import shutil
+
+        shutil.copytree(self.folder, destination, ignore=shutil.ignore_patterns("notebooks", "book"))
+        return destination
+
+    def parameters(self, monkeypatch) -> dict:
+        """The papermill parameters of a page that continues this run; on FER2013 its kernel
+        is given the data through FER2013_PATH, as the pipeline gave it."""
+        if self.fer2013 is None:
+            return {"data": "synthetic", "profile": "smoke", "run_dir": "."}
+        monkeypatch.setenv("FER2013_PATH", self.fer2013)
+        return {"data": "auto", "profile": "smoke", "run_dir": "."}
+
+
+@pytest.fixture(scope="session")
+def pages_run(tmp_path_factory) -> PagesRun:
+    """The run named by FERLIB_PAGES_RUN, else one made here on the synthetic faces. Made once
+    per session: the slow tests that start from it (an exercise, a third model) would otherwise
+    each train the CNN and the ViT again."""
+    import json
+
+    from ferlib.notebooks import NOTEBOOKS
+    from ferlib.tooling.pipeline import run_notebooks
+
+    named = os.environ.get(PAGES_RUN_VARIABLE)
+    if named:
+        folder = Path(named).expanduser().resolve()
+        card = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+        missing = [n for n in NOTEBOOKS if not (folder / "notebooks" / f"{n}.ipynb").is_file()]
+        if card.get("profile") != "smoke" or missing:
+            raise RuntimeError(f"{PAGES_RUN_VARIABLE}={folder} is not a finished smoke run (profile "
+                               f"{card.get('profile')!r}, missing {missing}): run `ferlib run --profile smoke "
+                               f"--run-dir {folder}` first, or unset {PAGES_RUN_VARIABLE}")
+        if card.get("synthetic"):
+            return PagesRun(folder, None)
+        if not _FER2013_PATH:
+            raise RuntimeError(f"{PAGES_RUN_VARIABLE}={folder} ran on FER2013: set FER2013_PATH to the same data")
+        return PagesRun(folder, str(Path(_FER2013_PATH).expanduser().resolve()))
+    root = tmp_path_factory.mktemp("pages-run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FERLIB_CACHE", str(root / "cache"))
+        mp.setenv("FERLIB_NO_DOWNLOAD", "1")
+        mp.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+        mp.delenv("FER2013_PATH", raising=False)
+        run_notebooks(root / "run", data="synthetic", profile="smoke")
+    return PagesRun(root / "run", None)

@@ -99,29 +99,54 @@ def test_an_exercise_change_has_its_own_folder_and_an_unknown_name_is_refused(tm
         exercise_changes(run, "cnn", {"dropuot": 0.1})
 
 
-def _first_offline_exercise(name):
-    """The page's first exercise that needs nothing a test machine lacks (an upload, a photo)."""
-    return next(e for e in EXERCISES[name] if "photo" not in e.parameters)
+RUN_KEYS = {"seed", "split", "data"}  # a change to any of these starts a new run
+
+
+def _exercise_to_run(name):
+    """The page's first exercise a test machine can do (no upload from Colab) that keeps the
+    run, so it starts from the pages already executed; page 1 trains nothing, so its first
+    exercise runs as it is. An exercise that changes the seed or the split retrains every page
+    before it: the data page's seed and split exercises show that path works, and
+    ``test_every_exercise_sets_parameters_its_page_has`` checks the others' values."""
+    exercises = [e for e in EXERCISES[name] if e.parameters.get("photo") != "upload"]
+    if name == "01_data":
+        return exercises[0]
+    return next(e for e in exercises if not set(e.parameters) & RUN_KEYS)
+
+
+def test_each_page_that_trains_has_an_exercise_that_keeps_the_run():
+    for name in EXERCISES:
+        if name != "01_data":  # StopIteration here: the page's exercises all start a new run
+            assert not set(_exercise_to_run(name).parameters) & RUN_KEYS, name
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n in EXERCISES])
-def test_the_first_exercise_of_each_chapter_runs_at_the_smoke_profile(name, tmp_path, monkeypatch):
-    """As a student would: the page alone, in a fresh folder, with the exercise's values."""
+def test_an_exercise_of_each_chapter_runs_at_the_smoke_profile(name, pages_run, tmp_path, monkeypatch):
+    """As a student would: the pages executed, then one page again with the exercise's values."""
     import papermill as pm
+    from PIL import Image
+    from skimage import data as skdata
 
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    exercise = _first_offline_exercise(name)
-    parameters = {"data": "synthetic", "run_dir": ".", **exercise.parameters, "profile": "smoke"}
+    exercise = _exercise_to_run(name)
+    parameters = {**pages_run.parameters(monkeypatch), **exercise.parameters, "profile": "smoke"}
+    folder = tmp_path / "run"
+    if name == "01_data":
+        folder.mkdir()
+    else:
+        pages_run.copy(folder)
+    if "photo" in parameters:  # the student's own photo: here a shrunken portrait
+        Image.fromarray(skdata.astronaut()).resize((128, 128)).save(folder / parameters["photo"])
     output = tmp_path / f"{name}.ipynb"
     pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), kernel_name="python3",
-                        cwd=str(tmp_path), parameters=parameters, progress_bar=False)
+                        cwd=str(folder), parameters=parameters, progress_bar=False)
     cells = json.loads(output.read_text())["cells"]
     assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
-    card = json.loads((tmp_path / "run.json").read_text())
+    card = json.loads((folder / "run.json").read_text())
     assert card["seed"] == parameters.get("seed", 42) and card["profile"] == "smoke"
     if name == "02_cnn":  # the changed network trained apart from the run's phase 1
-        assert (tmp_path / "cnn" / "phase1~dropout=0.0" / "model.keras").exists()
-        assert json.loads((tmp_path / "metrics" / "cnn_phase1~dropout=0.0.json").read_text())["changes"] == {"dropout": 0.0}
+        assert (folder / "cnn" / "phase1~dropout=0.0" / "model.keras").exists()
+        assert json.loads((folder / "metrics" / "cnn_phase1~dropout=0.0.json").read_text())["changes"] == {"dropout": 0.0}
     if name == "03_vit_tuning":
-        assert (tmp_path / "vit" / "phase1~patch_size=6" / "model.keras").exists()
+        assert (folder / "vit" / "phase1~patch_size=6" / "model.keras").exists()

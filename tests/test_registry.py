@@ -1,9 +1,10 @@
 """The model registry and the page list: a model or a page is added in one place.
 
 The slow test registers a third network in one file (``tests/plugins/tiny_model.py``) and
-runs the real results pages 04-06 on the synthetic faces: the pages train it, Table 1 gets
-its column, the features page shows its maps and its answers on a photo, and ``predict``
-classifies a photo with it, with no module of the package changed.
+runs the real results pages 04-06 again in a run of every page (``pages_run``: the synthetic
+faces, or FER2013 in CI): the pages train it, Table 1 gets its column, the features page
+shows its maps and its answers on a photo, and ``predict`` classifies a photo with it, with
+no module of the package changed.
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ def test_every_page_has_its_toc_entry_and_every_toc_page_exists(toc_files):
 
 
 @pytest.mark.slow
-def test_a_third_registered_model_goes_through_the_results_pages(tiny, tmp_path, monkeypatch):
+def test_a_third_registered_model_goes_through_the_results_pages(tiny, pages_run, tmp_path, monkeypatch):
+    """Registered in a run whose pages already ran: the results pages train it on demand."""
     import papermill as pm
     from skimage import data as skdata
     from PIL import Image
@@ -168,12 +170,12 @@ def test_a_third_registered_model_goes_through_the_results_pages(tiny, tmp_path,
     from ferlib.predict import load_run_model, predict_files
 
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
+    run_dir = pages_run.copy(tmp_path / "run")
+    parameters = pages_run.parameters(monkeypatch)
+    assert not (run_dir / "tiny").exists()
     for name in ("04_phase2", "05_comparison", "06_features"):
         pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
-                            kernel_name="python3", cwd=str(run_dir), progress_bar=False,
-                            parameters={"data": "synthetic", "profile": "smoke", "run_dir": "."})
+                            kernel_name="python3", cwd=str(run_dir), progress_bar=False, parameters=parameters)
     # 04 trained it (phase 1 on demand, then phase 2)
     assert (run_dir / "tiny" / "phase1" / "model.keras").exists()
     assert (run_dir / "tiny" / "phase2" / "augmentation" / "model.keras").exists()

@@ -37,12 +37,12 @@ class Profile:
     tuning_epochs: int  # each configuration of the ViT tuning story
     reading_epochs: int  # each reading of an architecture
     reading_seeds: int = 1  # seeds for the leading reading and the as-built one, when they differ
-    synthetic_per_class: int = 300  # images per class when data="synthetic"
+    synthetic_per_class: int = 300  # images per class when data="synthetic" (smoke: a pipeline check, kept small)
     beyond_epochs: int = 1  # each fine-tuning of the future-work experiments (07)
 
 
 PROFILES = {
-    "smoke": Profile(subset=0.03, epochs=2, hard_epochs=1, tuning_epochs=1, reading_epochs=1, synthetic_per_class=120,
+    "smoke": Profile(subset=0.03, epochs=2, hard_epochs=1, tuning_epochs=1, reading_epochs=1, synthetic_per_class=40,
                      beyond_epochs=1),
     # A CPU-sized run (under two hours on 2 cores): real learning curves, not the report's scale.
     "cpu": Profile(subset=0.3, epochs=10, hard_epochs=2, tuning_epochs=1, reading_epochs=2, reading_seeds=2,
