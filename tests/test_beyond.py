@@ -219,3 +219,18 @@ def test_the_literature_table_links_its_sources_and_marks_this_run():
         html.split('<table id="T_')[1].split('"')[0]) in html  # this run's row, every visible cell
     assert "row0_col0," not in html
     assert "this run</th>" not in html  # the marker column is hidden
+
+
+def test_a_smoke_run_scores_its_share_of_private_test(fer2013_csv, tmp_path):
+    """Ten views of all 3,589 faces per model were most of a smoke run's time on a CPU."""
+    from dataclasses import replace
+
+    from ferlib.recipes.beyond import private_test
+    from ferlib.recipes.run import prepare_run
+
+    run = prepare_run(data=str(fer2013_csv), profile="smoke", run_dir=tmp_path)
+    x, y = private_test(run)
+    assert len(y) == len(x) == round(run.profile.subset * 3589)
+    assert np.array_equal(private_test(run)[1], y)  # the same faces every time: drawn with the run's seed
+    everything = replace(run, profile_name="cpu")
+    assert len(private_test(everything)[1]) == 3589
