@@ -106,7 +106,7 @@ def _exercise_to_run(name):
     """The page's first exercise a test machine can do (no upload from Colab) that keeps the
     run, so it starts from the pages already executed; page 1 trains nothing, so its first
     exercise runs as it is. An exercise that changes the seed or the split retrains every page
-    before it: the data page's seed and split exercises show that path works, and
+    before it: only the data page's split exercise runs here (that page trains nothing), and
     ``test_every_exercise_sets_parameters_its_page_has`` checks the others' values."""
     exercises = [e for e in EXERCISES[name] if e.parameters.get("photo") != "upload"]
     if name == "01_data":
