@@ -153,7 +153,7 @@ def test_literature_table_puts_the_run_among_the_records_and_baselines():
     usage = np.array(["Training"] * 6 + ["PrivateTest"] * 4)
     labels = np.array([3, 3, 3, 0, 1, 2, 3, 0, 0, 5])
     dataset = SimpleNamespace(usage=usage, labels=labels, images=np.zeros((10, 48, 48), np.uint8))
-    run = SimpleNamespace(dataset=dataset, arrays={"train": (None, labels[:6])})
+    run = SimpleNamespace(profile_name="full", dataset=dataset, arrays={"train": (None, labels[:6])})
     tta = pd.DataFrame([{"model": "CNN", "test set": "PrivateTest", "plain": 0.61, "flip + shifts": 0.63},
                         {"model": "CNN", "test set": "run's test images", "plain": 0.9, "flip + shifts": 0.9}])
     table = literature_table(run, tta)
@@ -194,7 +194,7 @@ def test_tta_baselines_give_each_test_set_its_own_majority():
     usage = np.array(["Training"] * 6 + ["PrivateTest"] * 4)
     labels = np.array([3, 3, 3, 0, 1, 2, 3, 0, 0, 5])
     dataset = SimpleNamespace(usage=usage, labels=labels, images=np.zeros((10, 48, 48), np.uint8))
-    run = SimpleNamespace(dataset=dataset, arrays={"train": (None, labels[:6]), "test": (None, np.array([3, 3, 0]))})
+    run = SimpleNamespace(profile_name="full", dataset=dataset, arrays={"train": (None, labels[:6]), "test": (None, np.array([3, 3, 0]))})
     tta = pd.DataFrame([{"model": "CNN", "test set": s, "images": 3, "plain": 0.5, "flip": 0.5, "flip + shifts": 0.5}
                         for s in ("run's test images", "PrivateTest")])
     rows = tta_baselines(run, tta).set_index(["model", "test set"])
