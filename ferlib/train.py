@@ -382,6 +382,26 @@ def _finished_training(folder: Path, signature: dict) -> TrainResult | None:
     return None
 
 
+def _trainer_and_augmenter(model: keras.Model, augment: bool, in_step: bool, seed: int):
+    """The model that `fit` runs and the augmenter the input pipeline applies: augmentation
+    moves inside the training step (and out of the pipeline) with `in_step`."""
+    augmenter = make_augmenter(seed=seed) if augment else None
+    if augmenter is not None and in_step:
+        return augmenting_trainer(model, augmenter), None
+    return model, augmenter
+
+
+def _acting_callbacks(config: TrainConfig, shown: list | None) -> list:
+    """The report's callbacks for `config`, or the ones a page `shown` once they match them."""
+    report = report_callbacks(config)
+    if shown is None:
+        return report
+    differences = callback_differences(shown, report)
+    if differences:
+        raise ValueError("the callbacks given are not the report's for this training: " + "; ".join(differences))
+    return list(shown)
+
+
 def train_model(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -402,38 +422,26 @@ def train_model(
 ) -> TrainResult:
     """Train `model` the report's way, the training kept in its own `folder`.
 
-    `train` and `val` are ``(x, labels)`` with x float in [0, 1], shape (N, 48, 48, 1) and
-    integer labels. With ``augment=True`` every training batch goes through
-    :func:`~ferlib.augment.make_augmenter`: in the input pipeline, or with
-    ``augment_in_step=True`` inside the compiled training step (on the device; see
-    :mod:`ferlib.augment`). Started again on the same `folder` after an
-    interruption (a kill included), training resumes from the last complete epoch with the
-    callbacks' state (see :class:`Checkpoint`); once finished, the saved model is reused
-    (``reuse=True``) as long as model, settings, precision and data size match. The model
-    is (re)compiled with a fresh Adam optimiser. `progress` names a JSON file that is
-    updated every epoch (``ferlib status`` reads it); `label` names this training there.
-    `class_weight` (emotion code -> weight) scales each image's loss by its class's weight.
-    `report_callbacks_shown` are EarlyStopping and ReduceLROnPlateau as a book page writes
-    them: checked against `config` (a ValueError lists what differs) and used in place of
-    :func:`report_callbacks`' own, so the page's objects are the ones that act.
+    `train` and `val` are ``(x, labels)``: x float in [0, 1], shape (N, 48, 48, 1). With
+    ``augment=True`` every training batch goes through :func:`~ferlib.augment.make_augmenter`,
+    in the input pipeline or, with ``augment_in_step=True``, inside the compiled step. Started
+    again on `folder` after a kill, training resumes from the last complete epoch with the
+    callbacks' state (:class:`Checkpoint`); a finished training is reused (``reuse=True``)
+    while model, settings, precision and data size match. It compiles a fresh Adam optimiser.
+    `progress`: a JSON file updated every epoch (``ferlib status``), `label` naming this
+    training there. `class_weight` (emotion code -> weight) scales each image's loss.
+    `report_callbacks_shown`: EarlyStopping and ReduceLROnPlateau as a book page writes them,
+    checked against `config` (a ValueError lists what differs) and then the ones that act.
     """
     folder = Path(folder)
     signature = _training_signature(model, config, len(train[0]), augment, seed, class_weight, augment_in_step)
     finished = _finished_training(folder, signature)
     if reuse and finished is not None:
         return finished
-    augmenter = make_augmenter(seed=seed) if augment else None
-    trainer = model
-    if augmenter is not None and augment_in_step:
-        trainer, augmenter = augmenting_trainer(model, augmenter), None
+    trainer, augmenter = _trainer_and_augmenter(model, augment, augment_in_step, seed)
     compile_model(trainer, config.learning_rate)
     batches = BatchSequence(train[0], one_hot(train[1]), config.batch_size, augmenter, seed=seed)
-    stateful = report_callbacks(config)
-    if report_callbacks_shown is not None:
-        differences = callback_differences(report_callbacks_shown, stateful)
-        if differences:
-            raise ValueError("the callbacks given are not the report's for this training: " + "; ".join(differences))
-        stateful = list(report_callbacks_shown)
+    stateful = _acting_callbacks(config, report_callbacks_shown)
     checkpoint = Checkpoint(folder / "checkpoints", folder / "history.csv", stateful)
     checkpoint.drop_unsaved_history()
     batches.set_epoch(checkpoint.epochs_done())  # Keras may fetch batches before the first on_epoch_begin

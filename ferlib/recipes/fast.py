@@ -200,6 +200,31 @@ def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
     return batches.repeat().prefetch(2)
 
 
+def _claim_folder(folder: Path, signature: dict) -> FastRun | None:
+    """The finished run in `folder` when it is this one; None when `folder` is new or holds
+    this run unfinished (its signature is then written). Another run's folder is an error."""
+    finished = read_json(folder / "summary.json")
+    if finished is not None:
+        if _identity(finished["signature"]) != _identity(signature):
+            raise ValueError(f"{folder} holds a finished run of another recipe or seed; "
+                             "give this run its own folder")
+        return FastRun(folder, read_log(folder / "log.jsonl"), finished)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = read_json(folder / "signature.json")
+    if started is not None and _identity(started) != _identity(signature):
+        raise ValueError(f"{folder} holds an unfinished run of another recipe or seed "
+                         f"(signature.json); resume it with its own settings or delete the folder")
+    write_json(folder / "signature.json", signature)
+    return None
+
+
+def _fast_model(model_name: str, recipe: FastRecipe, config, precision: str) -> keras.Model:
+    if model_name == "fastcnn":
+        return build_model(model_name, config=config if config is not None else recipe.network, precision=precision)
+    # another network gets the fast CNN's in-model augmentation in front of it
+    return with_augmentation(build_model(model_name, config=config, precision=precision), recipe.network)
+
+
 def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed: int = 0,
                model_name: str = "fastcnn", config=None, progress=None, keep_model: bool = True) -> FastRun:
     """Train `model_name` (default: the fast CNN with ``recipe.network``) with the fast recipe
@@ -212,29 +237,16 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
     time on a CPU), so two runs of one seed agree closely but not bit for bit.
     """
     folder = Path(folder)
-    summary_path = folder / "summary.json"
     signature = {"recipe": asdict(recipe), "model": model_name, "config": asdict(config) if config else None,
                  "seed": seed, "train_images": int(len(arrays["train"][1]))}
     signature = json.loads(json.dumps(signature))  # as signature.json reads back (tuples as lists)
-    finished = read_json(summary_path)
+    finished = _claim_folder(folder, signature)
     if finished is not None:
-        if _identity(finished["signature"]) != _identity(signature):
-            raise ValueError(f"{folder} holds a finished run of another recipe or seed; "
-                             "give this run its own folder")
-        return FastRun(folder, read_log(folder / "log.jsonl"), finished)
-    folder.mkdir(parents=True, exist_ok=True)
-    started = read_json(folder / "signature.json")
-    if started is not None and _identity(started) != _identity(signature):
-        raise ValueError(f"{folder} holds an unfinished run of another recipe or seed "
-                         f"(signature.json); resume it with its own settings or delete the folder")
-    write_json(folder / "signature.json", signature)
+        return finished
 
     keras.utils.set_random_seed(seed)
     precision = choose_precision(model_name) if recipe.precision == "auto" else recipe.precision
-    if model_name == "fastcnn":
-        model = build_model(model_name, config=config if config is not None else recipe.network, precision=precision)
-    else:  # another network gets the fast CNN's in-model augmentation in front of it
-        model = with_augmentation(build_model(model_name, config=config, precision=precision), recipe.network)
+    model = _fast_model(model_name, recipe, config, precision)
     x, y = arrays["train"]
     steps = int(np.ceil(len(y) / recipe.batch_size))
     compile_fast(model, recipe, steps)
@@ -257,7 +269,7 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
                "commit": git_commit(Path(__file__).resolve().parents[2]),
                "machines": sorted({row["machine"] for row in log.rows if row.get("machine")}),
                "precisions": sorted({row["precision"] for row in log.rows if row.get("precision")})}
-    write_json(summary_path, summary)
+    write_json(folder / "summary.json", summary)
     return FastRun(folder, log.rows, summary, model if keep_model else None)
 
 
