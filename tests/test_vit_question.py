@@ -267,6 +267,12 @@ def test_the_verdict_sets_each_locality_contender_and_patch_size_against_the_pla
     assert all(glued[f"vit_question_{part}"] in verdict.text for part in ("gap", "training", "locality", "patches"))
     untested = vit_question_verdict(summary, None, "full")
     assert not untested.locality and not untested.patches
+    # what the budget bought each network, where the summary counts its epochs
+    summary["epochs"] = [5, 3, 1, 4, 7, 3]
+    counted = vit_question_verdict(summary, tests, "full")
+    assert counted.training.endswith("The budget bought the report's training 5 epochs and the fast recipe's 3.")
+    assert "same recipe (50.0%, 3 epochs): vit-spt +3.0 points (4 epochs; exact McNemar p = 0.3" in counted.locality
+    assert "2 x 2 -3.0 points (1 epoch; exact McNemar p = 0.04, beyond chance)" in counted.patches
     assert untested.glue_values()["vit_question_locality"] == NOT_MEASURED
     # a smaller run says so in front of every part the conclusion quotes
     smoke = vit_question_verdict(summary, tests, "smoke").glue_values()

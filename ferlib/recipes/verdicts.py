@@ -567,9 +567,17 @@ def _epochs_reason(cnn_epochs: int, transformer_epochs: int) -> str:
             "the gap is the transformer's cost per face.")
 
 
+def _epochs(rows, name: str) -> str:
+    """"3 epochs; " where the summary counts them: what the budget bought that network."""
+    if "epochs" not in rows:
+        return ""
+    n = int(rows.loc[name, "epochs"])
+    return f"{n} epoch{'s' if n != 1 else ''}; "
+
+
 def _against_plain(rows, tests: dict, label) -> list[str]:
     plain = rows.loc["vit-fast", "PrivateTest"]
-    return [f"{label(name)} {100 * (rows.loc[name, 'PrivateTest'] - plain):+.1f} points ({_chance(t)})"
+    return [f"{label(name)} {100 * (rows.loc[name, 'PrivateTest'] - plain):+.1f} points ({_epochs(rows, name)}{_chance(t)})"
             for name, t in tests.items() if name in rows.index]
 
 
@@ -595,15 +603,19 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
                             f"{100 * (after - before):+.1f} points ({before:.1%} to {after:.1%}")
         test = getattr(tests, "training", None)
         verdict.training += f"; {_chance(test)})." if test is not None else ")."
+        if "epochs" in rows:  # the fast recipe's augmentation makes each epoch dearer
+            verdict.training += (f" The budget bought the report's training {int(rows.loc['report-vit', 'epochs'])} "
+                                 f"epochs and the fast recipe's {int(rows.loc['vit-fast', 'epochs'])}.")
     if "vit-fast" in rows.index:
         plain = rows.loc["vit-fast", "PrivateTest"]
+        plain_text = f"{plain:.1%}" + (f", {_epochs(rows, 'vit-fast')[:-2]}" if "epochs" in rows else "")
         parts = _against_plain(rows, getattr(tests, "locality", None) or {}, lambda name: rows.loc[name, "contender"])
         if parts:
-            verdict.locality = (f"Given locality back, against the plain ViT with the same recipe ({plain:.1%}): "
+            verdict.locality = (f"Given locality back, against the plain ViT with the same recipe ({plain_text}): "
                                 + "; ".join(parts) + ".")
         size = {name: name.removeprefix("vit-patch") for name in rows.index if name.startswith("vit-patch")}
         parts = _against_plain(rows, getattr(tests, "patches", None) or {}, lambda name: f"{size[name]} x {size[name]}")
         if parts:
-            verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({plain:.1%}): "
+            verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({plain_text}): "
                                + "; ".join(parts) + ".")
     return verdict
