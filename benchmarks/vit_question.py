@@ -39,6 +39,10 @@ def main() -> None:
             print(f"== {c.name}, seed {seed}: {c.label}", flush=True)
             record = train_contender(c, arrays, root=args.root, seed=seed, budget_seconds=args.budget_minutes * 60,
                                      progress=lambda row, name=c.name: print(name, json.dumps(row), flush=True))
+            if not record.get("trained", True):
+                print(f"== {c.name}, seed {seed} over the budget, not trained: one epoch would take "
+                      f"{record['minutes_per_epoch']:.1f} minutes", flush=True)
+                continue
             print(f"== {c.name}, seed {seed} done: " + json.dumps(
                 {k: record[k] for k in ("private_test", "public_test", "epochs", "train_seconds", "params")}),
                 flush=True)

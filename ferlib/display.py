@@ -288,12 +288,11 @@ def style_contenders(frame: pd.DataFrame):
 def style_question(frame: pd.DataFrame):
     """:func:`~ferlib.recipes.vit_question.summary_table` as page 9 shows it: each contender's
     PublicTest and PrivateTest accuracy (means over its seeds), the 95% interval, the spread
-    between seeds, PrivateTest with flip averaging, its epochs and training minutes, and a mark
-    (†) where one epoch took longer than the budget."""
+    between seeds, PrivateTest with flip averaging, its epochs and training minutes."""
     if frame.empty:
         return frame.style
     table = pd.DataFrame({
-        "contender": [f"{n} †" if over else n for n, over in zip(frame["name"], frame["over budget"])],
+        "contender": list(frame["name"]),
         "Public": [f"{v:.1%}" for v in frame["PublicTest"]],
         "Private": [f"{v:.1%}" for v in frame["PrivateTest"]],
         "95% interval": [interval_text(low, high) for low, high in zip(frame["interval low"], frame["interval high"])],

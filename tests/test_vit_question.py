@@ -60,6 +60,10 @@ def test_contenders_train_for_their_budget_and_leave_a_record(tmp_path):
     arrays = _arrays()
     records = []
     for name in ("report-vit", "cct"):
+        # one epoch within the budget, whatever this machine's speed (a slow one would time it over)
+        write_json(tmp_path / f"{name}-seed0" / "budget.json",
+                   {"budget_seconds": 1.0, "seconds_per_image": 0.001, "epochs": 1, "over_budget": False,
+                    "machine": "cpu: test", "train_images": 96})
         record = vq.train_contender(vq.contender(name), arrays, root=tmp_path, seed=0, budget_seconds=1.0)
         assert record["epochs"] == record["budget"]["epochs"]
         assert 0.0 <= record["private_test"] <= 1.0 and record["train_seconds"] > 0
@@ -102,21 +106,28 @@ def test_contenders_train_for_their_budget_and_leave_a_record(tmp_path):
 def _summary(rows):
     import pandas as pd
 
-    return pd.DataFrame([{"name": n, "contender": n, "family": f, "PublicTest": pub, "PrivateTest": priv,
-                          "over budget": over} for n, f, pub, priv, over in rows])
+    return pd.DataFrame([{"name": n, "contender": n, "family": f, "PublicTest": pub, "PrivateTest": priv}
+                         for n, f, pub, priv, _ in rows])
 
 
-def test_the_verdict_chooses_on_publictest_and_leaves_over_budget_networks_out():
+def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
+    import pandas as pd
+
     from ferlib.recipes.verdicts import vit_question_verdict
 
     summary = _summary([("report-vit", "transformer", 0.40, 0.39, False), ("vit-fast", "transformer", 0.55, 0.54, False),
-                        ("vit-patch2", "transformer", 0.70, 0.71, True), ("cct", "transformer", 0.50, 0.60, False),
-                        ("fastcnn", "cnn", 0.66, 0.67, False)])
-    text = vit_question_verdict(summary, None, "full").text
-    # vit-fast leads on PublicTest (cct's better PrivateTest must not choose it); patch 2 ran over budget
+                        ("cct", "transformer", 0.50, 0.60, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
+    over = pd.DataFrame([{"name": "vit-patch3", "minutes per epoch": 16.6, "budget minutes": 15.0, "machine": "AMD EPYC"},
+                         {"name": "vit-patch2", "minutes per epoch": 83.2, "budget minutes": 15.0, "machine": "AMD EPYC"}])
+    text = vit_question_verdict(summary, None, "full", over=over).text
+    # vit-fast leads on PublicTest (cct's better PrivateTest must not choose it)
     assert "best transformer on PublicTest, vit-fast, scores 54.0%" in text
     assert "13.0 points below the CNN" in text and "is not met" in text
-    assert "One epoch of vit-patch2 takes longer than the budget" in text
+    assert ("On AMD EPYC, one epoch of vit-patch3 would take 17 minutes and one of vit-patch2 83, longer than the "
+            "15-minute budget, so they are measured, not trained, and stay out of this comparison.") in text
+    assert "would take 83 minutes, longer than the 15-minute budget, so it is measured" in \
+        vit_question_verdict(summary, None, "full", over=over.iloc[1:]).text
+    assert "measured, not trained" not in vit_question_verdict(summary, None, "full", over=over.iloc[:0]).text
     assert "moves by +15.0 points (39.0% to 54.0%)" in text
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     assert "is met" in vit_question_verdict(close, None, "full").text
@@ -298,7 +309,7 @@ def test_paired_tests_are_the_pairs_fixed_before_the_run():
 
     def record(name, family, right, public=0.5):
         predicted = np.where(np.arange(len(y)) < right, y, (y + 1) % 7)
-        return {"name": name, "family": family, "seed": 0, "public_test": public, "over_budget": False,
+        return {"name": name, "family": family, "seed": 0, "public_test": public,
                 "private_test_predictions": "".join(map(str, predicted))}
 
     records = [record("report-vit", "transformer", 1), record("vit-fast", "transformer", 4),
@@ -356,3 +367,34 @@ def test_a_later_seed_trains_the_epochs_the_first_seed_measured(tmp_path):
     assert vq.budget_epochs(vq.contender("cct"), {}, 900.0, folder, measured=measured)["epochs"] == 3
     assert read_json(folder / "budget.json")["measured_on_seed"] == 0
     assert vq.first_seed_budget(tmp_path, "cct", 2, 900.0)["measured_on_seed"] == 0
+
+
+def test_a_contender_over_the_budget_is_measured_and_not_trained(tmp_path):
+    """A network whose one epoch takes longer than the budget gets a record of its measured
+    cost and sizes, not a training: it stays out of the tables, tests and choices, and
+    over_budget() lists it with the minutes one epoch would take."""
+    from ferlib.files import read_json, write_json
+
+    budget = {"budget_seconds": 900.0, "seconds_per_image": 0.1, "epochs": 1, "over_budget": True,
+              "machine": "cpu: A (2 cores)", "train_images": 28709}
+    write_json(tmp_path / "vit-patch2-seed0" / "budget.json", budget)
+    # no arrays: nothing may be trained or timed
+    record = vq.train_contender(vq.contender("vit-patch2"), {}, root=tmp_path, seed=0, budget_seconds=900.0)
+    assert record["trained"] is False and "private_test" not in record
+    assert record["minutes_per_epoch"] == pytest.approx(0.1 * 28709 / 60)
+    assert record["params"] > 0 and record["multiply_adds"] > 0
+    assert read_json(tmp_path / "vit-patch2-seed0" / "record.json") == record
+    assert not (tmp_path / "vit-patch2-seed0" / "training").exists()
+    # a later seed measures nothing and trains nothing either
+    again = vq.train_contender(vq.contender("vit-patch2"), {}, root=tmp_path, seed=1, budget_seconds=900.0)
+    assert again["trained"] is False and again["seed"] == 1
+    y = np.array([0, 1, 2, 3])
+    trained = [{"name": "vit-fast", "family": "transformer", "seed": 0, "public_test": 0.3, "private_test": 0.3,
+                "private_test_predictions": "0123"}]
+    records = trained + [record, again]
+    assert list(vq.records_frame(records)["name"]) == ["vit-fast"]
+    assert vq.best_of(records, "transformer") == "vit-fast"
+    assert vq.paired_tests(records, y).patches == {}
+    over = vq.over_budget(records)
+    assert list(over["name"]) == ["vit-patch2"] and over["minutes per epoch"].iloc[0] == pytest.approx(0.1 * 28709 / 60)
+    assert over["machine"].iloc[0] == "A (2 cores)" and over["budget minutes"].iloc[0] == 15.0

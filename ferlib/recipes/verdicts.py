@@ -534,8 +534,7 @@ class QuestionVerdict:
 
 
 def _gap_sentences(summary, test, goal_points: float) -> str:
-    within = summary[~summary["over budget"]] if "over budget" in summary else summary
-    cnns, transformers = within[within["family"] == "cnn"], within[within["family"] == "transformer"]
+    cnns, transformers = summary[summary["family"] == "cnn"], summary[summary["family"] == "transformer"]
     if not (len(cnns) and len(transformers)):
         return ""
     cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
@@ -581,20 +580,31 @@ def _against_plain(rows, tests: dict, label) -> list[str]:
             for name, t in tests.items() if name in rows.index]
 
 
-def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points: float = 2.0) -> QuestionVerdict:
+def _over_budget_sentence(over) -> str:
+    """Which contenders were measured and not trained, with the minutes one epoch would take."""
+    if over is None or len(over) == 0:
+        return ""
+    first = over.iloc[0]
+    costs = [f"{name} would take {minutes:.0f} minutes" if i == 0 else f"one of {name} {minutes:.0f}"
+             for i, (name, minutes) in enumerate(zip(over["name"], over["minutes per epoch"]))]
+    listed = costs[0] if len(costs) == 1 else ", ".join(costs[:-1]) + " and " + costs[-1]
+    one = len(over) == 1
+    return (f"On {first['machine']}, one epoch of {listed}, longer than the {first['budget minutes']:.0f}-minute "
+            f"budget, so {'it is' if one else 'they are'} measured, not trained, and "
+            f"{'stays' if one else 'stay'} out of this comparison.")
+
+
+def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points: float = 2.0,
+                         over=None) -> QuestionVerdict:
     """What page 9's contenders say about the report's explanation: whether a transformer comes
     within `goal_points` of the best CNN at the same budget, what the fast recipe's training
     alone changes for the report's ViT, what giving it locality back changes, and what other
     patch sizes change, each difference with its paired test from `tests`
-    (``vit_question.paired_tests``; None: no tests). `summary` is ``vit_question.summary_table``'s."""
+    (``vit_question.paired_tests``; None: no tests). `summary` is ``vit_question.summary_table``'s;
+    `over` is ``vit_question.over_budget``'s (the contenders measured and not trained)."""
     if summary is None or len(summary) == 0:
         return QuestionVerdict()
-    verdict = QuestionVerdict(preface=too_small(profile))
-    over = summary[summary["over budget"]]["contender"].tolist() if "over budget" in summary else []
-    if over:
-        verdict.preface = " ".join(s for s in (verdict.preface, (
-            f"One epoch of {', '.join(over)} takes longer than the budget, so {'it trained' if len(over) == 1 else 'they trained'} "
-            f"one epoch anyway and {'stays' if len(over) == 1 else 'stay'} out of this comparison.")) if s)
+    verdict = QuestionVerdict(preface=" ".join(s for s in (too_small(profile), _over_budget_sentence(over)) if s))
     verdict.gap = _gap_sentences(summary, getattr(tests, "cnn_against_transformer", None), goal_points)
     rows = summary.set_index("name")
     if {"report-vit", "vit-fast"} <= set(rows.index):
