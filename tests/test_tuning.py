@@ -89,6 +89,7 @@ def test_the_search_note_names_the_best_trial_in_plain_english():
     note = search_note(trials)
     assert "2 trials finished" in note and "1 layer, 1 head, width 16 and 4 x 4 patches" in note
     assert "widths of 32 or less average 30.0%, those of 64 or more 25.0%" in note
-    assert search_note(trials.iloc[1:]).startswith("1 trial finished. The best reaches 25.0% on PublicTest with "
+    assert search_note(trials.iloc[1:]).startswith("Of the search over the ViT's sizes, 1 trial finished. "
+                                                   "The best reaches 25.0% on PublicTest with "
                                                    "2 layers, 4 heads")
     assert "No trial" in search_note(trials.iloc[:0])

@@ -159,13 +159,13 @@ def search_note(trials: pd.DataFrame) -> str:
     """What the search's trials (:func:`trials_frame`) say: the best one, and whether the
     report's finding (small widths learn, large ones stagnate) holds across them."""
     if trials.empty:
-        return "No trial of the search has finished in this run folder."
+        return "No trial of the search over the ViT's sizes has finished in this run yet."
 
     def count(n, word):
         return f"{n} {word}" + ("" if n == 1 else "s")
 
     best = trials.iloc[0]
-    note = (f"{count(len(trials), 'trial')} finished. The best reaches {best['public_test']:.1%} on PublicTest with "
+    note = (f"Of the search over the ViT's sizes, {count(len(trials), 'trial')} finished. The best reaches {best['public_test']:.1%} on PublicTest with "
             f"{count(int(best['transformer_layers']), 'layer')}, {count(int(best['num_heads']), 'head')}, width "
             f"{int(best['projection_dim'])} and {int(best['patch_size'])} x {int(best['patch_size'])} patches.")
     small = trials[trials["projection_dim"] <= 32]["public_test"]

@@ -21,6 +21,12 @@ LEARNED_MARGIN = 0.05
 TUNING_MARGIN = 0.02
 
 
+def _points(a: float, b: float) -> float:
+    """`a` - `b` in percentage points, as the two read when printed to 0.1%: a sentence that
+    shows 63.0% and 38.3% says 24.7 points, even where the unrounded gap is 24.75."""
+    return round(100 * a, 1) - round(100 * b, 1) + 0.0  # + 0.0: no "-0.0"
+
+
 def too_small(profile: str) -> str:
     """What a run smaller than the report's can and cannot show ("" for the full profile)."""
     if profile == "full":
@@ -38,8 +44,8 @@ def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) 
                 "long enough to fit or to overfit.")
     if gap > OVERFIT_GAP:
         return (f"The {model} fits its training images far better than new ones ({train_acc:.1%} against "
-                f"{test_acc:.1%}): a gap of {100 * gap:.1f} points, the overfitting that phase 2 sets out to reduce.")
-    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.1f} points apart ({train_acc:.1%} and "
+                f"{test_acc:.1%}): a gap of {_points(train_acc, test_acc):.1f} points, the overfitting that phase 2 sets out to reduce.")
+    return (f"The {model}'s training and test accuracy are {abs(_points(train_acc, test_acc)):.1f} points apart ({train_acc:.1%} and "
             f"{test_acc:.1%}): it does not overfit; if anything it has not fitted its training images yet.")
 
 
@@ -54,7 +60,7 @@ def ranking_verdict(cnn_test: float, vit_test: float) -> str:
                 f"report, where the CNN won by {100 * report_gap:.0f} points.")
     leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
     agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
-    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.1f} points "
+    return (f"The {leader} beats the {other} on the test images by {abs(_points(cnn_test, vit_test)):.1f} points "
             f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}), {agreement}.")
 
 
@@ -62,8 +68,8 @@ def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float,
     """What phase 2 did to the model's training and test accuracy (the report: test up ~2
     points, training down)."""
     test_change, train_change = p2_test - p1_test, p2_train - p1_train
-    test_words = (f"raises test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
-                  f"lowers test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
+    test_words = (f"raises test accuracy by {_points(p2_test, p1_test):.1f} points" if test_change > 0.005 else
+                  f"lowers test accuracy by {_points(p1_test, p2_test):.1f} points" if test_change < -0.005 else
                   "leaves test accuracy where it was")
     train_words = ("while training accuracy falls" if train_change < -0.005 else
                    "and training accuracy rises too" if train_change > 0.005 else
@@ -85,9 +91,9 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int) -> 
         step1 += ": it forgets much of what phase 1 taught it"
     step2 = f"; the augmentation round on the whole training set then takes it to {after:.1%}"
     if after > before + 0.005:
-        step2 += f", {100 * (after - before):.1f} points above phase 1."
+        step2 += f", {_points(after, before):.1f} points above phase 1."
     elif after < before - 0.005:
-        step2 += f", {100 * (before - after):.1f} points below phase 1."
+        step2 += f", {_points(before, after):.1f} points below phase 1."
     else:
         step2 += ", where phase 1 ended."
     return step1 + step2
@@ -317,7 +323,7 @@ def tta_verdict(scores, level: float = 0.05) -> str:
         # the gain from the rounded figures, so the sentence adds up as printed
         changes = [f"from {r['plain']:.1%} to {r['flip + shifts']:.1%} on "
                    f"{'PrivateTest' if r['test set'] == 'PrivateTest' else 'the ' + r['test set']} "
-                   f"({round(100 * r['flip + shifts'], 1) - round(100 * r['plain'], 1):+.1f} points, "
+                   f"({_points(r['flip + shifts'], r['plain']):+.1f} points, "
                    f"McNemar p = {r['p']:.2g})"
                    for _, r in rows.iterrows()]
         clauses.append(f"the {model} goes " + " and ".join(changes))
@@ -472,7 +478,7 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
         sentences.append(f"Its mean, {recipe['private_test']:.1%}, reaches {target:.0%}, though the interval "
                          f"({low:.1%} to {high:.1%}) does not rule out less.")
     best = seeds["private_test"].max()
-    sentences.append(f"The best of them stands {100 * (best_from_scratch - best):.1f} percentage points below "
+    sentences.append(f"The best of them stands {_points(best_from_scratch, best):.1f} percentage points below "
                      f"{best_from_scratch:.1%}, the best published network trained on FER2013 alone (measured "
                      "under another protocol).")
     return " ".join(sentences)
@@ -538,7 +544,7 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
     if not (len(cnns) and len(transformers)):
         return ""
     cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
-    gap = 100 * (cnn["PrivateTest"] - transformer["PrivateTest"])
+    gap = _points(cnn["PrivateTest"], transformer["PrivateTest"])
     where = f" on {cnn['machine']}" if "machine" in summary else ""
     budget = f" ({cnn['budget minutes']:.0f} minutes of training each{where})" if "budget minutes" in summary else ""
     sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
@@ -576,7 +582,7 @@ def _epochs(rows, name: str) -> str:
 
 def _against_plain(rows, tests: dict, label) -> list[str]:
     plain = rows.loc["vit-fast", "PrivateTest"]
-    return [f"{label(name)} {100 * (rows.loc[name, 'PrivateTest'] - plain):+.1f} points ({_epochs(rows, name)}{_chance(t)})"
+    return [f"{label(name)} {_points(rows.loc[name, 'PrivateTest'], plain):+.1f} points ({_epochs(rows, name)}{_chance(t)})"
             for name, t in tests.items() if name in rows.index]
 
 
@@ -610,7 +616,7 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
     if {"report-vit", "vit-fast"} <= set(rows.index):
         before, after = rows.loc["report-vit", "PrivateTest"], rows.loc["vit-fast", "PrivateTest"]
         verdict.training = (f"Trained with the fast recipe instead of the report's, the same ViT moves by "
-                            f"{100 * (after - before):+.1f} points ({before:.1%} to {after:.1%}")
+                            f"{_points(after, before):+.1f} points ({before:.1%} to {after:.1%}")
         test = getattr(tests, "training", None)
         verdict.training += f"; {_chance(test)})." if test is not None else ")."
         if "epochs" in rows:  # the fast recipe's augmentation makes each epoch dearer
