@@ -349,3 +349,25 @@ def test_accuracies_with_intervals_and_the_reports_marks():
                             and len(c.get_offsets()) == 2])
     assert np.isclose(np.nanmax(marks), 0.6289) and 0.4187 in np.round(marks, 4)
     assert any("interval" in t.get_text() for t in [ax.title])
+
+
+def test_accuracy_against_cost_draws_each_contender_and_the_majority_line_in_every_panel():
+    import pandas as pd
+
+    from ferlib.plots import plot_accuracy_against_cost
+
+    records = pd.DataFrame([
+        {"name": "vit-fast", "family": "transformer", "private_test": 0.25, "params": 24_487,
+         "multiply_adds": 13_602_928, "train_seconds": 700.0},
+        {"name": "fastcnn", "family": "cnn", "private_test": 0.57, "params": 1_176_359,
+         "multiply_adds": 117_450_496, "train_seconds": 790.0},
+        {"name": "fastcnn", "family": "cnn", "private_test": 0.59, "params": 1_176_359,
+         "multiply_adds": 117_450_496, "train_seconds": 800.0}])
+    fig = plot_accuracy_against_cost(records, baseline=("always Happy (majority class)", 0.245))
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert len(dashed) == 1 and dashed[0].get_ydata()[0] == 0.245
+        assert {t.get_text() for t in ax.texts} == {"vit-fast", "fastcnn"}  # one label per contender
+    assert "always Happy (majority class)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert fig.axes[2].get_xlabel() == "training minutes"

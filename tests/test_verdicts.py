@@ -338,8 +338,8 @@ def test_dispute_sentence_follows_fishers_test():
 
 
 def test_a_gap_in_points_is_the_difference_of_the_percentages_the_sentence_shows():
-    from ferlib.recipes.verdicts import phase2_verdict, ranking_verdict
+    from ferlib.recipes.verdicts import _points
 
-    # 63.02% - 38.26% = 24.76 unrounded, but the sentence shows 63.0% and 38.3%
-    assert "by 24.7 points (63.0% against 38.3%)" in ranking_verdict(0.6302, 0.3826)
-    assert "raises test accuracy by 0.8 points (37.5% to 38.3%)" in phase2_verdict("ViT", 0.4, 0.3748, 0.39, 0.3826)
+    # 63.02% - 38.26% = 24.76 unrounded, but a sentence shows 63.0% and 38.3%
+    assert f"{_points(0.6302, 0.3826):.1f}" == "24.7"
+    assert f"{_points(0.3826, 0.6302):+.1f}" == "-24.7" and f"{_points(0.5, 0.5):+.1f}" == "+0.0"

@@ -128,7 +128,7 @@ def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
     assert "would take 83 minutes, longer than the 15-minute budget, so it is measured" in \
         vit_question_verdict(summary, None, "full", over=over.iloc[1:]).text
     assert "measured, not trained" not in vit_question_verdict(summary, None, "full", over=over.iloc[:0]).text
-    assert "moves by +15.0 points (39.0% to 54.0%)" in text
+    assert "the same ViT gains 15.0 points (39.0% to 54.0%)" in text
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     assert "is met" in vit_question_verdict(close, None, "full").text
     far = _summary([("hybrid", "transformer", 0.41, 0.41, False), ("fastcnn", "cnn", 0.56, 0.57, False)])
@@ -319,6 +319,7 @@ def test_paired_tests_are_the_pairs_fixed_before_the_run():
     assert (tests.training.only_first, tests.training.only_second) == (3, 0)  # vit-fast first
     assert set(tests.patches) == {"vit-patch6"} and tests.patches["vit-patch6"].only_first == 4
     assert set(tests.locality) == {"cct"}
+    assert set(tests.locality_against_report) == {"cct"}  # the report's ViT trained too
     # best of each family chosen on PublicTest: patch 6, though cct is not worse on PrivateTest
     assert tests.cnn_against_transformer.only_second == 1
 
@@ -398,3 +399,29 @@ def test_a_contender_over_the_budget_is_measured_and_not_trained(tmp_path):
     over = vq.over_budget(records)
     assert list(over["name"]) == ["vit-patch2"] and over["minutes per epoch"].iloc[0] == pytest.approx(0.1 * 28709 / 60)
     assert over["machine"].iloc[0] == "A (2 cores)" and over["budget minutes"].iloc[0] == 15.0
+
+
+def test_locality_gains_over_a_plain_vit_that_learned_nothing_are_set_against_the_reports_vit_too():
+    """A plain ViT whose interval holds the majority-class accuracy learned nothing in the
+    budget: the verdict says so, and also sets each locality contender against the report's
+    ViT as the report trained it, each with its paired test."""
+    from types import SimpleNamespace
+
+    from ferlib.recipes.verdicts import vit_question_verdict
+
+    summary = _summary([("report-vit", "transformer", 0.36, 0.352, False), ("vit-fast", "transformer", 0.26, 0.249, False),
+                        ("vit-spt", "transformer", 0.33, 0.329, False), ("hybrid", "transformer", 0.42, 0.413, False),
+                        ("fastcnn", "cnn", 0.56, 0.571, False)])
+    summary["interval low"], summary["interval high"] = summary["PrivateTest"] - 0.014, summary["PrivateTest"] + 0.014
+    summary["epochs"] = [5, 3, 4, 3, 3]
+    chance = SimpleNamespace(p_value=0.01)
+    tests = vq.QuestionTests(training=chance, locality={"vit-spt": chance, "hybrid": chance},
+                             locality_against_report={"vit-spt": SimpleNamespace(p_value=0.2), "hybrid": chance})
+    verdict = vit_question_verdict(summary, tests, "full", majority=0.245)
+    assert "no better than always answering the most common emotion (24.5% lies in its interval)" in verdict.locality
+    assert ("Against the report's ViT trained the report's way (35.2%, 5 epochs): vit-spt -2.3 points "
+            "(4 epochs; exact McNemar p = 0.2, within chance); hybrid +6.1 points") in verdict.locality
+    assert "the same ViT loses 10.3 points (35.2% to 24.9%" in verdict.training
+    assert "With the fast recipe it is no better than always answering" in verdict.training
+    learned = vit_question_verdict(summary, tests, "full", majority=0.10)
+    assert "no better than always" not in learned.text

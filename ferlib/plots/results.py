@@ -130,14 +130,16 @@ def plot_with_intervals(ours: pd.DataFrame, report: Mapping[tuple[str, str], flo
 _FAMILY_STYLE = {"cnn": ("#c0392b", "s"), "transformer": ("#2471a3", "o")}
 
 
-def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None) -> Figure:
+def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
+                               baseline: tuple[str, float] | None = None) -> Figure:
     """PrivateTest accuracy of each contender against its weights, its multiply-adds per image
     and its training minutes, one panel each: each seed a small mark, the seeds' mean a large
     one with the contender's name, CNNs and transformers in two colours.
 
     `records`: one row per training, with columns ``name`` (the short name each point is
     labelled with), ``family``, ``private_test``, ``params``, ``multiply_adds`` and
-    ``train_seconds`` (``ferlib.recipes.vit_question``)."""
+    ``train_seconds`` (``ferlib.recipes.vit_question``). `baseline`: a ``(label, accuracy)``
+    drawn across every panel, such as always answering the most common emotion."""
     costs = (("params", "weights", True), ("multiply_adds", "multiply-adds per image", True),
              ("train_seconds", "training minutes", False))
     fig, axes = _subplots(1, 3, figsize=(10, 3.8), layout="constrained", sharey=True)
@@ -163,6 +165,8 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None) 
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
         sns.despine(ax=ax)
+        if baseline is not None:
+            ax.axhline(baseline[1], color="grey", linestyle="--", linewidth=0.9, label=baseline[0])
     axes[0].set_ylabel("PrivateTest accuracy")
     axes[0].yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     axes[0].legend(fontsize=8, frameon=False, loc="lower right")

@@ -44,8 +44,8 @@ def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) 
                 "long enough to fit or to overfit.")
     if gap > OVERFIT_GAP:
         return (f"The {model} fits its training images far better than new ones ({train_acc:.1%} against "
-                f"{test_acc:.1%}): a gap of {_points(train_acc, test_acc):.1f} points, the overfitting that phase 2 sets out to reduce.")
-    return (f"The {model}'s training and test accuracy are {abs(_points(train_acc, test_acc)):.1f} points apart ({train_acc:.1%} and "
+                f"{test_acc:.1%}): a gap of {100 * gap:.1f} points, the overfitting that phase 2 sets out to reduce.")
+    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.1f} points apart ({train_acc:.1%} and "
             f"{test_acc:.1%}): it does not overfit; if anything it has not fitted its training images yet.")
 
 
@@ -60,7 +60,7 @@ def ranking_verdict(cnn_test: float, vit_test: float) -> str:
                 f"report, where the CNN won by {100 * report_gap:.0f} points.")
     leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
     agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
-    return (f"The {leader} beats the {other} on the test images by {abs(_points(cnn_test, vit_test)):.1f} points "
+    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.1f} points "
             f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}), {agreement}.")
 
 
@@ -68,8 +68,8 @@ def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float,
     """What phase 2 did to the model's training and test accuracy (the report: test up ~2
     points, training down)."""
     test_change, train_change = p2_test - p1_test, p2_train - p1_train
-    test_words = (f"raises test accuracy by {_points(p2_test, p1_test):.1f} points" if test_change > 0.005 else
-                  f"lowers test accuracy by {_points(p1_test, p2_test):.1f} points" if test_change < -0.005 else
+    test_words = (f"raises test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
+                  f"lowers test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
                   "leaves test accuracy where it was")
     train_words = ("while training accuracy falls" if train_change < -0.005 else
                    "and training accuracy rises too" if train_change > 0.005 else
@@ -91,9 +91,9 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int) -> 
         step1 += ": it forgets much of what phase 1 taught it"
     step2 = f"; the augmentation round on the whole training set then takes it to {after:.1%}"
     if after > before + 0.005:
-        step2 += f", {_points(after, before):.1f} points above phase 1."
+        step2 += f", {100 * (after - before):.1f} points above phase 1."
     elif after < before - 0.005:
-        step2 += f", {_points(before, after):.1f} points below phase 1."
+        step2 += f", {100 * (before - after):.1f} points below phase 1."
     else:
         step2 += ", where phase 1 ended."
     return step1 + step2
@@ -580,10 +580,40 @@ def _epochs(rows, name: str) -> str:
     return f"{n} epoch{'s' if n != 1 else ''}; "
 
 
-def _against_plain(rows, tests: dict, label) -> list[str]:
-    plain = rows.loc["vit-fast", "PrivateTest"]
+def _against_plain(rows, tests: dict, label, reference: str = "vit-fast") -> list[str]:
+    plain = rows.loc[reference, "PrivateTest"]
     return [f"{label(name)} {_points(rows.loc[name, 'PrivateTest'], plain):+.1f} points ({_epochs(rows, name)}{_chance(t)})"
             for name, t in tests.items() if name in rows.index]
+
+
+def _no_better_than_majority(rows, name: str, majority: float | None) -> bool:
+    """Whether contender `name`'s 95% interval holds the majority-class accuracy."""
+    if majority is None or "interval low" not in rows:
+        return False
+    return bool(rows.loc[name, "interval low"] <= majority <= rows.loc[name, "interval high"])
+
+
+def _locality_sentences(rows, tests, majority: float | None) -> str:
+    """Each locality contender against the plain ViT with the same recipe and, since that one
+    may have learned next to nothing in the budget, against the report's ViT as the report trained it."""
+    label = lambda name: rows.loc[name, "contender"]  # noqa: E731
+    plain = rows.loc["vit-fast", "PrivateTest"]
+    plain_text = f"{plain:.1%}" + (f", {_epochs(rows, 'vit-fast')[:-2]}" if "epochs" in rows else "")
+    parts = _against_plain(rows, getattr(tests, "locality", None) or {}, label)
+    if not parts:
+        return ""
+    text = f"Given locality back, against the plain ViT with the same recipe ({plain_text}): " + "; ".join(parts) + "."
+    if _no_better_than_majority(rows, "vit-fast", majority):
+        text += (f" That plain ViT is no better than always answering the most common emotion ({majority:.1%} "
+                 "lies in its interval): these gains measure what the recipe could not teach it without locality "
+                 "in this budget, not a better transformer than the report's.")
+    against_report = _against_plain(rows, getattr(tests, "locality_against_report", None) or {}, label, "report-vit")
+    if against_report and "report-vit" in rows.index:
+        report = rows.loc["report-vit", "PrivateTest"]
+        epochs = f", {_epochs(rows, 'report-vit')[:-2]}" if "epochs" in rows else ""
+        text += (f" Against the report's ViT trained the report's way ({report:.1%}{epochs}): "
+                 + "; ".join(against_report) + ".")
+    return text
 
 
 def _over_budget_sentence(over) -> str:
@@ -601,13 +631,14 @@ def _over_budget_sentence(over) -> str:
 
 
 def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points: float = 2.0,
-                         over=None) -> QuestionVerdict:
+                         over=None, majority: float | None = None) -> QuestionVerdict:
     """What page 9's contenders say about the report's explanation: whether a transformer comes
     within `goal_points` of the best CNN at the same budget, what the fast recipe's training
     alone changes for the report's ViT, what giving it locality back changes, and what other
     patch sizes change, each difference with its paired test from `tests`
     (``vit_question.paired_tests``; None: no tests). `summary` is ``vit_question.summary_table``'s;
-    `over` is ``vit_question.over_budget``'s (the contenders measured and not trained)."""
+    `over` is ``vit_question.over_budget``'s (the contenders measured and not trained);
+    `majority` the accuracy of always answering the most common training emotion."""
     if summary is None or len(summary) == 0:
         return QuestionVerdict()
     verdict = QuestionVerdict(preface=" ".join(s for s in (too_small(profile), _over_budget_sentence(over)) if s))
@@ -615,20 +646,23 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
     rows = summary.set_index("name")
     if {"report-vit", "vit-fast"} <= set(rows.index):
         before, after = rows.loc["report-vit", "PrivateTest"], rows.loc["vit-fast", "PrivateTest"]
-        verdict.training = (f"Trained with the fast recipe instead of the report's, the same ViT moves by "
-                            f"{_points(after, before):+.1f} points ({before:.1%} to {after:.1%}")
+        change = _points(after, before)
+        moves = f"gains {change:.1f} points" if change > 0 else f"loses {-change:.1f} points" if change < 0 else \
+            "keeps its accuracy"
+        verdict.training = (f"Trained with the fast recipe instead of the report's, the same ViT {moves} "
+                            f"({before:.1%} to {after:.1%}")
         test = getattr(tests, "training", None)
         verdict.training += f"; {_chance(test)})." if test is not None else ")."
         if "epochs" in rows:  # the fast recipe's augmentation makes each epoch dearer
             verdict.training += (f" The budget bought the report's training {int(rows.loc['report-vit', 'epochs'])} "
                                  f"epochs and the fast recipe's {int(rows.loc['vit-fast', 'epochs'])}.")
+        if _no_better_than_majority(rows, "vit-fast", majority):
+            verdict.training += (f" With the fast recipe it is no better than always answering the most common "
+                                 f"emotion ({majority:.1%} lies in its interval).")
     if "vit-fast" in rows.index:
         plain = rows.loc["vit-fast", "PrivateTest"]
         plain_text = f"{plain:.1%}" + (f", {_epochs(rows, 'vit-fast')[:-2]}" if "epochs" in rows else "")
-        parts = _against_plain(rows, getattr(tests, "locality", None) or {}, lambda name: rows.loc[name, "contender"])
-        if parts:
-            verdict.locality = (f"Given locality back, against the plain ViT with the same recipe ({plain_text}): "
-                                + "; ".join(parts) + ".")
+        verdict.locality = _locality_sentences(rows, tests, majority)
         size = {name: name.removeprefix("vit-patch") for name in rows.index if name.startswith("vit-patch")}
         parts = _against_plain(rows, getattr(tests, "patches", None) or {}, lambda name: f"{size[name]} x {size[name]}")
         if parts:

@@ -346,13 +346,17 @@ class QuestionTests:
     training: object = None  # the report's ViT: the fast recipe first, the report's training second
     locality: dict = field(default_factory=dict)  # contender -> its test against "vit-fast"
     patches: dict = field(default_factory=dict)  # other patch size -> its test against "vit-fast" (4 x 4)
+    # contender -> its test against "report-vit": the report's ViT as the report trained it
+    locality_against_report: dict = field(default_factory=dict)
 
 
 def paired_tests(records: list[dict], y_test: np.ndarray) -> QuestionTests:
     """Every paired test the page's verdict quotes (those whose contenders have finished)."""
+    against_report = {name: first_seed_test(records, name, "report-vit", y_test) for name in LOCALITY}
     return QuestionTests(cnn_against_transformer(records, y_test),
                          first_seed_test(records, "vit-fast", "report-vit", y_test),
-                         locality_tests(records, y_test), _against_plain_vit(records, PATCHES, y_test))
+                         locality_tests(records, y_test), _against_plain_vit(records, PATCHES, y_test),
+                         {name: test for name, test in against_report.items() if test is not None})
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
