@@ -74,10 +74,14 @@ def plot_transformer_block(projection_dim: int = 16, num_heads: int = 4, mlp_rat
         if y_next is not None:
             _arrow(ax, (x, y - 0.42), (x, y_next + 0.42))
     right, lane = x + 1.45, x + 1.95
-    for top, bottom in ((9.6, 5.7), (5.7, 1.8)):  # each half's skip path: out, down, back into the sum
-        ax.plot([right, lane, lane], [top, top, bottom], color="#2ca02c", linewidth=1.1)
-        _arrow(ax, (lane, bottom), (right, bottom), color="#2ca02c")
-        ax.text(lane + 0.08, (top + bottom) / 2, "skip", color="#2ca02c", fontsize=8, rotation=90, va="center")
+    # Each half's skip path leaves the main line just before its layer norm (the block's input,
+    # then the first sum's output) and re-enters at its sum; the two never touch, so the second
+    # cannot be read as starting from the block's input.
+    for branch, into in ((8.95, 5.7), (5.05, 1.8)):
+        ax.plot([x, lane, lane], [branch, branch, into], color="#2ca02c", linewidth=1.1)
+        ax.plot([x], [branch], marker="o", markersize=4, color="#2ca02c")
+        _arrow(ax, (lane, into), (right, into), color="#2ca02c")
+        ax.text(lane + 0.08, (branch + into) / 2, "skip", color="#2ca02c", fontsize=8, rotation=90, va="center")
     ax.set_title("One transformer block (pre-norm, dropout omitted)", fontsize=10)
     return fig
 
