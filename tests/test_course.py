@@ -39,7 +39,7 @@ def test_every_page_opens_with_its_times_and_closes_with_a_summary_and_exercises
         nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
         sources = [c.source for c in nb.cells]
         assert "**What you will learn:**" in sources[1] and "**Before you start:**" in sources[1], name
-        assert any(f'fl.course.times_markdown("{name}")' in s for s in sources), name
+        assert any(f'fl.course.times_markdown("{name}"' in s for s in sources), name
         assert any(s.startswith("## Summary") for s in sources), name
         assert any(s.startswith("## Exercises") for s in sources), name
         if name in EXERCISES:
@@ -73,6 +73,12 @@ def test_a_page_executed_after_its_long_run_shows_both_times():
     table = times_markdown("08_closing_the_gap", {"08_closing_the_gap": {"full": {"2-core CPU": entry}}})
     assert "| full | 7 h 30 min of long run + 1 min | not measured yet |" in table
     assert "which had trained 10 networks for 7 h 30 min when the page was executed" in table
+    assert "earlier pages' trainings" in table and "A page opened alone" in table
+    # a page that shares nothing with the others does not speak of earlier pages
+    alone = times_markdown("08_closing_the_gap", {"08_closing_the_gap": {"full": {"2-core CPU": entry}}},
+                           standalone=True)
+    assert "earlier pages" not in alone and "A page opened alone" not in alone
+    assert "Measured on cpu: test (2 cores) (2026-12-05). At the full profile" in alone
 
 
 def test_the_shipped_times_agree_with_the_published_run():

@@ -149,8 +149,9 @@ def page_times(page: str, times: dict | None = None) -> dict[tuple[str, str], di
     return found
 
 
-def times_markdown(page: str, times: dict | None = None) -> str:
-    """A table of how long `page` takes at each profile, with what measured each time."""
+def times_markdown(page: str, times: dict | None = None, *, standalone: bool = False) -> str:
+    """A table of how long `page` takes at each profile, with what measured each time.
+    `standalone`: the page trains and reads nothing of the other pages (pages 8 and 9)."""
     from ..display import duration  # here: the command line imports this module without Keras
 
     found = page_times(page, times)
@@ -167,14 +168,16 @@ def times_markdown(page: str, times: dict | None = None) -> str:
                 cells.append(duration(entry["seconds"]))
         lines.append(f"| {profile} | " + " | ".join(cells) + " |")
     measured = sorted({(e["machine"], e["measured"]) for e in found.values() if e})
-    note = ("Measured on " + "; ".join(f"{m} ({d})" for m, d in measured) + ", as one notebook of a whole run "
-            "(earlier pages' trainings done before)." if measured else "No time measured yet.")
+    where = "" if standalone else ", as one notebook of a whole run (earlier pages' trainings done before)"
+    note = ("Measured on " + "; ".join(f"{m} ({d})" for m, d in measured) + where + "." if measured
+            else "No time measured yet.")
     long_runs = [(profile, e["long_run"]) for (profile, _), e in found.items() if e and e.get("long_run")]
     for profile, run in long_runs:
         note += (f" At the {profile} profile the page reads the trainings of its long run, which had trained "
                  f"{run['trainings']} networks for {duration(run['seconds'])} when the page was executed; the "
                  "second time is the page's own.")
-    return "\n".join(lines) + "\n\n" + note + " A page opened alone trains what earlier pages would have made."
+    alone = "" if standalone else " A page opened alone trains what earlier pages would have made."
+    return "\n".join(lines) + "\n\n" + note + alone
 
 
 def exercises_markdown(page: str, times: dict | None = None) -> str:
