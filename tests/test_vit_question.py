@@ -124,8 +124,8 @@ def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
     assert "best transformer on PublicTest, vit-fast, scores 54.0%" in text
     assert "13.0 points below the CNN" in text and "is not met" in text
     assert ("On AMD EPYC, one epoch of vit-patch3 would take 17 minutes and one of vit-patch2 83, longer than the "
-            "15-minute budget, so they are measured, not trained, and stay out of this comparison.") in text
-    assert "would take 83 minutes, longer than the 15-minute budget, so it is measured" in \
+            "budget of 15 min, so they are measured, not trained, and stay out of this comparison.") in text
+    assert "would take 83 minutes, longer than the budget of 15 min, so it is measured" in \
         vit_question_verdict(summary, None, "full", over=over.iloc[1:]).text
     assert "measured, not trained" not in vit_question_verdict(summary, None, "full", over=over.iloc[:0]).text
     assert "the same ViT gains 15.0 points (39.0% to 54.0%)" in text
@@ -141,7 +141,7 @@ def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
     close["epochs"] = [3, 3]
     assert "epochs" not in vit_question_verdict(close, None, "full").text  # met: nothing to explain
     close["budget minutes"], close["machine"] = 15.0, "AMD EPYC (2 cores)"
-    assert "At the same training budget (15 minutes of training each on AMD EPYC (2 cores)) the best" in \
+    assert "At the same training budget (15 min of training each on AMD EPYC (2 cores)) the best" in \
         vit_question_verdict(close, None, "full").text
     assert vit_question_verdict(close.iloc[:0], None, "full").text.startswith("No contender has finished")
 
@@ -425,3 +425,11 @@ def test_locality_gains_over_a_plain_vit_that_learned_nothing_are_set_against_th
     assert "With the fast recipe it is no better than always answering" in verdict.training
     learned = vit_question_verdict(summary, tests, "full", majority=0.10)
     assert "no better than always" not in learned.text
+
+
+def test_a_smoke_budget_reads_in_seconds():
+    from ferlib.recipes.verdicts import vit_question_verdict
+
+    close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
+    close["budget minutes"], close["machine"] = 0.5, "AMD EPYC (2 cores)"
+    assert "(30 s of training each on AMD EPYC (2 cores))" in vit_question_verdict(close, None, "smoke").text

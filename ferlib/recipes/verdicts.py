@@ -546,7 +546,7 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
     cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
     gap = _points(cnn["PrivateTest"], transformer["PrivateTest"])
     where = f" on {cnn['machine']}" if "machine" in summary else ""
-    budget = f" ({cnn['budget minutes']:.0f} minutes of training each{where})" if "budget minutes" in summary else ""
+    budget = f" ({_budget(cnn['budget minutes'])} of training each{where})" if "budget minutes" in summary else ""
     sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
                  f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
                  f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "
@@ -616,6 +616,13 @@ def _locality_sentences(rows, tests, majority: float | None) -> str:
     return text
 
 
+def _budget(minutes: float) -> str:
+    """A budget as the book writes a time: "15 min", or "30 s" for a smoke run's."""
+    from ..display import duration
+
+    return duration(60 * float(minutes))
+
+
 def _over_budget_sentence(over) -> str:
     """Which contenders were measured and not trained, with the minutes one epoch would take."""
     if over is None or len(over) == 0:
@@ -625,8 +632,8 @@ def _over_budget_sentence(over) -> str:
              for i, (name, minutes) in enumerate(zip(over["name"], over["minutes per epoch"]))]
     listed = costs[0] if len(costs) == 1 else ", ".join(costs[:-1]) + " and " + costs[-1]
     one = len(over) == 1
-    return (f"On {first['machine']}, one epoch of {listed}, longer than the {first['budget minutes']:.0f}-minute "
-            f"budget, so {'it is' if one else 'they are'} measured, not trained, and "
+    return (f"On {first['machine']}, one epoch of {listed}, longer than the budget of "
+            f"{_budget(first['budget minutes'])}, so {'it is' if one else 'they are'} measured, not trained, and "
             f"{'stays' if one else 'stay'} out of this comparison.")
 
 
