@@ -165,7 +165,8 @@ def search_note(trials: pd.DataFrame) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
 
     best = trials.iloc[0]
-    note = (f"Of the search over the ViT's sizes, {count(len(trials), 'trial')} finished. The best reaches {best['public_test']:.1%} on PublicTest with "
+    note = (f"Of the search over the ViT's sizes, {count(len(trials), 'trial')} finished. "
+            f"The best reaches {best['public_test']:.1%} on PublicTest with "
             f"{count(int(best['transformer_layers']), 'layer')}, {count(int(best['num_heads']), 'head')}, width "
             f"{int(best['projection_dim'])} and {int(best['patch_size'])} x {int(best['patch_size'])} patches.")
     small = trials[trials["projection_dim"] <= 32]["public_test"]

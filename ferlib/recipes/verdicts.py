@@ -580,6 +580,11 @@ def _epochs(rows, name: str) -> str:
     return f"{n} epoch{'s' if n != 1 else ''}; "
 
 
+def _score_and_epochs(rows, name: str) -> str:
+    """"24.9%, 3 epochs" (the epochs where the summary counts them): a reference's figures."""
+    return f"{rows.loc[name, 'PrivateTest']:.1%}" + (f", {_epochs(rows, name)[:-2]}" if "epochs" in rows else "")
+
+
 def _against_plain(rows, tests: dict, label, reference: str = "vit-fast") -> list[str]:
     plain = rows.loc[reference, "PrivateTest"]
     return [f"{label(name)} {_points(rows.loc[name, 'PrivateTest'], plain):+.1f} points ({_epochs(rows, name)}{_chance(t)})"
@@ -597,21 +602,18 @@ def _locality_sentences(rows, tests, majority: float | None) -> str:
     """Each locality contender against the plain ViT with the same recipe and, since that one
     may have learned next to nothing in the budget, against the report's ViT as the report trained it."""
     label = lambda name: rows.loc[name, "contender"]  # noqa: E731
-    plain = rows.loc["vit-fast", "PrivateTest"]
-    plain_text = f"{plain:.1%}" + (f", {_epochs(rows, 'vit-fast')[:-2]}" if "epochs" in rows else "")
     parts = _against_plain(rows, getattr(tests, "locality", None) or {}, label)
     if not parts:
         return ""
-    text = f"Given locality back, against the plain ViT with the same recipe ({plain_text}): " + "; ".join(parts) + "."
+    text = (f"Given locality back, against the plain ViT with the same recipe ({_score_and_epochs(rows, 'vit-fast')}): "
+            + "; ".join(parts) + ".")
     if _no_better_than_majority(rows, "vit-fast", majority):
         text += (f" That plain ViT is no better than always answering the most common emotion ({majority:.1%} "
                  "lies in its interval): these gains measure what the recipe could not teach it without locality "
                  "in this budget, not a better transformer than the report's.")
     against_report = _against_plain(rows, getattr(tests, "locality_against_report", None) or {}, label, "report-vit")
     if against_report and "report-vit" in rows.index:
-        report = rows.loc["report-vit", "PrivateTest"]
-        epochs = f", {_epochs(rows, 'report-vit')[:-2]}" if "epochs" in rows else ""
-        text += (f" Against the report's ViT trained the report's way ({report:.1%}{epochs}): "
+        text += (f" Against the report's ViT trained the report's way ({_score_and_epochs(rows, 'report-vit')}): "
                  + "; ".join(against_report) + ".")
     return text
 
@@ -667,12 +669,10 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
             verdict.training += (f" With the fast recipe it is no better than always answering the most common "
                                  f"emotion ({majority:.1%} lies in its interval).")
     if "vit-fast" in rows.index:
-        plain = rows.loc["vit-fast", "PrivateTest"]
-        plain_text = f"{plain:.1%}" + (f", {_epochs(rows, 'vit-fast')[:-2]}" if "epochs" in rows else "")
         verdict.locality = _locality_sentences(rows, tests, majority)
         size = {name: name.removeprefix("vit-patch") for name in rows.index if name.startswith("vit-patch")}
         parts = _against_plain(rows, getattr(tests, "patches", None) or {}, lambda name: f"{size[name]} x {size[name]}")
         if parts:
-            verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({plain_text}): "
+            verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({_score_and_epochs(rows, 'vit-fast')}): "
                                + "; ".join(parts) + ".")
     return verdict

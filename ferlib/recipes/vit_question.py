@@ -327,8 +327,8 @@ LOCALITY = ("vit-spt", "cct", "hybrid")
 PATCHES = ("vit-patch2", "vit-patch3", "vit-patch6")
 
 
-def _against_plain_vit(records: list[dict], names, y_test: np.ndarray) -> dict:
-    tests = {name: first_seed_test(records, name, "vit-fast", y_test) for name in names}
+def _against_plain_vit(records: list[dict], names, y_test: np.ndarray, reference: str = "vit-fast") -> dict:
+    tests = {name: first_seed_test(records, name, reference, y_test) for name in names}
     return {name: test for name, test in tests.items() if test is not None}
 
 
@@ -352,11 +352,10 @@ class QuestionTests:
 
 def paired_tests(records: list[dict], y_test: np.ndarray) -> QuestionTests:
     """Every paired test the page's verdict quotes (those whose contenders have finished)."""
-    against_report = {name: first_seed_test(records, name, "report-vit", y_test) for name in LOCALITY}
     return QuestionTests(cnn_against_transformer(records, y_test),
                          first_seed_test(records, "vit-fast", "report-vit", y_test),
                          locality_tests(records, y_test), _against_plain_vit(records, PATCHES, y_test),
-                         {name: test for name, test in against_report.items() if test is not None})
+                         _against_plain_vit(records, LOCALITY, y_test, reference="report-vit"))
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
