@@ -17,10 +17,10 @@ def trainings(folder: RunFolder) -> list[dict]:
     """Every training folder of the run with its state: finished, in progress or started."""
     rows = []
     for history in sorted(folder.root.glob("**/history.csv")):
-        folder = history.parent
-        info = read_json(folder / "train.json", {})
-        state = "finished" if (folder / "model.keras").exists() and info else "in progress"
-        rows.append({"training": folder.relative_to(folder.root).as_posix(), "state": state,
+        training = history.parent
+        info = read_json(training / "train.json", {})
+        state = "finished" if (training / "model.keras").exists() and info else "in progress"
+        rows.append({"training": training.relative_to(folder.root).as_posix(), "state": state,
                      "epochs": info.get("epochs"), "seconds": info.get("seconds")})
     return rows
 

@@ -98,6 +98,9 @@ def test_status_says_where_the_run_stands(tmp_path):
     assert status["current"]["stale"] is True  # no process is running it
     assert status["training_seconds"] == pytest.approx(2500.0)
     assert [t["state"] for t in status["trainings"]] == ["finished", "in progress"]
+    # named from the run folder, not from the file system's root
+    assert [t["training"] for t in status["trainings"]] == [
+        folder.phase1("cnn").relative_to(folder.root).as_posix(), "vit_tuning/L6-H6-D128"]
     text = format_status(status)
     assert "not running" in text
     assert "interrupted in: 03_vit_tuning, training vit_tuning/L6-H6-D128, 2 of at most 4 epochs done" in text
