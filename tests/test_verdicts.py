@@ -338,8 +338,8 @@ def test_dispute_sentence_follows_fishers_test():
 
 
 def test_a_gap_in_points_is_the_difference_of_the_percentages_the_sentence_shows():
-    from ferlib.recipes.verdicts import _points
+    from ferlib.recipes.verdicts import points
 
     # 63.02% - 38.26% = 24.76 unrounded, but a sentence shows 63.0% and 38.3%
-    assert f"{_points(0.6302, 0.3826):.1f}" == "24.7"
-    assert f"{_points(0.3826, 0.6302):+.1f}" == "-24.7" and f"{_points(0.5, 0.5):+.1f}" == "+0.0"
+    assert f"{points(0.6302, 0.3826):.1f}" == "24.7"
+    assert f"{points(0.3826, 0.6302):+.1f}" == "-24.7" and f"{points(0.5, 0.5):+.1f}" == "+0.0"

@@ -1,0 +1,72 @@
+"""The verdicts of page 8, "Closing the gap": the fast recipe against its goal and the
+literature, and the best model's emotions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...display import duration
+from ._shared import points, too_small
+
+
+def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, profile: str) -> str:
+    """What page 8's seeds table says about the chapter's goal (`goal`: minutes, accuracy)
+    and about the best network trained from scratch (`best_from_scratch`)."""
+    if seeds is None or len(seeds) == 0:
+        return "No fast-recipe training has finished yet; the long run (`benchmarks/fast_recipe.py`) trains them."
+    sentences = [too_small(profile)] if profile != "full" else []
+    minutes, target = goal
+    for _, row in seeds.iterrows():
+        spread = "" if row["private_test_sd"] != row["private_test_sd"] else f" ± {row['private_test_sd']:.1%}"
+        n = len(row["seeds"])
+        sentences.append(
+            f"The recipe \"{row['recipe']}\" scores {row['private_test']:.1%}{spread} on PrivateTest "
+            f"({'mean over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; 95% interval {row['private_test_low']:.1%} "
+            f"to {row['private_test_high']:.1%}), {row['private_test_tta']:.1%} with flip averaging, after "
+            f"{duration(row['train_seconds'])} of training.")
+    recipe = seeds.iloc[0]  # the final recipe: the table's first row
+    within = recipe["train_seconds"] <= minutes * 60
+    low, high = recipe["private_test_low"], recipe["private_test_high"]
+    sentences.append(f"The goal has two parts, {target:.0%} on PrivateTest and at most {minutes:.0f} minutes of "
+                     f"training. \"{recipe['recipe']}\" trains in {duration(recipe['train_seconds'])}, "
+                     + ("within the time." if within else f"{duration(recipe['train_seconds'] - minutes * 60)} "
+                        "over it."))
+    median = recipe.get("median_epoch_seconds", float("nan"))
+    if median == median and recipe["train_seconds"] > 1.05 * median * recipe["epochs"]:
+        sentences.append(f"That wall clock counts epochs that shared the CPU with other work; at its median epoch, "
+                         f"{median:.1f} s, the {recipe['epochs']} epochs take {duration(median * recipe['epochs'])}.")
+    if high < target:
+        sentences.append(f"Its accuracy is short of the {target:.0%} goal: even the interval's upper end, "
+                         f"{high:.1%}, falls below it.")
+    elif low >= target:
+        sentences.append(f"Its accuracy reaches {target:.0%}: the interval's lower end is {low:.1%}."
+                         + (f" So it reaches the {target:.0%} goal within {minutes:.0f} minutes." if within else ""))
+    elif recipe["private_test"] < target:
+        sentences.append(f"Its mean, {recipe['private_test']:.1%}, is below {target:.0%}, though the interval "
+                         f"({low:.1%} to {high:.1%}) does not rule {target:.0%} out.")
+    else:
+        sentences.append(f"Its mean, {recipe['private_test']:.1%}, reaches {target:.0%}, though the interval "
+                         f"({low:.1%} to {high:.1%}) does not rule out less.")
+    best = seeds["private_test"].max()
+    sentences.append(f"The best of them stands {points(best_from_scratch, best):.1f} percentage points below "
+                     f"{best_from_scratch:.1%}, the best published network trained on FER2013 alone (measured "
+                     "under another protocol).")
+    return " ".join(sentences)
+
+
+def per_class_verdict(model: str, per_class, confusion) -> str:
+    """Which emotions `model` recognises best and worst (recall, on emotions with test faces),
+    and the confusion it makes most often (`confusion`: counts, rows true, columns predicted)."""
+    present = per_class[per_class["support"] > 0]
+    if present.empty:
+        return f"{model} has no test faces to be judged on."
+    best, worst = present["recall"].idxmax(), present["recall"].idxmin()
+    counts = confusion.to_numpy().astype(float).copy()
+    np.fill_diagonal(counts, 0)
+    true, predicted = np.unravel_index(int(counts.argmax()), counts.shape)
+    sentence = (f"{model} recognises {best} best (recall {present.loc[best, 'recall']:.0%}) and {worst} worst "
+                f"({present.loc[worst, 'recall']:.0%}).")
+    if counts.max() > 0:
+        sentence += (f" Its most frequent mistake is to call a {confusion.index[true]} face "
+                     f"{confusion.columns[predicted]} ({int(counts.max())} faces).")
+    return sentence

@@ -1,0 +1,263 @@
+"""The verdicts of the reproduction's pages (1 to 5): the data's release, how each model
+fits, the readings and the precision, the tuning, phase 2, and the comparison with the
+report's Table 1."""
+
+from __future__ import annotations
+
+from ._shared import LEARNED_MARGIN, OVERFIT_GAP, TUNING_MARGIN, listed, too_small
+
+
+def release_of(dataset) -> str:
+    """Which kind of pixels a loaded data set holds: the challenge CSV's own, the
+    image-folder release's equalized ones, or synthetic faces (from its pixel statistics)."""
+    if dataset.is_synthetic:
+        return "synthetic faces"
+    if dataset.pixel_summary()["looks_equalized"]:
+        return "the image-folder release (histogram-equalized)"
+    return "the challenge CSV's own pixels"
+
+
+def release_sentence(dataset) -> str:
+    """What the run read, and what its grey levels say about which release it is."""
+    pixels = dataset.pixel_summary()
+    return (f"This run read **{dataset.source.split('/')[-1]}** ({dataset.format}, fingerprint "
+            f"`{dataset.fingerprint[:23]}…`). Mean grey level {pixels['mean']:.1f}, standard deviation "
+            f"{pixels['std']:.1f}; the average image has a spread of {pixels['per_image_std']:.1f} grey levels, "
+            f"and {pixels['full_range_share']:.0%} of the images span the full 0..255 range. That is "
+            f"**{release_of(dataset)}**: an equalized copy has nearly every image spanning the full range.")
+
+
+def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) -> str:
+    """Does the model overfit, fit, or barely learn? From its train and test accuracy."""
+    gap = train_acc - test_acc
+    if test_acc < baseline + LEARNED_MARGIN and train_acc < baseline + LEARNED_MARGIN:
+        return (f"The {model} is still close to always answering the most common emotion ({baseline:.1%}): "
+                f"{train_acc:.1%} on its training images and {test_acc:.1%} on the test images. It has not trained "
+                "long enough to fit or to overfit.")
+    if gap > OVERFIT_GAP:
+        return (f"The {model} fits its training images far better than new ones ({train_acc:.1%} against "
+                f"{test_acc:.1%}): a gap of {100 * gap:.1f} points, the overfitting that phase 2 sets out to reduce.")
+    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.1f} points apart ({train_acc:.1%} and "
+            f"{test_acc:.1%}): it does not overfit; if anything it has not fitted its training images yet.")
+
+
+def ranking_verdict(cnn_test: float, vit_test: float) -> str:
+    """Which model wins on the test images, and by how much."""
+    from ..report import REPORT_TABLE1
+
+    gap = cnn_test - vit_test
+    if abs(gap) < 0.01:
+        report_gap = REPORT_TABLE1["cnn"]["phase2 test accuracy"] - REPORT_TABLE1["vit"]["phase2 test accuracy"]
+        return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}), unlike in the "
+                f"report, where the CNN won by {100 * report_gap:.0f} points.")
+    leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
+    agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
+    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.1f} points "
+            f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}), {agreement}.")
+
+
+def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float, p2_test: float) -> str:
+    """What phase 2 did to the model's training and test accuracy (the report: test up ~2
+    points, training down)."""
+    test_change, train_change = p2_test - p1_test, p2_train - p1_train
+    test_words = (f"raises test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
+                  f"lowers test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
+                  "leaves test accuracy where it was")
+    train_words = ("while training accuracy falls" if train_change < -0.005 else
+                   "and training accuracy rises too" if train_change > 0.005 else
+                   "with training accuracy unchanged")
+    as_report = test_change > 0.005 and train_change < -0.005
+    return (f"For the {model}, phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}), {train_words} "
+            f"({p1_train:.1%} to {p2_train:.1%}): " + ("the pattern the report saw." if as_report else
+                                                      "not the pattern the report saw (test up, training down)."))
+
+
+def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int) -> str:
+    """What each phase-2 step did to the model's test accuracy; `scores` is
+    :attr:`~ferlib.recipes.phase2.Phase2Result.scores` (step -> part -> accuracy/loss)."""
+    before, hard, after = (scores[step]["test"]["accuracy"] for step in
+                           ("phase 1", "after hard samples", "after augmentation"))
+    step1 = (f"Trained on its {n_hard:,} hard samples alone ({n_hard / n_train:.0%} of its training images), the "
+             f"{model} goes from {before:.1%} to {hard:.1%} on the test images")
+    if hard < before - 0.05:
+        step1 += ": it forgets much of what phase 1 taught it"
+    step2 = f"; the augmentation round on the whole training set then takes it to {after:.1%}"
+    if after > before + 0.005:
+        step2 += f", {100 * (after - before):.1f} points above phase 1."
+    elif after < before - 0.005:
+        step2 += f", {100 * (before - after):.1f} points below phase 1."
+    else:
+        step2 += ", where phase 1 ended."
+    return step1 + step2
+
+
+def schedule_verdict(model: str, history) -> str:
+    """When the learning rate fell in a phase-1 training (its history), beside the report's."""
+    from ...train import learning_rate_drops
+    from ..report import REPORT_SCHEDULES
+
+    drops = learning_rate_drops(history)
+    times = {1: "once", 2: "twice"}.get(len(drops), f"{len(drops)} times")
+    ours = ("never lowered" if not drops else
+            f"lowered {times}, at the start of epoch{'s' if len(drops) > 1 else ''} {listed(drops)} (the training "
+            f"ran {len(history)} epochs), to {history['learning_rate'].iloc[-1]:.6f} in the end")
+    return (f"On plateaus of the validation loss the {model}'s learning rate was {ours}; in the report it "
+            f"was lowered {REPORT_SCHEDULES[model.lower()]}.")
+
+
+def tuning_learned(val_accuracies: dict[str, float], majority: float) -> dict[str, bool]:
+    """Which tuning configurations learned: validation accuracy above the majority class by
+    :data:`TUNING_MARGIN`."""
+    return {name: accuracy > majority + TUNING_MARGIN for name, accuracy in val_accuracies.items()}
+
+
+def tuning_verdict(val_accuracies: dict[str, float], epochs: int, majority: float) -> str:
+    """Which ViT configurations learned (:func:`tuning_learned`; `val_accuracies` by
+    ``ViTConfig.label``), against the report's story (:data:`~ferlib.recipes.report.REPORT_TUNING_LEARNED`)."""
+    from ..report import REPORT_TUNING_LEARNED
+
+    learned = tuning_learned(val_accuracies, majority)
+    which = "; ".join(n for n, ok in learned.items() if ok)
+    same = all(learned.get(name) == ok for name, ok in REPORT_TUNING_LEARNED.items())
+    count = sum(learned.values())
+    return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, {count} of the {len(learned)} configurations beat always "
+            f"answering the most common emotion ({majority:.1%}) on the validation images by {100 * TUNING_MARGIN:.0f} "
+            f"points or more ({which if count else 'none did'}). The report saw the 128- and 64-dimensional "
+            "configurations stagnate and the 32- and 16-dimensional ones learn. "
+            + ("This run shows the same split." if same else
+               "This run does not show that split at this budget; read the table as what a few epochs show, "
+               "not as the report's finding."))
+
+
+def reading_verdict(readings, baseline: float | None = None) -> str:
+    """Which reading phase 1 trains and why (a ``Readings``): the leader from the run's seed,
+    and, where it is not the as-built network, whether its lead survives the other seeds.
+    With the majority-class accuracy `baseline`, whether any reading has learned at all."""
+    table = readings.table.set_index("reading")
+    as_built = table.index[0]
+    leader, first = table.loc[readings.leader], table.iloc[0]
+    epochs = int(leader["epochs"])
+    after = f"After {epochs} epoch{'s' if epochs > 1 else ''}"
+    if baseline is not None and table["train_accuracy"].max() < baseline + LEARNED_MARGIN:
+        return (f"{after} no reading fits its training images much better than always answering the most common "
+                f"emotion ({baseline:.1%}; the best, **{readings.leader}**, {leader['train_accuracy']:.1%}): at this "
+                f"budget the readings cannot be told apart, so phase 1 trains the as-built network, **{as_built}**.")
+    if readings.leader == as_built:
+        return (f"{after} the as-built network, **{as_built}**, fits its training images best "
+                f"({leader['train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
+    lead = (f"{after} the **{readings.leader}** reading fits its training images best ({leader['train_accuracy']:.1%} "
+            f"training accuracy, against {first['train_accuracy']:.1%} for the as-built network, *{as_built}*)")
+    if readings.p_value is None:
+        return (lead + ". One seed cannot tell a lead of this size from the noise between seeds, so phase 1 trains "
+                "the as-built network; the `cpu` and `full` profiles train both from more seeds to decide.")
+    spread = readings.seeds.groupby("reading")["train_accuracy"].agg(["mean", "std", "count"])
+    n = int(spread["count"].min())
+    means = (f"over {n} seeds it averages {spread.loc[readings.leader, 'mean']:.1%} "
+             f"(± {spread.loc[readings.leader, 'std']:.1%}) against {spread.loc[as_built, 'mean']:.1%} "
+             f"(± {spread.loc[as_built, 'std']:.1%}), one-sided Welch test p = {readings.p_value:.2f}")
+    if readings.chosen == as_built:
+        return (lead + f"; {means}. That is within the noise between seeds, so phase 1 trains the as-built "
+                "network.")
+    return lead + f"; {means}. The lead is larger than the noise between seeds, so phase 1 trains it."
+
+
+def precision_verdict(check, baseline: float | None = None) -> str:
+    """Whether training in the chosen precision learns what float32 learns (a
+    ``PrecisionCheck``: both histories and the gaps between them, in points); with the
+    majority-class accuracy `baseline`, whether either has learned enough to tell."""
+    float32, other = check.histories["float32"], check.histories[check.precision]
+    n = len(float32)
+    sentence = (
+        f"After {n} epoch{'s' if n > 1 else ''}, training accuracy is {float32['accuracy'].iloc[-1]:.1%} in "
+        f"float32 and {other['accuracy'].iloc[-1]:.1%} in {check.precision} ({check.train_accuracy_gap:.1f} "
+        f"points apart); the best validation accuracy is {float32['val_accuracy'].max():.1%} and "
+        f"{other['val_accuracy'].max():.1%} ({check.best_val_accuracy_gap:.1f} points). The last epoch's "
+        f"validation accuracy is {float32['val_accuracy'].iloc[-1]:.1%} and {other['val_accuracy'].iloc[-1]:.1%}")
+    if n > 1:
+        sentence += (f", a noisy measure here: in float32 alone it moves by up to {check.val_accuracy_swing:.0f} "
+                     "points from one epoch to the next. ")
+    else:
+        sentence += ". "
+    best = max(h["val_accuracy"].max() for h in check.histories.values())
+    if baseline is not None and best < baseline + LEARNED_MARGIN:
+        return sentence + ("Neither has learned much beyond always answering the most common emotion "
+                           f"({baseline:.1%}) yet, so this budget cannot tell whether {check.precision} changes "
+                           "what the model learns; the full profile's five epochs can.")
+    if check.best_val_accuracy_gap <= 1.5 and check.train_accuracy_gap <= 1.5:
+        return sentence + (f"Within 1.5 points on the steady measures: {check.precision} does not change what "
+                           "this model learns, so the run uses it.")
+    return sentence + (f"More than 1.5 points apart on the steady measures: treat the {check.precision} "
+                       "numbers with care.")
+
+
+def comparison_verdicts(results: dict, baseline: float, profile: str) -> dict[str, str]:
+    """The comparison's interpreting sentences, by the names the conclusion glues.
+
+    `results` is ``Comparison.results`` (model -> phase -> part -> accuracy/loss), `baseline`
+    the majority-class accuracy on the test images, `profile` the run's profile.
+    """
+    acc = {(m, p, part): results[m][p][part]["accuracy"] for m in results for p in results[m] for part in results[m][p]}
+    from ...models import display_name
+
+    verdicts = {"verdict_caveat": too_small(profile) or "This is a full run, at the report's scale.",
+                "verdict_ranking": ranking_verdict(acc["cnn", "phase2", "test"], acc["vit", "phase2", "test"])}
+    for model in results:
+        name = display_name(model)
+        verdicts[f"verdict_{model}_fit"] = fit_verdict(name, acc[model, "phase1", "train"], acc[model, "phase1", "test"],
+                                                       baseline)
+        verdicts[f"verdict_{model}_phase2"] = phase2_verdict(
+            name, acc[model, "phase1", "train"], acc[model, "phase1", "test"],
+            acc[model, "phase2", "train"], acc[model, "phase2", "test"])
+    return verdicts
+
+
+#: A difference from the report's number larger than this (3 points) asks for a reason.
+FLAG = 0.03
+
+
+def difference_verdict(model: str, phase: str, ours: dict, report: dict, log: dict | None,
+                       report_log: dict) -> str:
+    """Where one model's phase differs from the report by more than :data:`FLAG`, and what the
+    training logs say about it. `ours` and `report` map ``train``/``val``/``test`` to
+    accuracy; `log` and `report_log` are the training's last epoch as its log tells it
+    (``epochs``, ``best_epoch``, ``accuracy``, ``val_accuracy``; :data:`~ferlib.recipes.report.
+    REPORT_TRAININGS` for the report)."""
+    label = f"{model}, {'phase 1' if phase == 'phase1' else 'phase 2'}"
+    words = {"train": "training", "val": "validation", "test": "test"}
+    flagged = [part for part in ("train", "val", "test") if abs(ours[part] - report[part]) > FLAG]
+    if not flagged:
+        sentences = [f"{label}: training, validation and test accuracy are all within three points of the report's."]
+    else:
+        listed = ", ".join(f"{words[p]} {ours[p]:.1%} against {report[p]:.2%}" for p in flagged)
+        sentences = [f"{label}: {listed}."]
+    if log is not None:
+        epochs = f"It trained {log['epochs']} epochs (best {log['best_epoch']}), the report's {report_log['epochs']}"
+        gap = log["accuracy"] - report_log["accuracy"]
+        if abs(gap) <= FLAG:
+            sentences.append(f"{epochs}; log against log the last epochs agree ({log['accuracy']:.1%} training "
+                             f"accuracy against {report_log['accuracy']:.2%}), so a training-accuracy gap above is "
+                             "the measurement, not the network.")
+        else:
+            sentences.append(f"{epochs}; log against log its last epoch shows {log['accuracy']:.1%} training accuracy "
+                             f"against the report's {report_log['accuracy']:.2%}: this network fits its training "
+                             f"images {'less' if gap < 0 else 'more'} than the report's did.")
+    return " ".join(sentences)
+
+
+def difference_verdicts(results: dict, logs: dict) -> dict[str, str]:
+    """:func:`difference_verdict` for both models and phases, by the names the conclusion
+    glues (``difference_cnn_phase1`` ...); `results` as in :func:`comparison_verdicts`, `logs`
+    as ``Comparison.logs``."""
+    from ..report import REPORT_TABLE1, REPORT_TRAININGS
+
+    from ...models import display_name
+
+    verdicts = {}
+    for model in REPORT_TABLE1:  # the report's two networks: only they have its numbers
+        name = display_name(model)
+        for phase, stage in (("phase1", "phase1"), ("phase2", "augmentation")):
+            ours = {part: results[model][phase][part]["accuracy"] for part in ("train", "val", "test")}
+            report = {part: REPORT_TABLE1[model][f"{phase} {part} accuracy"] for part in ("train", "val", "test")}
+            verdicts[f"difference_{model}_{phase}"] = difference_verdict(
+                name, phase, ours, report, logs.get(f"{model} {stage}"), REPORT_TRAININGS[f"{model} {stage}"])
+    return verdicts

@@ -1,0 +1,182 @@
+"""The verdict of page 9, "Why the ViT loses, tested", in parts the conclusion quotes one
+by one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...display import duration
+from ._shared import listed, points, too_small
+
+
+#: What a part of page 9's verdict says when the run has not trained what it needs.
+NOT_MEASURED = "This run has not trained the contenders this comparison needs."
+
+
+def _chance(test) -> str:
+    return f"exact McNemar p = {test.p_value:.2g}, {'beyond' if test.p_value < 0.05 else 'within'} chance"
+
+
+@dataclass
+class QuestionVerdict:
+    """Page 9's verdict in parts, so that the conclusion can quote each claim's test where it
+    discusses that claim: `gap` (best transformer against best CNN, and the goal), `training`
+    (the report's ViT under the fast recipe), `locality` (SPT/LSA, CCT, hybrid) and `patches`.
+    `preface` says what limits the run (its profile, networks over the budget). A part is ""
+    where the run lacks the contenders it needs."""
+
+    preface: str = ""
+    gap: str = ""
+    training: str = ""
+    locality: str = ""
+    patches: str = ""
+
+    @property
+    def text(self) -> str:
+        parts = [self.preface, self.gap, self.training, self.locality, self.patches]
+        text = " ".join(part for part in parts if part)
+        return text or "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
+
+    def glue_values(self) -> dict[str, str]:
+        """``verdict_vit_question`` (the whole) and ``vit_question_<part>`` for each part."""
+        values = {"verdict_vit_question": self.text}
+        for part in ("gap", "training", "locality", "patches"):
+            values[f"vit_question_{part}"] = " ".join(s for s in (self.preface, getattr(self, part)) if s) \
+                if getattr(self, part) else NOT_MEASURED
+        return values
+
+
+def _gap_sentences(summary, test, goal_points: float) -> str:
+    cnns, transformers = summary[summary["family"] == "cnn"], summary[summary["family"] == "transformer"]
+    if not (len(cnns) and len(transformers)):
+        return ""
+    cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
+    gap = points(cnn["PrivateTest"], transformer["PrivateTest"])
+    where = f" on {cnn['machine']}" if "machine" in summary else ""
+    budget = f" ({_budget(cnn['budget minutes'])} of training each{where})" if "budget minutes" in summary else ""
+    sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
+                 f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
+                 f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "
+                 f"{'below' if gap > 0 else 'above'} the CNN."]
+    if test is not None:
+        sentences.append(f"Face by face (the first seed of the two chosen on PublicTest), {test.only_first} faces only "
+                         f"the CNN gets right and {test.only_second} only the transformer; {_chance(test)}.")
+    sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
+                     f"{'met' if gap <= goal_points else 'not met'}.")
+    if gap > goal_points and "epochs" in summary:
+        sentences.append(_epochs_reason(int(cnn["epochs"]), int(transformer["epochs"])))
+    return " ".join(sentences)
+
+
+def _epochs_reason(cnn_epochs: int, transformer_epochs: int) -> str:
+    """Whether the budget's epochs explain a CNN's lead: not where the transformer had as many."""
+    if transformer_epochs >= cnn_epochs:
+        both = f"Both trained {cnn_epochs} epochs" if transformer_epochs == cnn_epochs else (
+            f"The transformer trained {transformer_epochs} epochs and the CNN {cnn_epochs}")
+        return (f"{both}, so the gap is not the budget buying the CNN more passes over the faces: the CNN learns "
+                "more from each pass.")
+    return (f"The budget bought the CNN {cnn_epochs} epochs and the transformer {transformer_epochs}, so part of "
+            "the gap is the transformer's cost per face.")
+
+
+def _epochs(rows, name: str) -> str:
+    """"3 epochs; " where the summary counts them: what the budget bought that network."""
+    if "epochs" not in rows:
+        return ""
+    n = int(rows.loc[name, "epochs"])
+    return f"{n} epoch{'s' if n != 1 else ''}; "
+
+
+def _score_and_epochs(rows, name: str) -> str:
+    """"24.9%, 3 epochs" (the epochs where the summary counts them): a reference's figures."""
+    return f"{rows.loc[name, 'PrivateTest']:.1%}" + (f", {_epochs(rows, name)[:-2]}" if "epochs" in rows else "")
+
+
+def _against_plain(rows, tests: dict, label, reference: str = "vit-fast") -> list[str]:
+    plain = rows.loc[reference, "PrivateTest"]
+    return [f"{label(name)} {points(rows.loc[name, 'PrivateTest'], plain):+.1f} points ({_epochs(rows, name)}{_chance(t)})"
+            for name, t in tests.items() if name in rows.index]
+
+
+def _no_better_than_majority(rows, name: str, majority: float | None) -> bool:
+    """Whether contender `name`'s 95% interval holds the majority-class accuracy."""
+    if majority is None or "interval low" not in rows:
+        return False
+    return bool(rows.loc[name, "interval low"] <= majority <= rows.loc[name, "interval high"])
+
+
+def _locality_sentences(rows, tests, majority: float | None) -> str:
+    """Each locality contender against the plain ViT with the same recipe and, since that one
+    may have learned next to nothing in the budget, against the report's ViT as the report trained it."""
+    label = lambda name: rows.loc[name, "contender"]  # noqa: E731
+    parts = _against_plain(rows, getattr(tests, "locality", None) or {}, label)
+    if not parts:
+        return ""
+    text = (f"Given locality back, against the plain ViT with the same recipe ({_score_and_epochs(rows, 'vit-fast')}): "
+            + "; ".join(parts) + ".")
+    if _no_better_than_majority(rows, "vit-fast", majority):
+        text += (f" That plain ViT is no better than always answering the most common emotion ({majority:.1%} "
+                 "lies in its interval): these gains measure what the recipe could not teach it without locality "
+                 "in this budget, not a better transformer than the report's.")
+    against_report = _against_plain(rows, getattr(tests, "locality_against_report", None) or {}, label, "report-vit")
+    if against_report and "report-vit" in rows.index:
+        text += (f" Against the report's ViT trained the report's way ({_score_and_epochs(rows, 'report-vit')}): "
+                 + "; ".join(against_report) + ".")
+    return text
+
+
+def _budget(minutes: float) -> str:
+    """A budget as the book writes a time: "15 min", or "30 s" for a smoke run's."""
+    return duration(60 * float(minutes))
+
+
+def _over_budget_sentence(over) -> str:
+    """Which contenders were measured and not trained, with the minutes one epoch would take."""
+    if over is None or len(over) == 0:
+        return ""
+    first = over.iloc[0]
+    costs = [f"{name} would take {minutes:.0f} minutes" if i == 0 else f"one of {name} {minutes:.0f}"
+             for i, (name, minutes) in enumerate(zip(over["name"], over["minutes per epoch"]))]
+    one = len(over) == 1
+    return (f"On {first['machine']}, one epoch of {listed(costs)}, longer than the budget of "
+            f"{_budget(first['budget minutes'])}, so {'it is' if one else 'they are'} measured, not trained, and "
+            f"{'stays' if one else 'stay'} out of this comparison.")
+
+
+def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points: float = 2.0,
+                         over=None, majority: float | None = None) -> QuestionVerdict:
+    """What page 9's contenders say about the report's explanation: whether a transformer comes
+    within `goal_points` of the best CNN at the same budget, what the fast recipe's training
+    alone changes for the report's ViT, what giving it locality back changes, and what other
+    patch sizes change, each difference with its paired test from `tests`
+    (``vit_question.paired_tests``; None: no tests). `summary` is ``vit_question.summary_table``'s;
+    `over` is ``vit_question.over_budget``'s (the contenders measured and not trained);
+    `majority` the accuracy of always answering the most common training emotion."""
+    if summary is None or len(summary) == 0:
+        return QuestionVerdict()
+    verdict = QuestionVerdict(preface=" ".join(s for s in (too_small(profile), _over_budget_sentence(over)) if s))
+    verdict.gap = _gap_sentences(summary, getattr(tests, "cnn_against_transformer", None), goal_points)
+    rows = summary.set_index("name")
+    if {"report-vit", "vit-fast"} <= set(rows.index):
+        before, after = rows.loc["report-vit", "PrivateTest"], rows.loc["vit-fast", "PrivateTest"]
+        change = points(after, before)
+        moves = f"gains {change:.1f} points" if change > 0 else f"loses {-change:.1f} points" if change < 0 else \
+            "keeps its accuracy"
+        verdict.training = (f"Trained with the fast recipe instead of the report's, the same ViT {moves} "
+                            f"({before:.1%} to {after:.1%}")
+        test = getattr(tests, "training", None)
+        verdict.training += f"; {_chance(test)})." if test is not None else ")."
+        if "epochs" in rows:  # the fast recipe's augmentation makes each epoch dearer
+            verdict.training += (f" The budget bought the report's training {int(rows.loc['report-vit', 'epochs'])} "
+                                 f"epochs and the fast recipe's {int(rows.loc['vit-fast', 'epochs'])}.")
+        if _no_better_than_majority(rows, "vit-fast", majority):
+            verdict.training += (f" With the fast recipe it is no better than always answering the most common "
+                                 f"emotion ({majority:.1%} lies in its interval).")
+    if "vit-fast" in rows.index:
+        verdict.locality = _locality_sentences(rows, tests, majority)
+        size = {name: name.removeprefix("vit-patch") for name in rows.index if name.startswith("vit-patch")}
+        parts = _against_plain(rows, getattr(tests, "patches", None) or {}, lambda name: f"{size[name]} x {size[name]}")
+        if parts:
+            verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({_score_and_epochs(rows, 'vit-fast')}): "
+                               + "; ".join(parts) + ".")
+    return verdict
