@@ -68,7 +68,7 @@ _OWNERS = {
     "evaluate": ("confusion_frame", "evaluate_model", "majority_baseline", "per_class_metrics", "predict_labels"),
     "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "REPORT_TRAININGS", "table1"),
     "recipes.run": ("PROFILES", "Run", "choose_precision", "prepare_run"),
-    "recipes.readings": ("build_for_run", "choose_reading", "compare_readings"),
+    "recipes.readings": ("build_for_run", "load_or_compare_readings", "compare_readings"),
     "recipes.precision": ("compare_precision",),
     "recipes.phase1": ("train_phase1", "vit_tuning_story"),
     "recipes.comparison": ("Comparison", "ComparisonTests", "compare_models", "comparison_tests"),

@@ -11,7 +11,7 @@ import pytest
 from ferlib.recipes.comparison import Comparison, compare_models
 from ferlib.recipes.phase1 import train_phase1
 from ferlib.recipes.phase2 import load_or_train_stage
-from ferlib.recipes.readings import build_for_run, choose_reading, compare_readings
+from ferlib.recipes.readings import build_for_run, load_or_compare_readings, compare_readings
 from ferlib.recipes.run import PROFILES, prepare_run
 from ferlib.models import READINGS, build_model
 from ferlib.train import read_history
@@ -42,7 +42,7 @@ def test_readings_rank_the_fits_and_phase1_trains_the_chosen_one(run):
     best = readings.table.loc[readings.table["train_accuracy"].idxmax(), "reading"]
     assert readings.leader == best
     # the smoke profile trains one seed, which cannot separate a lead from noise
-    assert readings.chosen == "as-built" == choose_reading(run, "cnn") and readings.p_value is None
+    assert readings.chosen == "as-built" == load_or_compare_readings(run, "cnn") and readings.p_value is None
     result, scores = train_phase1(run, "cnn", verbose=0)
     assert result.model.count_params() == build_for_run(run, "cnn").count_params()
     assert set(scores) == {"train", "val", "test"}

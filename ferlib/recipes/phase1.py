@@ -12,7 +12,7 @@ import pandas as pd
 from ..evaluate import evaluate_model
 from ..models import VIT_TUNING_STORY, ViTConfig, build_model, count_params, model_spec, network_differences
 from ..train import TrainConfig, TrainResult, compile_differences, compile_model
-from .readings import build_for_run, choose_reading
+from .readings import build_for_run, load_or_compare_readings
 from .run import Run
 
 
@@ -59,7 +59,7 @@ def train_phase1(run: Run, model: str, verbose: int = 2, *, network: keras.Model
                        run.train_config(**training_changes), verbose=verbose, report_callbacks_shown=callbacks)
     scores = evaluate_model(result.model, run.arrays)
     run.save_metrics(f"{model}_phase1{variant}", {
-        "model": model, "reading": choose_reading(run, model), "changes": changed, "params": count_params(result.model),
+        "model": model, "reading": load_or_compare_readings(run, model), "changes": changed, "params": count_params(result.model),
         "epochs": result.epochs, "train_seconds": result.seconds, "scores": scores,
         "history": result.history.to_dict(orient="list")})
     return Phase1Result(result, scores, model)
@@ -131,7 +131,7 @@ def vit_tuning_story(run: Run, configs=VIT_TUNING_STORY, verbose: int = 2) -> tu
     """
     rows, histories = [], {}
     config_train = run.train_config(run.profile.tuning_epochs)
-    reading = choose_reading(run, "vit")
+    reading = load_or_compare_readings(run, "vit")
     for config in configs:
         net = build_model("vit", reading, vit_config=config, precision=run.precision["vit"],
                           name=f"vit_{tuning_name(config)}", seed=run.seed)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..models import build_model
-from .readings import choose_reading
+from .readings import load_or_compare_readings
 from .run import Run
 
 
@@ -31,7 +31,7 @@ def compare_precision(run: Run, model: str, verbose: int = 2) -> PrecisionCheck 
     precision = run.precision[model]
     if precision == "float32":
         return None
-    reading = choose_reading(run, model)
+    reading = load_or_compare_readings(run, model)
     config = run.train_config(run.profile.reading_epochs, early_stopping_patience=None)
     net = build_model(model, reading, precision="float32", name=f"{model}_{reading}", seed=run.seed)
     reference = run.train(net, run.folder.reading(model, reading, "float32"), config, verbose=verbose)

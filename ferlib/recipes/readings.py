@@ -90,9 +90,9 @@ def lead_p_value(seeds: pd.DataFrame, leader: str, as_built: str) -> float | Non
     return None if np.isnan(p) else p
 
 
-def choose_reading(run: Run, model: str) -> str:
-    """The reading `model` trains in: the one :func:`compare_readings` chose for this run.
-    When this run has not compared them yet, this trains the readings first."""
+def load_or_compare_readings(run: Run, model: str) -> str:
+    """The reading `model` trains in: the one :func:`compare_readings` chose for this run, read
+    from its metrics, or, where this run has not compared the readings yet, trained now."""
     path = run.folder.metrics(f"{model}_readings")
     if path.exists():
         return load_results(path)["chosen"]
@@ -100,11 +100,12 @@ def choose_reading(run: Run, model: str) -> str:
 
 
 def build_for_run(run: Run, model: str, vit_config: ViTConfig | None = None, changes: dict | None = None) -> keras.Model:
-    """`model` in this run's chosen reading and precision, initialised from the run's seed;
+    """`model` in this run's chosen reading and precision, initialised from the run's seed (a
+    run that has not compared the readings trains them first: :func:`load_or_compare_readings`);
     `changes` set fields of its config (an exercise's ``{"dropout": 0.1}``) before the
     reading's own changes apply."""
     config = vit_config
     if changes:
         config = replace(vit_config if vit_config is not None else model_spec(model).config(), **changes)
-    return build_model(model, choose_reading(run, model), config=config, precision=run.precision[model],
+    return build_model(model, load_or_compare_readings(run, model), config=config, precision=run.precision[model],
                        seed=run.seed)
