@@ -111,6 +111,21 @@ def tuning_learned(val_accuracies: dict[str, float], majority: float) -> dict[st
     return {name: accuracy > majority + TUNING_MARGIN for name, accuracy in val_accuracies.items()}
 
 
+def _report_tuning_sentence() -> str:
+    """What the report's tuning story saw, from :data:`~ferlib.recipes.report.REPORT_TUNING_LEARNED`:
+    "The report saw the 128- and 64-dimensional configurations stagnate and the 32- and
+    16-dimensional ones learn." """
+    from ..report import REPORT_TUNING_LEARNED
+
+    def sizes(learned: bool) -> str:
+        dims = sorted({int(label.rsplit("dim ", 1)[1]) for label, ok in REPORT_TUNING_LEARNED.items() if ok == learned},
+                      reverse=True)
+        return listed([f"{d}-" for d in dims])
+
+    return (f"The report saw the {sizes(False)}dimensional configurations stagnate and the {sizes(True)}dimensional "
+            "ones learn.")
+
+
 def tuning_verdict(val_accuracies: dict[str, float], epochs: int, majority: float) -> str:
     """Which ViT configurations learned (:func:`tuning_learned`; `val_accuracies` by
     ``ViTConfig.label``), against the report's story (:data:`~ferlib.recipes.report.REPORT_TUNING_LEARNED`)."""
@@ -122,8 +137,7 @@ def tuning_verdict(val_accuracies: dict[str, float], epochs: int, majority: floa
     count = sum(learned.values())
     return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, {count} of the {len(learned)} configurations beat always "
             f"answering the most common emotion ({majority:.1%}) on the validation images by {100 * TUNING_MARGIN:.0f} "
-            f"points or more ({which if count else 'none did'}). The report saw the 128- and 64-dimensional "
-            "configurations stagnate and the 32- and 16-dimensional ones learn. "
+            f"points or more ({which if count else 'none did'}). {_report_tuning_sentence()} "
             + ("This run shows the same split." if same else
                "This run does not show that split at this budget; read the table as what a few epochs show, "
                "not as the report's finding."))
