@@ -71,6 +71,30 @@ def read_json(path: str | os.PathLike, default=None) -> dict:
     return value
 
 
+def read_json_lines(path: str | os.PathLike) -> list[dict]:
+    """The JSON objects of `path`, one per line (an epoch log); none where the file does not
+    exist. A line that is not a JSON object raises :class:`DamagedFile`, naming the file and
+    the line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            row, reason = None, f"is not valid JSON ({err})"
+        else:
+            reason = f"holds a JSON {type(row).__name__}, not an object"
+        if not isinstance(row, dict):
+            raise DamagedFile(f"{path}, line {number}: {reason}; delete that line (the training resumes from its "
+                              "last checkpoint) or restore the file from a copy")
+        rows.append(row)
+    return rows
+
+
 def _plain(value):
     """numpy scalars and arrays, tables, paths: what json cannot write by itself."""
     if hasattr(value, "to_json"):  # a pandas table, as its columns, index and rows

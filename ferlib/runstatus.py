@@ -7,22 +7,34 @@ import os
 import time
 from pathlib import Path
 
-from .files import read_json
+from .files import read_json, read_json_lines
 from .ledger import TimeLedger
 from .notebooks import NOTEBOOKS
 from .runfolder import RunFolder
 
 
 def trainings(folder: RunFolder) -> list[dict]:
-    """Every training folder of the run with its state: finished, in progress or started."""
+    """Every training folder of the run with its state (finished, or in progress): the pages'
+    trainings and, with their planned epochs, the fast recipe's of the long runs."""
     rows = []
     for history in sorted(folder.root.glob("**/history.csv")):
         training = history.parent
         info = read_json(training / "train.json", {})
         state = "finished" if (training / "model.keras").exists() and info else "in progress"
         rows.append({"training": training.relative_to(folder.root).as_posix(), "state": state,
-                     "epochs": info.get("epochs"), "seconds": info.get("seconds")})
-    return rows
+                     "epochs": info.get("epochs"), "seconds": info.get("seconds"), "planned_epochs": None})
+    return rows + [_fast_training(folder, log.parent) for log in sorted(folder.root.glob("**/log.jsonl"))]
+
+
+def _fast_training(folder: RunFolder, training: Path) -> dict:
+    """A fast-recipe training (``log.jsonl``, one line per epoch; ``summary.json`` once it
+    has finished), as a row of :func:`trainings`."""
+    log, summary = read_json_lines(training / "log.jsonl"), read_json(training / "summary.json", {})
+    planned = read_json(training / "signature.json", {}).get("recipe", {}).get("epochs")
+    last = log[-1] if log else {}
+    return {"training": training.relative_to(folder.root).as_posix(), "state": "finished" if summary else "in progress",
+            "epochs": last.get("epoch", 0), "seconds": summary.get("train_seconds", last.get("train_seconds")),
+            "planned_epochs": planned}
 
 def running_pid(folder: RunFolder) -> int | None:
     """The pid of this run's background process, if it is alive."""
@@ -70,9 +82,10 @@ def format_status(status: dict) -> str:
     """``ferlib status`` as text."""
     lines = [f"run {status['run_dir']}: {status['profile'] or '?'} profile on {status['data'] or '?'}, "
              + (f"running (pid {status['pid']})" if status["running"] else "not running")]
+    width = max(map(len, status["notebooks"]), default=0)
     for name, state in status["notebooks"].items():
         seconds = status["notebook_seconds"].get(name)
-        lines.append(f"  {name:<15} {state}" + (f" in {_duration(seconds)}" if seconds is not None else ""))
+        lines.append(f"  {name:<{width}} {state}" + (f" in {_duration(seconds)}" if seconds is not None else ""))
     current = status["current"]
     if current:
         best = current.get("best_val_accuracy")
@@ -89,10 +102,15 @@ def format_status(status: dict) -> str:
         if current.get("left_at_most_seconds") is not None:
             lines.append(f"  this training: at most {_duration(current['left_at_most_seconds'])} left "
                          "(early stopping may end it sooner)")
+    going = [t for t in status["trainings"] if t["state"] == "in progress" and t["planned_epochs"]]
+    for t in going:  # the long runs' trainings, which keep no progress file of their own
+        lines.append(f"long run, not finished: {t['training']}, {t['epochs']} of {t['planned_epochs']} epochs done"
+                     + (f" in {_duration(t['seconds'])}" if t["seconds"] else ""))
     finished = [t for t in status["trainings"] if t["state"] == "finished"]
     lines.append(f"trainings finished: {len(finished)} ({_duration(status['training_seconds'])} of training)")
+    width = max((len(t["training"]) for t in finished), default=0)
     for t in finished:
-        lines.append(f"  {t['training']:<36} {t['epochs']} epochs, {_duration(t['seconds'])}")
+        lines.append(f"  {t['training']:<{width}} {t['epochs']} epochs, {_duration(t['seconds'])}")
     if status["elapsed_seconds"] is not None:
         lines.append(f"since the run first started: {_duration(status['elapsed_seconds'])}")
     return "\n".join(lines)

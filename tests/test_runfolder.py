@@ -110,6 +110,37 @@ def test_status_says_where_the_run_stands(tmp_path):
     assert "since the run first started: 1 h 00 min" in text
 
 
+def test_status_shows_the_long_runs_fast_recipe_trainings(tmp_path):
+    """Pages 8 and 9 train in long runs of their own, which log each epoch to log.jsonl and
+    keep no progress file: the status counts them, finished or not, with their planned epochs."""
+    folder = _fake_run(tmp_path)
+    done, going = folder.root / "vit-question" / "cct-seed0" / "training", folder.root / "vit-question" / "cct-seed1" / "training"
+    for training, epochs in ((done, 7), (going, 3)):
+        training.mkdir(parents=True)
+        write_json(training / "signature.json", {"recipe": {"epochs": 7}})
+        (training / "log.jsonl").write_text("".join(json.dumps({"epoch": e, "train_seconds": 100.0 * e}) + "\n"
+                                                    for e in range(1, epochs + 1)))
+    write_json(done / "summary.json", {"train_seconds": 700.0})
+    status = run_status(folder)
+    rows = {t["training"]: t for t in status["trainings"]}
+    assert rows["vit-question/cct-seed0/training"]["state"] == "finished"
+    assert rows["vit-question/cct-seed1/training"]["epochs"] == 3
+    assert status["training_seconds"] == pytest.approx(2500.0 + 700.0)
+    text = format_status(status)
+    assert "long run, not finished: vit-question/cct-seed1/training, 3 of 7 epochs done in 5 min 00 s" in text
+    assert "vit-question/cct-seed0/training 7 epochs, 11 min 40 s" in text
+
+
+def test_a_cut_short_epoch_log_is_named_with_its_line(tmp_path):
+    from ferlib.files import DamagedFile, read_json_lines
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"epoch": 1}\n{"epoch": 2, "loss": 1.')
+    with pytest.raises(DamagedFile, match=r"log\.jsonl, line 2: is not valid JSON"):
+        read_json_lines(log)
+    assert read_json_lines(tmp_path / "none.jsonl") == []
+
+
 def test_status_says_when_no_epoch_has_ended_for_long(tmp_path, monkeypatch):
     """A resumed notebook first runs its earlier cells again: the training line is then old news."""
     folder = _fake_run(tmp_path)

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from ..evaluate import one_hot
-from ..files import read_json, save_model, write_json, write_text
+from ..files import read_json, read_json_lines, save_model, write_json, write_text
 from ..models import build_model
 from ..models.fastcnn import FastCNNConfig, with_augmentation
 from ..provenance import device_name, git_commit
@@ -163,10 +163,7 @@ class EpochLog(keras.callbacks.Callback):
 
 def read_log(path: str | Path) -> list[dict]:
     """The epochs a run has logged so far (none for a new run)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_json_lines(path)
 
 
 @dataclass
