@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ferlib.evaluate import interval
 from ferlib.files import read_json, write_json
 from ferlib.models import model_names
 from ferlib.recipes import vit_question as vq
@@ -302,6 +303,34 @@ def test_locality_tests_pair_each_contender_with_the_plain_vit_on_the_lowest_see
     assert set(tests) == {"cct", "vit-spt"}  # the hybrid never trained
     assert tests["cct"].only_first == 6 and tests["cct"].only_second == 0  # seed 0's vit-fast, not seed 1's
     assert tests["vit-spt"].only_first == 0 == tests["vit-spt"].only_second
+
+
+def test_each_seed_is_tested_and_a_difference_is_beyond_chance_only_in_every_seed():
+    """With two seeds, each seed's networks are paired with each other, the sentence gives
+    both p-values, and a difference one seed does not replicate is not called beyond chance.
+    The interval is on the test faces, which the seeds share: two seeds do not narrow it."""
+    from ferlib.recipes.verdicts.vit_question import _chance
+
+    y = np.zeros(400, dtype=int)
+
+    def record(name, seed, right):
+        predicted = np.where(np.arange(len(y)) < right, y, 1)
+        return {"name": name, "family": "transformer", "seed": seed, "public_test": 0.5, "private_test": right / 400,
+                "private_test_tta": right / 400, "params": 1, "multiply_adds": 1, "epochs": 3, "train_seconds": 60.0,
+                "budget_seconds": 900.0, "machine": "cpu: test", "test_images": len(y),
+                "private_test_predictions": "".join(map(str, predicted))}
+
+    records = [record("vit-fast", 0, 100), record("vit-fast", 1, 100), record("cct", 0, 200), record("cct", 1, 104),
+               record("vit-spt", 0, 130)]
+    tests = vq.locality_tests(records, y)
+    assert tests["cct"].seeds == (0, 1) and tests["vit-spt"].seeds == (0,)
+    assert [t.only_first for t in tests["cct"].tests] == [100, 4]  # seed 1's cct against seed 1's vit-fast
+    assert tests["cct"].p_value == tests["cct"].tests[1].p_value > 0.05  # the least convincing seed
+    assert _chance(tests["cct"]).endswith("in seeds 0 and 1, beyond chance in seed 0 only")
+    assert _chance(tests["vit-spt"]).startswith("exact McNemar p = ") and "seeds" not in _chance(tests["vit-spt"])
+    table = vq.summary_table(records).set_index("name")
+    one_seed = interval(table.loc["vit-fast", "PrivateTest"], len(y))
+    assert (table.loc["vit-fast", "interval low"], table.loc["vit-fast", "interval high"]) == one_seed
 
 
 def test_paired_tests_are_the_pairs_fixed_before_the_run():

@@ -13,8 +13,18 @@ from ._shared import listed, points, too_small
 NOT_MEASURED = "This run has not trained the contenders this comparison needs."
 
 
-def _chance(test) -> str:
-    return f"exact McNemar p = {test.p_value:.2g}, {'beyond' if test.p_value < 0.05 else 'within'} chance"
+def _chance(test, level: float = 0.05) -> str:
+    """"exact McNemar p = 0.0044, beyond chance"; for a test per seed (a ``SeedTests``), each
+    seed's p-value, and "beyond chance" only where every seed's test puts the difference there."""
+    tests = getattr(test, "tests", (test,))
+    if len(tests) == 1:
+        return f"exact McNemar p = {tests[0].p_value:.2g}, {'beyond' if tests[0].p_value < level else 'within'} chance"
+    beyond = [seed for seed, t in zip(test.seeds, tests) if t.p_value < level]
+    where = ("beyond chance in every seed" if len(beyond) == len(tests) else
+             "within chance in every seed" if not beyond else
+             f"beyond chance in seed{'s' if len(beyond) > 1 else ''} {listed(beyond)} only")
+    return (f"exact McNemar p = {listed([f'{t.p_value:.2g}' for t in tests])} in seeds {listed(test.seeds)}, "
+            f"{where}")
 
 
 @dataclass
@@ -59,7 +69,8 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
                  f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "
                  f"{'below' if gap > 0 else 'above'} the CNN."]
     if test is not None:
-        sentences.append(f"Face by face (the first seed of the two chosen on PublicTest), {test.only_first} faces only "
+        seed = f"seed {test.seeds[0]}" if hasattr(test, "seeds") else "the first seed"
+        sentences.append(f"Face by face ({seed} of the two chosen on PublicTest), {test.only_first} faces only "
                          f"the CNN gets right and {test.only_second} only the transformer; {_chance(test)}.")
     sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
                      f"{'met' if gap <= goal_points else 'not met'}.")
