@@ -74,7 +74,7 @@ _OWNERS = {
     "recipes.comparison": ("Comparison", "ComparisonTests", "compare_models", "comparison_tests"),
     "recipes.pages": ("glue", "glue_values", "setup_notebook", "with_baselines"),
     "recipes.phase2": ("hard_sample_indices", "load_or_train_stage", "run_phase2", "train_phase2"),
-    "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
+    "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_story", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "schedule_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
                          "tta_verdict", "gap_verdict", "per_class_verdict", "activation_verdict", "dispute_verdict",

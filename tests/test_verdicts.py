@@ -249,6 +249,27 @@ def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
     assert "the measurement, not the network" in same["difference_cnn_phase1"]
 
 
+def test_the_fit_story_follows_the_logs_and_the_test_accuracies():
+    """The conclusion's reading of Table 1's differences: told only where every report network's
+    log shows a tighter fit and the test accuracies stay within three points."""
+    from ferlib.recipes.verdicts import fit_story
+
+    def results(cnn_test, vit_test):
+        return {"cnn": {"phase1": {"test": {"accuracy": cnn_test}}}, "vit": {"phase1": {"test": {"accuracy": vit_test}}}}
+
+    def logs(cnn, vit):
+        return {"cnn phase1": {"accuracy": cnn}, "vit phase1": {"accuracy": vit}}
+
+    story = fit_story(results(0.630, 0.376), logs(0.878, 0.432))  # the first published run's numbers
+    assert story.startswith("Read together, the numbers tell one story: the report's networks fitted")
+    assert "CNN 87.8% against 98.32%; ViT 43.2% against 52.02%" in story and "CNN 63.0% against 62.89%" in story
+    apart = fit_story(results(0.55, 0.376), logs(0.878, 0.432))  # the CNN 7.9 points below on new faces
+    assert "one story" not in apart and "differ too" in apart
+    mixed = fit_story(results(0.630, 0.376), logs(0.97, 0.432))  # the CNN's log as tight as the report's
+    assert mixed.startswith("The training logs show no common difference")
+    assert "no phase-1 training log" in fit_story(results(0.63, 0.38), {"cnn phase1": {"accuracy": 0.9}})
+
+
 def test_tta_sentence_follows_each_models_change_and_its_paired_test():
     import pandas as pd
 

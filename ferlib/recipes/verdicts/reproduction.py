@@ -275,3 +275,36 @@ def difference_verdicts(results: dict, logs: dict) -> dict[str, str]:
             verdicts[f"difference_{model}_{phase}"] = difference_verdict(
                 name, phase, ours, report, logs.get(f"{model} {stage}"), REPORT_TRAININGS[f"{model} {stage}"])
     return verdicts
+
+
+def fit_story(results: dict, logs: dict) -> str:
+    """What the phase-1 training logs and test accuracies say together, against the report's:
+    whether the report's networks fitted their training images more tightly than this run's
+    (last epoch's log against last epoch's log) and whether that bought them anything on the
+    test images (within :data:`FLAG` or not). `results` and `logs` as in :func:`difference_verdicts`."""
+    from ...models import display_name
+    from ..report import REPORT_TABLE1, REPORT_TRAININGS
+
+    fits, tests = {}, {}
+    for model in REPORT_TABLE1:
+        log = logs.get(f"{model} phase1")
+        if log is None:
+            return "This run has no phase-1 training log to set beside the report's."
+        fits[model] = (log["accuracy"], REPORT_TRAININGS[f"{model} phase1"]["accuracy"])
+        tests[model] = (results[model]["phase1"]["test"]["accuracy"], REPORT_TABLE1[model]["phase1 test accuracy"])
+    logged = "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in fits.items())
+    tested = "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in tests.items())
+    looser = all(ours < theirs - FLAG for ours, theirs in fits.values())
+    tighter = all(ours > theirs + FLAG for ours, theirs in fits.values())
+    level = all(abs(ours - theirs) <= FLAG for ours, theirs in tests.values())
+    if looser and level:
+        return (f"Read together, the numbers tell one story: the report's networks fitted their training images "
+                f"much more tightly than this run's (the last epoch's training accuracy in each log: {logged}), "
+                f"and it bought them little on new faces (test accuracy after phase 1: {tested}, within three "
+                "points each).")
+    if looser or tighter:
+        return (f"In their own training logs the report's networks fitted their training images "
+                f"{'more' if looser else 'less'} tightly than this run's ({logged}), and on new faces the two "
+                f"differ too (test accuracy after phase 1: {tested}).")
+    return (f"The training logs show no common difference between the report's networks and this run's "
+            f"(the last epoch's training accuracy: {logged}; test accuracy after phase 1: {tested}).")
