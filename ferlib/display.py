@@ -114,10 +114,11 @@ def style_literature_table(records: pd.DataFrame):
 
 def style_table1(table: pd.DataFrame):
     """Table 1 (:func:`~ferlib.recipes.report.table1`, with baseline rows or without) as a
-    page shows it: short row names, the two models as column groups of *report*, *ours* and
+    page shows it: short row names ("phase 1 train (log)", "phase 1 train (measured)"), the two models as column groups of *report*, *ours* and
     *Δ* (ours minus the report's), four decimals, narrow enough for the book's column."""
     rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
             .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")
+            .replace(", last epoch's log", " (log)").replace(", measured after training", " (measured)")
             for name in table.index}
     frame = table.rename(index=rows)
     frame.columns = pd.MultiIndex.from_tuples(  # table1's "VIT ours" is the registry's "ViT"
@@ -139,8 +140,8 @@ def _table1_cells(table: pd.DataFrame, model: str, statistic: str, flag: float) 
 
         def difference(d):
             return f"{100 * d:+.1f}" + (" ⚠" if abs(d) > flag else "")
-    missing = pd.isna(ours)
-    return [text(theirs), "–" if missing else text(ours), "–" if missing else difference(diff)]
+    return ["–" if pd.isna(theirs) else text(theirs), "–" if pd.isna(ours) else text(ours),
+            "–" if pd.isna(diff) else difference(diff)]
 
 
 def table1_markdown(table: pd.DataFrame, models, baselines: dict[str, float], flag: float) -> list[str]:
@@ -150,7 +151,10 @@ def table1_markdown(table: pd.DataFrame, models, baselines: dict[str, float], fl
     header = " | ".join(f"{display_name(m)} report | {display_name(m)} ours | difference" for m in models)
     lines = [f"| Statistic | {header} |", "|---|" + "---:|" * (3 * len(models))]
     for statistic in table.index:
-        cells = [statistic] + [cell for m in models for cell in _table1_cells(table, m, statistic, flag)]
+        # a row the report does not give (our accuracies measured after training) in italics
+        name = statistic if table.loc[statistic, [f"{m.upper()} report" for m in models]].notna().any() \
+            else f"*{statistic}*"
+        cells = [name] + [cell for m in models for cell in _table1_cells(table, m, statistic, flag)]
         lines.append("| " + " | ".join(cells) + " |")
     for name, value in baselines.items():  # a model below these has learned nothing
         lines.append(f"| *baseline: {name}, test accuracy* |" + f" – | {value:.2%} | – |" * len(models))
@@ -167,11 +171,9 @@ def training_logs_markdown(logs: dict[str, dict], report_logs: dict[str, dict]) 
     if not logs:
         return []
     lines = ["", "## The trainings, log against log", "",
-             "The report's Table 1 training accuracy (and its phase-1 validation accuracy) is what its "
-             "training log showed in the last epoch: measured while training, with dropout active and "
-             "(for augmentation) on augmented images. The table above measures our models after "
-             "training, on the unaltered images, with the best epoch's weights restored. Here are both "
-             "logs' last epochs, like with like:", "",
+             "Each training beside the report's: the epochs it ran (ours stop early, and keep the weights of "
+             "the best epoch, in brackets, which the test rows score) and its log's last epoch, the figures "
+             "Table 1's logged rows compare:", "",
              "| Training | epochs: report | epochs: ours (best) | training accuracy: report | ours "
              "| validation accuracy: report | ours |",
              "|---|---:|---:|---:|---:|---:|---:|"]

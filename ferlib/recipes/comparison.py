@@ -77,7 +77,8 @@ def compare_models(run: Run) -> Comparison:
         label = display_name(model)
         confusion[label] = confusion_frame(y_test, predicted)
         per_class[label] = per_class_metrics(y_test, predicted)
-    comparison = Comparison(table1(results), results, confusion, per_class, training_logs(run.folder), sizes)
+    logs = training_logs(run.folder)
+    comparison = Comparison(table1(results, logs), results, confusion, per_class, logs, sizes)
     run.save_metrics("comparison", {"table1": comparison.table1, "results": results,
                                     "baselines": run.baselines("test"), "sizes": sizes,
                                     "confusion": {k: v.values for k, v in confusion.items()},

@@ -75,27 +75,57 @@ def report_glue_values() -> dict[str, float]:
     return values
 
 
-def table1(results: dict[str, dict]) -> pd.DataFrame:
-    """The report's Table 1 rebuilt: the report's, ours beside it, and the difference (the
-    order of the reproduction page and the conclusion).
+#: Table 1's statistics that the report read from its training logs' last epoch
+#: (:data:`REPORT_TRAININGS`), each with the training and the log's column that give ours
+#: like with like.
+LOGGED: dict[str, tuple[str, str]] = {
+    "phase1 train accuracy": ("phase1", "accuracy"), "phase1 val accuracy": ("phase1", "val_accuracy"),
+    "phase2 train accuracy": ("augmentation", "accuracy"), "phase2 val accuracy": ("augmentation", "val_accuracy"),
+}
+#: How Table 1 names a logged statistic, and the same statistic measured after training.
+LOG_ROW, MEASURED_ROW = "{}, last epoch's log", "{}, measured after training"
 
-    `results` maps each model (``"cnn"``, ``"vit"``, any registered one) to ``{"phase1":
-    evaluate_model(...), "phase2": ...}`` (as :func:`load_results` returns); the report's
-    two models come first, with or without results. Missing phases give empty cells, and a
-    model the report did not train has empty report and difference cells. Columns are
-    ``"<MODEL> report"``, ``"<MODEL> ours"``, ``"<MODEL> difference"``.
+
+def table1_rows() -> list[str]:
+    """Table 1's rows: the report's seven statistics (those it read from its training logs
+    named as such), then our logged statistics measured after training, which the report
+    does not give."""
+    rows = [LOG_ROW.format(s) if s in LOGGED else s for s in REPORT_TABLE1["cnn"]]
+    return rows + [MEASURED_ROW.format(s) for s in LOGGED]
+
+
+def table1(results: dict[str, dict], logs: dict[str, dict] | None = None) -> pd.DataFrame:
+    """The report's Table 1 rebuilt: the report's, ours beside it, and the difference (the
+    order of the reproduction page and the conclusion), like with like.
+
+    The report's training and validation accuracies are its logs' last epoch, with dropout on
+    (:data:`LOGGED`), so ours in those rows come from `logs` (:func:`training_logs`: ``"cnn
+    phase1"`` -> the last epoch's log); without a log those cells are empty. Our accuracies
+    measured after training (dropout off, the best epoch's weights) follow in rows of their own,
+    with no report value and no difference. `results` maps each model (``"cnn"``, ``"vit"``, any
+    registered one) to ``{"phase1": evaluate_model(...), "phase2": ...}``; the report's two
+    models come first, with or without results. Columns are ``"<MODEL> report"``,
+    ``"<MODEL> ours"``, ``"<MODEL> difference"``.
     """
+    logs = logs or {}
     models = list(REPORT_TABLE1) + [m for m in results if m not in REPORT_TABLE1]
-    statistics = list(REPORT_TABLE1["cnn"])
     columns = {}
     for model in models:
         ours, report = results.get(model, {}), REPORT_TABLE1.get(model, {})
-        values = [statistic_value(ours, statistic) for statistic in statistics]
-        theirs = [report.get(statistic) for statistic in statistics]
+        values, theirs = [], []
+        for statistic in REPORT_TABLE1["cnn"]:
+            if statistic in LOGGED:
+                training, column = LOGGED[statistic]
+                values.append(logs.get(f"{model} {training}", {}).get(column))
+            else:
+                values.append(statistic_value(ours, statistic))
+            theirs.append(report.get(statistic))
+        values += [statistic_value(ours, statistic) for statistic in LOGGED]
+        theirs += [None] * len(LOGGED)
         columns[f"{model.upper()} report"] = theirs
         columns[f"{model.upper()} ours"] = values
         columns[f"{model.upper()} difference"] = [None if v is None or t is None else v - t for v, t in zip(values, theirs)]
-    frame = pd.DataFrame(columns, index=pd.Index(statistics, name="statistic"))
+    frame = pd.DataFrame(columns, index=pd.Index(table1_rows(), name="statistic"))
     return frame.astype(float)
 
 
