@@ -731,6 +731,24 @@ def test_the_precision_follows_the_device(monkeypatch, bfloat16, float16, expect
     assert run_module.choose_precision("vit") == "float32"  # measured slower in reduced precision
 
 
+def test_a_resumed_run_keeps_the_precision_it_started_in(monkeypatch, tmp_path):
+    """A run started on a CPU without bfloat16 and resumed on one with it trains on in float32:
+    its finished trainings' signatures name float32, and another precision would train them again."""
+    import ferlib.recipes.run as run_module
+
+    monkeypatch.setattr(run_module, "supports_float16", lambda: False)
+    monkeypatch.setattr(run_module, "supports_bfloat16", lambda: False)
+    first = run_module.prepare_run(data="synthetic", profile="smoke", run_dir=str(tmp_path / "run"))
+    assert first.precision["cnn"] == "float32"
+    monkeypatch.setattr(run_module, "supports_bfloat16", lambda: True)  # the next session's machine
+    again = run_module.prepare_run(data="synthetic", profile="smoke", run_dir=str(tmp_path / "run"))
+    assert again.precision["cnn"] == "float32"
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["precision"]["cnn"] == "float32"
+    # another run (another seed) chooses for this machine
+    other = run_module.prepare_run(data="synthetic", profile="smoke", seed=7, run_dir=str(tmp_path / "run"))
+    assert other.precision["cnn"] == "mixed_bfloat16"
+
+
 def test_float16_training_scales_the_loss_and_learns(tmp_path):
     from ferlib.models import build_cnn
     from ferlib.train import TrainConfig, compile_model, train_model

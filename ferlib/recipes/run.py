@@ -162,7 +162,9 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     `parameters` (default: :class:`~ferlib.parameters.PageParameters`'s defaults), with any
     of its fields changed by keyword (``prepare_run(data="synthetic", profile="smoke")``).
     Writes the run card (``run.json``); a card that is already there keeps the date the run
-    first started, so a run resumed over several sessions shows when it began and ended.
+    first started, so a run resumed over several sessions shows when it began and ended, and
+    the precision each model trains in (:func:`choose_precision` decides it on the machine
+    where the run starts).
     """
     p = (parameters or PageParameters()).with_values(**values)
     if p.profile not in PROFILES:
@@ -186,8 +188,13 @@ def prepare_run(parameters: PageParameters | None = None, **values) -> Run:
     card = read_json(folder.card, {})
     same_run = card.get("profile") == p.profile and card.get("seed") == p.seed and card.get("data_fingerprint") == dataset.fingerprint
     started = datetime.fromisoformat(card["started"]) if same_run and card.get("started") else now
+    # A run keeps the precision it started in: a training's signature includes its precision, so
+    # a run resumed on another machine (one with bfloat16, say) would otherwise train its
+    # finished networks again.
+    kept = card.get("precision") if same_run and isinstance(card.get("precision"), dict) else {}
+    precision = {model: kept.get(model) or choose_precision(model) for model in model_names()}
     run = Run(dataset, chosen, split_arrays(dataset.images, dataset.labels, chosen), p.profile, settings, p.seed, folder,
-              {model: choose_precision(model) for model in model_names()}, started, p, in_step)
+              precision, started, p, in_step)
     first = card.get("first_started_unix") if same_run else None
     write_json(folder.card, {**run.provenance(), "settings": asdict(settings), "devices": devices,
                              "batch_size": run.train_config().batch_size,
