@@ -60,7 +60,10 @@ def describe_params(model) -> str:
     return f"**{counts['total']:,} parameters**, all trained by gradient descent."
 
 
+# "(log)": the last epoch's training log, dropout on for the training accuracy (how the report
+# quotes its own); the others are measured after training.
 _SHORT_COLUMNS = {"train_accuracy": "train", "val_accuracy": "val", "best_val_accuracy": "best val",
+                  "log_train_accuracy": "train (log)", "log_val_accuracy": "val (log)",
                   "test_accuracy": "test", "seconds": "seconds", "params": "parameters", "config": "configuration"}
 
 

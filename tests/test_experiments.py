@@ -39,7 +39,7 @@ def test_prepare_run_writes_a_card_that_keeps_its_start(run, tmp_path):
 def test_readings_rank_the_fits_and_phase1_trains_the_chosen_one(run):
     readings = compare_readings(run, "cnn", verbose=0)
     assert list(readings.table["reading"]) == list(READINGS["cnn"])
-    best = readings.table.loc[readings.table["train_accuracy"].idxmax(), "reading"]
+    best = readings.table.loc[readings.table["log_train_accuracy"].idxmax(), "reading"]
     assert readings.leader == best
     # the smoke profile trains one seed, which cannot separate a lead from noise
     assert readings.chosen == "as-built" == load_or_compare_readings(run, "cnn") and readings.p_value is None

@@ -141,8 +141,8 @@ def _readings(train_accuracy, leader, chosen=None, p_value=None, seeds=None):
     from ferlib.recipes.readings import Readings
 
     table = pd.DataFrame({"reading": ["as-built", "dense-batchnorm"], "epochs": [5, 5],
-                          "train_accuracy": train_accuracy})
-    seeds = pd.DataFrame(seeds or [], columns=["reading", "seed", "train_accuracy"])
+                          "log_train_accuracy": train_accuracy})
+    seeds = pd.DataFrame(seeds or [], columns=["reading", "seed", "log_train_accuracy"])
     return Readings("cnn", table, {}, chosen or "as-built", leader, seeds, p_value)
 
 
@@ -168,7 +168,7 @@ def test_lead_p_value_needs_two_seeds_and_separates_a_real_lead():
 
     from ferlib.recipes.readings import lead_p_value
 
-    rows = lambda a, b: pd.DataFrame({"reading": ["x"] * len(a) + ["as-built"] * len(b), "train_accuracy": a + b})  # noqa: E731
+    rows = lambda a, b: pd.DataFrame({"reading": ["x"] * len(a) + ["as-built"] * len(b), "log_train_accuracy": a + b})  # noqa: E731
     assert lead_p_value(rows([0.5], [0.3]), "x", "as-built") is None
     assert lead_p_value(rows([0.50, 0.51, 0.52], [0.30, 0.31, 0.29]), "x", "as-built") < 0.01
     assert lead_p_value(rows([0.32, 0.28, 0.31], [0.30, 0.31, 0.29]), "x", "as-built") > 0.05

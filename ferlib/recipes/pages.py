@@ -73,7 +73,8 @@ def with_baselines(table: pd.DataFrame, run: Run, part: str | None = None, colum
     rows = pd.DataFrame(np.nan, index=[majority_label(run.arrays["train"][1]), GUESS], columns=table.columns, dtype=object)
     for column in table.columns:
         words = str(column).replace("_", " ").split(" ")
-        first = words[1] if words[0] == "best" and len(words) > 1 else words[0]  # "best_val_accuracy": val
+        # "best_val_accuracy", "log_train_accuracy": their part is the second word
+        first = words[1] if words[0] in ("best", "log") and len(words) > 1 else words[0]
         if columns is not None and column not in columns:
             continue
         which = part or (first if first in ("train", "val", "test") else None)

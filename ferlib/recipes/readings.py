@@ -28,7 +28,7 @@ class Readings:
     histories: dict[str, pd.DataFrame]
     chosen: str  # the reading the run trains: the as-built one unless the leader beats it beyond noise
     leader: str  # the reading with the highest training accuracy from the run's seed
-    seeds: pd.DataFrame  # reading, seed, train_accuracy: the leader and the as-built reading over seeds
+    seeds: pd.DataFrame  # reading, seed, log_train_accuracy: the leader and the as-built reading over seeds
     p_value: float | None  # Welch's one-sided test of the leader against as-built; None: not tested
 
 
@@ -50,7 +50,7 @@ def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
         net = build_model(model, reading, precision=run.precision[model], name=f"{model}_{reading}", seed=seed)
         folder = run.folder.reading(model, reading, seed=None if seed == run.seed else seed)
         result = run.train(net, folder, config, verbose=verbose, seed=seed)
-        finals.append({"reading": reading, "seed": seed, "train_accuracy": float(result.history["accuracy"].iloc[-1])})
+        finals.append({"reading": reading, "seed": seed, "log_train_accuracy": float(result.history["accuracy"].iloc[-1])})
         return result
 
     for reading in READINGS[model]:
@@ -58,11 +58,12 @@ def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
         last = result.history.iloc[-1]
         histories[reading] = result.history
         rows.append({"reading": reading, "change": READING_NOTES[model][reading], "params": count_params(result.model)["total"], "epochs": result.epochs,
-                     "train_accuracy": float(last["accuracy"]), "val_accuracy": float(last["val_accuracy"]),
+                     # the last epoch's log (dropout on for the training accuracy), as the report's
+                     "log_train_accuracy": float(last["accuracy"]), "log_val_accuracy": float(last["val_accuracy"]),
                      "best_val_accuracy": float(result.history["val_accuracy"].max()), "seconds": round(result.seconds, 1)})
     table = pd.DataFrame(rows)
     as_built = str(table["reading"].iloc[0])
-    leader = str(table.loc[table["train_accuracy"].idxmax(), "reading"])
+    leader = str(table.loc[table["log_train_accuracy"].idxmax(), "reading"])
     if leader != as_built:
         for seed in range(run.seed + 1, run.seed + run.profile.reading_seeds):
             for reading in (as_built, leader):
@@ -80,10 +81,10 @@ def compare_readings(run: Run, model: str, verbose: int = 2) -> Readings:
 
 def lead_p_value(seeds: pd.DataFrame, leader: str, as_built: str) -> float | None:
     """Welch's one-sided p-value that `leader`'s final training accuracy over seeds exceeds
-    `as_built`'s (`seeds`: columns reading, train_accuracy); None with fewer than two seeds
+    `as_built`'s (`seeds`: columns reading, log_train_accuracy); None with fewer than two seeds
     each, or when both are constant."""
-    a = seeds.loc[seeds["reading"] == leader, "train_accuracy"].to_numpy()
-    b = seeds.loc[seeds["reading"] == as_built, "train_accuracy"].to_numpy()
+    a = seeds.loc[seeds["reading"] == leader, "log_train_accuracy"].to_numpy()
+    b = seeds.loc[seeds["reading"] == as_built, "log_train_accuracy"].to_numpy()
     if min(len(a), len(b)) < 2:
         return None
     p = float(ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)

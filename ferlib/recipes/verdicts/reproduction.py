@@ -152,19 +152,19 @@ def reading_verdict(readings, baseline: float | None = None) -> str:
     leader, first = table.loc[readings.leader], table.iloc[0]
     epochs = int(leader["epochs"])
     after = f"After {epochs} epoch{'s' if epochs > 1 else ''}"
-    if baseline is not None and table["train_accuracy"].max() < baseline + LEARNED_MARGIN:
+    if baseline is not None and table["log_train_accuracy"].max() < baseline + LEARNED_MARGIN:
         return (f"{after} no reading fits its training images much better than always answering the most common "
-                f"emotion ({baseline:.1%}; the best, **{readings.leader}**, {leader['train_accuracy']:.1%}): at this "
+                f"emotion ({baseline:.1%}; the best, **{readings.leader}**, {leader['log_train_accuracy']:.1%}): at this "
                 f"budget the readings cannot be told apart, so phase 1 trains the as-built network, **{as_built}**.")
     if readings.leader == as_built:
         return (f"{after} the as-built network, **{as_built}**, fits its training images best "
-                f"({leader['train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
-    lead = (f"{after} the **{readings.leader}** reading fits its training images best ({leader['train_accuracy']:.1%} "
-            f"training accuracy, against {first['train_accuracy']:.1%} for the as-built network, *{as_built}*)")
+                f"({leader['log_train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
+    lead = (f"{after} the **{readings.leader}** reading fits its training images best ({leader['log_train_accuracy']:.1%} "
+            f"training accuracy, against {first['log_train_accuracy']:.1%} for the as-built network, *{as_built}*)")
     if readings.p_value is None:
         return (lead + ". One seed cannot tell a lead of this size from the noise between seeds, so phase 1 trains "
                 "the as-built network; the `cpu` and `full` profiles train both from more seeds to decide.")
-    spread = readings.seeds.groupby("reading")["train_accuracy"].agg(["mean", "std", "count"])
+    spread = readings.seeds.groupby("reading")["log_train_accuracy"].agg(["mean", "std", "count"])
     n = int(spread["count"].min())
     means = (f"over {n} seeds it averages {spread.loc[readings.leader, 'mean']:.1%} "
              f"(± {spread.loc[readings.leader, 'std']:.1%}) against {spread.loc[as_built, 'mean']:.1%} "
