@@ -117,8 +117,9 @@ def style_literature_table(records: pd.DataFrame):
 
 def style_table1(table: pd.DataFrame):
     """Table 1 (:func:`~ferlib.recipes.report.table1`, with baseline rows or without) as a
-    page shows it: short row names ("phase 1 train (log)", "phase 1 train (measured)"), the two models as column groups of *report*, *ours* and
-    *Δ* (ours minus the report's), four decimals, narrow enough for the book's column."""
+    page shows it: short row names ("phase 1 train (log)", "phase 1 train (measured)"), the
+    two models as column groups of *report*, *ours* and *Δ* (ours minus the report's), four
+    decimals, narrow enough for the book's column."""
     rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
             .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")
             .replace(", last epoch's log", " (log)").replace(", measured after training", " (measured)")

@@ -322,7 +322,7 @@ class SeedTests:
 def seed_tests(records: list[dict], first: str, second: str, y_test: np.ndarray) -> SeedTests | None:
     """The exact McNemar tests between contenders `first` and `second`, seed by seed, on the
     seeds both have trained; None where they share none."""
-    by_seed = {(r["name"], r["seed"]): predictions(r) for r in trained(records)}
+    by_seed = {(r["name"], r["seed"]): predictions(r) for r in trained(records) if r["name"] in (first, second)}
     seeds = sorted(seed for name, seed in by_seed if name == first and (second, seed) in by_seed
                    and by_seed[first, seed] is not None and by_seed[second, seed] is not None)
     if not seeds:

@@ -292,8 +292,10 @@ def fit_story(results: dict, logs: dict) -> str:
             return "This run has no phase-1 training log to set beside the report's."
         fits[model] = (log["accuracy"], REPORT_TRAININGS[f"{model} phase1"]["accuracy"])
         tests[model] = (results[model]["phase1"]["test"]["accuracy"], REPORT_TABLE1[model]["phase1 test accuracy"])
-    logged = "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in fits.items())
-    tested = "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in tests.items())
+    def against(pairs: dict) -> str:  # "CNN 87.8% against 98.32%; ViT ..."
+        return "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in pairs.items())
+
+    logged, tested = against(fits), against(tests)
     looser = all(ours < theirs - FLAG for ours, theirs in fits.values())
     tighter = all(ours > theirs + FLAG for ours, theirs in fits.values())
     level = all(abs(ours - theirs) <= FLAG for ours, theirs in tests.values())
