@@ -269,15 +269,52 @@ def test_the_published_verdicts_are_those_the_published_numbers_give():
     """The conclusion quotes page 5's sentences; they must follow from the run's own numbers."""
     import ast
 
-    from ferlib.recipes.verdicts import comparison_verdicts, difference_verdicts
-
-    comparison = json.loads((RESULTS / "comparison.json").read_text())
-    run = json.loads((RESULTS / "run.json").read_text())
     glued = {key: ast.literal_eval(text) for key, text in _glued_values(RESULTS / "05_comparison.ipynb").items()
              if key.startswith(("verdict_", "difference_"))}
-    expected = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"], run["profile"])
-    expected |= difference_verdicts(comparison["results"], run["trainings"])
-    assert glued == expected
+    assert glued == _verdicts_from_numbers(RESULTS)
+
+
+def _verdicts_from_numbers(results: Path) -> dict[str, str]:
+    """The sentences page 5 glues, as the current code writes them from a published run's numbers."""
+    from ferlib.recipes.comparison import load_comparison_tests
+    from ferlib.recipes.verdicts import comparison_verdicts, difference_verdicts
+
+    comparison = json.loads((results / "comparison.json").read_text())
+    run = json.loads((results / "run.json").read_text())
+    tests_path = results / "comparison_tests.json"  # a run published before the paired tests has none
+    tests = load_comparison_tests(json.loads(tests_path.read_text())) if tests_path.exists() else None
+    expected = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"], run["profile"],
+                                   tests)
+    return expected | difference_verdicts(comparison["results"], run["trainings"])
+
+
+def test_rewriting_the_sentences_changes_only_the_sentences(tmp_path):
+    """`ferlib rewrite-sentences` replaces page 5's glued sentences by what the current code
+    writes from the published numbers; every other output of the page stays as executed."""
+    from ferlib.tooling.publish import rewrite_sentences
+
+    shutil.copytree(RESULTS, tmp_path / "results")
+    page = tmp_path / "results" / "05_comparison.ipynb"
+    before = _glued_values(page)
+    stale = {name: "'an old sentence'" for name in before if name.startswith(("verdict_", "difference_"))}
+    notebook = json.loads(page.read_text())
+    for cell in notebook["cells"]:  # as if an older release of the code had worded them
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name") in stale:
+                output["data"][scrap["mime_prefix"] + "text/plain"] = stale[scrap["name"]]
+    page.write_text(json.dumps(notebook))
+    names = rewrite_sentences(tmp_path, commit="abc123")
+    assert sorted(names) == sorted(stale) and len(names) >= 8
+    after = _glued_values(page)
+    expected = _verdicts_from_numbers(tmp_path / "results")
+    run = json.loads((tmp_path / "results" / "run.json").read_text())
+    import ast
+
+    assert {name: ast.literal_eval(after[name]) for name in names} == {name: expected[name] for name in names}
+    assert {k: v for k, v in after.items() if k not in stale} == {k: v for k, v in before.items() if k not in stale}
+    assert run["sentences_rewritten"]["commit"] == "abc123"
+    assert "by commit `abc123`" in (tmp_path / "results" / "reproduction.md").read_text()
 
 
 def test_every_paper_the_book_names_is_in_the_references():

@@ -150,10 +150,19 @@ def test_each_phase_2_step_is_tested_against_the_one_before(run):
     from ferlib.recipes.phase2 import step_tests
 
     tests = step_tests(run, "cnn")
-    assert [(t.first, t.second) for t in tests] == [("CNN after hard samples", "CNN phase 1"),
-                                                    ("CNN after augmentation", "CNN after hard samples")]
+    assert {k: (t.first, t.second) for k, t in tests.items()} == {
+        "after hard samples": ("CNN after hard samples", "CNN phase 1"),
+        "augmentation": ("CNN after augmentation", "CNN after hard samples"),
+        "phase 2": ("CNN after augmentation", "CNN phase 1")}
     n = len(run.arrays["test"][1])
-    assert all(0 <= t.p_value <= 1 and t.only_first + t.only_second <= n for t in tests)
+    assert all(0 <= t.p_value <= 1 and t.only_first + t.only_second <= n for t in tests.values())
+    # phase 2 carries them, in its metrics too, and its verdict reads them
+    from ferlib.recipes.phase2 import train_phase2
+
+    result = train_phase2(run, "cnn", verbose=0)
+    assert result.tests["phase 2"].p_value == tests["phase 2"].p_value
+    assert run.load_metrics("cnn_phase2")["tests"]["phase 2"]["p_value"] == tests["phase 2"].p_value
+    assert "p = " in result.verdict or "p < " in result.verdict
 
 
 def test_the_batch_size_and_the_augmentations_place_are_run_parameters(tmp_path):

@@ -55,8 +55,12 @@ def test_the_verdicts_follow_the_numbers(pages_run):
                     pass
     results = {m: {f"phase{p}": {part: {"accuracy": glued[f"{m}_p{p}_{part}_acc"]} for part in ("train", "val", "test")}
                    for p in (1, 2)} for m in ("cnn", "vit")}
-    expected = comparison_verdicts(results, glued["test_majority_baseline"], "smoke")
+    from ferlib.recipes.comparison import load_comparison_tests
+
+    tests = load_comparison_tests(json.loads((pages_run.folder / "metrics" / "comparison_tests.json").read_text()))
+    expected = comparison_verdicts(results, glued["test_majority_baseline"], "smoke", tests)
     assert {k: glued[k] for k in expected} == expected
+    assert "McNemar" in glued["verdict_ranking"]  # read through the paired test
     assert "This is a smoke run" in glued["verdict_caveat"]
     logs = {f"{m} {stage}": {"epochs": glued[f"{m}_{stage}_epochs"], "best_epoch": glued[f"{m}_{stage}_best_epoch"],
                              "accuracy": glued[f"{m}_{stage}_log_train_acc"],

@@ -57,6 +57,33 @@ def test_the_ranking_sentence_names_the_winner_and_whether_the_report_agrees():
     assert "level" in ranking_verdict(0.400, 0.405)
 
 
+def _paired(first_right: int, second_right: int, n: int = 5742):
+    """A paired test of two models on n faces, `first_right` faces only the first gets right
+    and `second_right` only the second."""
+    from ferlib.evaluate import paired_test
+
+    first, second = np.zeros(n, bool), np.zeros(n, bool)
+    first[:first_right] = True
+    second[first_right:first_right + second_right] = True
+    return paired_test("first", first, "second", second, images="test")
+
+
+def test_the_ranking_is_read_through_its_paired_test():
+    beyond = ranking_verdict(0.630, 0.383, _paired(1700, 300))
+    assert beyond.startswith("The CNN beats the ViT") and "McNemar test, p < 0.001" in beyond
+    assert "beyond chance" in beyond and "1,700 test faces only the CNN" in beyond
+    # 1.5 points apart, but 60 faces against 46: within chance, so the two are called level
+    within = ranking_verdict(0.630, 0.615, _paired(60, 46))
+    assert "end level" in within and "within chance" in within and "beats" not in within
+
+
+def test_phase2_change_within_chance_is_called_none():
+    noisy = phase2_verdict("CNN", 0.88, 0.630, 0.80, 0.636, _paired(200, 166))
+    assert "leaves test accuracy where it was, within chance" in noisy and "not the pattern" in noisy
+    real = phase2_verdict("CNN", 0.88, 0.610, 0.80, 0.636, _paired(300, 150))
+    assert "raises test accuracy by 2.6 points" in real and real.endswith("the pattern the report saw.")
+
+
 def test_phase2_sentence_follows_the_direction_of_each_change():
     report = phase2_verdict("CNN", 0.9832, 0.6289, 0.8042, 0.6472)
     assert "raises test accuracy by 1.8 points" in report and "falls" in report
@@ -229,6 +256,11 @@ def test_the_hard_sample_verdict_follows_each_steps_numbers():
     assert "forgets" not in gentle and "2.0 points above phase 1" in gentle
     level = hard_sample_verdict("ViT", scores(0.36, 0.35, 0.362), 11000, 18373)
     assert "where phase 1 ended" in level
+    # with the paired tests: a 1.5-point drop and a 2-point rise both within chance
+    tested = hard_sample_verdict("ViT", scores(0.36, 0.345, 0.38), 11000, 18373,
+                                 {"after hard samples": _paired(40, 50), "phase 2": _paired(70, 55)})
+    assert "within chance of phase 1 (p = " in tested and "within chance of where phase 1 ended" in tested
+    assert "points above" not in tested
 
 
 def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
@@ -240,13 +272,18 @@ def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():
     slow = {"epochs": 42, "best_epoch": 32, "accuracy": 0.874, "val_accuracy": 0.57}
     verdicts = difference_verdicts(results, {"cnn phase1": slow})
     assert set(verdicts) == {f"difference_{m}_{p}" for m in ("cnn", "vit") for p in ("phase1", "phase2")}
-    assert verdicts["difference_cnn_phase1"].startswith("CNN, phase 1: training 94.1% against 98.32%.")
-    assert "validation" not in verdicts["difference_cnn_phase1"].split(".")[0]  # 60.6 vs 62.02: within 3
-    assert "fits its training images less than the report's" in verdicts["difference_cnn_phase1"]
+    # like with like: the log's 87.4% and 57.0% against the report's logged 98.32% and 62.02%
+    assert verdicts["difference_cnn_phase1"].startswith(
+        "CNN, phase 1: training 87.4% (last epoch's log) against 98.32%, validation 57.0% (last epoch's log) "
+        "against 62.02%.")
+    assert "fits its training images less tightly than the report's" in verdicts["difference_cnn_phase1"]
     assert "all within three points" in verdicts["difference_cnn_phase2"]
-    assert "It trained" not in verdicts["difference_vit_phase2"]  # no log: nothing said about it
-    same = difference_verdicts(results, {"cnn phase1": {**slow, "accuracy": 0.97}})
-    assert "the measurement, not the network" in same["difference_cnn_phase1"]
+    assert "It trained" not in verdicts["difference_vit_phase2"]  # no log: measured numbers, nothing more
+    assert verdicts["difference_vit_phase1"].startswith("ViT, phase 1: ")
+    # a log as tight as the report's: the measured 94.1% is not flagged against the logged 98.32%
+    same = difference_verdicts(results, {"cnn phase1": {**slow, "accuracy": 0.97, "val_accuracy": 0.60}})
+    assert same["difference_cnn_phase1"].startswith("CNN, phase 1: training, validation and test accuracy are all")
+    assert "tightly" not in same["difference_cnn_phase1"]
 
 
 def test_the_fit_story_follows_the_logs_and_the_test_accuracies():

@@ -3,7 +3,7 @@ final network class by class on the test images."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
@@ -102,6 +102,10 @@ class ComparisonTests:
                               "verdict": "beyond chance" if t.p_value < 0.05 else "within noise"}
                              for t in self.tests])
 
+    def by_name(self) -> dict:
+        """The paired tests by what they compare: ``"CNN phase 2 vs ViT phase 2"`` ..."""
+        return _by_name(self.tests)
+
 
 def comparison_tests(run: Run) -> ComparisonTests:
     """Score phase 1 and phase 2 of the report's two models on the run's test images: the
@@ -124,7 +128,20 @@ def comparison_tests(run: Run) -> ComparisonTests:
     pairs = [(f"{cnn} phase 1", f"{vit} phase 1"), (f"{cnn} phase 2", f"{vit} phase 2"),
              (f"{cnn} phase 2", f"{cnn} phase 1"), (f"{vit} phase 2", f"{vit} phase 1")]
     tests = [paired_test(a, correct[a], b, correct[b], images="test") for a, b in pairs]
+    # Saved beside the comparison, so that the published verdicts can be checked against them.
+    run.save_metrics("comparison_tests", {"intervals": rows, "tests": [asdict(t) for t in tests]})
     return ComparisonTests(pd.DataFrame(rows), tests)
+
+
+def load_comparison_tests(metrics: dict) -> dict:
+    """:meth:`ComparisonTests.by_name` from the metrics :func:`comparison_tests` saved."""
+    from ..evaluate import PairedTest
+
+    return _by_name(PairedTest(**t) for t in metrics["tests"])
+
+
+def _by_name(tests) -> dict:
+    return {f"{t.first} vs {t.second}": t for t in tests}
 
 
 def check_same_evaluation(comparison: Comparison, model: str, accuracy: float, loss: float, counts) -> None:

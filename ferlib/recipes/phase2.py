@@ -9,7 +9,7 @@ Accuracy and loss on train, validation and test are recorded before and after ea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import textwrap
@@ -44,6 +44,9 @@ class Phase2Result:
     name: str = ""  # the registered model's name ("cnn"): the prefix of its glue names
     display: str = ""  # how the book writes it ("CNN")
     n_train: int = 0  # training images the hard samples were picked from
+    # The paired tests on the test faces (:func:`step_tests`): "after hard samples" and
+    # "phase 2" against phase 1, "augmentation" against after the hard samples.
+    tests: dict = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One row per step, columns like ``train accuracy`` ... ``test loss``."""
@@ -54,7 +57,8 @@ class Phase2Result:
         """What each step did to the test accuracy, in a sentence (:func:`~ferlib.recipes.verdicts.hard_sample_verdict`)."""
         from .verdicts import hard_sample_verdict
 
-        return hard_sample_verdict(self.display or self.name, self.scores, len(self.hard_indices), self.n_train)
+        return hard_sample_verdict(self.display or self.name, self.scores, len(self.hard_indices), self.n_train,
+                                   self.tests)
 
     def glue_values(self) -> dict:
         """What the chapters quote of this phase 2: ``<name>_p2_test_acc``, ``<name>_p2_train_acc``
@@ -136,9 +140,10 @@ def train_phase2(run: Run, model: str, verbose: int = 2) -> Phase2Result:
     result = run_phase2(load_or_train_stage(run, model, "phase1"), run.arrays, run.folder, model, run.train_config(),
                         hard_epochs=run.profile.hard_epochs, seed=run.seed, verbose=verbose,
                         progress=run.folder.progress, label=f"{model}/phase2", augment_in_step=run.augment_in_step)
-    result = replace(result, name=model, display=display_name(model))
+    result = replace(result, name=model, display=display_name(model), tests=step_tests(run, model))
     run.save_metrics(f"{model}_phase2", {"model": model, "n_hard": len(result.hard_indices),
                                          "scores": result.scores,
+                                         "tests": {k: asdict(t) for k, t in result.tests.items()},
                                          "histories": {k: h.to_dict(orient="list") for k, h in result.histories.items()}})
     return result
 
@@ -165,18 +170,25 @@ def load_or_train_stage(run: Run, model: str, stage: str = "phase1", train_if_mi
     return load_model(path)
 
 
-def step_tests(run: Run, model: str) -> list:
+def step_tests(run: Run, model: str) -> dict:
     """Whether each step of `model`'s phase 2 changed its test accuracy beyond chance: exact
-    McNemar tests, on the run's test images, of the model after the hard samples against
-    phase 1, and after the augmentation against after the hard samples (``PairedTest``s)."""
+    McNemar tests (``PairedTest``s), on the run's test images, of the model after the hard
+    samples against phase 1 (``"after hard samples"``), after the augmentation against after
+    the hard samples (``"augmentation"``), and after the augmentation against phase 1
+    (``"phase 2"``)."""
     from ..evaluate import paired_test
 
-    load_or_train_stage(run, model, "phase2")  # trains what is missing, as the page's other cells do
     x, y = run.arrays["test"]
     paths = {STEPS[0]: run.folder.final_model(model, "phase1"),
              STEPS[1]: run.folder.phase2(model, "hard_samples") / "model.keras",
              STEPS[2]: run.folder.final_model(model, "phase2")}
+    if not all(path.exists() for path in paths.values()):
+        load_or_train_stage(run, model, "phase2")  # trains what is missing, as the page's other cells do
     right = {step: predict_labels(load_model(path), x) == y for step, path in paths.items()}
     name = display_name(model)
-    return [paired_test(f"{name} {later}", right[later], f"{name} {earlier}", right[earlier], images="test")
-            for earlier, later in zip(STEPS, STEPS[1:])]
+
+    def test(later: str, earlier: str):
+        return paired_test(f"{name} {later}", right[later], f"{name} {earlier}", right[earlier], images="test")
+
+    return {"after hard samples": test(STEPS[1], STEPS[0]), "augmentation": test(STEPS[2], STEPS[1]),
+            "phase 2": test(STEPS[2], STEPS[0])}

@@ -6,6 +6,7 @@
     ferlib run --profile full --reexecute --no-book      # re-execute finished notebooks (trainings reused)
     ferlib publish ~/.cache/ferlib/runs/full             # copy a run's notebooks into book/results
     ferlib publish RUN_DIR --page 08_closing_the_gap     # replace that one page (it stands alone)
+    ferlib rewrite-sentences                             # the published comparison's sentences, from new code
     ferlib predict photo.jpg                             # emotions of the faces, by the model ferlib ships
     ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # ... by a run's own model
     ferlib ship --data PATH                              # train the shipped model again, from scratch
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 from .pipeline import REPO, PipelineError, run_notebooks
-from .publish import build_book, publish, publish_page, stage_book
+from .publish import build_book, publish, publish_page, rewrite_sentences, stage_book
 from ..files import DamagedFile, read_json, write_text
 from ..notebooks import NOTEBOOKS
 from ..recipes.course import MACHINE_KINDS, PAGE_TIMES, record_page_times
@@ -75,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("run_dir", type=Path)
     pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
     pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
+    command("rewrite-sentences", "write the published comparison's interpreting sentences again, from its numbers",
+            " For when the code that words the conclusion's sentences changed after the published run: each "
+            "sentence page 5 glued is replaced by what the current code writes from the same published numbers, "
+            "and the run card and the reproduction page say which commit wrote them. Needs a clone.")
     _add_predict_arguments(command(
         "predict", "find the faces in photos and classify their emotions",
         " Uses the model that ships with ferlib, or with --run a run's own model. Writes an annotated "
@@ -349,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "times":
             record_page_times(args.run_dir.expanduser(), args.machine)
             _say(f"recorded the page times of {args.run_dir} ({args.machine}) in {PAGE_TIMES}")
+            return 0
+        if args.command == "rewrite-sentences":
+            _say(f"rewrote {len(rewrite_sentences())} sentences of {REPO / 'book' / 'results' / '05_comparison.ipynb'}")
             return 0
         if args.command == "publish":
             _check_publishable(args.run_dir)

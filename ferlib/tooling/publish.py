@@ -26,7 +26,7 @@ from .pipeline import REPO, PipelineError
 PUBLISHED_RUN = "results/run.json"
 #: The run's metrics the book publishes beside its pages, for scripts to read: Table 1's
 #: numbers (page 5) and the fast recipe's against the literature (page 8).
-PUBLISHED_METRICS = ("comparison", "closing_the_gap", "vit_question")
+PUBLISHED_METRICS = ("comparison", "comparison_tests", "closing_the_gap", "vit_question")
 
 
 def build_book(book_dir: Path, builder: str = "html") -> Path:
@@ -118,6 +118,10 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
     lines += table1_markdown(table1({m: results[m] for m in report_models if m in results}, logs), report_models,
                              baselines or {}, FLAG)
     lines += training_logs_markdown(summary.get("trainings", {}), REPORT_TRAININGS)
+    if rewritten := summary.get("sentences_rewritten"):
+        lines += ["", f"The sentences the conclusion quotes from this run were written again from the numbers above "
+                      f"on {rewritten['date']}, by commit `{rewritten['commit']}` (`ferlib rewrite-sentences`): the "
+                      "code that words them changed after the run, and its numbers did not."]
     lines += _cost_section(summary)
     return "\n".join(lines)
 
@@ -426,3 +430,44 @@ def long_run_time(run_dir: Path, folder: str) -> dict | None:
         if record is not None and record.get("train_seconds") is not None:
             seconds, trainings = seconds + float(record["train_seconds"]), trainings + 1
     return {"seconds": round(seconds, 1), "trainings": trainings} if trainings else None
+
+
+def rewrite_sentences(book_dir: Path | None = None, commit: str | None = None) -> list[str]:
+    """Write the comparison page's interpreting sentences again, from the numbers it published.
+
+    The sentences the conclusion quotes (``verdict_*``, ``difference_*``) are functions of the
+    published run's numbers (``comparison.json``, ``comparison_tests.json`` where present, and
+    the run card's training logs). When the code that writes them improves, a run that can no
+    longer be executed again still gets the new sentences: each glued record that already
+    exists is replaced, nothing else on the page changes, and the run card records which
+    commit wrote them. Returns the names rewritten."""
+    from ..provenance import git_commit
+    from ..recipes.comparison import load_comparison_tests
+    from ..recipes.verdicts import comparison_verdicts, difference_verdicts
+
+    results = Path(book_dir or REPO / "book") / "results"
+    page, card = results / "05_comparison.ipynb", results / "run.json"
+    comparison, summary = read_json(results / "comparison.json", None), read_json(card, None)
+    if comparison is None or summary is None or not page.exists():
+        raise PipelineError(f"{results} holds no published comparison (05_comparison.ipynb, comparison.json and "
+                            "run.json): publish a run first")
+    tests_path = results / "comparison_tests.json"
+    tests = load_comparison_tests(read_json(tests_path)) if tests_path.exists() else None
+    sentences = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"],
+                                    summary["profile"], tests)
+    sentences |= difference_verdicts(comparison["results"], summary.get("trainings", {}))
+    notebook = json.loads(page.read_text())
+    rewritten = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name") in sentences:
+                output["data"][scrap["mime_prefix"] + "text/plain"] = repr(sentences[scrap["name"]])
+                rewritten.append(scrap["name"])
+    write_text(page, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    summary["sentences_rewritten"] = {"commit": commit or git_commit(REPO), "date": date.today().isoformat(),
+                                      "page": page.name, "names": sorted(rewritten)}
+    write_json(card, summary)
+    write_text(results / "reproduction.md", reproduction_page(summary, comparison["results"],
+                                                              comparison.get("baselines")))
+    return rewritten

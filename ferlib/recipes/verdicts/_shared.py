@@ -10,6 +10,8 @@ LEARNED_MARGIN = 0.05
 #: A tuning configuration "learns" in its few epochs when its validation accuracy beats the
 #: majority class by this much (a softer bar than LEARNED_MARGIN: it trains a few epochs only).
 TUNING_MARGIN = 0.02
+#: A paired test's p-value below this puts a difference beyond chance.
+LEVEL = 0.05
 
 
 def points(a: float, b: float) -> float:
@@ -30,3 +32,8 @@ def listed(numbers) -> str:
     """1, 2 and 3."""
     words = [str(n) for n in numbers]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def p_text(p_value: float) -> str:
+    """How a sentence writes a p-value: "p = 0.03", or "p < 0.001" where more digits say nothing."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"

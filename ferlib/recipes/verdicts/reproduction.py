@@ -4,7 +4,7 @@ report's Table 1."""
 
 from __future__ import annotations
 
-from ._shared import LEARNED_MARGIN, OVERFIT_GAP, TUNING_MARGIN, listed, too_small
+from ._shared import LEARNED_MARGIN, LEVEL, OVERFIT_GAP, TUNING_MARGIN, listed, p_text, points, too_small
 
 
 def release_of(dataset) -> str:
@@ -29,63 +29,91 @@ def release_sentence(dataset) -> str:
 
 def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) -> str:
     """Does the model overfit, fit, or barely learn? From its train and test accuracy."""
-    gap = train_acc - test_acc
+    gap = points(train_acc, test_acc)
     if test_acc < baseline + LEARNED_MARGIN and train_acc < baseline + LEARNED_MARGIN:
         return (f"The {model} is still close to always answering the most common emotion ({baseline:.1%}): "
                 f"{train_acc:.1%} on its training images and {test_acc:.1%} on the test images. It has not trained "
                 "long enough to fit or to overfit.")
-    if gap > OVERFIT_GAP:
+    if gap > 100 * OVERFIT_GAP:
         return (f"The {model} fits its training images far better than new ones ({train_acc:.1%} against "
-                f"{test_acc:.1%}): a gap of {100 * gap:.1f} points, the overfitting that phase 2 sets out to reduce.")
-    return (f"The {model}'s training and test accuracy are {100 * abs(gap):.1f} points apart ({train_acc:.1%} and "
+                f"{test_acc:.1%}): a gap of {gap:.1f} points, the overfitting that phase 2 sets out to reduce.")
+    return (f"The {model}'s training and test accuracy are {abs(gap):.1f} points apart ({train_acc:.1%} and "
             f"{test_acc:.1%}): it does not overfit; if anything it has not fitted its training images yet.")
 
 
-def ranking_verdict(cnn_test: float, vit_test: float) -> str:
-    """Which model wins on the test images, and by how much."""
+def _face_by_face(test, first: str, second: str) -> str:
+    """The discordant faces of a paired test and its p-value, as a parenthesis's words."""
+    return (f"{test.only_first:,} test faces only {first} gets right and {test.only_second:,} only {second}; "
+            f"exact McNemar test, {p_text(test.p_value)}")
+
+
+def ranking_verdict(cnn_test: float, vit_test: float, test=None) -> str:
+    """Which model wins on the test images, and by how much; with `test` (the
+    :class:`~ferlib.evaluate.PairedTest` of the CNN against the ViT on the same faces), a
+    difference the test cannot tell from chance is called level, whatever its size."""
     from ..report import REPORT_TABLE1
 
-    gap = cnn_test - vit_test
-    if abs(gap) < 0.01:
-        report_gap = REPORT_TABLE1["cnn"]["phase2 test accuracy"] - REPORT_TABLE1["vit"]["phase2 test accuracy"]
-        return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}), unlike in the "
-                f"report, where the CNN won by {100 * report_gap:.0f} points.")
+    gap = points(cnn_test, vit_test)
+    report_gap = points(REPORT_TABLE1["cnn"]["phase2 test accuracy"], REPORT_TABLE1["vit"]["phase2 test accuracy"])
+    level = abs(gap) < 1 if test is None else test.p_value >= LEVEL
+    if level:
+        why = "" if test is None else f", a difference within chance ({_face_by_face(test, 'the CNN', 'the ViT')})"
+        return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}{why}), unlike in "
+                f"the report, where the CNN won by {report_gap:.0f} points.")
     leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
     agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
-    return (f"The {leader} beats the {other} on the test images by {100 * abs(gap):.1f} points "
-            f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}), {agreement}.")
+    tested = "" if test is None else (f"; {_face_by_face(test, 'the CNN', 'the ViT')}, so the difference is "
+                                      "beyond chance")
+    return (f"The {leader} beats the {other} on the test images by {abs(gap):.1f} points "
+            f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}{tested}), {agreement}.")
 
 
-def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float, p2_test: float) -> str:
+def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float, p2_test: float,
+                   test=None) -> str:
     """What phase 2 did to the model's training and test accuracy (the report: test up ~2
-    points, training down)."""
-    test_change, train_change = p2_test - p1_test, p2_train - p1_train
-    test_words = (f"raises test accuracy by {100 * test_change:.1f} points" if test_change > 0.005 else
-                  f"lowers test accuracy by {100 * -test_change:.1f} points" if test_change < -0.005 else
+    points, training down). With `test` (the paired test of phase 2 against phase 1 on the
+    same test faces), a test change within chance is called no change."""
+    test_change, train_change = points(p2_test, p1_test), points(p2_train, p1_train)
+    moved = abs(test_change) > 0.5 if test is None else test.p_value < LEVEL
+    test_words = (f"raises test accuracy by {test_change:.1f} points" if moved and test_change > 0 else
+                  f"lowers test accuracy by {-test_change:.1f} points" if moved and test_change < 0 else
+                  "leaves test accuracy where it was, within chance" if test is not None else
                   "leaves test accuracy where it was")
-    train_words = ("while training accuracy falls" if train_change < -0.005 else
-                   "and training accuracy rises too" if train_change > 0.005 else
+    tested = "" if test is None else f"; {_face_by_face(test, 'phase 2', 'phase 1')}"
+    train_words = ("while training accuracy falls" if train_change < -0.5 else
+                   "and training accuracy rises too" if train_change > 0.5 else
                    "with training accuracy unchanged")
-    as_report = test_change > 0.005 and train_change < -0.005
-    return (f"For the {model}, phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}), {train_words} "
+    as_report = moved and test_change > 0 and train_change < -0.5
+    return (f"For the {model}, phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}{tested}), {train_words} "
             f"({p1_train:.1%} to {p2_train:.1%}): " + ("the pattern the report saw." if as_report else
                                                       "not the pattern the report saw (test up, training down)."))
 
 
-def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int) -> str:
+def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int, tests: dict | None = None) -> str:
     """What each phase-2 step did to the model's test accuracy; `scores` is
-    :attr:`~ferlib.recipes.phase2.Phase2Result.scores` (step -> part -> accuracy/loss)."""
+    :attr:`~ferlib.recipes.phase2.Phase2Result.scores` (step -> part -> accuracy/loss) and
+    `tests`, where given, :attr:`~ferlib.recipes.phase2.Phase2Result.tests`: then a change the
+    paired test against phase 1 cannot tell from chance is called none."""
     before, hard, after = (scores[step]["test"]["accuracy"] for step in
                            ("phase 1", "after hard samples", "after augmentation"))
+    tests = tests or {}
     step1 = (f"Trained on its {n_hard:,} hard samples alone ({n_hard / n_train:.0%} of its training images), the "
              f"{model} goes from {before:.1%} to {hard:.1%} on the test images")
-    if hard < before - 0.05:
+    if (first := tests.get("after hard samples")) is not None and first.p_value >= LEVEL:
+        step1 += f", within chance of phase 1 ({p_text(first.p_value)})"
+    elif hard < before - 0.05:
         step1 += ": it forgets much of what phase 1 taught it"
     step2 = f"; the augmentation round on the whole training set then takes it to {after:.1%}"
-    if after > before + 0.005:
-        step2 += f", {100 * (after - before):.1f} points above phase 1."
-    elif after < before - 0.005:
-        step2 += f", {100 * (before - after):.1f} points below phase 1."
+    change = points(after, before)
+    final = tests.get("phase 2")
+    moved = abs(change) > 0.5 if final is None else final.p_value < LEVEL
+    tested = "" if final is None else f" (paired test against phase 1, {p_text(final.p_value)})"
+    if moved and change > 0:
+        step2 += f", {change:.1f} points above phase 1{tested}."
+    elif moved and change < 0:
+        step2 += f", {-change:.1f} points below phase 1{tested}."
+    elif final is not None:
+        step2 += f", within chance of where phase 1 ended{tested}."
     else:
         step2 += ", where phase 1 ended."
     return step1 + step2
@@ -204,24 +232,28 @@ def precision_verdict(check, baseline: float | None = None) -> str:
                        "numbers with care.")
 
 
-def comparison_verdicts(results: dict, baseline: float, profile: str) -> dict[str, str]:
+def comparison_verdicts(results: dict, baseline: float, profile: str, tests: dict | None = None) -> dict[str, str]:
     """The comparison's interpreting sentences, by the names the conclusion glues.
 
     `results` is ``Comparison.results`` (model -> phase -> part -> accuracy/loss), `baseline`
-    the majority-class accuracy on the test images, `profile` the run's profile.
+    the majority-class accuracy on the test images, `profile` the run's profile, and `tests`
+    :meth:`~ferlib.recipes.comparison.ComparisonTests.by_name` (the paired tests on the same
+    faces; where given, the ranking and phase 2 are read through them).
     """
     acc = {(m, p, part): results[m][p][part]["accuracy"] for m in results for p in results[m] for part in results[m][p]}
     from ...models import display_name
 
+    tests = tests or {}
     verdicts = {"verdict_caveat": too_small(profile) or "This is a full run, at the report's scale.",
-                "verdict_ranking": ranking_verdict(acc["cnn", "phase2", "test"], acc["vit", "phase2", "test"])}
+                "verdict_ranking": ranking_verdict(acc["cnn", "phase2", "test"], acc["vit", "phase2", "test"],
+                                                   tests.get("CNN phase 2 vs ViT phase 2"))}
     for model in results:
         name = display_name(model)
         verdicts[f"verdict_{model}_fit"] = fit_verdict(name, acc[model, "phase1", "train"], acc[model, "phase1", "test"],
                                                        baseline)
         verdicts[f"verdict_{model}_phase2"] = phase2_verdict(
             name, acc[model, "phase1", "train"], acc[model, "phase1", "test"],
-            acc[model, "phase2", "train"], acc[model, "phase2", "test"])
+            acc[model, "phase2", "train"], acc[model, "phase2", "test"], tests.get(f"{name} phase 2 vs {name} phase 1"))
     return verdicts
 
 
@@ -231,30 +263,32 @@ FLAG = 0.03
 
 def difference_verdict(model: str, phase: str, ours: dict, report: dict, log: dict | None,
                        report_log: dict) -> str:
-    """Where one model's phase differs from the report by more than :data:`FLAG`, and what the
-    training logs say about it. `ours` and `report` map ``train``/``val``/``test`` to
-    accuracy; `log` and `report_log` are the training's last epoch as its log tells it
-    (``epochs``, ``best_epoch``, ``accuracy``, ``val_accuracy``; :data:`~ferlib.recipes.report.
-    REPORT_TRAININGS` for the report)."""
+    """Where one model's phase differs from the report by more than :data:`FLAG`, like with
+    like: training and validation accuracy from the last epoch of each training log (the
+    report's kind), test accuracy as measured. `ours` and `report` map ``train``/``val``/
+    ``test`` to accuracy (``ours`` measured after training: the train and val of `log`
+    replace it where there is one); `log` and `report_log` are each training's last epoch as
+    its log tells it (``epochs``, ``best_epoch``, ``accuracy``, ``val_accuracy``;
+    :data:`~ferlib.recipes.report.REPORT_TRAININGS` for the report)."""
     label = f"{model}, {'phase 1' if phase == 'phase1' else 'phase 2'}"
     words = {"train": "training", "val": "validation", "test": "test"}
-    flagged = [part for part in ("train", "val", "test") if abs(ours[part] - report[part]) > FLAG]
+    kind = {"train": "", "val": "", "test": ""}
+    if log is not None:
+        ours = {**ours, "train": log["accuracy"], "val": log["val_accuracy"]}
+        kind = {"train": " (last epoch's log)", "val": " (last epoch's log)", "test": ""}
+    flagged = [part for part in ("train", "val", "test") if abs(points(ours[part], report[part])) > 100 * FLAG]
     if not flagged:
         sentences = [f"{label}: training, validation and test accuracy are all within three points of the report's."]
     else:
-        listed = ", ".join(f"{words[p]} {ours[p]:.1%} against {report[p]:.2%}" for p in flagged)
-        sentences = [f"{label}: {listed}."]
+        differences = ", ".join(f"{words[p]} {ours[p]:.1%}{kind[p]} against {report[p]:.2%}" for p in flagged)
+        sentences = [f"{label}: {differences}."]
     if log is not None:
-        epochs = f"It trained {log['epochs']} epochs (best {log['best_epoch']}), the report's {report_log['epochs']}"
-        gap = log["accuracy"] - report_log["accuracy"]
-        if abs(gap) <= FLAG:
-            sentences.append(f"{epochs}; log against log the last epochs agree ({log['accuracy']:.1%} training "
-                             f"accuracy against {report_log['accuracy']:.2%}), so a training-accuracy gap above is "
-                             "the measurement, not the network.")
-        else:
-            sentences.append(f"{epochs}; log against log its last epoch shows {log['accuracy']:.1%} training accuracy "
-                             f"against the report's {report_log['accuracy']:.2%}: this network fits its training "
-                             f"images {'less' if gap < 0 else 'more'} than the report's did.")
+        sentences.append(f"It trained {log['epochs']} epochs (best {log['best_epoch']}), the report's "
+                         f"{report_log['epochs']}.")
+        gap = points(log["accuracy"], report_log["accuracy"])
+        if abs(gap) > 100 * FLAG:
+            sentences.append(f"In its own log this network fits its training images {'less' if gap < 0 else 'more'} "
+                             "tightly than the report's did.")
     return " ".join(sentences)
 
 
@@ -296,9 +330,9 @@ def fit_story(results: dict, logs: dict) -> str:
         return "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in pairs.items())
 
     logged, tested = against(fits), against(tests)
-    looser = all(ours < theirs - FLAG for ours, theirs in fits.values())
-    tighter = all(ours > theirs + FLAG for ours, theirs in fits.values())
-    level = all(abs(ours - theirs) <= FLAG for ours, theirs in tests.values())
+    looser = all(points(ours, theirs) < -100 * FLAG for ours, theirs in fits.values())
+    tighter = all(points(ours, theirs) > 100 * FLAG for ours, theirs in fits.values())
+    level = all(abs(points(ours, theirs)) <= 100 * FLAG for ours, theirs in tests.values())
     if looser and level:
         return (f"Read together, the numbers tell one story: the report's networks fitted their training images "
                 f"much more tightly than this run's (the last epoch's training accuracy in each log: {logged}), "
