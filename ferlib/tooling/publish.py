@@ -445,6 +445,7 @@ def rewrite_sentences(book_dir: Path | None = None, commit: str | None = None) -
     from ..recipes.comparison import load_comparison_tests
     from ..recipes.verdicts import comparison_verdicts, difference_verdicts
 
+    commit = commit or git_commit(REPO)  # before writing: the rewrite itself would make the checkout dirty
     results = Path(book_dir or REPO / "book") / "results"
     page, card = results / "05_comparison.ipynb", results / "run.json"
     comparison, summary = read_json(results / "comparison.json", None), read_json(card, None)
@@ -465,7 +466,7 @@ def rewrite_sentences(book_dir: Path | None = None, commit: str | None = None) -
                 output["data"][scrap["mime_prefix"] + "text/plain"] = repr(sentences[scrap["name"]])
                 rewritten.append(scrap["name"])
     write_text(page, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    summary["sentences_rewritten"] = {"commit": commit or git_commit(REPO), "date": date.today().isoformat(),
+    summary["sentences_rewritten"] = {"commit": commit, "date": date.today().isoformat(),
                                       "page": page.name, "names": sorted(rewritten)}
     write_json(card, summary)
     write_text(results / "reproduction.md", reproduction_page(summary, comparison["results"],
