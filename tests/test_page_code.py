@@ -207,3 +207,9 @@ def test_page_9s_build_hp_is_what_the_searchs_trials_build():
     fl.tuning.check_same_build(build, steps, max_epochs=max_epochs)
     with pytest.raises(AssertionError, match="decay_steps|learning_rate"):
         fl.tuning.check_same_build(build, steps, max_epochs=max_epochs + 1)
+    # a page that forgot the budget would train the space's largest draw; the search skips it
+    unbounded = {**namespace, "cost_limit": float("inf")}
+    exec("def build(hp):\n" + page_cell("09_vit_question", "def build(hp):").split("def build(hp):\n", 1)[1],
+         unbounded)
+    with pytest.raises(AssertionError, match="only the search skips it"):
+        fl.tuning.check_same_build(unbounded["build"], steps, max_epochs=max_epochs)

@@ -35,6 +35,34 @@ def test_a_draw_of_the_space_is_a_transformer_that_can_be_built():
     assert all(hp.values[name] in values for name, values in tuning.SEARCH_SPACE.items())
 
 
+def test_the_budget_skips_only_draws_that_cost_more_than_the_cap():
+    import keras_tuner as kt
+
+    from ferlib.models import build_model, build_transformer, count_multiply_adds
+
+    report_vit = count_multiply_adds(build_model("vit", "as-built"))
+    assert tuning.cost_limit() == tuning.COST_CAP * report_vit
+    largest = build_transformer(TransformerConfig(tokenizer="patches", patch_size=3, transformer_layers=6,
+                                                  num_heads=4, projection_dim=128))
+    with pytest.raises(kt.errors.FailedTrialError, match="over the search's budget"):
+        tuning.check_cost(largest)
+    tuning.check_cost(build_transformer(TransformerConfig(tokenizer="patches", patch_size=4, transformer_layers=2,
+                                                          num_heads=2, projection_dim=32)))  # within: no error
+    assert "at most 4 times the report's ViT's multiply-adds" in tuning.budget_sentence(9, 0)
+    assert tuning.budget_sentence(9, 3).endswith("at most 9 epochs; 3 draws over that cost were skipped.")
+
+
+def test_skipped_trials_counts_only_the_budgets_failures(tmp_path):
+    import json
+
+    for number, (status, message) in enumerate([("FAILED", "over the search's budget: 60.0 M"),
+                                                 ("FAILED", "out of memory"), ("COMPLETED", None)]):
+        folder = tmp_path / tuning.PROJECT / f"trial_{number:04d}"
+        folder.mkdir(parents=True)
+        (folder / "trial.json").write_text(json.dumps({"status": status, "message": message}))
+    assert tuning.skipped_trials(tmp_path) == 1
+
+
 def test_best_config_refuses_an_empty_search(tmp_path):
     with pytest.raises(FileNotFoundError, match="no finished trial"):
         tuning.best_config(tmp_path)

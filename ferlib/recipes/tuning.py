@@ -39,6 +39,42 @@ SEARCH_SPACE = {
     "projection_dim": (16, 32, 64, 128),
 }
 PROJECT = "trials"  # KerasTuner's project: the folder of the trials inside the search's folder
+#: The search's budget per trial: a network may cost at most this many times the report's
+#: ViT's forward multiply-adds per face. The largest draws of the space cost 22 times as much
+#: and train for about an hour an epoch on a 2-core CPU; this cap keeps most of the space
+#: (including every width at 6 x 6 patches but the deepest) and skips those.
+COST_CAP = 4
+#: How many trials in a row may be skipped as over the budget before KerasTuner stops the
+#: search (its default, 3, would end a search on a run of unlucky draws).
+MAX_SKIPPED = 20
+
+
+def cost_limit() -> int:
+    """The most forward multiply-adds per face a trial's network may cost: :data:`COST_CAP`
+    times the report's ViT's, counted on the registered model."""
+    from ..models import build_model, count_multiply_adds
+
+    global _COST_LIMIT
+    if _COST_LIMIT is None:
+        _COST_LIMIT = COST_CAP * count_multiply_adds(build_model("vit", "as-built"))
+    return _COST_LIMIT
+
+
+_COST_LIMIT = None
+
+
+def check_cost(network) -> None:
+    """Raise KerasTuner's ``FailedTrialError`` when `network` costs more than :func:`cost_limit`:
+    KerasTuner then records the trial as failed and draws the next one, and Hyperband promotes
+    only completed trials."""
+    import keras_tuner as kt
+
+    from ..models import count_multiply_adds
+
+    cost = count_multiply_adds(network)
+    if cost > cost_limit():
+        raise kt.errors.FailedTrialError(f"over the search's budget: {cost / 1e6:.1f} M multiply-adds per face, "
+                                         f"the cap is {cost_limit() / 1e6:.1f} M ({COST_CAP} times the report's ViT)")
 
 
 def config_from(hp) -> TransformerConfig:
@@ -64,6 +100,7 @@ def trial_builder(steps_per_epoch: int, *, max_epochs: int = 9, recipe=None):
 
     def build(hp):
         network = build_transformer(config_from(hp))
+        check_cost(network)
         return compile_fast(with_augmentation(network, recipe.network), recipe, steps_per_epoch)
 
     return build
@@ -72,7 +109,8 @@ def trial_builder(steps_per_epoch: int, *, max_epochs: int = 9, recipe=None):
 def check_same_build(build, steps_per_epoch: int, *, max_epochs: int) -> None:
     """Raise AssertionError unless `build` (a page's ``build(hp)``) builds and compiles what the
     search's trials do (:func:`trial_builder`), for the smallest and the largest draw of every
-    size in :data:`SEARCH_SPACE`: the same layers, shapes, weights and compile settings."""
+    size in :data:`SEARCH_SPACE`, and the widest draw within the budget: the same layers, shapes,
+    weights and compile settings, and the same draws skipped as over the budget."""
     import keras
     import keras_tuner as kt
 
@@ -81,8 +119,10 @@ def check_same_build(build, steps_per_epoch: int, *, max_epochs: int) -> None:
 
     reference = trial_builder(steps_per_epoch, max_epochs=max_epochs)
     differences = []
-    for pick in (min, max):
-        draw = {name: pick(values) for name, values in SEARCH_SPACE.items()}
+    largest = {name: max(values) for name, values in SEARCH_SPACE.items()}  # over the budget: both must skip it
+    draws = [{name: min(values) for name, values in SEARCH_SPACE.items()}, largest,
+             largest | {"transformer_layers": min(SEARCH_SPACE["transformer_layers"])}]  # the widest within it
+    for draw in draws:
         models = []
         for builder in (build, reference):
             hp = kt.HyperParameters()
@@ -90,8 +130,15 @@ def check_same_build(build, steps_per_epoch: int, *, max_epochs: int) -> None:
                 hp.Choice(name, list(values))
                 hp.values[name] = draw[name]  # a registered name gives this value back to build
             keras.utils.set_random_seed(0)  # the same initial weights for both
-            models.append(builder(hp))
-        differences += [f"{draw}: {line}" for line in network_differences(*models) + compile_differences(*models)]
+            try:
+                models.append(builder(hp))
+            except kt.errors.FailedTrialError:
+                models.append(None)
+        if models.count(None) == 1:
+            differences.append(f"{draw}: only {'the search' if models[0] is not None else 'the page'} skips it as "
+                               "over the budget")
+        elif models[0] is not None:
+            differences += [f"{draw}: {line}" for line in network_differences(*models) + compile_differences(*models)]
     assert not differences, "the page's build(hp) is not the search's:\n" + "\n".join(differences)
 
 
@@ -117,7 +164,8 @@ def make_tuner(folder, steps_per_epoch: int, *, max_epochs: int = 9, factor: int
                 out.write(f"{trial.trial_id}\n")
 
     return Search(build, objective="val_accuracy", max_epochs=max_epochs, factor=factor, seed=seed,
-                  directory=str(folder), project_name=PROJECT, overwrite=overwrite)
+                  max_consecutive_failed_trials=MAX_SKIPPED, directory=str(folder), project_name=PROJECT,
+                  overwrite=overwrite)
 
 
 def search(arrays: dict, folder, *, max_epochs: int = 9, factor: int = 3, batch_size: int = 128, seed: int = 0,
@@ -153,6 +201,25 @@ def trials_frame(folder) -> pd.DataFrame:
                      "trial": trial["trial_id"]})
     frame = pd.DataFrame(rows)
     return frame.sort_values("public_test", ascending=False, ignore_index=True) if len(frame) else frame
+
+
+def skipped_trials(folder) -> int:
+    """How many draws of the search under `folder` were skipped as over the budget
+    (:func:`check_cost`): the trials KerasTuner recorded as failed with that reason."""
+    import json
+
+    return sum(1 for path in Path(folder, PROJECT).glob("trial_*/trial.json")
+               if (trial := json.loads(path.read_text())).get("status") == "FAILED"
+               and "over the search's budget" in (trial.get("message") or ""))
+
+
+def budget_sentence(max_epochs: int, skipped: int = 0) -> str:
+    """The search's budget in words: the cost cap per trial and Hyperband's longest training."""
+    sentence = (f"Each trial may cost at most {COST_CAP} times the report's ViT's multiply-adds per face "
+                f"({cost_limit() / 1e6:.1f} million) and trains for at most {max_epochs} epochs")
+    if skipped:
+        sentence += f"; {skipped} draw{'s' if skipped != 1 else ''} over that cost {'were' if skipped != 1 else 'was'} skipped"
+    return sentence + "."
 
 
 def search_note(trials: pd.DataFrame) -> str:
@@ -198,5 +265,6 @@ def in_cluster() -> bool:
     return "KERASTUNER_ORACLE_IP" in os.environ
 
 
-__all__ = ["SEARCH_SPACE", "best_config", "cluster_environment", "config_from", "in_cluster", "make_tuner",
-           "search", "trained_by", "trials_frame"]
+__all__ = ["COST_CAP", "MAX_SKIPPED", "SEARCH_SPACE", "best_config", "budget_sentence", "check_cost", "cluster_environment",
+           "config_from", "cost_limit", "in_cluster", "make_tuner", "search", "skipped_trials", "trained_by",
+           "trials_frame"]
