@@ -314,7 +314,7 @@ def test_rewriting_the_sentences_changes_only_the_sentences(tmp_path):
     assert {name: ast.literal_eval(after[name]) for name in names} == {name: expected[name] for name in names}
     assert {k: v for k, v in after.items() if k not in stale} == {k: v for k, v in before.items() if k not in stale}
     assert run["sentences_rewritten"]["commit"] == "abc123"
-    assert "by commit `abc123`" in (tmp_path / "results" / "reproduction.md").read_text()
+    assert "(commit `abc123`)" in (tmp_path / "results" / "reproduction.md").read_text()
 
 
 def test_every_paper_the_book_names_is_in_the_references():

@@ -119,9 +119,9 @@ def reproduction_page(summary: dict, results: dict, baselines: dict | None = Non
                              baselines or {}, FLAG)
     lines += training_logs_markdown(summary.get("trainings", {}), REPORT_TRAININGS)
     if rewritten := summary.get("sentences_rewritten"):
-        lines += ["", f"The sentences the conclusion quotes from this run were written again from the numbers above "
-                      f"on {rewritten['date']}, by commit `{rewritten['commit']}` (`ferlib rewrite-sentences`): the "
-                      "code that words them changed after the run, and its numbers did not."]
+        lines += ["", f"The conclusion's sentences about this run were reworded on {rewritten['date']} by a later "
+                      f"version of the book's code (commit `{rewritten['commit']}`); the numbers they are made from "
+                      "are this run's, unchanged."]
     lines += _cost_section(summary)
     return "\n".join(lines)
 

@@ -32,10 +32,12 @@ class QuestionVerdict:
     """Page 9's verdict in parts, so that the conclusion can quote each claim's test where it
     discusses that claim: `gap` (best transformer against best CNN, and the goal), `training`
     (the report's ViT under the fast recipe), `locality` (SPT/LSA, CCT, hybrid) and `patches`.
-    `preface` says what limits the run (its profile, networks over the budget). A part is ""
-    where the run lacks the contenders it needs."""
+    `caveat` says what limits every part (a run smaller than the full profile) and
+    `over_budget` which patch sizes were measured and not trained (it qualifies the patches).
+    A part is "" where the run lacks the contenders it needs."""
 
-    preface: str = ""
+    caveat: str = ""
+    over_budget: str = ""
     gap: str = ""
     training: str = ""
     locality: str = ""
@@ -43,16 +45,17 @@ class QuestionVerdict:
 
     @property
     def text(self) -> str:
-        parts = [self.preface, self.gap, self.training, self.locality, self.patches]
+        parts = [self.caveat, self.over_budget, self.gap, self.training, self.locality, self.patches]
         text = " ".join(part for part in parts if part)
         return text or "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
 
     def glue_values(self) -> dict[str, str]:
-        """``verdict_vit_question`` (the whole) and ``vit_question_<part>`` for each part."""
+        """``verdict_vit_question`` (the whole) and ``vit_question_<part>`` for each part, each with
+        the caveat it needs, so that a chapter quoting one part quotes no other's."""
         values = {"verdict_vit_question": self.text}
         for part in ("gap", "training", "locality", "patches"):
-            values[f"vit_question_{part}"] = " ".join(s for s in (self.preface, getattr(self, part)) if s) \
-                if getattr(self, part) else NOT_MEASURED
+            own = (self.caveat, self.over_budget if part == "patches" else "", getattr(self, part))
+            values[f"vit_question_{part}"] = " ".join(s for s in own if s) if getattr(self, part) else NOT_MEASURED
         return values
 
 
@@ -165,7 +168,7 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
     `majority` the accuracy of always answering the most common training emotion."""
     if summary is None or len(summary) == 0:
         return QuestionVerdict()
-    verdict = QuestionVerdict(preface=" ".join(s for s in (too_small(profile), _over_budget_sentence(over)) if s))
+    verdict = QuestionVerdict(caveat=too_small(profile), over_budget=_over_budget_sentence(over))
     verdict.gap = _gap_sentences(summary, getattr(tests, "cnn_against_transformer", None), goal_points)
     rows = summary.set_index("name")
     if {"report-vit", "vit-fast"} <= set(rows.index):
