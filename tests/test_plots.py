@@ -369,5 +369,21 @@ def test_accuracy_against_cost_draws_each_contender_and_the_majority_line_in_eve
         dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
         assert len(dashed) == 1 and dashed[0].get_ydata()[0] == 0.245
         assert {t.get_text() for t in ax.texts} == {"vit-fast", "fastcnn"}  # one label per contender
-    assert "always Happy (majority class)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # one legend, below the panels: inside one, its markers would read as points
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    assert "always Happy (majority class)" in [t.get_text() for t in fig.legends[0].get_texts()]
     assert fig.axes[2].get_xlabel() == "training minutes"
+
+
+def test_where_models_look_writes_each_models_answer_under_its_map():
+    from ferlib.plots import plot_where_models_look
+
+    faces = np.random.default_rng(0).random((2, 48, 48))
+    maps = {"the report's ViT, trained the report's way\nrollout": np.ones((2, 12, 12)),
+            "fast CNN\nGrad-CAM": np.ones((2, 48, 48))}
+    answers = {name: ["Happy", "Sad"] for name in maps}
+    fig = plot_where_models_look(faces, maps, titles=["Happy", "Fear"], answers=answers)
+    grid = np.array(fig.axes[:6]).reshape(2, 3)
+    assert grid[0, 1].get_xlabel() == "says Happy" and grid[1, 2].get_xlabel() == "says Sad"
+    assert grid[0, 1].xaxis.label.get_color() != grid[1, 1].xaxis.label.get_color()  # right, then wrong
+    assert max(len(line) for line in grid[0, 1].get_title().split("\n")) <= 22  # wrapped to the column

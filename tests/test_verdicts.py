@@ -401,3 +401,20 @@ def test_a_gap_in_points_is_the_difference_of_the_percentages_the_sentence_shows
     # 63.02% - 38.26% = 24.76 unrounded, but a sentence shows 63.0% and 38.3%
     assert f"{points(0.6302, 0.3826):.1f}" == "24.7"
     assert f"{points(0.3826, 0.6302):+.1f}" == "-24.7" and f"{points(0.5, 0.5):+.1f}" == "+0.0"
+
+
+def test_the_maps_border_share_and_its_sentence():
+    from ferlib.features import border_share
+    from ferlib.recipes.verdicts import map_border_verdict
+
+    even = np.ones((3, 12, 12))
+    share, area = border_share(even)
+    assert share == pytest.approx(area) and area == pytest.approx(1 - (8 / 12) ** 2)
+    rim = np.zeros((2, 48, 48))
+    rim[:, :4, :] = 1.0  # all weight in the top rows
+    middle = np.zeros((2, 48, 48))
+    middle[:, 20:28, 20:28] = 1.0
+    assert border_share(rim)[0] == 1.0 and border_share(middle)[0] == 0.0
+    sentence = map_border_verdict({"fast CNN": border_share(middle), "ViT": border_share(rim)})
+    assert "fast CNN 0% and ViT 100%" in sentence
+    assert "ViT draws more from the border" in sentence and "fast CNN keeps to the face's middle" in sentence

@@ -4,6 +4,7 @@ ViT's block activations and its attention."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -140,10 +141,14 @@ def plot_attention(image, attention: np.ndarray, title: str | None = None) -> Fi
     return fig
 
 
-def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Sequence[str] | None = None) -> Figure:
+def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Sequence[str] | None = None,
+                           answers: Mapping[str, Sequence[str]] | None = None) -> Figure:
     """The same faces (rows) under each model's map (columns): a CNN's Grad-CAM ``(N, 48, 48)``
     or a transformer's attention rollout ``(N, g, g)``, each overlaid on the face, scaled per
-    face to its own maximum. `titles` name the rows, on their left (the face's true emotion, say)."""
+    face to its own maximum. `titles` name the rows, on their left (the face's true emotion, say);
+    `answers`, by the same names as `maps`, what each model answered for each face, written
+    under its map, green where it is the row's title and red where not. Column names are
+    wrapped to the column's width."""
     faces = [_gray(image) for image in images]
     fig, axes = _subplots(len(faces), len(maps) + 1, figsize=(1.9 * (len(maps) + 1), 1.95 * len(faces)),
                           layout="constrained", squeeze=False)
@@ -155,9 +160,14 @@ def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Seque
         for j, (name, stack) in enumerate(maps.items(), start=1):
             heat = np.asarray(stack[i], dtype=float)
             heat = heat / heat.max() if heat.max() > 0 else heat
-            _show_image(axes[i, j], face, name if i == 0 else None)
+            column = "\n".join(textwrap.fill(line, 22) for line in name.split("\n"))
+            _show_image(axes[i, j], face, column if i == 0 else None)
             overlay = axes[i, j].imshow(heat, cmap="inferno", alpha=0.45, vmin=0, vmax=1,
                                         extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+            if answers and name in answers:
+                answer = answers[name][i]
+                right = titles is not None and answer == titles[i]
+                axes[i, j].set_xlabel(f"says {answer}", fontsize=8, color="#1e8449" if right else "#c0392b")
     for ax in axes.ravel():
         _no_ticks(ax)
     if maps and faces:

@@ -169,6 +169,8 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
             ax.axhline(baseline[1], color="grey", linestyle="--", linewidth=0.9, label=baseline[0])
     axes[0].set_ylabel("PrivateTest accuracy")
     axes[0].yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    axes[0].legend(fontsize=8, frameon=False, loc="lower right")
+    # Below the panels, not inside one: a legend's marker among the points reads as a point.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(title or "Accuracy against size, arithmetic and training time (small marks: seeds)", fontsize=10)
     return fig

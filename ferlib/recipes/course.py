@@ -192,7 +192,8 @@ def exercises_markdown(page: str, times: dict | None = None) -> str:
         cost = (f"about {duration(entry['seconds'])} on a 2-core CPU" if entry else "its time on a 2-core CPU is "
                 "not measured yet")
         how = (f"Set {settings} in the parameters cell" if settings else "Use the page as it stands")
-        lines.append(f"{number}. **{exercise.title}.** {exercise.question}  \n"
+        title = exercise.title if exercise.title.endswith(("?", "!", ".")) else f"{exercise.title}."
+        lines.append(f"{number}. **{title}** {exercise.question}  \n"
                      f"   {how}, with `profile = {_literal(exercise.profile)}` ({cost}), and run the notebook in a "
                      "fresh `run_dir`.")
     return "\n".join(lines)

@@ -13,9 +13,9 @@ from .closing_gap import gap_verdict, per_class_verdict
 from .reproduction import (FLAG, comparison_verdicts, difference_verdict, difference_verdicts, fit_story, fit_verdict,
                            hard_sample_verdict, phase2_verdict, precision_verdict, ranking_verdict, reading_verdict,
                            release_of, release_sentence, schedule_verdict, tuning_learned, tuning_verdict)
-from .vit_question import NOT_MEASURED, QuestionVerdict, vit_question_verdict
+from .vit_question import NOT_MEASURED, QuestionVerdict, map_border_verdict, vit_question_verdict
 
-__all__ = ["FLAG", "LEARNED_MARGIN", "NOT_MEASURED", "OVERFIT_GAP", "TUNING_MARGIN", "QuestionVerdict",
+__all__ = ["FLAG", "LEARNED_MARGIN", "NOT_MEASURED", "OVERFIT_GAP", "TUNING_MARGIN", "QuestionVerdict", "map_border_verdict",
            "activation_verdict", "attention_verdict", "class_weight_verdict", "cluster_verdict", "comparison_verdicts",
            "difference_verdict", "difference_verdicts", "dispute_verdict", "ferplus_verdict", "fit_story", "fit_verdict",
            "gap_verdict", "hard_sample_verdict", "per_class_verdict", "phase2_verdict", "points", "precision_verdict",

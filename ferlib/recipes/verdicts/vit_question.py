@@ -194,3 +194,22 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
             verdict.patches = (f"Against 4 x 4 patches with the same recipe and budget ({_score_and_epochs(rows, 'vit-fast')}): "
                                + "; ".join(parts) + ".")
     return verdict
+
+
+def map_border_verdict(shares: dict[str, tuple[float, float]]) -> str:
+    """What the maps of page 9 show, from :func:`~ferlib.features.border_share` of each
+    model's maps (name -> (its share on the outer ring, an even map's share))."""
+    if not shares:
+        return ""
+    even = next(iter(shares.values()))[1]
+    parts = [f"{name} {share:.0%}" for name, (share, _) in shares.items()]
+    sentence = (f"On these faces, the share of each map's weight on the image's outer ring (a sixth of the side "
+                f"wide, {even:.0%} of the area, mostly hair, background and border, so {even:.0%} for an even map): "
+                f"{listed(parts)}.")
+    above = [name for name, (share, _) in shares.items() if share > even + 0.1]
+    below = [name for name, (share, _) in shares.items() if share < even - 0.1]
+    if above:
+        sentence += f" {listed(above)} {'draws' if len(above) == 1 else 'draw'} more from the border than an even map would."
+    if below:
+        sentence += f" {listed(below)} {'keeps' if len(below) == 1 else 'keep'} to the face's middle."
+    return sentence
