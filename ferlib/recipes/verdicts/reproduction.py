@@ -57,7 +57,7 @@ def ranking_verdict(cnn_test: float, vit_test: float, test=None) -> str:
     report_gap = points(REPORT_TABLE1["cnn"]["phase2 test accuracy"], REPORT_TABLE1["vit"]["phase2 test accuracy"])
     level = abs(gap) < 1 if test is None else test.p_value >= LEVEL
     if level:
-        why = "" if test is None else f", a difference within chance ({_face_by_face(test, 'the CNN', 'the ViT')})"
+        why = "" if test is None else f"; {_face_by_face(test, 'the CNN', 'the ViT')}: within chance"
         return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}{why}), unlike in "
                 f"the report, where the CNN won by {report_gap:.0f} points.")
     leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
