@@ -203,9 +203,9 @@ def map_border_verdict(shares: dict[str, tuple[float, float]]) -> str:
         return ""
     even = next(iter(shares.values()))[1]
     parts = [f"{name} {share:.0%}" for name, (share, _) in shares.items()]
-    sentence = (f"On these faces, the share of each map's weight on the image's outer ring (a sixth of the side "
-                f"wide, {even:.0%} of the area, mostly hair, background and border, so {even:.0%} for an even map): "
-                f"{listed(parts)}.")
+    sentence = (f"On these faces, each map puts this share of its weight on the image's outer ring, a band a "
+                f"sixth of the side wide that covers {even:.0%} of the image and holds mostly hair, background and "
+                f"border (an even map would put {even:.0%} there): {listed(parts)}.")
     above = [name for name, (share, _) in shares.items() if share > even + 0.1]
     below = [name for name, (share, _) in shares.items() if share < even - 0.1]
     if above:
