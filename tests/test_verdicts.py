@@ -416,5 +416,5 @@ def test_the_maps_border_share_and_its_sentence():
     middle[:, 20:28, 20:28] = 1.0
     assert border_share(rim)[0] == 1.0 and border_share(middle)[0] == 0.0
     sentence = map_border_verdict({"fast CNN": border_share(middle), "ViT": border_share(rim)})
-    assert "fast CNN 0% and ViT 100%" in sentence
-    assert "ViT draws more from the border" in sentence and "fast CNN keeps to the face's middle" in sentence
+    assert "fast CNN, 0%; ViT, 100%." in sentence
+    assert "ViT draws more from the border" in sentence and "Fast CNN draws less from the border" in sentence

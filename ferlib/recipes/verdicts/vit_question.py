@@ -202,14 +202,14 @@ def map_border_verdict(shares: dict[str, tuple[float, float]]) -> str:
     if not shares:
         return ""
     even = next(iter(shares.values()))[1]
-    parts = [f"{name} {share:.0%}" for name, (share, _) in shares.items()]
+    parts = "; ".join(f"{name}, {share:.0%}" for name, (share, _) in shares.items())
     sentence = (f"On these faces, each map puts this share of its weight on the image's outer ring, a band a "
                 f"sixth of the side wide that covers {even:.0%} of the image and holds mostly hair, background and "
-                f"border (an even map would put {even:.0%} there): {listed(parts)}.")
-    above = [name for name, (share, _) in shares.items() if share > even + 0.1]
-    below = [name for name, (share, _) in shares.items() if share < even - 0.1]
-    if above:
-        sentence += f" {listed(above)} {'draws' if len(above) == 1 else 'draw'} more from the border than an even map would."
-    if below:
-        sentence += f" {listed(below)} {'keeps' if len(below) == 1 else 'keep'} to the face's middle."
+                f"border (an even map would put {even:.0%} there): {parts}.")
+    for names, words in (([n for n, (share, _) in shares.items() if share > even + 0.1], "more from the border than "
+                          "an even map would"), ([n for n, (share, _) in shares.items() if share < even - 0.1],
+                                                 "less from the border than an even map would, more from the face")):
+        if names:
+            subject = listed(names)
+            sentence += f" {subject[0].upper()}{subject[1:]} {'draws' if len(names) == 1 else 'draw'} {words}."
     return sentence
