@@ -277,6 +277,17 @@ def test_the_verdict_sets_each_locality_contender_and_patch_size_against_the_pla
     glued = verdict.glue_values()
     assert glued["verdict_vit_question"] == verdict.text
     assert all(glued[f"vit_question_{part}"] in verdict.text for part in ("gap", "training", "locality", "patches"))
+    # the page shows the same words, a paragraph per claim
+    assert verdict.markdown.split("\n\n")[-2:] == [verdict.locality, verdict.patches]
+    assert verdict.markdown.replace("\n\n", " ") == verdict.text
+    # over-budget patch sizes qualify the patches only, not every quoted part
+    import pandas as pd
+
+    over = vit_question_verdict(summary, tests, "full", over=pd.DataFrame([
+        {"name": "vit-patch3", "minutes per epoch": 17.0, "budget minutes": 15.0, "machine": "AMD EPYC (2 cores)"}]))
+    parts = over.glue_values()
+    assert "vit-patch3 would take 17 minutes" in parts["vit_question_patches"]
+    assert all("vit-patch3" not in parts[f"vit_question_{part}"] for part in ("gap", "training", "locality"))
     untested = vit_question_verdict(summary, None, "full")
     assert not untested.locality and not untested.patches
     # what the budget bought each network, where the summary counts its epochs

@@ -49,6 +49,13 @@ class QuestionVerdict:
         text = " ".join(part for part in parts if part)
         return text or "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
 
+    @property
+    def markdown(self) -> str:
+        """:attr:`text` with a paragraph for each part, for the page."""
+        parts = [" ".join(s for s in (self.caveat, self.over_budget) if s), self.gap, self.training, self.locality,
+                 self.patches]
+        return "\n\n".join(part for part in parts if part) or self.text
+
     def glue_values(self) -> dict[str, str]:
         """``verdict_vit_question`` (the whole) and ``vit_question_<part>`` for each part, each with
         the caveat it needs, so that a chapter quoting one part quotes no other's."""
