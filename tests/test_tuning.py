@@ -63,6 +63,22 @@ def test_skipped_trials_counts_only_the_budgets_failures(tmp_path):
     assert tuning.skipped_trials(tmp_path) == 1
 
 
+@pytest.mark.slow
+def test_a_search_skips_the_draws_over_its_budget_and_trains_the_rest(tmp_path, monkeypatch):
+    """With a cap a little above the smallest draws, Hyperband's first draws mostly fail: they
+    are counted as skipped, trained by no one, and the search goes on to finish the others."""
+    import numpy as np
+
+    monkeypatch.setattr(tuning, "_COST_LIMIT", 5_000_000)
+    rng = np.random.default_rng(0)
+    arrays = {"train": (rng.random((64, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, 64)),
+              "val": (rng.random((32, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, 32))}
+    tuning.search(arrays, tmp_path, max_epochs=3, factor=3, batch_size=32, overwrite=True)
+    trials, skipped = tuning.trials_frame(tmp_path), tuning.skipped_trials(tmp_path)
+    assert skipped >= 1 and len(trials) >= 1
+    assert sorted(tuning.trained_by(tmp_path)["alone"]) == sorted(trials["trial"])  # skipped ones trained by no one
+
+
 def test_best_config_refuses_an_empty_search(tmp_path):
     with pytest.raises(FileNotFoundError, match="no finished trial"):
         tuning.best_config(tmp_path)

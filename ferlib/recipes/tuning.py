@@ -158,6 +158,8 @@ def make_tuner(folder, steps_per_epoch: int, *, max_epochs: int = 9, factor: int
     class Search(kt.Hyperband):
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
+            if trial.status != "COMPLETED":  # a draw skipped as over the budget trained nothing
+                return
             # Which process trained which trial: one file per process, so that none writes another's.
             path = Path(folder, PROJECT, f"trained-by-{os.environ.get('KERASTUNER_TUNER_ID', 'alone')}.txt")
             with open(path, "a") as out:
