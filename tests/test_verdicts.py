@@ -87,7 +87,7 @@ def test_phase2_change_within_chance_is_called_none():
 def test_phase2_sentence_follows_the_direction_of_each_change():
     report = phase2_verdict("CNN", 0.9832, 0.6289, 0.8042, 0.6472)
     assert "raises test accuracy by 1.8 points" in report and "falls" in report
-    assert report.endswith("the pattern the report saw.")
+    assert report.endswith("the direction the report saw, though this run did not test the change face by face.")
     worse = phase2_verdict("CNN", 0.50, 0.50, 0.55, 0.48)
     assert "lowers test accuracy" in worse and "not the pattern" in worse
 

@@ -84,9 +84,13 @@ def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float,
                    "and training accuracy rises too" if train_change > 0.5 else
                    "with training accuracy unchanged")
     as_report = moved and test_change > 0 and train_change < -0.5
+    if as_report and test is None:
+        pattern = "the direction the report saw, though this run did not test the change face by face."
+    else:
+        pattern = ("the pattern the report saw." if as_report else
+                   "not the pattern the report saw (test up, training down).")
     return (f"For the {model}, phase 2 {test_words} ({p1_test:.1%} to {p2_test:.1%}{tested}), {train_words} "
-            f"({p1_train:.1%} to {p2_train:.1%}): " + ("the pattern the report saw." if as_report else
-                                                      "not the pattern the report saw (test up, training down)."))
+            f"({p1_train:.1%} to {p2_train:.1%}): " + pattern)
 
 
 def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int, tests: dict | None = None) -> str:
