@@ -104,13 +104,14 @@ class PairedTest:
     images: str = "PrivateTest"  # what the images are, for the sentence
 
     def sentence(self, level: float = 0.05) -> str:
-        gap = self.first_accuracy - self.second_accuracy
-        verdict = ("a difference the paired test does not distinguish from chance"
-                   if self.p_value >= level else
-                   f"{'better' if gap > 0 else 'worse'}, beyond chance")
-        return (f"{self.first} scores {self.first_accuracy:.1%} and {self.second} {self.second_accuracy:.1%} on the "
-                f"same {self.images} images: {self.only_first} faces only the first gets right, {self.only_second} "
-                f"only the second (exact McNemar test, p = {self.p_value:.2g}): {verdict}.")
+        scores = (f"{self.first} scores {self.first_accuracy:.1%} and {self.second} {self.second_accuracy:.1%} on the "
+                  f"same {self.images} images")
+        if self.only_first + self.only_second == 0:
+            return f"{scores}, right on exactly the same faces: there is no difference to test."
+        verdict = ("not beyond chance" if self.p_value >= level else
+                   f"{self.first} {'better' if self.first_accuracy > self.second_accuracy else 'worse'}, beyond chance")
+        return (f"{scores}: {self.only_first:,} faces only {self.first} gets right, {self.only_second:,} only "
+                f"{self.second} (exact McNemar test, p = {self.p_value:.2g}): {verdict}.")
 
 
 def paired_test(first: str, first_correct: np.ndarray, second: str, second_correct: np.ndarray,

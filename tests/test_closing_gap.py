@@ -88,9 +88,12 @@ def test_the_paired_test_counts_the_discordant_faces():
     second = np.array([True] * 40 + [False] * 60)
     test = cg.paired_test("A", first, "B", second)
     assert (test.only_first, test.only_second) == (20, 0)
-    assert test.p_value < 1e-5 and "better, beyond chance" in test.sentence()
+    assert test.p_value < 1e-5 and "20 faces only A gets right, 0 only B" in test.sentence()
+    assert test.sentence().endswith("A better, beyond chance.")
     same = cg.paired_test("A", first, "B", first)
-    assert same.p_value == 1.0 and "does not distinguish" in same.sentence()
+    assert same.p_value == 1.0 and same.sentence().endswith("there is no difference to test.")
+    close = cg.paired_test("A", first, "B", np.array([True] * 58 + [False] * 42))
+    assert close.sentence().endswith("not beyond chance.")
 
 
 def test_the_verdict_follows_the_numbers():

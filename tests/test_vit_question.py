@@ -268,7 +268,7 @@ def test_the_verdict_sets_each_locality_contender_and_patch_size_against_the_pla
                              patches={"vit-patch2": SimpleNamespace(p_value=0.04)})
     verdict = vit_question_verdict(summary, tests, "full")
     assert "against the plain ViT with the same recipe (50.0%): vit-spt +3.0 points" in verdict.locality
-    assert "p = 0.3, within chance" in verdict.locality
+    assert "p = 0.3, not beyond chance" in verdict.locality
     assert "cct +8.0 points (exact McNemar p = 0.001, beyond chance)" in verdict.locality
     assert verdict.patches == ("Against 4 x 4 patches with the same recipe and budget (50.0%): "
                                "2 x 2 -3.0 points (exact McNemar p = 0.04, beyond chance).")
@@ -460,7 +460,7 @@ def test_locality_gains_over_a_plain_vit_that_learned_nothing_are_set_against_th
     verdict = vit_question_verdict(summary, tests, "full", majority=0.245)
     assert "no better than always answering the most common emotion (24.5% lies in its interval)" in verdict.locality
     assert ("Against the report's ViT trained the report's way (35.2%, 5 epochs): vit-spt -2.3 points "
-            "(4 epochs; exact McNemar p = 0.2, within chance); hybrid +6.1 points") in verdict.locality
+            "(4 epochs; exact McNemar p = 0.2, not beyond chance); hybrid +6.1 points") in verdict.locality
     assert "the same ViT loses 10.3 points (35.2% to 24.9%" in verdict.training
     assert "With the fast recipe it is no better than always answering" in verdict.training
     learned = vit_question_verdict(summary, tests, "full", majority=0.10)

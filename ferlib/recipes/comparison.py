@@ -99,7 +99,7 @@ class ComparisonTests:
         return pd.DataFrame([{"comparison": f"{t.first} vs {t.second}", "first": t.first_accuracy,
                               "second": t.second_accuracy, "only first right": t.only_first,
                               "only second right": t.only_second, "McNemar p": t.p_value,
-                              "verdict": "beyond chance" if t.p_value < 0.05 else "within noise"}
+                              "verdict": "beyond chance" if t.p_value < 0.05 else "not beyond chance"}
                              for t in self.tests])
 
     def by_name(self) -> dict:

@@ -38,8 +38,10 @@ class Exercise:
 EXERCISES: dict[str, tuple[Exercise, ...]] = {
     "01_data": (
         Exercise("The challenge's own split",
-                 "Rerun with the challenge's Training / PublicTest / PrivateTest parts. How far apart are "
-                 "Disgust's shares in the three parts now, and in the report's stratified split?",
+                 "Rerun with the challenge's Training / PublicTest / PrivateTest parts. The sizes table "
+                 "follows the run's split; the class-balance table keeps showing the report's. Add a cell "
+                 "with `fl.class_distribution(run.dataset.labels, run.split)`: how far apart are Disgust's "
+                 "shares in the three official parts, against the report's stratified split?",
                  {"split": "official"}, "smoke"),
         Exercise("Another seed",
                  "Split again from another seed. Which numbers on the page change, and why do the class "
@@ -52,16 +54,18 @@ EXERCISES: dict[str, tuple[Exercise, ...]] = {
     ),
     "02_cnn": (
         Exercise("No dropout",
-                 "Train the CNN without dropout. How do the training and validation curves move apart, "
-                 "compared with the run on this page, and how many epochs does early stopping allow?",
+                 "Train the CNN without dropout. How far apart do the training and validation curves "
+                 "move, against a run of the page as it stands at the same profile, and at which epoch "
+                 "does the validation accuracy peak?",
                  {"dropout": 0.0}),
         Exercise("A faster fall of the learning rate",
                  "Let ReduceLROnPlateau halve the rate instead of taking 10% off. How often does it fall, "
-                 "and does the test accuracy change by more than its interval?",
+                 "and does the test accuracy change by more than another seed moves it (exercise 3)?",
                  {"lr_factor": 0.5}),
         Exercise("Another seed",
                  "Train from another seed, which also draws another split. How far does the test accuracy "
-                 "move? Compare that with the 95% interval of about ±1.25 points on 5,742 test images.",
+                 "move? Compare that with the 95% interval of a test accuracy (chapter 5): about ±1.25 "
+                 "points on the full run's 5,742 test faces, wider on the cpu profile's smaller test part.",
                  {"seed": 7}),
     ),
     "03_vit_tuning": (
@@ -80,12 +84,13 @@ EXERCISES: dict[str, tuple[Exercise, ...]] = {
     ),
     "04_phase2": (
         Exercise("Another seed",
-                 "Rerun from another seed. How many hard samples does the CNN find, and do both steps of "
-                 "phase 2 still help each model in the same order?",
+                 "Rerun from another seed. How many hard samples does the CNN find, and does each step of "
+                 "phase 2 raise or lower each model's test accuracy beyond chance (the paired tests)?",
                  {"seed": 7}),
         Exercise("A shorter augmentation step",
-                 "Give the augmentation step 5 epochs. Which model loses more from the shorter step, and "
-                 "why would a network that underfits lose less?",
+                 "Cap training at 5 epochs: `epochs` limits phase 1 and the augmentation step alike. "
+                 "Which model loses more from the shorter trainings, and why would a network that "
+                 "underfits lose less?",
                  {"epochs": 5}),
         Exercise("Which images are hard?",
                  "Look at the grid of hard samples. How many would you label differently yourself? The "
@@ -122,16 +127,17 @@ EXERCISES: dict[str, tuple[Exercise, ...]] = {
     ),
     "07_beyond": (
         Exercise("Longer fine-tuning",
-                 "The cpu profile fine-tunes for more epochs than the smoke one. Does the class-weighted "
-                 "loss raise Disgust's recall by more at the longer budget, and what does it cost the other "
-                 "classes?",
+                 "Run the page at the cpu profile, once as it stands and once more with another seed. Does "
+                 "the class-weighted loss raise Disgust's recall beyond chance in both, and what does it "
+                 "cost the other classes?",
                  {}, "cpu"),
         Exercise("Another seed",
                  "Rerun from another seed. Does test-time augmentation still help both models?",
                  {"seed": 7}),
         Exercise("FER+ and the hard samples",
-                 "Count how many of chapter 4's hard samples carry a FER2013 label that the FER+ majority "
-                 "disputes. Are the hard samples mostly hard, or mostly mislabelled?",
+                 "The page counts how many of chapter 4's hard samples carry a FER2013 label that the FER+ "
+                 "majority disputes. Against the share of disputed labels among all training faces, are "
+                 "the hard samples mostly hard, or mostly mislabelled?",
                  {}, "smoke"),
     ),
 }

@@ -93,7 +93,7 @@ def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str,
                  f"{disgust.only_first} only without (exact McNemar p = {disgust.p_value:.2g}); over all test faces, "
                  f"{overall.only_second} against {overall.only_first} (p = {overall.p_value:.2g}).")
         if disgust.p_value >= level and overall.p_value >= level:
-            verdict = "Both changes are within chance, so this run cannot tell whether weighting helps."
+            verdict = "Neither change is beyond chance, so this run cannot tell whether weighting helps."
     return (f"With balanced weights the CNN recalls {weighted['Disgust recall']:.0%} of the disgusted test faces, "
             f"against {plain['Disgust recall']:.0%} with the plain loss, after {epochs} epoch{'s' if epochs != 1 else ''} of fine-tuning. "
             f"Macro-F1, which weighs every emotion equally, {trend} from {plain['macro-F1']:.3f} to "
@@ -122,12 +122,12 @@ def tta_verdict(scores, level: float = 0.05) -> str:
     if (real & (gains > 0)).all():
         verdict = "It helps every model on every test set beyond chance, for ten times the prediction cost."
     elif (real & (gains > 0)).any():
-        verdict = ("It helps beyond chance in some cases only; the other changes are within chance, so this run "
+        verdict = ("It helps beyond chance in some cases only; the other changes are not beyond chance, so this run "
                    "gives no general answer.")
     elif (real & (gains < 0)).any():
         verdict = "Where a change is beyond chance it is a loss: averaging does not help in this run."
     else:
-        verdict = "Every change is within chance: this run shows no effect of averaging."
+        verdict = "No change is beyond chance: this run shows no effect of averaging."
     return "With ten views averaged, " + "; ".join(clauses) + ". " + verdict
 
 

@@ -42,47 +42,53 @@ def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) 
 
 
 def _face_by_face(test, first: str, second: str) -> str:
-    """The discordant faces of a paired test and its p-value, as a parenthesis's words."""
-    return (f"{test.only_first:,} test faces only {first} gets right and {test.only_second:,} only {second}; "
-            f"exact McNemar test, {p_text(test.p_value)}")
+    """The discordant faces of a paired test and its p-value, as a clause."""
+    if test.only_first + test.only_second == 0:
+        return f"{first} and {second} are right on exactly the same test faces"
+    return (f"{test.only_first:,} test faces only {first} gets right and {test.only_second:,} only {second}, "
+            f"exact McNemar test {p_text(test.p_value)}")
 
 
 def ranking_verdict(cnn_test: float, vit_test: float, test=None) -> str:
     """Which model wins on the test images, and by how much; with `test` (the
     :class:`~ferlib.evaluate.PairedTest` of the CNN against the ViT on the same faces), a
-    difference the test cannot tell from chance is called level, whatever its size."""
+    difference the test cannot tell from chance is not called a win, whatever its size."""
     from ..report import REPORT_TABLE1
 
     gap = points(cnn_test, vit_test)
     report_gap = points(REPORT_TABLE1["cnn"]["phase2 test accuracy"], REPORT_TABLE1["vit"]["phase2 test accuracy"])
-    level = abs(gap) < 1 if test is None else test.p_value >= LEVEL
-    if level:
-        why = "" if test is None else f"; {_face_by_face(test, 'the CNN', 'the ViT')}: within chance"
-        return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}{why}), unlike in "
-                f"the report, where the CNN won by {report_gap:.0f} points.")
+    if test is None and abs(gap) < 1:
+        return (f"The two models end level on the test images ({cnn_test:.1%} and {vit_test:.1%}), unlike in the "
+                f"report, where the CNN won by {report_gap:.0f} points.")
+    if test is not None and test.p_value >= LEVEL:
+        return (f"On the test images the CNN scores {cnn_test:.1%} and the ViT {vit_test:.1%}, a difference of "
+                f"{abs(gap):.1f} points that is not beyond chance ({_face_by_face(test, 'the CNN', 'the ViT')}): "
+                f"this run does not rank them, where the report's CNN won by {report_gap:.0f} points.")
     leader, other = ("CNN", "ViT") if gap > 0 else ("ViT", "CNN")
     agreement = "as in the report" if gap > 0 else "the opposite of the report's finding"
-    tested = "" if test is None else (f"; {_face_by_face(test, 'the CNN', 'the ViT')}, so the difference is "
-                                      "beyond chance")
+    tested = "" if test is None else f"; {_face_by_face(test, 'the CNN', 'the ViT')}, beyond chance"
     return (f"The {leader} beats the {other} on the test images by {abs(gap):.1f} points "
             f"({max(cnn_test, vit_test):.1%} against {min(cnn_test, vit_test):.1%}{tested}), {agreement}.")
 
 
 def phase2_verdict(model: str, p1_train: float, p1_test: float, p2_train: float, p2_test: float,
                    test=None) -> str:
-    """What phase 2 did to the model's training and test accuracy (the report: test up ~2
-    points, training down). With `test` (the paired test of phase 2 against phase 1 on the
-    same test faces), a test change within chance is called no change."""
+    """What phase 2 did to the model's test accuracy and to its training accuracy as measured
+    after training (the report: test up ~2 points, training down). With `test` (the paired
+    test of phase 2 against phase 1 on the same test faces), a test change that is not beyond
+    chance is not read as a rise or a fall."""
     test_change, train_change = points(p2_test, p1_test), points(p2_train, p1_train)
     moved = abs(test_change) > 0.5 if test is None else test.p_value < LEVEL
-    test_words = (f"raises test accuracy by {test_change:.1f} points" if moved and test_change > 0 else
-                  f"lowers test accuracy by {-test_change:.1f} points" if moved and test_change < 0 else
-                  "leaves test accuracy where it was, within chance" if test is not None else
-                  "leaves test accuracy where it was")
+    if test is not None and not moved:
+        test_words = f"changes test accuracy by {test_change:+.1f} points, not beyond chance"
+    else:
+        test_words = (f"raises test accuracy by {test_change:.1f} points" if moved and test_change > 0 else
+                      f"lowers test accuracy by {-test_change:.1f} points" if moved and test_change < 0 else
+                      "leaves test accuracy where it was")
     tested = "" if test is None else f"; {_face_by_face(test, 'phase 2', 'phase 1')}"
-    train_words = ("while training accuracy falls" if train_change < -0.5 else
-                   "and training accuracy rises too" if train_change > 0.5 else
-                   "with training accuracy unchanged")
+    train_words = ("while its training accuracy, measured after training, falls" if train_change < -0.5 else
+                   "and its training accuracy, measured after training, rises too" if train_change > 0.5 else
+                   "with its training accuracy, measured after training, unchanged")
     as_report = moved and test_change > 0 and train_change < -0.5
     if as_report and test is None:
         pattern = "the direction the report saw, though this run did not test the change face by face."
@@ -104,7 +110,7 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int, tes
     step1 = (f"Trained on its {n_hard:,} hard samples alone ({n_hard / n_train:.0%} of its training images), the "
              f"{model} goes from {before:.1%} to {hard:.1%} on the test images")
     if (first := tests.get("after hard samples")) is not None and first.p_value >= LEVEL:
-        step1 += f", within chance of phase 1 ({p_text(first.p_value)})"
+        step1 += f", a change not beyond chance (paired test against phase 1, {p_text(first.p_value)})"
     elif hard < before - 0.05:
         step1 += ": it forgets much of what phase 1 taught it"
     step2 = f"; the augmentation round on the whole training set then takes it to {after:.1%}"
@@ -117,7 +123,7 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int, tes
     elif moved and change < 0:
         step2 += f", {-change:.1f} points below phase 1{tested}."
     elif final is not None:
-        step2 += f", within chance of where phase 1 ended{tested}."
+        step2 += f", {change:+.1f} points from phase 1, not beyond chance{tested}."
     else:
         step2 += ", where phase 1 ended."
     return step1 + step2
@@ -167,9 +173,11 @@ def tuning_verdict(val_accuracies: dict[str, float], epochs: int, majority: floa
     which = "; ".join(n for n, ok in learned.items() if ok)
     same = all(learned.get(name) == ok for name, ok in REPORT_TUNING_LEARNED.items())
     count = sum(learned.values())
-    return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, {count} of the {len(learned)} configurations beat always "
-            f"answering the most common emotion ({majority:.1%}) on the validation images by {100 * TUNING_MARGIN:.0f} "
-            f"points or more ({which if count else 'none did'}). {_report_tuning_sentence()} "
+    beat = (f"beat always answering the most common emotion ({majority:.1%}) on the validation images by "
+            f"{100 * TUNING_MARGIN:.0f} points or more")
+    opening = (f"none of the {len(learned)} configurations {beat.replace('beat ', 'beats ', 1)}" if not count else
+               f"{count} of the {len(learned)} configurations {beat} ({which})")
+    return (f"After {epochs} epoch{'s' if epochs != 1 else ''}, {opening}. {_report_tuning_sentence()} "
             + ("This run shows the same split." if same else
                "This run does not show that split at this budget; read the table as what a few epochs show, "
                "not as the report's finding."))
@@ -178,16 +186,18 @@ def tuning_verdict(val_accuracies: dict[str, float], epochs: int, majority: floa
 def reading_verdict(readings, baseline: float | None = None) -> str:
     """Which reading phase 1 trains and why (a ``Readings``): the leader from the run's seed,
     and, where it is not the as-built network, whether its lead survives the other seeds.
-    With the majority-class accuracy `baseline`, whether any reading has learned at all."""
+    With `baseline`, the accuracy of always answering the training part's most common emotion
+    (what the training accuracies compare with), whether any reading has learned at all."""
     table = readings.table.set_index("reading")
     as_built = table.index[0]
     leader, first = table.loc[readings.leader], table.iloc[0]
     epochs = int(leader["epochs"])
     after = f"After {epochs} epoch{'s' if epochs > 1 else ''}"
     if baseline is not None and table["log_train_accuracy"].max() < baseline + LEARNED_MARGIN:
-        return (f"{after} no reading fits its training images much better than always answering the most common "
-                f"emotion ({baseline:.1%}; the best, **{readings.leader}**, {leader['log_train_accuracy']:.1%}): at this "
-                f"budget the readings cannot be told apart, so phase 1 trains the as-built network, **{as_built}**.")
+        return (f"{after} no reading beats always answering the most common training emotion ({baseline:.1%}) by "
+                f"{100 * LEARNED_MARGIN:.0f} points or more (best: **{readings.leader}**, "
+                f"{leader['log_train_accuracy']:.1%}): at this budget the readings cannot be told apart, so phase 1 "
+                "trains the as-built network.")
     if readings.leader == as_built:
         return (f"{after} the as-built network, **{as_built}**, fits its training images best "
                 f"({leader['log_train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
@@ -202,7 +212,7 @@ def reading_verdict(readings, baseline: float | None = None) -> str:
              f"(± {spread.loc[readings.leader, 'std']:.1%}) against {spread.loc[as_built, 'mean']:.1%} "
              f"(± {spread.loc[as_built, 'std']:.1%}), one-sided Welch test p = {readings.p_value:.2f}")
     if readings.chosen == as_built:
-        return (lead + f"; {means}. That is within the noise between seeds, so phase 1 trains the as-built "
+        return (lead + f"; {means}. That is not beyond the noise between seeds, so phase 1 trains the as-built "
                 "network.")
     return lead + f"; {means}. The lead is larger than the noise between seeds, so phase 1 trains it."
 
@@ -326,8 +336,9 @@ def fit_story(results: dict, logs: dict) -> str:
             return "This run has no phase-1 training log to set beside the report's."
         fits[model] = (log["accuracy"], REPORT_TRAININGS[f"{model} phase1"]["accuracy"])
         tests[model] = (results[model]["phase1"]["test"]["accuracy"], REPORT_TABLE1[model]["phase1 test accuracy"])
-    def against(pairs: dict) -> str:  # "CNN 87.8% against 98.32%; ViT ..."
-        return "; ".join(f"{display_name(m)} {ours:.1%} against {theirs:.2%}" for m, (ours, theirs) in pairs.items())
+    def against(pairs: dict) -> str:  # "CNN: the report's 98.32%, ours 87.8%; ViT ..."
+        return "; ".join(f"{display_name(m)}: the report's {theirs:.2%}, ours {ours:.1%}"
+                         for m, (ours, theirs) in pairs.items())
 
     logged, tested = against(fits), against(tests)
     looser = all(points(ours, theirs) < -100 * FLAG for ours, theirs in fits.values())
@@ -340,7 +351,7 @@ def fit_story(results: dict, logs: dict) -> str:
                 "points each).")
     if looser or tighter:
         return (f"In their own training logs the report's networks fitted their training images "
-                f"{'more' if looser else 'less'} tightly than this run's ({logged}), and on new faces the two "
-                f"differ too (test accuracy after phase 1: {tested}).")
+                f"{'more' if looser else 'less'} tightly than this run's ({logged}), and their test accuracies "
+                f"after phase 1 differ by more than three points too ({tested}).")
     return (f"The training logs show no common difference between the report's networks and this run's "
             f"(the last epoch's training accuracy: {logged}; test accuracy after phase 1: {tested}).")

@@ -18,10 +18,10 @@ def _chance(test, level: float = 0.05) -> str:
     seed's p-value, and "beyond chance" only where every seed's test puts the difference there."""
     tests = getattr(test, "tests", (test,))
     if len(tests) == 1:
-        return f"exact McNemar p = {tests[0].p_value:.2g}, {'beyond' if tests[0].p_value < level else 'within'} chance"
+        return f"exact McNemar p = {tests[0].p_value:.2g}, {'beyond' if tests[0].p_value < level else 'not beyond'} chance"
     beyond = [seed for seed, t in zip(test.seeds, tests) if t.p_value < level]
     where = ("beyond chance in every seed" if len(beyond) == len(tests) else
-             "within chance in every seed" if not beyond else
+             "not beyond chance in any seed" if not beyond else
              f"beyond chance in seed{'s' if len(beyond) > 1 else ''} {listed(beyond)} only")
     return (f"exact McNemar p = {listed([f'{t.p_value:.2g}' for t in tests])} in seeds {listed(test.seeds)}, "
             f"{where}")
