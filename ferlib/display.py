@@ -118,8 +118,10 @@ def style_literature_table(records: pd.DataFrame):
 def style_table1(table: pd.DataFrame):
     """Table 1 (:func:`~ferlib.recipes.report.table1`, with baseline rows or without) as a
     page shows it: short row names ("phase 1 train (log)", "phase 1 train (measured)"), the
-    two models as column groups of *report*, *ours* and *Δ* (ours minus the report's), four
-    decimals, narrow enough for the book's column."""
+    two models as column groups of *report*, *ours* and *Δ* (ours minus the report's), narrow
+    enough for the book's column. Accuracies in percent as the book writes them (the report's
+    to two decimals, as it printed them; ours to one) and Δ in percentage points, as on the
+    reproduction page; the loss row in its own units."""
     rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
             .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")
             .replace(", last epoch's log", " (log)").replace(", measured after training", " (measured)")
@@ -128,7 +130,14 @@ def style_table1(table: pd.DataFrame):
     frame.columns = pd.MultiIndex.from_tuples(  # table1's "VIT ours" is the registry's "ViT"
         [(display_name(model.lower()), {"difference": "Δ"}.get(what, what))
          for model, what in (column.split(" ", 1) for column in frame.columns)])
-    return frame.style.format("{:.4f}", na_rep="–")
+    losses = [name for name in frame.index if "loss" in name]
+    accuracies = [name for name in frame.index if name not in losses]
+    columns = {what: [c for c in frame.columns if c[1] == what] for what in ("report", "ours", "Δ")}
+    styler = frame.style.format("{:.4f}", na_rep="–")
+    styler = styler.format("{:.2%}", na_rep="–", subset=pd.IndexSlice[accuracies, columns["report"]])
+    styler = styler.format("{:.1%}", na_rep="–", subset=pd.IndexSlice[accuracies, columns["ours"]])
+    styler = styler.format(lambda d: f"{100 * d:+.1f}", na_rep="–", subset=pd.IndexSlice[accuracies, columns["Δ"]])
+    return styler.format("{:+.4f}", na_rep="–", subset=pd.IndexSlice[losses, columns["Δ"]])
 
 
 # --------------------------------------------------------------------------- Table 1 in Markdown

@@ -319,7 +319,10 @@ def test_table1_as_a_page_shows_it_fits_the_column():
     assert list(styled.data.columns) == [(m, w) for m in ("CNN", "ViT") for w in ("report", "ours", "Δ")]
     assert "phase 1 test" in styled.data.index and "always Happy" in styled.data.index
     html = styled.to_html()
-    assert "0.6289" in html and "–" in html  # the report's number; the empty ViT cells
+    assert "62.89%" in html and "–" in html  # the report's number as it printed it; the empty ViT cells
+    assert "60.0%" in html and "-2.9" in html  # ours in percent, the difference in points
+    assert "0.9814" in html  # the loss in its own units
+    assert "0.6289" not in html  # no accuracy as a fraction (the units of every other page)
     assert max(table_widths(html)) <= TABLE_WIDTH
 
 
