@@ -47,7 +47,7 @@ REPORT_TRAININGS: dict[str, dict[str, float]] = {
 #: What the report says of its phase-1 learning-rate schedule (ReduceLROnPlateau, x0.9): the
 #: CNN's rate fell to 0.0009 at epoch 25 and to 0.00081 at epoch 31, the ViT's from 0.001 to
 #: 0.00053144 (six reductions) by epoch 51.
-REPORT_SCHEDULES = {"cnn": "at epochs 25 and 31 (its text says no more)",
+REPORT_SCHEDULES = {"cnn": "at epochs 25 and 31 (the report names no later reduction)",
                     "vit": "six times, to 0.00053144 by epoch 51"}
 #: Which configurations of the ViT tuning story (5.2) the report saw learn, by
 #: ``ViTConfig.label``: the 128- and 64-dimensional ones stagnated, the 32- and 16-dimensional
