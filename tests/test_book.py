@@ -276,16 +276,9 @@ def test_the_published_verdicts_are_those_the_published_numbers_give():
 
 def _verdicts_from_numbers(results: Path) -> dict[str, str]:
     """The sentences page 5 glues, as the current code writes them from a published run's numbers."""
-    from ferlib.recipes.comparison import load_comparison_tests
-    from ferlib.recipes.verdicts import comparison_verdicts, difference_verdicts
+    from ferlib.tooling.publish import published_sentences
 
-    comparison = json.loads((results / "comparison.json").read_text())
-    run = json.loads((results / "run.json").read_text())
-    tests_path = results / "comparison_tests.json"  # a run published before the paired tests has none
-    tests = load_comparison_tests(json.loads(tests_path.read_text())) if tests_path.exists() else None
-    expected = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"], run["profile"],
-                                   tests)
-    return expected | difference_verdicts(comparison["results"], run["trainings"])
+    return published_sentences(results)
 
 
 def test_rewriting_the_sentences_changes_only_the_sentences(tmp_path):

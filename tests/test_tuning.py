@@ -69,7 +69,7 @@ def test_a_search_skips_the_draws_over_its_budget_and_trains_the_rest(tmp_path, 
     are counted as skipped, trained by no one, and the search goes on to finish the others."""
     import numpy as np
 
-    monkeypatch.setattr(tuning, "_COST_LIMIT", 5_000_000)
+    monkeypatch.setattr(tuning, "cost_limit", lambda: 5_000_000)
     rng = np.random.default_rng(0)
     arrays = {"train": (rng.random((64, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, 64)),
               "val": (rng.random((32, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, 32))}

@@ -18,6 +18,8 @@ or a folder shared between the machines).
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -49,18 +51,13 @@ COST_CAP = 4
 MAX_SKIPPED = 20
 
 
+@functools.cache
 def cost_limit() -> int:
     """The most forward multiply-adds per face a trial's network may cost: :data:`COST_CAP`
-    times the report's ViT's, counted on the registered model."""
+    times the report's ViT's, counted on the registered model (once per process)."""
     from ..models import build_model, count_multiply_adds
 
-    global _COST_LIMIT
-    if _COST_LIMIT is None:
-        _COST_LIMIT = COST_CAP * count_multiply_adds(build_model("vit", "as-built"))
-    return _COST_LIMIT
-
-
-_COST_LIMIT = None
+    return COST_CAP * count_multiply_adds(build_model("vit", "as-built"))
 
 
 def check_cost(network) -> None:
@@ -71,10 +68,10 @@ def check_cost(network) -> None:
 
     from ..models import count_multiply_adds
 
-    cost = count_multiply_adds(network)
-    if cost > cost_limit():
+    cost, limit = count_multiply_adds(network), cost_limit()
+    if cost > limit:
         raise kt.errors.FailedTrialError(f"over the search's budget: {cost / 1e6:.1f} M multiply-adds per face, "
-                                         f"the cap is {cost_limit() / 1e6:.1f} M ({COST_CAP} times the report's ViT)")
+                                         f"the cap is {limit / 1e6:.1f} M ({COST_CAP} times the report's ViT)")
 
 
 def config_from(hp) -> TransformerConfig:
@@ -190,11 +187,8 @@ def trials_frame(folder) -> pd.DataFrame:
     """Every finished trial of the search kept under `folder`, best first: its hyperparameters,
     epochs, PublicTest accuracy and which process trained it. Read from the trial files, so it
     works in any process (the chief's, a worker's, or a notebook's afterwards)."""
-    import json
-
     rows = []
-    for path in sorted(Path(folder, PROJECT).glob("trial_*/trial.json")):
-        trial = json.loads(path.read_text())
+    for trial in _trials(folder):
         if trial.get("status") != "COMPLETED" or trial.get("score") is None:
             continue
         values = trial["hyperparameters"]["values"]
@@ -208,11 +202,14 @@ def trials_frame(folder) -> pd.DataFrame:
 def skipped_trials(folder) -> int:
     """How many draws of the search under `folder` were skipped as over the budget
     (:func:`check_cost`): the trials KerasTuner recorded as failed with that reason."""
-    import json
+    return sum(1 for trial in _trials(folder)
+               if trial.get("status") == "FAILED" and "over the search's budget" in (trial.get("message") or ""))
 
-    return sum(1 for path in Path(folder, PROJECT).glob("trial_*/trial.json")
-               if (trial := json.loads(path.read_text())).get("status") == "FAILED"
-               and "over the search's budget" in (trial.get("message") or ""))
+
+def _trials(folder):
+    """Each trial file KerasTuner wrote for the search under `folder`, in trial order."""
+    for path in sorted(Path(folder, PROJECT).glob("trial_*/trial.json")):
+        yield json.loads(path.read_text())
 
 
 def budget_sentence(max_epochs: int, skipped: int = 0) -> str:

@@ -442,21 +442,14 @@ def rewrite_sentences(book_dir: Path | None = None, commit: str | None = None) -
     exists is replaced, nothing else on the page changes, and the run card records which
     commit wrote them. Returns the names rewritten."""
     from ..provenance import git_commit
-    from ..recipes.comparison import load_comparison_tests
-    from ..recipes.verdicts import comparison_verdicts, difference_verdicts
 
     commit = commit or git_commit(REPO)  # before writing: the rewrite itself would make the checkout dirty
     results = Path(book_dir or REPO / "book") / "results"
     page, card = results / "05_comparison.ipynb", results / "run.json"
-    comparison, summary = read_json(results / "comparison.json", None), read_json(card, None)
-    if comparison is None or summary is None or not page.exists():
-        raise PipelineError(f"{results} holds no published comparison (05_comparison.ipynb, comparison.json and "
-                            "run.json): publish a run first")
-    tests_path = results / "comparison_tests.json"
-    tests = load_comparison_tests(read_json(tests_path)) if tests_path.exists() else None
-    sentences = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"],
-                                    summary["profile"], tests)
-    sentences |= difference_verdicts(comparison["results"], summary.get("trainings", {}))
+    if not page.exists():
+        raise PipelineError(f"{results} holds no published comparison page (05_comparison.ipynb): publish a run first")
+    sentences = published_sentences(results)
+    comparison, summary = read_json(results / "comparison.json"), read_json(card)
     notebook = json.loads(page.read_text())
     rewritten = []
     for cell in notebook["cells"]:
@@ -472,3 +465,21 @@ def rewrite_sentences(book_dir: Path | None = None, commit: str | None = None) -
     write_text(results / "reproduction.md", reproduction_page(summary, comparison["results"],
                                                               comparison.get("baselines")))
     return rewritten
+
+
+def published_sentences(results: Path) -> dict[str, str]:
+    """The sentences page 5 glues (``verdict_*``, ``difference_*``) as the current code writes
+    them from a published run's numbers in `results`: ``comparison.json``, the run card's
+    training logs and, where the run has them, its paired tests (``comparison_tests.json``)."""
+    from ..recipes.comparison import load_comparison_tests
+    from ..recipes.verdicts import comparison_verdicts, difference_verdicts
+
+    comparison, summary = read_json(results / "comparison.json", None), read_json(results / "run.json", None)
+    if comparison is None or summary is None:
+        raise PipelineError(f"{results} holds no published comparison (comparison.json and run.json): publish a "
+                            "run first")
+    tests_path = results / "comparison_tests.json"
+    tests = load_comparison_tests(read_json(tests_path)) if tests_path.exists() else None
+    sentences = comparison_verdicts(comparison["results"], comparison["baselines"]["majority class"],
+                                    summary["profile"], tests)
+    return sentences | difference_verdicts(comparison["results"], summary.get("trainings", {}))

@@ -43,18 +43,20 @@ class QuestionVerdict:
     locality: str = ""
     patches: str = ""
 
+    def _paragraphs(self) -> list[str]:
+        parts = [" ".join(s for s in (self.caveat, self.over_budget) if s), self.gap, self.training, self.locality,
+                 self.patches]
+        return [part for part in parts if part] or [
+            "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."]
+
     @property
     def text(self) -> str:
-        parts = [self.caveat, self.over_budget, self.gap, self.training, self.locality, self.patches]
-        text = " ".join(part for part in parts if part)
-        return text or "No contender has finished training yet; the long run (`benchmarks/vit_question.py`) trains them."
+        return " ".join(self._paragraphs())
 
     @property
     def markdown(self) -> str:
         """:attr:`text` with a paragraph for each part, for the page."""
-        parts = [" ".join(s for s in (self.caveat, self.over_budget) if s), self.gap, self.training, self.locality,
-                 self.patches]
-        return "\n\n".join(part for part in parts if part) or self.text
+        return "\n\n".join(self._paragraphs())
 
     def glue_values(self) -> dict[str, str]:
         """``verdict_vit_question`` (the whole) and ``vit_question_<part>`` for each part, each with
