@@ -263,13 +263,16 @@ _PRECISION = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp1
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
     PrivateTest accuracy with its spread and interval, its difference from the full recipe in
-    percentage points (Δ), and the paired test's p value, starred below `level`."""
+    percentage points (Δ), and the paired test's p value, starred below `level`, with the two
+    seeds it paired (the ablation's against the recipe's)."""
     if frame.empty:
         return frame.style
+    pairs = frame["paired_seeds"] if "paired_seeds" in frame else [None] * len(frame)
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], **_over_seeds(frame),
         "Δ": [f"{100 * d:+.1f} pts" for d in frame["difference"]],
         "McNemar p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
+        "seeds paired": ["–" if pair is None else f"{pair[0]} vs {pair[1]}" for pair in pairs],
     })
     return table.style.hide(axis="index")
 

@@ -67,17 +67,21 @@ def test_the_seeds_table_averages_the_seeds_with_a_wilson_interval():
     assert row["private_test_high"] == pytest.approx(0.636, abs=0.002)
 
 
-def test_the_best_run_is_chosen_on_public_test_among_those_with_a_model(tmp_path):
+def test_the_best_run_is_chosen_on_public_test_among_those_with_answers(tmp_path):
+    from ferlib.recipes.fast import PREDICTIONS
+
     trainings = _trainings({"a": 0.60, "b": 0.64, "c": 0.62})
-    assert cg.best_run(trainings) is None  # no run has its model here
-    for name in trainings.runs:
+    assert cg.best_run(trainings) is None  # no run has its answers here
+    for name, answer in zip(trainings.runs, "012"):
         trainings.runs[name].folder = tmp_path / name
         trainings.runs[name].folder.mkdir()
         if name != "c":
-            (tmp_path / name / "model.keras").write_bytes(b"weights")
+            (tmp_path / name / PREDICTIONS).write_text(json.dumps({"plain": answer * 4, "tta": answer * 4}))
     trainings.runs["a"].summary["public_test"] = 0.70  # best on PublicTest, worse on PrivateTest
-    trainings.runs["c"].summary["public_test"] = 0.80  # better still, but restored without its weights
+    trainings.runs["c"].summary["public_test"] = 0.80  # better still, but restored without its answers
     assert cg.best_run(trainings) == "a"
+    best, predicted = cg.best_answers(trainings, {"test": (np.zeros((4, 48, 48, 1)), np.zeros(4, int))})
+    assert best == "a" and predicted.tolist() == [0, 0, 0, 0]
     # an ablation's variant is never the page's final model, however it scores on PublicTest
     trainings.plan = tuple(replace(p, group="ablation") if p.name == "a" else p for p in trainings.plan)
     assert cg.best_run(trainings) == "b"
@@ -233,8 +237,17 @@ def test_the_ablation_table_compares_each_ablation_with_the_recipe(tmp_path):
     base = np.mean([runs[n].summary["private_test"] for n in ("base-seed0", "base-seed1")])
     cut = np.mean([runs[n].summary["private_test"] for n in ("cut-seed0", "cut-seed1")])
     assert row["difference"] == pytest.approx(cut - base)
-    assert row["seeds"] == [0, 1] and 0 <= row["p_value"] <= 1
+    assert row["seeds"] == [0, 1] and 0 <= row["p_value"] <= 1 and row["paired_seeds"] == (0, 0)
     assert row["private_test_low"] <= row["private_test"] <= row["private_test_high"]
+    # A seed restored from the book without its answers: the test pairs the next seed that has them.
+    for name in ("predictions.json", "model.keras"):
+        (tmp_path / "cut-seed0" / name).unlink()
+    again = cg.ablation_table(cg.GapTrainings(runs, (), plan), arrays).iloc[0]
+    assert again["paired_seeds"] == (1, 0) and again["private_test"] == pytest.approx(row["private_test"])
+    for name in ("predictions.json", "model.keras"):
+        (tmp_path / "cut-seed1" / name).unlink()
+    untested = cg.ablation_table(cg.GapTrainings(runs, (), plan), arrays).iloc[0]
+    assert np.isnan(untested["p_value"]) and untested["paired_seeds"] is None
 
 
 def test_the_per_class_verdict_names_the_best_and_worst_emotion_and_the_commonest_mistake():
@@ -255,9 +268,11 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     shown = style_seeds(seeds).data
     assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0, 1, 2"
     assert shown.loc[0, "dtype"] == "bf16"  # what the trainings recorded
-    ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01)
+    ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01,
+                                                                   paired_seeds=[(1, 3)])
     shown = style_ablation(ablation).data
     assert shown.loc[0, "Δ"] == "-3.1 pts" and shown.loc[0, "McNemar p"] == "0.01 *"
+    assert shown.loc[0, "seeds paired"] == "1 vs 3"
 
 
 def test_scrubbing_a_path_inside_an_escaped_json_string_keeps_the_notebook_json():

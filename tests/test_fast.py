@@ -81,7 +81,7 @@ class _Killed(Exception):
 
 
 def test_a_killed_run_resumes_from_its_last_epoch_and_a_finished_one_is_not_retrained(tmp_path):
-    from ferlib.recipes.fast import read_log, train_fast
+    from ferlib.recipes.fast import read_log, read_predictions, train_fast
 
     recipe = FastRecipe(epochs=3, batch_size=16, network=TINY)
     folder = tmp_path / "run"
@@ -109,6 +109,11 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_a_finished_one_is_not_retr
 
     again = train_fast(_arrays(), recipe, folder=folder, seed=3, progress=lambda row: pytest.fail("retrained"))
     assert again.summary == run.summary
+    # Its PrivateTest answers are kept, and score what the summary says.
+    answers = read_predictions(folder)
+    x_test, y_test = _arrays()["test"]
+    assert np.mean(answers["plain"] == y_test) == pytest.approx(run.summary["private_test"])
+    assert np.mean(answers["tta"] == y_test) == pytest.approx(run.summary["private_test_tta"])
     with pytest.raises(ValueError, match="another recipe or seed"):
         train_fast(_arrays(), recipe, folder=folder, seed=4)
 
@@ -202,7 +207,7 @@ def test_the_plan_names_each_run_once_and_its_ablations_train_two_seeds():
     assert len({run.name for run in PLAN}) == len(PLAN)
     seeds = Counter(run.label for run in PLAN if run.group == "ablation")
     assert seeds and set(seeds.values()) == {2}
-    assert [run.seed for run in PLAN if run.group == "seeds"] == [0, 1, 2]
+    assert [run.seed for run in PLAN if run.group == "seeds"] == [0, 1, 2, 3]  # at least 3, as issue 23 asks
 
 
 def test_another_network_trains_behind_the_same_augmentation():
@@ -303,3 +308,22 @@ def test_a_probe_is_the_final_recipe_with_fields_set_from_a_command_line():
         with_overrides(RECIPE, ["epochs"])
     with pytest.raises(ValueError, match="network.<field>"):
         with_overrides(RECIPE, ["optimizer.beta=3"])
+
+
+def test_a_runs_answers_come_back_from_its_file_or_its_model_and_a_wrong_length_is_refused(tmp_path):
+    from ferlib.files import save_model
+    from ferlib.models import build_model
+    from ferlib.recipes.fast import PREDICTIONS, predicted_labels, read_predictions
+
+    x_test = np.random.default_rng(0).random((20, 48, 48, 1), dtype=np.float32)
+    assert read_predictions(tmp_path, x_test) is None  # neither answers nor weights: restored from the book
+    model = build_model("fastcnn", config=TINY)
+    save_model(model, tmp_path / "model.keras")
+    answers = read_predictions(tmp_path, x_test)  # a run finished before its answers were kept
+    assert (answers["plain"] == predicted_labels(model, x_test, flip=False)).all()
+    assert (answers["tta"] == predicted_labels(model, x_test, flip=True)).all()
+    (tmp_path / "model.keras").unlink()  # the book keeps the answers, not the weights
+    again = read_predictions(tmp_path)
+    assert all((again[k] == answers[k]).all() for k in answers) and again["plain"].dtype == np.int64
+    with pytest.raises(ValueError, match=f"{PREDICTIONS} holds answers for 20 faces, not the 21"):
+        read_predictions(tmp_path, np.zeros((21, 48, 48, 1), np.float32))

@@ -19,9 +19,9 @@ from ..display import training_progress
 from ..evaluate import interval, paired_test
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
-from ..models import display_name, load_model
+from ..models import display_name
 from ..splits import official_split, split_arrays, subsample
-from .fast import PLAN, FastRun, PlannedRun, train_fast
+from .fast import PLAN, FastRun, PlannedRun, read_predictions, train_fast
 from .run import Run
 
 #: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).
@@ -159,23 +159,28 @@ def run_precisions(summary: dict) -> list[str]:
     return summary.get("precisions") or [summary.get("signature", {}).get("recipe", {}).get("precision", "float32")]
 
 
-def best_run(trainings: GapTrainings) -> str | None:
+def best_run(trainings: GapTrainings, x_test: np.ndarray | None = None) -> str | None:
     """The finished run of a whole recipe (:data:`RECIPE_GROUPS`; the ablation's variants are
     there to attribute, not to pick from) with the best PublicTest accuracy (chosen on
-    PublicTest, never on PrivateTest), among those whose model is in the run folder (a run
-    restored from the book has its log and summary, not its weights)."""
+    PublicTest, never on PrivateTest), among those whose PrivateTest answers are known: kept in
+    ``predictions.json`` or, given `x_test`, scored from the run's ``model.keras``."""
     groups = {p.name: p.group for p in trainings.plan}
     kept = [name for name, run in trainings.runs.items()
-            if groups.get(name) in RECIPE_GROUPS and (run.folder / "model.keras").exists()]
+            if groups.get(name) in RECIPE_GROUPS and read_predictions(run.folder, x_test) is not None]
     if not kept:
         return None
     return max(kept, key=lambda name: trainings.runs[name].summary["public_test"])
 
 
-def best_model(trainings: GapTrainings):
-    """The model :func:`best_run` saved (with its averaged weights)."""
-    name = best_run(trainings)
-    return None if name is None else load_model(trainings.runs[name].folder / "model.keras")
+def best_answers(trainings: GapTrainings, arrays: dict) -> tuple[str | None, np.ndarray | None]:
+    """:func:`best_run` and its plain answers on PrivateTest (``arrays["test"]``): the page's
+    final model, as its confusion matrix and paired tests see it; (None, None) where no run's
+    answers are known."""
+    x_test = arrays["test"][0]
+    name = best_run(trainings, x_test)
+    if name is None:
+        return None, None
+    return name, read_predictions(trainings.runs[name].folder, x_test)["plain"]
 
 
 @dataclass
@@ -292,17 +297,14 @@ def reference_lines(peer: PeerScores) -> dict[str, float]:
     return lines
 
 
-def peer_comparison(final, arrays: dict, peer: PeerScores, best: str | None) -> str:
-    """A sentence comparing the page's final model with the peer on the same PrivateTest
-    faces, with the paired test; or why it cannot."""
-    if final is None:
+def peer_comparison(predicted: np.ndarray | None, arrays: dict, peer: PeerScores, best: str | None) -> str:
+    """A sentence comparing the page's final model (its PrivateTest answers, `predicted`) with
+    the peer on the same faces, with the paired test; or why it cannot."""
+    if predicted is None:
         return "No fast-recipe training has finished yet, so there is no final model to compare with the peer."
     if peer.unavailable is not None:
         return f"The `fer` package's network could not be scored here: {peer.unavailable}"
-    from ..evaluate import predict_labels
-
-    x, y = arrays["test"]
-    ours = predict_labels(final, x) == y
+    ours = np.asarray(predicted) == arrays["test"][1]
     return paired_test(f"Our final model ({best})", ours, "the fer package's network", peer.test_correct).sentence()
 
 
@@ -324,9 +326,9 @@ def gap_glue_values(seeds: pd.DataFrame, peer: PeerScores) -> dict[str, float]:
 def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
     """One row per finished ablation: PrivateTest accuracy over its seeds (mean, standard
     deviation, the mean's Wilson interval), its difference from the full recipe's mean, and
-    the exact McNemar test between the two recipes' seed-0 models on the same faces."""
-    from ..evaluate import predict_labels
-
+    the exact McNemar test on the same faces between the first seed of each recipe whose
+    PrivateTest answers are known (``predictions.json``, or the run's weights), and the seeds
+    so paired; no test where either recipe has no such seed."""
     planned = {p.name: p for p in trainings.plan}
     base = [n for n in trainings.runs if planned[n].group == "seeds"]
     ablations = [n for n in trainings.runs if planned[n].group == "ablation"]
@@ -334,24 +336,31 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
         return pd.DataFrame()
     x, y = arrays["test"]
 
-    def correct(name: str) -> np.ndarray | None:  # per face; None for a run restored without its weights
-        path = trainings.runs[name].folder / "model.keras"
-        return predict_labels(load_model(path), x) == y if path.exists() else None
+    def correct(name: str) -> np.ndarray | None:  # per face; None for a run restored without its answers
+        answers = read_predictions(trainings.runs[name].folder, x)
+        return None if answers is None else answers["plain"] == y
+
+    def first_correct(names: list[str]) -> tuple[int | None, np.ndarray | None]:
+        for name in names:
+            answers = correct(name)
+            if answers is not None:
+                return planned[name].seed, answers
+        return None, None
 
     base_mean = float(np.mean([trainings.runs[n].summary["private_test"] for n in base]))
-    base_correct = correct(base[0])
+    base_seed, base_correct = first_correct(base)
     rows = []
     for label in dict.fromkeys(planned[n].label for n in ablations):
         names = [n for n in ablations if planned[n].label == label]
         scores = [trainings.runs[n].summary["private_test"] for n in names]
         mean = float(np.mean(scores))
         low, high = interval(mean, len(y))
-        ablated = correct(names[0])
-        p_value = (np.nan if ablated is None or base_correct is None
-                   else paired_test(label, ablated, "the recipe", base_correct).p_value)
+        ablated_seed, ablated = first_correct(names)
+        tested = ablated is not None and base_correct is not None
+        p_value = paired_test(label, ablated, "the recipe", base_correct).p_value if tested else np.nan
         rows.append({"ablation": label, "seeds": [planned[n].seed for n in names], "private_test": mean,
                      "private_test_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else np.nan,
                      "private_test_low": low, "private_test_high": high, "difference": mean - base_mean,
-                     "p_value": p_value,
+                     "p_value": p_value, "paired_seeds": (ablated_seed, base_seed) if tested else None,
                      "train_seconds": float(np.mean([trainings.runs[n].summary["train_seconds"] for n in names]))})
     return pd.DataFrame(rows)

@@ -403,11 +403,12 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
 #: The pages that train and read nothing of the other pages (see :func:`publish_page`), each
 #: with the folder of the run in which its long run trains.
 STANDALONE_PAGES = {"08_closing_the_gap": "closing-the-gap", "09_vit_question": "vit-question"}
-#: Folders of a run whose trainings' small records (each run's epoch log, summary and
-#: signature) the book keeps in git, so that losing the run folder costs a rerun, never the
-#: numbers: the long runs of pages 8 and 9.
+#: Folders of a run whose trainings' small records (each run's epoch log, summary, signature
+#: and PrivateTest answers) the book keeps in git, so that losing the run folder costs a
+#: rerun, never the numbers or the paired tests: the long runs of pages 8 and 9.
 PUBLISHED_HISTORIES = tuple(STANDALONE_PAGES.values())
-_HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json")
+_HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json",
+                  "predictions.json")
 
 
 def _copy_histories(run_dir: Path, results_dir: Path) -> None:
