@@ -36,6 +36,20 @@ def predict_labels(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> 
     return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=1)
 
 
+def labels_text(labels: np.ndarray) -> str:
+    """Predicted labels as one digit per face ("3420…"): a run keeps its test answers in git
+    this way, a few kilobytes, so that its paired tests outlive its weights."""
+    labels = np.asarray(labels)
+    if labels.size and not (0 <= labels.min() and labels.max() < NUM_CLASSES):
+        raise ValueError(f"labels must be emotion codes 0 to {NUM_CLASSES - 1}")
+    return "".join(map(str, labels.tolist()))
+
+
+def labels_from_text(digits: str) -> np.ndarray:
+    """The labels :func:`labels_text` wrote."""
+    return np.frombuffer(digits.encode(), dtype=np.uint8).astype(np.int64) - ord("0")
+
+
 def predict_with_tta(model: keras.Model, x: np.ndarray, shift: int = 2, batch_size: int = 256) -> np.ndarray:
     """Test-time augmentation: class probabilities averaged over the image, its mirror image
     and, with `shift` > 0, both moved by `shift` pixels left, right, up and down (edges

@@ -327,3 +327,13 @@ def test_a_runs_answers_come_back_from_its_file_or_its_model_and_a_wrong_length_
     assert all((again[k] == answers[k]).all() for k in answers) and again["plain"].dtype == np.int64
     with pytest.raises(ValueError, match=f"{PREDICTIONS} holds answers for 20 faces, not the 21"):
         read_predictions(tmp_path, np.zeros((21, 48, 48, 1), np.float32))
+
+
+def test_answers_go_to_text_and_back_and_a_non_emotion_is_refused():
+    from ferlib.evaluate import labels_from_text, labels_text
+
+    labels = np.array([3, 4, 2, 0, 6, 1, 5])
+    assert labels_text(labels) == "3420615"
+    assert labels_from_text("3420615").tolist() == labels.tolist()
+    with pytest.raises(ValueError, match="emotion codes 0 to 6"):
+        labels_text(np.array([7]))

@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..evaluate import one_hot
+from ..evaluate import labels_from_text, labels_text, one_hot
 from ..files import read_json, read_json_lines, save_model, write_json, write_text
 from ..models import build_model, load_model
 from ..models.fastcnn import FastCNNConfig, with_augmentation
@@ -122,7 +122,7 @@ def write_predictions(folder: str | Path, model: keras.Model, x_test: np.ndarray
     answers = {"plain": predicted_labels(model, x_test, flip=False),
                "tta": predicted_labels(model, x_test, flip=True)}
     write_json(Path(folder) / PREDICTIONS, {"part": "PrivateTest", "faces": int(len(x_test)),
-                                            **{k: "".join(map(str, v.tolist())) for k, v in answers.items()}})
+                                            **{k: labels_text(v) for k, v in answers.items()}})
     return answers
 
 
@@ -137,7 +137,7 @@ def read_predictions(folder: str | Path, x_test: np.ndarray | None = None) -> di
         if x_test is None or not (folder / "model.keras").exists():
             return None
         return write_predictions(folder, load_model(folder / "model.keras"), x_test)
-    answers = {key: np.array([int(c) for c in stored[key]], dtype=np.int64) for key in ("plain", "tta")}
+    answers = {key: labels_from_text(stored[key]) for key in ("plain", "tta")}
     if x_test is not None and len(answers["plain"]) != len(x_test):
         raise ValueError(f"{folder / PREDICTIONS} holds answers for {len(answers['plain'])} faces, not the "
                          f"{len(x_test)} of this PrivateTest; delete the file to score the run's model.keras again")

@@ -30,7 +30,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..evaluate import PairedTest, interval, one_hot, paired_test, predict_with_tta
+from ..evaluate import (PairedTest, interval, labels_from_text, labels_text, one_hot, paired_test,
+                        predict_with_tta)
 from ..files import read_json, write_json
 from ..models import build_model, count_multiply_adds, count_params, display_name, load_model, model_spec
 from ..models.fastcnn import with_augmentation
@@ -208,7 +209,7 @@ def train_contender(c: Contender, arrays: dict, *, root: Path, seed: int, budget
               "machine": device_name(), "backend": keras.backend.backend(),
               "commit": git_commit(Path(__file__).resolve().parents[2])}
     # for the paired tests between contenders: one digit per face, in git with the record
-    record["private_test_predictions"] = "".join(map(str, predicted))
+    record["private_test_predictions"] = labels_text(predicted)
     write_json(record_path, record)
     return record
 
@@ -247,7 +248,7 @@ def over_budget(records: list[dict]) -> pd.DataFrame:
 def predictions(record: dict) -> np.ndarray | None:
     """A training's PrivateTest predictions, one emotion code per face (None when not kept)."""
     digits = record.get("private_test_predictions")
-    return None if digits is None else np.frombuffer(digits.encode(), dtype=np.uint8) - ord("0")
+    return None if digits is None else labels_from_text(digits)
 
 
 def trained_model(root: Path, name: str, seed: int) -> keras.Model:
