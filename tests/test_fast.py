@@ -337,3 +337,24 @@ def test_answers_go_to_text_and_back_and_a_non_emotion_is_refused():
     assert labels_from_text("3420615").tolist() == labels.tolist()
     with pytest.raises(ValueError, match="emotion codes 0 to 6"):
         labels_text(np.array([7]))
+
+
+def test_mixup_blends_each_batch_with_itself_images_and_labels_alike():
+    from ferlib.evaluate import one_hot
+    from ferlib.recipes.fast import training_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 48, 48, 1), dtype=np.float32)
+    y = one_hot(rng.integers(0, 7, 64))
+    plain_x, plain_y = next(iter(training_batches(x, y, 32, seed=0)))
+    assert set(np.unique(plain_y.numpy())) == {0.0, 1.0}  # no mixup: one-hot labels
+    mixed_x, mixed_y = next(iter(training_batches(x, y, 32, seed=0, mixup=0.4)))
+    labels = mixed_y.numpy()
+    assert mixed_x.dtype.name == "float32" and np.allclose(labels.sum(axis=1), 1.0, atol=1e-5)
+    assert ((labels > 0.01) & (labels < 0.99)).any()  # some faces carry two labels' weights
+    assert 0.0 <= mixed_x.numpy().min() and mixed_x.numpy().max() <= 1.0
+    # the signature of a run trained before the field existed reads back as no mixup
+    from ferlib.recipes.fast import _with_defaults
+
+    old = {"recipe": {"epochs": 50}, "model": "fastcnn", "config": None, "seed": 0}
+    assert _with_defaults(old)["recipe"]["mixup"] == 0.0
