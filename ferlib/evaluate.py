@@ -120,6 +120,7 @@ class PairedTest:
     def sentence(self, level: float = 0.05) -> str:
         scores = (f"{self.first} scores {self.first_accuracy:.1%} and {self.second} {self.second_accuracy:.1%} on the "
                   f"same {self.images} images")
+        scores = scores[:1].upper() + scores[1:]  # a sentence may open with "our final model"
         if self.only_first + self.only_second == 0:
             return f"{scores}, right on exactly the same faces: there is no difference to test."
         verdict = ("not beyond chance" if self.p_value >= level else

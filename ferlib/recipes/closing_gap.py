@@ -305,7 +305,7 @@ def peer_comparison(predicted: np.ndarray | None, arrays: dict, peer: PeerScores
     if peer.unavailable is not None:
         return f"The `fer` package's network could not be scored here: {peer.unavailable}"
     ours = np.asarray(predicted) == arrays["test"][1]
-    return paired_test(f"Our final model ({best})", ours, "the fer package's network", peer.test_correct).sentence()
+    return paired_test(f"our final model ({best})", ours, "the fer package's network", peer.test_correct).sentence()
 
 
 def gap_glue_values(seeds: pd.DataFrame, peer: PeerScores) -> dict[str, float]:
