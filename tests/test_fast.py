@@ -339,7 +339,7 @@ def test_answers_go_to_text_and_back_and_a_non_emotion_is_refused():
         labels_text(np.array([7]))
 
 
-def test_mixup_blends_each_batch_with_itself_images_and_labels_alike():
+def test_mixup_and_cutmix_mix_each_batch_with_itself_images_and_labels_alike():
     from ferlib.evaluate import one_hot
     from ferlib.recipes.fast import training_batches
 
@@ -353,8 +353,13 @@ def test_mixup_blends_each_batch_with_itself_images_and_labels_alike():
     assert mixed_x.dtype.name == "float32" and np.allclose(labels.sum(axis=1), 1.0, atol=1e-5)
     assert ((labels > 0.01) & (labels < 0.99)).any()  # some faces carry two labels' weights
     assert 0.0 <= mixed_x.numpy().min() and mixed_x.numpy().max() <= 1.0
+    # CutMix pastes whole pixels: every pixel of a mixed face is some face's pixel
+    cut_x, cut_y = next(iter(training_batches(x, y, 32, seed=0, cutmix=1.0)))
+    assert np.allclose(cut_y.numpy().sum(axis=1), 1.0, atol=1e-5)
+    assert ((cut_y.numpy() > 0.01) & (cut_y.numpy() < 0.99)).any()
+    assert np.isin(cut_x.numpy().ravel()[:500], x.ravel()).all()
     # the signature of a run trained before the field existed reads back as no mixup
     from ferlib.recipes.fast import _with_defaults
 
     old = {"recipe": {"epochs": 50}, "model": "fastcnn", "config": None, "seed": 0}
-    assert _with_defaults(old)["recipe"]["mixup"] == 0.0
+    assert _with_defaults(old)["recipe"]["mixup"] == 0.0 and _with_defaults(old)["recipe"]["cutmix"] == 0.0

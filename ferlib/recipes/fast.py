@@ -54,6 +54,9 @@ class FastRecipe:
     # and labels alike, with weights drawn from Beta(mixup, mixup); 0: none. The 50-epoch recipe's
     # training accuracy climbs on after PrivateTest stops gaining, which a regulariser may answer.
     mixup: float = 0.0
+    # CutMix (Yun et al. 2019): a rectangle of another face of the batch pasted in, the labels
+    # mixed by area; Keras's layer draws the mixing weight up to this factor; 0: none.
+    cutmix: float = 0.0
     ema: float = 0.99  # momentum of the weights' moving average, per step; 0: no average
     flip_tta: bool = True  # score the average of each face and its mirror image
     # The Keras dtype policy; "auto": the machine's choice (choose_precision). Not part of a
@@ -220,12 +223,14 @@ class FastRun:
     model: keras.Model | None = None
 
 
-def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, mixup: float = 0.0):
+def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, mixup: float = 0.0,
+                     cutmix: float = 0.0):
     """One tf.data pipeline for a whole training: each pass over ``(x, y)`` in a new order, in
     batches of `batch_size` (the last one smaller), passes repeated without end; ``fit`` takes
     it with ``steps_per_epoch`` = the batches in one pass. With `mixup` > 0, Keras's ``MixUp``
-    layer blends each batch (images and one-hot labels) with itself in another order. None
-    where TensorFlow is missing (then ``fit`` gets the arrays).
+    layer blends each batch (images and one-hot labels) with itself in another order; with
+    `cutmix` > 0, Keras's ``CutMix`` pastes rectangles between its faces. None where
+    TensorFlow is missing (then ``fit`` gets the arrays).
 
     Given arrays, Keras makes a new tf.data iterator every epoch. Destroying the last one
     waited on tf.data's thread pool for about as long as an epoch's training, in about a third
@@ -239,12 +244,13 @@ def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, m
     order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     images, labels = tf.constant(x), tf.constant(y)
     batches = order.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
-    if mixup > 0:
-        # float32 whatever the global dtype policy: the model casts its inputs itself
-        mix = keras.layers.MixUp(alpha=mixup, seed=seed, dtype="float32")
+    # float32 whatever the global dtype policy: the model casts its inputs itself
+    mixers = ([keras.layers.MixUp(alpha=mixup, seed=seed, dtype="float32")] if mixup > 0 else []) + (
+        [keras.layers.CutMix(factor=cutmix, seed=seed, dtype="float32")] if cutmix > 0 else [])
+    for mixer in mixers:
 
-        def blend(images, labels):
-            mixed = mix({"images": images, "labels": labels})
+        def blend(images, labels, mixer=mixer):
+            mixed = mixer({"images": images, "labels": labels})
             return mixed["images"], mixed["labels"]
 
         batches = batches.map(blend)
@@ -303,10 +309,10 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
     compile_fast(model, recipe, steps)
     log = EpochLog(folder / "log.jsonl", arrays, recipe.flip_tta, progress, precision)
     callbacks = [log, keras.callbacks.BackupAndRestore(str(folder / "backup"))]
-    batches = training_batches(x, one_hot(y), recipe.batch_size, seed, mixup=recipe.mixup)
+    batches = training_batches(x, one_hot(y), recipe.batch_size, seed, mixup=recipe.mixup, cutmix=recipe.cutmix)
     if batches is None:
-        if recipe.mixup > 0:
-            raise RuntimeError("mixup > 0 blends batches in a tf.data pipeline: install tensorflow")
+        if recipe.mixup > 0 or recipe.cutmix > 0:
+            raise RuntimeError("mixup and cutmix mix batches in a tf.data pipeline: install tensorflow")
         model.fit(x, one_hot(y), batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True, verbose=0,
                   callbacks=callbacks)
     else:
