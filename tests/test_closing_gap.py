@@ -195,6 +195,7 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
     (run / "closing-the-gap" / "fast-10ep-seed0" / "backup").mkdir(parents=True)
     (run / "closing-the-gap" / "fast-10ep-seed0" / "log.jsonl").write_text('{"epoch": 1}\n')
     (run / "closing-the-gap" / "fast-10ep-seed0" / "model.keras").write_text("weights stay out of git")
+    (run / "closing-the-gap" / "fast-10ep-seed0" / "predictions.json").write_text('{"plain": "34", "tta": "33"}')
     (tmp_path / "book" / "results").mkdir(parents=True)
     (tmp_path / "book" / "results" / "comparison.json").write_text("{}")
     (tmp_path / "book" / "results" / "run.json").write_text(json.dumps(
@@ -212,7 +213,8 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
     assert json.loads((tmp_path / "book" / "results" / "closing_the_gap.json").read_text()) == {"recipes": []}
     assert (tmp_path / "book" / "results" / "comparison.json").read_text() == "{}"  # other pages untouched
     kept = tmp_path / "book" / "results" / "closing-the-gap" / "fast-10ep-seed0"
-    assert sorted(p.name for p in kept.iterdir()) == ["log.jsonl"]  # the epoch log, never the weights
+    # the epoch log and the PrivateTest answers (for the paired tests), never the weights
+    assert sorted(p.name for p in kept.iterdir()) == ["log.jsonl", "predictions.json"]
 
 
 @pytest.mark.slow
