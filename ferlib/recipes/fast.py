@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..evaluate import labels_from_text, labels_text, one_hot
+from ..evaluate import labels_from_text, labels_text, one_hot, predict_labels, predict_with_tta
 from ..files import read_json, read_json_lines, save_model, write_json, write_text
 from ..models import build_model, load_model
 from ..models.fastcnn import FastCNNConfig, with_augmentation
@@ -105,11 +105,10 @@ def compile_fast(model: keras.Model, recipe: FastRecipe, steps_per_epoch: int) -
 
 def predicted_labels(model: keras.Model, x: np.ndarray, *, flip: bool) -> np.ndarray:
     """The class `model` gives each face of `x`; with `flip`, from the average of its
-    probabilities over the face and its mirror image."""
-    probabilities = model.predict(x, batch_size=512, verbose=0)
+    probabilities over the face and its mirror image (evaluate's TTA without shifts)."""
     if flip:
-        probabilities = probabilities + model.predict(x[:, :, ::-1], batch_size=512, verbose=0)
-    return probabilities.argmax(axis=1)
+        return predict_with_tta(model, x, shift=0, batch_size=512).argmax(axis=1)
+    return predict_labels(model, x, batch_size=512)
 
 
 def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, *, flip: bool) -> float:
