@@ -76,6 +76,11 @@ def test_the_ranking_is_read_through_its_paired_test():
     within = ranking_verdict(0.630, 0.615, _paired(60, 46))
     assert "a difference of 1.5 points that is not beyond chance" in within and "beats" not in within
     assert "this run does not rank them" in within
+    # Two collapsed models (both always answer one emotion) agree on every face: still read
+    # through the test, which has nothing to weigh.
+    same = ranking_verdict(0.25, 0.25, _paired(0, 0))
+    assert "right on exactly the same test faces" in same and "exact McNemar test finds no difference (p = 1)" in same
+    assert "beats" not in same
 
 
 def test_phase2_change_within_chance_is_called_none():

@@ -44,7 +44,9 @@ def fit_verdict(model: str, train_acc: float, test_acc: float, baseline: float) 
 def _face_by_face(test, first: str, second: str) -> str:
     """The discordant faces of a paired test and its p-value, as a clause."""
     if test.only_first + test.only_second == 0:
-        return f"{first} and {second} are right on exactly the same test faces"
+        # No face separates them, so the exact McNemar test has nothing to weigh: p = 1.
+        return (f"{first} and {second} are right on exactly the same test faces, so the exact McNemar test "
+                f"finds no difference ({p_text(test.p_value)})")
     return (f"{test.only_first:,} test faces only {first} gets right and {test.only_second:,} only {second}, "
             f"exact McNemar test {p_text(test.p_value)}")
 
