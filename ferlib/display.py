@@ -229,11 +229,23 @@ def style_published(frame: pd.DataFrame):
     return table.style.format({"accuracy": "{:.1%}"}).hide(axis="index")
 
 
+def seeds_text(seeds) -> str:
+    """Seeds as a narrow table cell writes them: "0, 1", and a run of three or more as "0–3"."""
+    seeds = sorted(int(s) for s in seeds)
+    runs, start = [], 0
+    for i in range(1, len(seeds) + 1):
+        if i == len(seeds) or seeds[i] != seeds[i - 1] + 1:
+            run = seeds[start:i]
+            runs.append(f"{run[0]}–{run[-1]}" if len(run) >= 3 else ", ".join(map(str, run)))
+            start = i
+    return ", ".join(runs)
+
+
 def _over_seeds(frame: pd.DataFrame) -> dict[str, list[str]]:
     """The columns a table over seeds shares: the seeds, PrivateTest as mean ± standard
     deviation, and the mean's 95% interval (headed "interval": the tables must fit the page)."""
     return {
-        "seeds": [", ".join(str(s) for s in seeds) for seeds in frame["seeds"]],
+        "seeds": [seeds_text(seeds) for seeds in frame["seeds"]],
         "PrivateTest": [f"{m:.1%}" + ("" if pd.isna(sd) else f" ± {sd:.1%}")
                         for m, sd in zip(frame["private_test"], frame["private_test_sd"])],
         "interval": [interval_text(lo, hi) for lo, hi in zip(frame["private_test_low"], frame["private_test_high"])],
@@ -263,18 +275,21 @@ _PRECISION = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp1
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
     PrivateTest accuracy with its spread and interval, its difference from the full recipe in
-    percentage points (Δ), and the paired test's p value, starred below `level`, with the two
-    seeds it paired (the ablation's against the recipe's)."""
+    percentage points (Δ), and the exact McNemar test's p value, starred below `level`, with the
+    two seeds it paired (the ablation's against the recipe's). Headers are short, and the page's
+    text names the test: seven columns must fit the page's column."""
     if frame.empty:
         return frame.style
     pairs = frame["paired_seeds"] if "paired_seeds" in frame else [None] * len(frame)
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], **_over_seeds(frame),
-        "Δ": [f"{100 * d:+.1f} pts" for d in frame["difference"]],
-        "McNemar p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
-        "seeds paired": ["–" if pair is None else f"{pair[0]} vs {pair[1]}" for pair in pairs],
+        "Δ pts": [f"{100 * d:+.1f}" for d in frame["difference"]],
+        "p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
+        "paired": ["–" if pair is None else f"{pair[0]} vs {pair[1]}" for pair in pairs],
     })
-    return table.style.hide(axis="index")
+    # Numbers kept on one line each ("69.1% ± 0.8%"); the row's label is the column that wraps.
+    numbers = list(table.columns[1:])
+    return table.style.hide(axis="index").set_properties(subset=numbers, **{"white-space": "nowrap"})
 
 
 def training_progress(name: str):

@@ -268,13 +268,20 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
 
     seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62, "c": 0.64}), n_test=3589)
     shown = style_seeds(seeds).data
-    assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0, 1, 2"
+    assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0–2"
     assert shown.loc[0, "dtype"] == "bf16"  # what the trainings recorded
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01,
                                                                    paired_seeds=[(1, 3)])
     shown = style_ablation(ablation).data
-    assert shown.loc[0, "Δ"] == "-3.1 pts" and shown.loc[0, "McNemar p"] == "0.01 *"
-    assert shown.loc[0, "seeds paired"] == "1 vs 3"
+    assert shown.loc[0, "Δ pts"] == "-3.1" and shown.loc[0, "p"] == "0.01 *"
+    assert shown.loc[0, "paired"] == "1 vs 3"
+
+
+def test_seeds_are_written_short_where_they_run_on():
+    from ferlib.display import seeds_text
+
+    assert seeds_text([0, 1]) == "0, 1" and seeds_text([3, 0, 2, 1]) == "0–3"
+    assert seeds_text([0, 1, 2, 5]) == "0–2, 5" and seeds_text([42]) == "42"
 
 
 def test_scrubbing_a_path_inside_an_escaped_json_string_keeps_the_notebook_json():

@@ -420,12 +420,12 @@ PLAN: tuple[PlannedRun, ...] = (
                replace(RECIPE, network=replace(_NET, rotation_degrees=10.0, zoom=0.1))),
     # Nor this: training on 40 x 40 crops drawn for each face, as Khaireddin and Chen do, and
     # scoring whole faces; 69% of the arithmetic per training image.
-    *_ablation("crop-40", "40 x 40 training crops", replace(RECIPE, network=replace(_NET, train_crop=40))),
+    *_ablation("crop-40", "40 × 40 crops", replace(RECIPE, network=replace(_NET, train_crop=40))),
     *_ablation("no-erasing", "no erasing", replace(RECIPE, network=replace(_NET, erasing=0.0))),
     # The network or the training? The first recipe's narrow network (in float32, its faster
     # precision where bfloat16 needs widths of 32), and the report's CNN, each with the final
     # recipe's training.
-    *_ablation("narrow-net", "the first, narrow network", replace(RECIPE, precision="float32"),
+    *_ablation("narrow-net", "narrow network", replace(RECIPE, precision="float32"),
                config=replace(_NET, widths=FIRST.network.widths)),
     *_ablation("report-cnn", "the report's CNN", RECIPE, model="cnn"),
     # Toward the best from-scratch networks: the same recipe, twice the widths, four times the
