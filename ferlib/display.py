@@ -274,18 +274,23 @@ _PRECISION = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp1
 
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
-    PrivateTest accuracy with its spread and interval, its difference from the full recipe in
-    percentage points (Δ), and the exact McNemar test's p value, starred below `level`, with the
-    two seeds it paired (the ablation's against the recipe's). Headers are short, and the page's
-    text names the test: seven columns must fit the page's column."""
+    PrivateTest accuracy as mean ± standard deviation over its seeds, its means' difference
+    from the full recipe in percentage points (Δ pts), the two seeds the paired test compares
+    (the ablation's against the recipe's), that pair's own difference (pair Δ), and the exact
+    McNemar test's p value, starred below `level`. Headers are short, and the page's text names
+    the test: seven columns must fit the page's column (the accuracies' intervals are in the
+    frame, not shown)."""
     if frame.empty:
         return frame.style
     pairs = frame["paired_seeds"] if "paired_seeds" in frame else [None] * len(frame)
+    paired = frame["paired_difference"] if "paired_difference" in frame else [np.nan] * len(frame)
+    over_seeds = _over_seeds(frame)
     table = pd.DataFrame({
-        "removed or changed": frame["ablation"], **_over_seeds(frame),
+        "removed or changed": frame["ablation"], "seeds": over_seeds["seeds"], "PrivateTest": over_seeds["PrivateTest"],
         "Δ pts": [f"{100 * d:+.1f}" for d in frame["difference"]],
-        "p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
         "paired": ["–" if pair is None else f"{pair[0]} vs {pair[1]}" for pair in pairs],
+        "pair Δ": ["–" if np.isnan(d) else f"{100 * d:+.1f}" for d in paired],
+        "p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
     })
     # Numbers kept on one line each ("69.1% ± 0.8%"); the row's label is the column that wraps.
     numbers = list(table.columns[1:])

@@ -246,6 +246,9 @@ def test_the_ablation_table_compares_each_ablation_with_the_recipe(tmp_path):
         (tmp_path / "cut-seed0" / name).unlink()
     again = cg.ablation_table(cg.GapTrainings(runs, (), plan), arrays).iloc[0]
     assert again["paired_seeds"] == (1, 0) and again["private_test"] == pytest.approx(row["private_test"])
+    # the pair's own difference is that of the two runs the test compares, not of the means
+    assert again["paired_difference"] == pytest.approx(runs["cut-seed1"].summary["private_test"]
+                                                       - runs["base-seed0"].summary["private_test"])
     for name in ("predictions.json", "model.keras"):
         (tmp_path / "cut-seed1" / name).unlink()
     untested = cg.ablation_table(cg.GapTrainings(runs, (), plan), arrays).iloc[0]
@@ -271,10 +274,11 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     assert shown.loc[0, "PrivateTest"] == "62.0% ± 2.0%" and shown.loc[0, "seeds"] == "0–2"
     assert shown.loc[0, "dtype"] == "bf16"  # what the trainings recorded
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01,
-                                                                   paired_seeds=[(1, 3)])
+                                                                   paired_seeds=[(1, 3)], paired_difference=0.012)
     shown = style_ablation(ablation).data
     assert shown.loc[0, "Δ pts"] == "-3.1" and shown.loc[0, "p"] == "0.01 *"
-    assert shown.loc[0, "paired"] == "1 vs 3"
+    # the tested pair's own difference, which here has the other sign than the means'
+    assert shown.loc[0, "paired"] == "1 vs 3" and shown.loc[0, "pair Δ"] == "+1.2"
 
 
 def test_seeds_are_written_short_where_they_run_on():

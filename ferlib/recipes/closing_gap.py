@@ -164,12 +164,17 @@ def best_run(trainings: GapTrainings, x_test: np.ndarray | None = None) -> str |
     there to attribute, not to pick from) with the best PublicTest accuracy (chosen on
     PublicTest, never on PrivateTest), among those whose PrivateTest answers are known: kept in
     ``predictions.json`` or, given `x_test`, scored from the run's ``model.keras``."""
-    groups = {p.name: p.group for p in trainings.plan}
-    kept = [name for name, run in trainings.runs.items()
-            if groups.get(name) in RECIPE_GROUPS and read_predictions(run.folder, x_test) is not None]
+    kept = [name for name, answered in _whole_recipes(trainings, x_test).items() if answered]
     if not kept:
         return None
     return max(kept, key=lambda name: trainings.runs[name].summary["public_test"])
+
+
+def _whole_recipes(trainings: GapTrainings, x_test: np.ndarray | None) -> dict[str, bool]:
+    """The finished runs of whole recipes, each with whether its PrivateTest answers are known."""
+    groups = {p.name: p.group for p in trainings.plan}
+    return {name: read_predictions(run.folder, x_test) is not None for name, run in trainings.runs.items()
+            if groups.get(name) in RECIPE_GROUPS}
 
 
 def best_answers(trainings: GapTrainings, arrays: dict) -> tuple[str | None, np.ndarray | None]:
@@ -181,6 +186,32 @@ def best_answers(trainings: GapTrainings, arrays: dict) -> tuple[str | None, np.
     if name is None:
         return None, None
     return name, read_predictions(trainings.runs[name].folder, x_test)["plain"]
+
+
+def final_model_note(trainings: GapTrainings, best: str | None, x_test: np.ndarray | None = None) -> str:
+    """Which runs the page's final model was chosen among, and the better ones on PublicTest it
+    could not be chosen from (their PrivateTest answers are not kept); with the model ferlib
+    ships beside it, whose card says how that one was chosen."""
+    from ..shipped import shipped_card
+
+    if best is None:
+        return "No whole recipe's run has its PrivateTest answers kept here, so the page has no final model yet."
+    chosen = trainings.runs[best].summary["public_test"]
+    passed = [name for name, answered in _whole_recipes(trainings, x_test).items()
+              if not answered and trainings.runs[name].summary["public_test"] > chosen]
+    text = f"The final model is {best}, {chosen:.1%} on PublicTest."
+    if passed:
+        listed_runs = ", ".join(f"{name} ({trainings.runs[name].summary['public_test']:.1%})" for name in passed)
+        text += (f" Better on PublicTest but without kept answers, so not chosen here: {listed_runs}; they were "
+                 "trained before the runs kept their answers, and their weights were lost with a run folder.")
+    try:
+        card = shipped_card()
+    except FileNotFoundError:  # a copy of ferlib without the shipped model
+        card = None
+    if card:
+        text += (f" The model ferlib ships is seed {card['seed']} of the final recipe ({card['chosen']}): "
+                 f"{card['public_test']:.1%} on PublicTest, {card['private_test']:.1%} on PrivateTest.")
+    return text
 
 
 @dataclass
@@ -327,8 +358,8 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
     """One row per finished ablation: PrivateTest accuracy over its seeds (mean, standard
     deviation, the mean's Wilson interval), its difference from the full recipe's mean, and
     the exact McNemar test on the same faces between the first seed of each recipe whose
-    PrivateTest answers are known (``predictions.json``, or the run's weights), and the seeds
-    so paired; no test where either recipe has no such seed."""
+    PrivateTest answers are known (``predictions.json``, or the run's weights), the seeds so
+    paired and that pair's own difference; no test where either recipe has no such seed."""
     planned = {p.name: p for p in trainings.plan}
     base = [n for n in trainings.runs if planned[n].group == "seeds"]
     ablations = [n for n in trainings.runs if planned[n].group == "ablation"]
@@ -358,9 +389,12 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
         ablated_seed, ablated = first_correct(names)
         tested = ablated is not None and base_correct is not None
         p_value = paired_test(label, ablated, "the recipe", base_correct).p_value if tested else np.nan
+        # The tested pair's own difference: with two seeds it can differ in sign from the means'.
+        paired_difference = float(np.mean(ablated) - np.mean(base_correct)) if tested else np.nan
         rows.append({"ablation": label, "seeds": [planned[n].seed for n in names], "private_test": mean,
                      "private_test_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else np.nan,
                      "private_test_low": low, "private_test_high": high, "difference": mean - base_mean,
                      "p_value": p_value, "paired_seeds": (ablated_seed, base_seed) if tested else None,
+                     "paired_difference": paired_difference,
                      "train_seconds": float(np.mean([trainings.runs[n].summary["train_seconds"] for n in names]))})
     return pd.DataFrame(rows)

@@ -21,8 +21,9 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
         n = len(row["seeds"])
         sentences.append(
             f"The recipe \"{row['recipe']}\" scores {row['private_test']:.1%}{spread} on PrivateTest "
-            f"({'mean over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; 95% interval {row['private_test_low']:.1%} "
-            f"to {row['private_test_high']:.1%}), {row['private_test_tta']:.1%} with flip averaging, after "
+            f"({'mean ± standard deviation over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; the 95% interval "
+            f"that the number of test faces allows, {row['private_test_low']:.1%} to {row['private_test_high']:.1%}), "
+            f"{row['private_test_tta']:.1%} with flip averaging, after "
             f"{duration(row['train_seconds'])} of training.")
     recipe = seeds.iloc[0]  # the final recipe: the table's first row
     within = recipe["train_seconds"] <= minutes * 60
@@ -33,7 +34,8 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
                         "over it."))
     median = recipe.get("median_epoch_seconds", float("nan"))
     if median == median and recipe["train_seconds"] > 1.05 * median * recipe["epochs"]:
-        sentences.append(f"That wall clock counts epochs that shared the CPU with other work; at its median epoch, "
+        sentences.append(f"That wall clock counts epochs slowed by something other than the training (other work that "
+                         f"shared the CPU, or the first runs' input pipeline); at its median epoch, "
                          f"{median:.1f} s, the {recipe['epochs']} epochs take {duration(median * recipe['epochs'])}.")
     if high < target:
         sentences.append(f"Its accuracy is short of the {target:.0%} goal: even the interval's upper end, "
@@ -47,10 +49,11 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
     else:
         sentences.append(f"Its mean, {recipe['private_test']:.1%}, reaches {target:.0%}, though the interval "
                          f"({low:.1%} to {high:.1%}) does not rule out less.")
-    best = seeds["private_test"].max()
-    sentences.append(f"The best of them stands {points(best_from_scratch, best):.1f} percentage points below "
+    best = seeds.loc[seeds["private_test"].idxmax()]
+    sentences.append(f"The best recipe's mean, {best['private_test']:.1%}, stands "
+                     f"{points(best_from_scratch, best['private_test']):.1f} percentage points below "
                      f"{best_from_scratch:.1%}, the best published network trained on FER2013 alone (measured "
-                     "under another protocol).")
+                     "under another protocol: see the table of published numbers above).")
     return " ".join(sentences)
 
 
