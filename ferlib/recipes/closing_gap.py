@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..display import training_progress
+from ..display import seeds_text, training_progress
 from ..evaluate import interval, paired_test
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
@@ -310,8 +310,8 @@ def plan_table(trainings: GapTrainings) -> pd.DataFrame:
         planned = [p for p in trainings.plan if recipe_label(p) == label]
         done = [trainings.runs[p.name].summary for p in planned if p.name in trainings.runs]
         rows.append({"recipe": label,
-                     "trained": ", ".join(str(p.seed) for p in planned if p.name in trainings.runs) or "none yet",
-                     "planned": ", ".join(str(p.seed) for p in planned),
+                     "trained": seeds_text(p.seed for p in planned if p.name in trainings.runs) or "none yet",
+                     "planned": seeds_text(p.seed for p in planned),
                      "PublicTest": f"{np.mean([d['public_test'] for d in done]):.1%}" if done else "–",
                      "minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
     # "recipe" heads the label column in the header row (an index name would add a row of its own)
