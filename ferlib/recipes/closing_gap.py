@@ -390,9 +390,10 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
         low, high = interval(mean, len(y))
         ablated_seed, ablated = first_correct(names)
         tested = ablated is not None and base_correct is not None
-        p_value = paired_test(label, ablated, "the recipe", base_correct).p_value if tested else np.nan
+        test = paired_test(label, ablated, "the recipe", base_correct) if tested else None
+        p_value = test.p_value if tested else np.nan
         # The tested pair's own difference: with two seeds it can differ in sign from the means'.
-        paired_difference = float(np.mean(ablated) - np.mean(base_correct)) if tested else np.nan
+        paired_difference = test.first_accuracy - test.second_accuracy if tested else np.nan
         rows.append({"ablation": label, "seeds": [planned[n].seed for n in names], "private_test": mean,
                      "private_test_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else np.nan,
                      "private_test_low": low, "private_test_high": high, "difference": mean - base_mean,
