@@ -71,7 +71,7 @@ def test_the_best_run_is_chosen_on_public_test_among_those_with_answers(tmp_path
     from ferlib.recipes.fast import PREDICTIONS
 
     trainings = _trainings({"a": 0.60, "b": 0.64, "c": 0.62})
-    assert cg.best_run(trainings) is None  # no run has its answers here
+    assert cg.final_model(trainings).name is None  # no run has its answers here
     for name, answer in zip(trainings.runs, "012"):
         trainings.runs[name].folder = tmp_path / name
         trainings.runs[name].folder.mkdir()
@@ -79,12 +79,14 @@ def test_the_best_run_is_chosen_on_public_test_among_those_with_answers(tmp_path
             (tmp_path / name / PREDICTIONS).write_text(json.dumps({"plain": answer * 4, "tta": answer * 4}))
     trainings.runs["a"].summary["public_test"] = 0.70  # best on PublicTest, worse on PrivateTest
     trainings.runs["c"].summary["public_test"] = 0.80  # better still, but restored without its answers
-    assert cg.best_run(trainings) == "a"
-    best, predicted = cg.best_answers(trainings, {"test": (np.zeros((4, 48, 48, 1)), np.zeros(4, int))})
-    assert best == "a" and predicted.tolist() == [0, 0, 0, 0]
+    final = cg.final_model(trainings, np.zeros((4, 48, 48, 1)))
+    assert final.name == "a" and final.answers.tolist() == [0, 0, 0, 0] and final.passed == {"c": 0.80}
+    note = cg.final_model_note(final)
+    assert note.startswith("The final model is a, 70.0% on PublicTest.") and "c (80.0%)" in note
     # an ablation's variant is never the page's final model, however it scores on PublicTest
     trainings.plan = tuple(replace(p, group="ablation") if p.name == "a" else p for p in trainings.plan)
-    assert cg.best_run(trainings) == "b"
+    assert cg.final_model(trainings).name == "b"
+    assert "has no final model" in cg.final_model_note(cg.FinalModel(None, None))
 
 
 def test_the_paired_test_counts_the_discordant_faces():

@@ -10,7 +10,7 @@ folders, so a page executed after it reads them back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -159,49 +159,47 @@ def run_precisions(summary: dict) -> list[str]:
     return summary.get("precisions") or [summary.get("signature", {}).get("recipe", {}).get("precision", "float32")]
 
 
-def best_run(trainings: GapTrainings, x_test: np.ndarray | None = None) -> str | None:
-    """The finished run of a whole recipe (:data:`RECIPE_GROUPS`; the ablation's variants are
-    there to attribute, not to pick from) with the best PublicTest accuracy (chosen on
-    PublicTest, never on PrivateTest), among those whose PrivateTest answers are known: kept in
-    ``predictions.json`` or, given `x_test`, scored from the run's ``model.keras``."""
-    kept = [name for name, answered in _whole_recipes(trainings, x_test).items() if answered]
-    if not kept:
-        return None
-    return max(kept, key=lambda name: trainings.runs[name].summary["public_test"])
+@dataclass
+class FinalModel:
+    """The page's final model: the finished run of a whole recipe (:data:`RECIPE_GROUPS`; the
+    ablation's variants are there to attribute, not to pick from) with the best PublicTest
+    accuracy among those whose PrivateTest answers are known (chosen on PublicTest, never on
+    PrivateTest)."""
+
+    name: str | None  # None where no whole recipe's answers are known
+    answers: np.ndarray | None  # its plain answers on PrivateTest
+    public_test: float | None = None
+    # better on PublicTest, but without known answers, so not choosable: name -> PublicTest
+    passed: dict[str, float] = field(default_factory=dict)
 
 
-def _whole_recipes(trainings: GapTrainings, x_test: np.ndarray | None) -> dict[str, bool]:
-    """The finished runs of whole recipes, each with whether its PrivateTest answers are known."""
+def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> FinalModel:
+    """:class:`FinalModel` among `trainings`. A run's answers are read once, from its
+    ``predictions.json`` or, given `x_test`, scored from its ``model.keras``."""
     groups = {p.name: p.group for p in trainings.plan}
-    return {name: read_predictions(run.folder, x_test) is not None for name, run in trainings.runs.items()
-            if groups.get(name) in RECIPE_GROUPS}
+    answers = {name: read_predictions(run.folder, x_test) for name, run in trainings.runs.items()
+               if groups.get(name) in RECIPE_GROUPS}
+    public = {name: trainings.runs[name].summary["public_test"] for name in answers}
+    kept = [name for name, answered in answers.items() if answered is not None]
+    if not kept:
+        return FinalModel(None, None)
+    best = max(kept, key=public.__getitem__)
+    passed = {name: public[name] for name, answered in answers.items()
+              if answered is None and public[name] > public[best]}
+    return FinalModel(best, answers[best]["plain"], public[best], passed)
 
 
-def best_answers(trainings: GapTrainings, arrays: dict) -> tuple[str | None, np.ndarray | None]:
-    """:func:`best_run` and its plain answers on PrivateTest (``arrays["test"]``): the page's
-    final model, as its confusion matrix and paired tests see it; (None, None) where no run's
-    answers are known."""
-    x_test = arrays["test"][0]
-    name = best_run(trainings, x_test)
-    if name is None:
-        return None, None
-    return name, read_predictions(trainings.runs[name].folder, x_test)["plain"]
-
-
-def final_model_note(trainings: GapTrainings, best: str | None, x_test: np.ndarray | None = None) -> str:
-    """Which runs the page's final model was chosen among, and the better ones on PublicTest it
-    could not be chosen from (their PrivateTest answers are not kept); with the model ferlib
-    ships beside it, whose card says how that one was chosen."""
+def final_model_note(final: FinalModel) -> str:
+    """Which run the page's final model is, the better ones on PublicTest it could not be
+    chosen from (their PrivateTest answers are not kept), and the model ferlib ships beside
+    it, whose card says how that one was chosen."""
     from ..shipped import shipped_card
 
-    if best is None:
+    if final.name is None:
         return "No whole recipe's run has its PrivateTest answers kept here, so the page has no final model yet."
-    chosen = trainings.runs[best].summary["public_test"]
-    passed = [name for name, answered in _whole_recipes(trainings, x_test).items()
-              if not answered and trainings.runs[name].summary["public_test"] > chosen]
-    text = f"The final model is {best}, {chosen:.1%} on PublicTest."
-    if passed:
-        listed_runs = ", ".join(f"{name} ({trainings.runs[name].summary['public_test']:.1%})" for name in passed)
+    text = f"The final model is {final.name}, {final.public_test:.1%} on PublicTest."
+    if final.passed:
+        listed_runs = ", ".join(f"{name} ({public:.1%})" for name, public in final.passed.items())
         text += (f" Better on PublicTest but without kept answers, so not chosen here: {listed_runs}; they were "
                  "trained before the runs kept their answers, and their weights were lost with a run folder.")
     try:
