@@ -391,6 +391,66 @@ def test_an_incomplete_run_is_not_published(tmp_path, book):
     assert sorted(p.name for p in book.iterdir()) == ["intro.md", "results"], "a failed publish left staging folders"
 
 
+def test_a_run_of_pages_1_to_7_keeps_the_published_standalone_pages(tmp_path, book):
+    from ferlib.tooling.publish import BANKED, STANDALONE_METRICS, STANDALONE_PAGES
+
+    old = _make_run(tmp_path, "old", "full", synthetic=False)
+    for page, folder in STANDALONE_PAGES.items():  # each standalone page's metrics and long run
+        (old / "metrics").mkdir(exist_ok=True)
+        (old / "metrics" / f"{STANDALONE_METRICS[page]}.json").write_text(json.dumps({"page": page}))
+        (old / folder / "seed0").mkdir(parents=True)
+        (old / folder / "seed0" / "summary.json").write_text(json.dumps({"from": "old"}))
+    publish(old, book_dir=book)
+    (book / "results" / BANKED / "other").mkdir(parents=True)
+    (book / "results" / BANKED / "other" / "run.json").write_text("{}")
+
+    new = _make_run(tmp_path, "new", "full", synthetic=False)
+    for page in STANDALONE_PAGES:
+        (new / "notebooks" / f"{page}.ipynb").unlink()
+    gap = STANDALONE_PAGES["08_closing_the_gap"]  # the new run goes on with page 8's long run
+    (new / gap / "seed1").mkdir(parents=True)
+    (new / gap / "seed1" / "summary.json").write_text(json.dumps({"from": "new"}))
+    results = publish(new, book_dir=book, force=True)
+
+    assert _published_by(book) == "new"
+    for page, folder in STANDALONE_PAGES.items():
+        assert "made by run old" in (results / f"{page}.ipynb").read_text()
+        assert json.loads((results / f"{STANDALONE_METRICS[page]}.json").read_text()) == {"page": page}
+        assert json.loads((results / folder / "seed0" / "summary.json").read_text()) == {"from": "old"}
+    assert json.loads((results / gap / "seed1" / "summary.json").read_text()) == {"from": "new"}
+    assert (results / BANKED / "other" / "run.json").exists()
+    summary = json.loads((results / "run.json").read_text())
+    assert set(summary["notebook_seconds"]) == set(NOTEBOOKS)
+    # with nothing published to keep them from, the same run is incomplete
+    (tmp_path / "empty-book").mkdir()
+    with pytest.raises(PipelineError, match="08_closing_the_gap"):
+        publish(new, book_dir=tmp_path / "empty-book")
+
+
+def test_bank_keeps_an_unfinished_runs_numbers_without_weights_or_csv(tmp_path, book, monkeypatch, capsys):
+    from ferlib.tooling.publish import BANKED, bank
+
+    run = _make_run(tmp_path, "full", "full", synthetic=False, comparison={"table1": {}})
+    training = run / "readings" / "vit" / "as-built"
+    training.mkdir(parents=True)
+    (training / "history.csv").write_text("epoch,accuracy,val_accuracy\n0,0.25,0.24\n1,0.31,0.30\n")
+    (training / "train.json").write_text(json.dumps({"epochs": 2}))
+    (training / "model.keras").write_bytes(b"weights")
+    banked = bank(run, book_dir=book)
+
+    assert banked == book / "results" / BANKED / "full"
+    kept = sorted(p.relative_to(banked).as_posix() for p in banked.glob("**/*") if p.is_file())
+    assert kept == ["metrics/comparison.json", "run.json", "timings.json",
+                    "trainings/readings/vit/as-built/history.jsonl", "trainings/readings/vit/as-built/train.json"]
+    lines = (banked / "trainings/readings/vit/as-built/history.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{"epoch": 0, "accuracy": 0.25, "val_accuracy": 0.24},
+                                                    {"epoch": 1, "accuracy": 0.31, "val_accuracy": 0.30}]
+    # the command names what is not a run folder
+    monkeypatch.setattr(cli, "bank", functools.partial(publish_module.bank, book_dir=book))
+    assert cli.main(["bank", str(tmp_path / "nowhere")]) != 0
+    assert "no such run folder" in capsys.readouterr().err
+
+
 def test_the_publish_command_refuses_a_worse_run(tmp_path, book, monkeypatch, capsys, repo_book_snapshot):
     monkeypatch.setattr(cli, "publish", functools.partial(publish_module.publish, book_dir=book))
     assert cli.main(["publish", str(_make_run(tmp_path, "old", "full", synthetic=False))]) == 0

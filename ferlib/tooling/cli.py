@@ -6,6 +6,7 @@
     ferlib run --profile full --reexecute --no-book      # re-execute finished notebooks (trainings reused)
     ferlib publish ~/.cache/ferlib/runs/full             # copy a run's notebooks into book/results
     ferlib publish RUN_DIR --page 08_closing_the_gap     # replace that one page (it stands alone)
+    ferlib bank ~/.cache/ferlib/runs/full                # keep an unfinished run's metrics in git
     ferlib rewrite-sentences                             # the published comparison's sentences, from new code
     ferlib predict photo.jpg                             # emotions of the faces, by the model ferlib ships
     ferlib predict photo.jpg --run ~/.cache/ferlib/runs/full   # ... by a run's own model
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 
 from .pipeline import REPO, PipelineError, run_notebooks
-from .publish import build_book, publish, publish_page, rewrite_sentences, stage_book
+from .publish import bank, build_book, publish, publish_page, rewrite_sentences, stage_book
 from ..files import DamagedFile, read_json, write_text
 from ..notebooks import NOTEBOOKS
 from ..recipes.course import MACHINE_KINDS, PAGE_TIMES, record_page_times
@@ -76,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("run_dir", type=Path)
     pub.add_argument("--force", action="store_true", help="replace the published run even if it is better")
     pub.add_argument("--page", help="publish only this page of the run (one that stands alone: 08_closing_the_gap)")
+    banked = command("bank", "keep in git what an unfinished run has measured: metrics, histories, run card",
+                     " Copies them, never weights, into book/results/banked/<run folder's name> (in a clone: "
+                     "commit it), so a lost run folder costs its trainings, never its numbers.")
+    banked.add_argument("run_dir", type=Path)
     command("rewrite-sentences", "write the published comparison's interpreting sentences again, from its numbers",
             " For when the code that words the conclusion's sentences changed after the published run: each "
             "sentence page 5 glued is replaced by what the current code writes from the same published numbers, "
@@ -358,8 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "rewrite-sentences":
             _say(f"rewrote {len(rewrite_sentences())} sentences of {REPO / 'book' / 'results' / '05_comparison.ipynb'}")
             return 0
-        if args.command == "publish":
+        if args.command in ("publish", "bank"):
             _check_publishable(args.run_dir)
+        if args.command == "bank":
+            _say(f"banked what {args.run_dir} has measured in {bank(args.run_dir.expanduser())}; commit it")
+            return 0
         if args.command == "publish" and args.page:
             _say(f"published {args.page} of {args.run_dir} into {publish_page(args.run_dir, args.page)}")
             return 0

@@ -3,7 +3,10 @@
 
 :func:`publish` refuses to replace a better published run (full beats smoke, FER2013 beats
 synthetic) unless forced, and swaps ``book/results`` as one folder, so the book never holds
-half of two runs. :func:`stage_book` makes a copy of the book for one run folder.
+half of two runs; a run that has not executed the standalone pages (8 and 9, each on a long
+run of its own) keeps the published ones. :func:`publish_page` replaces one standalone page,
+:func:`bank` keeps an unfinished run's numbers in git, and :func:`stage_book` makes a copy of
+the book for one run folder.
 """
 
 from __future__ import annotations
@@ -62,13 +65,17 @@ def _copy_page(folder: RunFolder, name: str, results_dir: Path) -> None:
                                                      folder.root) + "\n")
 
 
-def _copy_results(run_dir: Path, results_dir: Path) -> None:
+def _copy_results(run_dir: Path, results_dir: Path, published: Path | None = None) -> None:
+    """`run_dir`'s pages, metrics and histories into `results_dir`; the standalone pages it did
+    not execute come from the `published` results (:func:`_carry_standalone_pages`)."""
     from ..recipes.report import training_logs  # imports TensorFlow: only when publishing
 
     results_dir.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(run_dir)
+    carried = _carried_pages(folder, published)
     for name in NOTEBOOKS:
-        _copy_page(folder, name, results_dir)
+        if name not in carried:
+            _copy_page(folder, name, results_dir)
     for name in PUBLISHED_METRICS:
         (results_dir / f"{name}.json").unlink(missing_ok=True)  # never keep another run's numbers
         if folder.metrics(name).exists():
@@ -78,6 +85,8 @@ def _copy_results(run_dir: Path, results_dir: Path) -> None:
     summary["notebook_cpu"] = read_json(folder.cpu_times, {})
     summary["trainings"] = training_logs(folder)
     summary["training_seconds"] = run_status(folder)["training_seconds"]
+    if carried:
+        _carry_standalone_pages(carried, published, results_dir, summary)
     write_json(results_dir / "run.json", summary)
     _copy_histories(run_dir, results_dir)
     comparison = read_json(results_dir / "comparison.json", {})
@@ -304,7 +313,7 @@ def publish(run_dir: Path, book_dir: Path | None = None, force: bool = False) ->
             )
     staging = Path(tempfile.mkdtemp(dir=book_dir, prefix=".results-"))
     try:  # swap the whole folder at once: the book never holds half of two runs
-        _copy_results(run_dir, staging)
+        _copy_results(run_dir, staging, published=book_dir / "results")
         old = book_dir / "results"
         backup = Path(tempfile.mkdtemp(dir=book_dir, prefix=".results-old-")) / "results"
         if old.exists():
@@ -407,6 +416,8 @@ STANDALONE_PAGES = {"08_closing_the_gap": "closing-the-gap", "09_vit_question": 
 #: and PrivateTest answers) the book keeps in git, so that losing the run folder costs a
 #: rerun, never the numbers or the paired tests: the long runs of pages 8 and 9.
 PUBLISHED_HISTORIES = tuple(STANDALONE_PAGES.values())
+#: Each standalone page's metrics among :data:`PUBLISHED_METRICS`.
+STANDALONE_METRICS = {"08_closing_the_gap": "closing_the_gap", "09_vit_question": "vit_question"}
 _HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json",
                   "predictions.json")
 
@@ -418,6 +429,78 @@ def _copy_histories(run_dir: Path, results_dir: Path) -> None:
                 if (training / name).exists():
                     write_text(results_dir / folder / training.name / name, (training / name).read_text())
 
+
+
+#: Where :func:`bank` keeps an unfinished run's records, under ``book/results``.
+BANKED = "banked"
+#: A run's own small files :func:`bank` keeps: its card, its notebooks' times, its tally of CPU.
+_RUN_FILES = ("run.json", "timings.json", "cpu.json")
+#: A page training's small files :func:`bank` keeps beside its history.
+_TRAINING_FILES = ("train.json", "signature.json")
+
+
+def bank(run_dir: Path, book_dir: Path | None = None) -> Path:
+    """Keep in git what a run has measured so far, before its pages are published: its card,
+    its metrics (``metrics/*.json``, which the pages read back instead of training again), each
+    page training's history as JSON lines (the repository holds no CSV files) with its
+    ``train.json`` and ``signature.json``, and the long runs' records (:func:`_copy_histories`).
+    Weights stay out. Returns ``book/results/banked/<run folder's name>``, which a lost run
+    folder's metrics can be copied back from."""
+    import pandas as pd
+
+    run_dir, results_dir = Path(run_dir), (book_dir or REPO / "book") / "results"
+    if not (run_dir / "run.json").exists():
+        raise PipelineError(f"{run_dir} is not a run folder (it has no run.json); "
+                            "give the folder that `ferlib run` wrote")
+    banked = results_dir / BANKED / run_dir.name
+    for name in _RUN_FILES:
+        if (run_dir / name).exists():
+            write_text(banked / name, (run_dir / name).read_text())
+    for metrics in sorted((run_dir / "metrics").glob("*.json")):
+        write_text(banked / "metrics" / metrics.name, metrics.read_text())
+    for history in sorted(run_dir.glob("**/history.csv")):
+        training = history.parent
+        kept = banked / "trainings" / training.relative_to(run_dir)
+        write_text(kept / "history.jsonl", pd.read_csv(history).to_json(orient="records", lines=True))
+        for name in _TRAINING_FILES:
+            if (training / name).exists():
+                write_text(kept / name, (training / name).read_text())
+    _copy_histories(run_dir, results_dir)
+    return banked
+
+
+def _carried_pages(folder: RunFolder, published: Path | None) -> list[str]:
+    """The standalone pages `folder`'s run did not execute, which the published book has: a
+    run of pages 1 to 7 leaves pages 8 and 9, each published from its own long run, in place.
+    A page that neither has is missing: nothing is published."""
+    carried = []
+    for page in NOTEBOOKS:
+        if folder.notebook(page).exists():
+            continue
+        if page in STANDALONE_PAGES and published is not None and (published / f"{page}.ipynb").exists():
+            carried.append(page)
+        else:
+            raise PipelineError(f"{folder.notebook(page)} is missing: the run is incomplete, nothing was published")
+    return carried
+
+
+def _carry_standalone_pages(pages: list[str], published: Path, results_dir: Path, summary: dict) -> None:
+    """`pages` as `published` has them, into `results_dir`: each page, its metrics
+    (:data:`STANDALONE_METRICS`), its long run's records, and its times in the run card
+    `summary`. Records the run being published has of the same long run replace these
+    afterwards (:func:`_copy_histories`). The banked records of unfinished runs come along."""
+    old = read_json(published / "run.json", {})
+    for page in pages:
+        write_text(results_dir / f"{page}.ipynb", (published / f"{page}.ipynb").read_text())
+        metrics = published / f"{STANDALONE_METRICS[page]}.json"
+        if metrics.exists():
+            write_text(results_dir / metrics.name, metrics.read_text())
+        for key in ("notebook_seconds", "notebook_cpu", "long_runs", "other_profiles"):
+            if page in old.get(key, {}):
+                summary.setdefault(key, {})[page] = old[key][page]
+    for folder in [STANDALONE_PAGES[page] for page in pages] + [BANKED]:
+        for record in sorted(p for p in (published / folder).glob("**/*") if p.is_file()):
+            write_text(results_dir / record.relative_to(published), record.read_text())
 
 
 def long_run_time(run_dir: Path, folder: str) -> dict | None:
