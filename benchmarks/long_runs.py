@@ -1,0 +1,107 @@
+"""The book's long runs, one after another, started and resumed by one command:
+
+    nohup python benchmarks/long_runs.py --data PATH [--run-dir ~/.cache/ferlib/runs/full] \
+        >> ~/.cache/ferlib/runs/full/long-runs.log 2>&1 &
+
+A session ends every process it started, and no run of these fits in one session, so each
+step resumes where the last session stopped and is skipped once done:
+
+1. ``pages``: pages 1 to 7 at the full profile (``ferlib run --only 01_data ... 07_beyond
+   --no-book``): finished notebooks are skipped, the interrupted one runs again from the top
+   and its trainings go on from their last complete epoch. A run of it already going on (started
+   by hand with ``--background``) is waited for.
+2. ``page9-weights``: the models page 9 explains with Grad-CAM and attention rollout (seed 0
+   of the best CNN, the report's ViT and the best transformer on PublicTest). The page's
+   trainings are read from their records, which git keeps (``book/results/vit-question``);
+   their weights are not in git, so a contender whose ``model.keras`` is missing trains again
+   for its budget (the epochs in its ``budget.json``), and its new record replaces the old.
+3. ``page8-plan``: the fast recipe's plan (``benchmarks/fast_recipe.py``: the ablation's runs,
+   then the long "best" training), each run resuming from its last epoch.
+
+``--only STEP`` runs the steps named. Publishing stays a person's job: ``ferlib publish``
+changes the repository, which a background job must not do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STEPS = ("pages", "page9-weights", "page8-plan")
+PAGES = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features", "07_beyond")
+
+
+def say(message: str) -> None:
+    print(f"== long runs: {message}", flush=True)
+
+
+def run(command: list[str]) -> None:
+    say(" ".join(command))
+    subprocess.run(command, check=True, cwd=REPO)
+
+
+def pages(run_dir: Path, data: str, poll_seconds: float = 300) -> None:
+    from ferlib.runfolder import RunFolder
+    from ferlib.runstatus import running_pid
+
+    # a run started by hand (`ferlib run --background`) goes on: wait for it, then resume what is left
+    if (pid := running_pid(RunFolder(run_dir))) is not None:
+        say(f"waiting for the run in progress in {run_dir} (pid {pid})")
+        while running_pid(RunFolder(run_dir)) is not None:
+            time.sleep(poll_seconds)
+    run([sys.executable, "-m", "ferlib", "run", "--profile", "full", "--data", data, "--run-dir", str(run_dir),
+         "--no-book", "--only", *PAGES])
+
+
+def page9_weights(run_dir: Path, data: str, kept: Path | None = None) -> None:
+    """`kept`: the page's records in git (default: ``book/results/vit-question``)."""
+    from ferlib.files import read_json, write_text
+    from ferlib.recipes.vit_question import FOLDER, best_of
+
+    root, kept = run_dir / FOLDER, kept or REPO / "book" / "results" / FOLDER
+    for record in sorted(kept.glob("*/record.json")):  # the records git keeps, where the run has none
+        if not (root / record.parent.name / "record.json").exists():
+            for name in ("record.json", "budget.json"):
+                if (record.parent / name).exists():
+                    write_text(root / record.parent.name / name, (record.parent / name).read_text())
+    records = [read_json(path) for path in sorted(root.glob("*-seed0/record.json"))]
+    explained = dict.fromkeys(name for name in (best_of(records, "cnn"), "report-vit", best_of(records, "transformer"))
+                              if name is not None)
+    for name in explained:
+        training = root / f"{name}-seed0"
+        if (training / "training" / "model.keras").exists():
+            say(f"{training.name} has its weights")
+            continue
+        if (training / "record.json").exists() and not (training / "training").exists():
+            (training / "record.json").unlink()  # its weights were lost: train it again
+        run([sys.executable, "benchmarks/vit_question.py", "--root", str(root), "--only", name, "--seeds", "0",
+             "--data", data])
+
+
+def page8_plan(run_dir: Path, data: str) -> None:
+    run([sys.executable, "benchmarks/fast_recipe.py", "--root", str(run_dir / "closing-the-gap"), "--data", data])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="FER2013 source, as for `ferlib run --data`")
+    parser.add_argument("--run-dir", type=Path, default=Path("~/.cache/ferlib/runs/full"), help="the full run's folder")
+    parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps, in the usual order")
+    args = parser.parse_args()
+    run_dir = args.run_dir.expanduser()
+    steps = {"pages": pages, "page9-weights": page9_weights, "page8-plan": page8_plan}
+    for step in STEPS:
+        if args.only is None or step in args.only:
+            say(f"step {step}")
+            steps[step](run_dir, args.data)
+    say("every step is done")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""benchmarks/long_runs.py: the long runs' queue, without training (its commands are recorded)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _queue():
+    spec = importlib.util.spec_from_file_location("long_runs", REPO / "benchmarks" / "long_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _record(folder: Path, name: str, family: str, public: float) -> None:
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({"name": name, "family": family, "seed": 0,
+                                                    "public_test": public, "private_test": public}))
+    (folder / "budget.json").write_text(json.dumps({"epochs": 3}))
+
+
+def test_page9_weights_restores_the_records_and_retrains_only_the_explained_models_without_weights(
+        tmp_path, monkeypatch):
+    queue = _queue()
+    commands = []
+    monkeypatch.setattr(queue, "run", commands.append)
+    kept = tmp_path / "git"
+    for name, family, public in [("fastcnn", "cnn", 0.56), ("report-vit", "transformer", 0.37),
+                                 ("hybrid", "transformer", 0.42), ("cct", "transformer", 0.40)]:
+        _record(kept / f"{name}-seed0", name, family, public)
+    run_dir = tmp_path / "full"
+    weights = run_dir / "vit-question" / "fastcnn-seed0" / "training" / "model.keras"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"kept")  # the best CNN's weights survived; the transformers' did not
+
+    queue.page9_weights(run_dir, "DATA", kept=kept)
+
+    root = run_dir / "vit-question"
+    retrained = [command[command.index("--only") + 1] for command in commands]
+    assert retrained == ["report-vit", "hybrid"]  # the report's ViT and the best transformer on PublicTest
+    assert all(command[-2:] == ["--data", "DATA"] and "--seeds" in command for command in commands)
+    # their records make way for the new training's; the others come back from git as they were
+    assert not (root / "report-vit-seed0" / "record.json").exists()
+    assert not (root / "hybrid-seed0" / "record.json").exists()
+    assert (root / "hybrid-seed0" / "budget.json").exists()  # the same epochs as before
+    assert json.loads((root / "cct-seed0" / "record.json").read_text())["public_test"] == 0.40
+    assert (root / "fastcnn-seed0" / "record.json").exists()
+
+
+def test_the_pages_step_waits_for_a_run_in_progress_then_resumes_it(tmp_path, monkeypatch):
+    import ferlib.runstatus
+
+    queue = _queue()
+    commands, alive = [], iter([4242, 4242, None])
+    monkeypatch.setattr(queue, "run", commands.append)
+    monkeypatch.setattr(ferlib.runstatus, "running_pid", lambda folder: next(alive))
+    queue.pages(tmp_path / "full", "DATA", poll_seconds=0)
+    assert len(commands) == 1 and commands[0][2:4] == ["ferlib", "run"]
+    assert commands[0][commands[0].index("--only") + 1:] == list(queue.PAGES)
