@@ -204,7 +204,7 @@ def reading_verdict(readings, baseline: float | None = None) -> str:
         return (f"{after} the as-built network, **{as_built}**, fits its training images best "
                 f"({leader['log_train_accuracy']:.1%} training accuracy), so phase 1 trains it.")
     lead = (f"{after} the **{readings.leader}** reading fits its training images best ({leader['log_train_accuracy']:.1%} "
-            f"training accuracy, against {first['log_train_accuracy']:.1%} for the as-built network, *{as_built}*)")
+            f"training accuracy, against {first['log_train_accuracy']:.1%} for the {as_built} network)")
     if readings.p_value is None:
         return (lead + ". One seed cannot tell a lead of this size from the noise between seeds, so phase 1 trains "
                 "the as-built network; the `cpu` and `full` profiles train both from more seeds to decide.")
@@ -212,7 +212,7 @@ def reading_verdict(readings, baseline: float | None = None) -> str:
     n = int(spread["count"].min())
     means = (f"over {n} seeds it averages {spread.loc[readings.leader, 'mean']:.1%} "
              f"(± {spread.loc[readings.leader, 'std']:.1%}) against {spread.loc[as_built, 'mean']:.1%} "
-             f"(± {spread.loc[as_built, 'std']:.1%}), one-sided Welch test p = {readings.p_value:.2f}")
+             f"(± {spread.loc[as_built, 'std']:.1%}), one-sided Welch test {p_text(readings.p_value)}")
     if readings.chosen == as_built:
         return (lead + f"; {means}. That is not beyond the noise between seeds, so phase 1 trains the as-built "
                 "network.")
