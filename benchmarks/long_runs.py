@@ -15,7 +15,10 @@ step resumes where the last session stopped and is skipped once done:
    trainings are read from their records, which git keeps (``book/results/vit-question``);
    their weights are not in git, so a contender whose ``model.keras`` is missing trains again
    for its budget (the epochs in its ``budget.json``), and its new record replaces the old.
-3. ``page8-plan``: the fast recipe's plan (``benchmarks/fast_recipe.py``: the ablation's runs,
+3. ``vit-search``: page 9's KerasTuner search over the transformer's sizes (``ferlib tune``,
+   Hyperband with the page's settings, in the folder the page reads); KerasTuner takes it up
+   again from its last finished trial.
+4. ``page8-plan``: the fast recipe's plan (``benchmarks/fast_recipe.py``: the ablation's runs,
    then the long "best" training), each run resuming from its last epoch.
 
 ``--only STEP`` runs the steps named. Publishing stays a person's job: ``ferlib publish``
@@ -32,7 +35,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STEPS = ("pages", "page9-weights", "page8-plan")
+STEPS = ("pages", "page9-weights", "vit-search", "page8-plan")
 PAGES = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features", "07_beyond")
 
 
@@ -83,6 +86,12 @@ def page9_weights(run_dir: Path, data: str, kept: Path | None = None) -> None:
              "--data", data])
 
 
+def vit_search(run_dir: Path, data: str) -> None:
+    # the folder and Hyperband's settings page 9 searches with at the full profile
+    run([sys.executable, "-m", "ferlib", "tune", "--data", data, "--folder", str(run_dir / "transformer-search"),
+         "--max-epochs", "9", "--factor", "3"])
+
+
 def page8_plan(run_dir: Path, data: str) -> None:
     run([sys.executable, "benchmarks/fast_recipe.py", "--root", str(run_dir / "closing-the-gap"), "--data", data])
 
@@ -94,7 +103,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps, in the usual order")
     args = parser.parse_args()
     run_dir = args.run_dir.expanduser()
-    steps = {"pages": pages, "page9-weights": page9_weights, "page8-plan": page8_plan}
+    steps = {"pages": pages, "page9-weights": page9_weights, "vit-search": vit_search, "page8-plan": page8_plan}
     for step in STEPS:
         if args.only is None or step in args.only:
             say(f"step {step}")

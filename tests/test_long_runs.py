@@ -61,3 +61,18 @@ def test_the_pages_step_waits_for_a_run_in_progress_then_resumes_it(tmp_path, mo
     queue.pages(tmp_path / "full", "DATA", poll_seconds=0)
     assert len(commands) == 1 and commands[0][2:4] == ["ferlib", "run"]
     assert commands[0][commands[0].index("--only") + 1:] == list(queue.PAGES)
+
+
+def test_the_search_step_searches_where_page_9_reads_with_its_settings(tmp_path, monkeypatch):
+    notebook = json.loads((REPO / "notebooks" / "09_vit_question.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    assert 'run.run_dir / "transformer-search"' in code and '.get(run.profile_name, 9)' in code
+    assert "factor=3" in code
+    queue = _queue()
+    commands = []
+    monkeypatch.setattr(queue, "run", commands.append)
+    queue.vit_search(tmp_path / "full", "DATA")
+    (command,) = commands
+    assert command[2:4] == ["ferlib", "tune"]
+    assert command[command.index("--folder") + 1] == str(tmp_path / "full" / "transformer-search")
+    assert command[command.index("--max-epochs") + 1] == "9" and command[command.index("--factor") + 1] == "3"
