@@ -436,6 +436,9 @@ def test_bank_keeps_an_unfinished_runs_numbers_without_weights_or_csv(tmp_path, 
     (training / "history.csv").write_text("epoch,accuracy,val_accuracy\n0,0.25,0.24\n1,0.31,0.30\n")
     (training / "train.json").write_text(json.dumps({"epochs": 2}))
     (training / "model.keras").write_bytes(b"weights")
+    starting = run / "readings" / "vit" / "split-heads"  # a training with no epoch yet
+    starting.mkdir()
+    (starting / "history.csv").write_text("")
     banked = bank(run, book_dir=book)
 
     assert banked == book / "results" / BANKED / "full"

@@ -461,7 +461,11 @@ def bank(run_dir: Path, book_dir: Path | None = None) -> Path:
     for history in sorted(run_dir.glob("**/history.csv")):
         training = history.parent
         kept = banked / "trainings" / training.relative_to(run_dir)
-        write_text(kept / "history.jsonl", pd.read_csv(history).to_json(orient="records", lines=True))
+        try:
+            epochs = pd.read_csv(history)
+        except pd.errors.EmptyDataError:  # a training that has just started: no epoch yet
+            continue
+        write_text(kept / "history.jsonl", epochs.to_json(orient="records", lines=True))
         for name in _TRAINING_FILES:
             if (training / name).exists():
                 write_text(kept / name, (training / name).read_text())
