@@ -87,6 +87,9 @@ def _copy_results(run_dir: Path, results_dir: Path, published: Path | None = Non
     summary["training_seconds"] = run_status(folder)["training_seconds"]
     if carried:
         _carry_standalone_pages(carried, published, results_dir, summary)
+    if published is not None:  # unfinished runs' records stay, whatever run is published
+        for record in sorted(p for p in (published / BANKED).glob("**/*") if p.is_file()):
+            write_text(results_dir / record.relative_to(published), record.read_text())
     write_json(results_dir / "run.json", summary)
     _copy_histories(run_dir, results_dir)
     comparison = read_json(results_dir / "comparison.json", {})
@@ -492,7 +495,7 @@ def _carry_standalone_pages(pages: list[str], published: Path, results_dir: Path
     """`pages` as `published` has them, into `results_dir`: each page, its metrics
     (:data:`STANDALONE_METRICS`), its long run's records, and its times in the run card
     `summary`. Records the run being published has of the same long run replace these
-    afterwards (:func:`_copy_histories`). The banked records of unfinished runs come along."""
+    afterwards (:func:`_copy_histories`)."""
     old = read_json(published / "run.json", {})
     for page in pages:
         write_text(results_dir / f"{page}.ipynb", (published / f"{page}.ipynb").read_text())
@@ -502,7 +505,7 @@ def _carry_standalone_pages(pages: list[str], published: Path, results_dir: Path
         for key in ("notebook_seconds", "notebook_cpu", "long_runs", "other_profiles"):
             if page in old.get(key, {}):
                 summary.setdefault(key, {})[page] = old[key][page]
-    for folder in [STANDALONE_PAGES[page] for page in pages] + [BANKED]:
+    for folder in [STANDALONE_PAGES[page] for page in pages]:
         for record in sorted(p for p in (published / folder).glob("**/*") if p.is_file()):
             write_text(results_dir / record.relative_to(published), record.read_text())
 
