@@ -23,7 +23,7 @@ from pathlib import Path
 from ..files import read_json, write_json, write_text
 from ..notebooks import NOTEBOOKS
 from ..runfolder import RunFolder
-from ..runstatus import run_status
+from ..runstatus import run_status, trainings
 from .pipeline import REPO, PipelineError
 
 PUBLISHED_RUN = "results/run.json"
@@ -448,24 +448,24 @@ def bank(run_dir: Path, book_dir: Path | None = None) -> Path:
     page training's history as JSON lines (the repository holds no CSV files) with its
     ``train.json`` and ``signature.json``, and the long runs' records (:func:`_copy_histories`).
     Weights stay out. Returns ``book/results/banked/<run folder's name>``, which a lost run
-    folder's metrics can be copied back from."""
+    folder's metrics can be copied back from. The command line checks first that `run_dir`
+    is a run folder."""
     import pandas as pd
 
     run_dir, results_dir = Path(run_dir), (book_dir or REPO / "book") / "results"
-    if not (run_dir / "run.json").exists():
-        raise PipelineError(f"{run_dir} is not a run folder (it has no run.json); "
-                            "give the folder that `ferlib run` wrote")
     banked = results_dir / BANKED / run_dir.name
     for name in _RUN_FILES:
         if (run_dir / name).exists():
             write_text(banked / name, (run_dir / name).read_text())
     for metrics in sorted((run_dir / "metrics").glob("*.json")):
         write_text(banked / "metrics" / metrics.name, metrics.read_text())
-    for history in sorted(run_dir.glob("**/history.csv")):
-        training = history.parent
-        kept = banked / "trainings" / training.relative_to(run_dir)
+    for row in trainings(RunFolder(run_dir)):
+        training = run_dir / row["training"]
+        if not (training / "history.csv").exists():  # a fast-recipe training: _copy_histories keeps its log
+            continue
+        kept = banked / "trainings" / row["training"]
         try:
-            epochs = pd.read_csv(history)
+            epochs = pd.read_csv(training / "history.csv")
         except pd.errors.EmptyDataError:  # a training that has just started: no epoch yet
             continue
         write_text(kept / "history.jsonl", epochs.to_json(orient="records", lines=True))
