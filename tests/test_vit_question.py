@@ -473,3 +473,29 @@ def test_a_smoke_budget_reads_in_seconds():
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     close["budget minutes"], close["machine"] = 0.5, "AMD EPYC (2 cores)"
     assert "(30 s of training each on AMD EPYC (2 cores))" in vit_question_verdict(close, None, "smoke").text
+
+
+def test_the_step_parts_come_with_the_speed_and_say_what_caps_a_speed_up(tmp_path):
+    """Where the step's time goes travels with the speed figures when measured, and the note
+    reads its shares and its ceiling from the file (here: the attention core is 60 of 100 ms,
+    so nothing else can make the step more than 1.67 times as fast)."""
+    from ferlib.files import write_json
+
+    bench = {"machine": "cpu: Some CPU (2 cores)", "batch_size": 64, "matmul_peak_flops": 2e11,
+             "options": [{"option": "as trained", "backend": "tensorflow", "images_per_second": 640.0,
+                          "speedup": 1.0}]}
+    write_json(tmp_path / "bench.json", bench)
+    assert vq.vit_speedup(tmp_path / "bench.json")["step_parts"] is None
+    seconds = {"step": 0.1, "attention core": 0.06, "attention core, no dropout": 0.035, "attention products": 0.04}
+    write_json(tmp_path / vq.STEP_PARTS_FILE.name,
+               {"seconds": seconds, "batch_size": 64, "blocks": 4, "key_dim": 16,
+                "attention_weights_bytes": 64 * 4 * 144 * 144 * 4, "product_flop_per_second": 5e10,
+                "matmul_peak_flops": 2e11, "ceiling_speedup": 0.1 / 0.06})
+    parts = vq.vit_speedup(tmp_path / "bench.json")["step_parts"]
+    table = vq.step_parts_table(parts)
+    assert list(table["part"]) == list(seconds) and list(table["of the step"].round(2)) == [1.0, 0.6, 0.35, 0.4]
+    note = vq.step_parts_note(parts)
+    assert "Of the 100 ms a batch of 64 takes, the attention core of the 4 blocks takes 60 ms (60%)" in note
+    assert "the dropout on the attention weights accounts for 25 ms" in note and "take 40 ms" in note
+    assert "50 GFLOP/s, 25% of the matrix-multiply peak" in note and "21 MB per block" in note
+    assert "would be only 1.67 times as fast" in note

@@ -456,6 +456,7 @@ def check_same_network(model: keras.Model, name: str) -> None:
 
 #: Where ``benchmarks/bench_vit.py --json`` leaves its figures in a clone of the repository.
 SPEEDUP_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "bench_vit.json"
+STEP_PARTS_FILE = SPEEDUP_FILE.with_name("vit_step_parts.json")
 
 
 def vit_speedup(path: Path = SPEEDUP_FILE) -> dict | None:
@@ -467,6 +468,7 @@ def vit_speedup(path: Path = SPEEDUP_FILE) -> dict | None:
     bench = read_json(path)
     if bench is None:
         return None
+    parts = read_json(path.with_name(STEP_PARTS_FILE.name))  # where the step's time goes, when measured
     options = {row["option"]: row for row in bench["options"]}
     before = options["as trained"]["images_per_second"]
     same = [row for row in bench["options"] if row.get("same_network", True) and row["option"] != "as trained"]
@@ -479,7 +481,8 @@ def vit_speedup(path: Path = SPEEDUP_FILE) -> dict | None:
             "peak": bench.get("matmul_peak_flops"), "batch_size": bench["batch_size"],
             "larger_batch": None if batch is None else {"how": batch["option"], "batch_size": batch["batch_size"],
                                                         "images_per_second": batch["images_per_second"],
-                                                        "speedup": batch["images_per_second"] / before}}
+                                                        "speedup": batch["images_per_second"] / before},
+            "step_parts": parts}
 
 
 def speed_table(speed: dict) -> pd.DataFrame:
@@ -514,6 +517,36 @@ def speed_note(speed: dict) -> str:
                  "same run measured for this CPU's float32 matrix products: the time goes to the many small "
                  "operations of a small network, not to arithmetic.")
     return note
+
+
+def step_parts_table(parts: dict) -> pd.DataFrame:
+    """Where a training step of the report's ViT spends its time
+    (``benchmarks/vit_step_parts.py``): milliseconds per batch and share of the step."""
+    step = parts["seconds"]["step"]
+    return pd.DataFrame([{"part": name, "ms per batch": 1000 * seconds, "of the step": seconds / step}
+                         for name, seconds in parts["seconds"].items()])
+
+
+def step_parts_note(parts: dict) -> str:
+    """Why no option trains the report's ViT five times faster, from where its step's time
+    goes: the attention core's share, what its dropout and its two products take, and the
+    ceiling that share puts on any speed-up of the other layers."""
+    seconds, step = parts["seconds"], parts["seconds"]["step"]
+    core, plain, products = (seconds[k] for k in ("attention core", "attention core, no dropout", "attention products"))
+    megabytes = parts["attention_weights_bytes"] / 1e6
+    ms = lambda value: f"{1000 * value:.0f} ms"  # noqa: E731
+    return (f"Of the {ms(step)} a batch of {parts['batch_size']} takes, the attention core of the "
+            f"{parts['blocks']} blocks takes {ms(core)} ({core / step:.0%}): the dropout on the attention weights "
+            f"accounts for {ms(core - plain)} of it, and the two products alone (the scores and the weighted sum, "
+            f"forward and backward) take {ms(products)}. Those products compute at "
+            f"{parts['product_flop_per_second'] / 1e9:.0f} GFLOP/s, "
+            f"{parts['product_flop_per_second'] / parts['matmul_peak_flops']:.0%} of the matrix-multiply peak "
+            f"measured in the same run: they are many small products over {parts['key_dim']}-number vectors, and "
+            f"the weights they write and read take {megabytes:.0f} MB per block. Even if every other layer and "
+            f"the optimizer cost nothing, the step would be only {parts['ceiling_speedup']:.2f} times as fast. "
+            "Five times needs a faster attention itself, one that never writes its weights out (a fused kernel); "
+            "Keras calls its fused `ops.dot_product_attention` only for attention without dropout, which is "
+            "another network.")
 
 
 def example_faces(y_test: np.ndarray, per_emotion: int = 1, emotions=(0, 3, 4, 5, 6)) -> np.ndarray:
