@@ -175,17 +175,25 @@ def crop_face(photo: np.ndarray, box: tuple[int, int, int, int], margin: float =
     return cv2.resize(grey, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def predict_photo(source, model, margin: float = 0.1) -> list[Face]:
+def predict_photo(source, model, margin: float = 0.1, cropped: bool = False) -> list[Face]:
     """Every face the detector finds in the photo, with the model's seven probabilities.
+    With `cropped`, the photo is one face already (as FER2013's images are): the whole photo
+    is classified, without detection.
 
     An empty list means no face was found."""
-    return faces_in_images([read_photo(source)], model, margin)[0]
+    return faces_in_images([read_photo(source)], model, margin, cropped)[0]
 
 
-def faces_in_images(images: list[np.ndarray], model, margin: float = 0.1) -> list[list[Face]]:
+def faces_in_images(images: list[np.ndarray], model, margin: float = 0.1,
+                    cropped: bool = False) -> list[list[Face]]:
     """The faces of each RGB image, found one image at a time and classified all together in
-    one network call (a call per image would pay the network's per-call cost each time)."""
-    boxes = [detect_faces(image) for image in images]
+    one network call (a call per image would pay the network's per-call cost each time).
+    With `cropped`, each image is one face: its box is the whole image."""
+    if cropped:  # a detector tuned for photos rarely finds a face that fills a 48 x 48 image
+        boxes = [[(0, 0, image.shape[1], image.shape[0])] for image in images]
+        margin = 0.0
+    else:
+        boxes = [detect_faces(image) for image in images]
     crops = [crop_face(image, box, margin) for image, found in zip(images, boxes) for box in found]
     faces = iter(classify_faces(crops, [box for found in boxes for box in found], model))
     return [[next(faces) for _ in found] for found in boxes]
@@ -331,11 +339,12 @@ def plot_crops(crops) -> "Figure":
 
 
 def predict_files(photos, model, out_dir=None, fmt: str = "csv", label: str = "the model",
-                  photos_per_batch: int = 32) -> dict:
+                  photos_per_batch: int = 32, cropped: bool = False) -> dict:
     """The command line's work: every photo's faces, an annotated PNG per photo and one table of
     all faces in `out_dir`. The faces of `photos_per_batch` photos at a time go through the
     network together (a photo at a time would pay the network's per-call cost once per photo).
-    Photos that cannot be read are reported, not raised."""
+    With `cropped`, each photo is one face already, classified whole. Photos that cannot be
+    read are reported, not raised."""
     out_dir = Path(out_dir or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
     results, problems, images = {}, {}, {}
@@ -347,7 +356,7 @@ def predict_files(photos, model, out_dir=None, fmt: str = "csv", label: str = "t
                 read[str(photo)] = read_photo(photo)
             except PhotoError as err:
                 problems[str(photo)] = str(err)
-        for (photo, pixels), faces in zip(read.items(), faces_in_images(list(read.values()), model)):
+        for (photo, pixels), faces in zip(read.items(), faces_in_images(list(read.values()), model, cropped=cropped)):
             results[photo] = faces
             images[photo] = _save_annotated(pixels, results[photo], _annotated_name(photo, out_dir, images.values()),
                                             f"{Path(photo).name}: " + _faces_title(results[photo], label))

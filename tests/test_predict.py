@@ -232,3 +232,25 @@ def test_an_image_past_the_pixel_limit_is_one_clear_line_and_no_warning(tmp_path
         with pytest.raises(PhotoError, match=r"big\.png: the image has more than 60,000 pixels"):
             read_photo(path)
     assert Image.MAX_IMAGE_PIXELS == before  # Pillow's limit is left as it was, for other images
+
+
+def test_a_face_crop_is_classified_whole_with_cropped(astronaut, run_with_model, tmp_path, capsys):
+    """FER2013's own images are faces that fill 48 x 48 pixels, too small for the detector:
+    without --cropped the command says so and how to ask; with it the whole image is the face,
+    and its probabilities are the model's on that image as it is."""
+    from ferlib.fer2013 import as_model_input
+    from ferlib.predict import faces_in_images
+
+    pixels = read_photo(astronaut)
+    grey = np.asarray(Image.fromarray(pixels).convert("L").crop((165, 55, 295, 185)).resize((48, 48)))
+    crop = tmp_path / "crop.png"
+    Image.fromarray(grey).save(crop)
+    out = tmp_path / "out"
+    assert main(["predict", str(crop), "--run", str(run_with_model), "--out", str(out)]) == 0
+    assert f"{crop}: no face found (if the photo is a face crop already" in capsys.readouterr().out
+    assert main(["predict", str(crop), "--run", str(run_with_model), "--out", str(out), "--cropped"]) == 0
+    assert f"{crop}: face 1 at x=0 y=0 (48x48)" in capsys.readouterr().out
+    model = load_run_model(run_with_model)
+    [[face]] = faces_in_images([read_photo(crop)], model, cropped=True)
+    expected = model.predict(as_model_input(grey[None]), verbose=0)[0]
+    assert [face.probabilities[e] for e in EMOTIONS] == pytest.approx(expected.tolist(), abs=1e-6)

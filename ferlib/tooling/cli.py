@@ -140,6 +140,9 @@ def _add_predict_arguments(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--model", default="cnn", help="with --run: a registered model: cnn (default), vit, or one in FERLIB_MODELS")
     predict.add_argument("--out", type=Path, default=Path("."), help="folder for the annotated images and the table")
     predict.add_argument("--format", choices=("csv", "json"), default="csv", help="the photos' table")
+    predict.add_argument("--cropped", action="store_true",
+                         help="photos: each is one face already cropped (as FER2013's images are): classify the whole "
+                              "photo, without looking for faces")
     predict.add_argument("--every", type=int, default=None, metavar="N", help="videos: keep every N-th frame")
     predict.add_argument("--per-second", type=float, default=None, metavar="R",
                          help="videos: keep about R frames per second (default 2)")
@@ -262,12 +265,13 @@ def _predict(args) -> int:
         failed = any([_predict_video(video, model, label, args) for video in found if is_video(video)]) or bool(missing)
         if not photos:
             return int(failed)
-        done = predict_files(photos, model, args.out, args.format, label=label)
+        done = predict_files(photos, model, args.out, args.format, label=label, cropped=args.cropped)
     except (FileNotFoundError, ValueError) as err:
         return _error(str(err))
     for photo, faces in done["faces"].items():
         if not faces:
-            _say(f"{photo}: no face found")
+            _say(f"{photo}: no face found (if the photo is a face crop already, as FER2013's images are, "
+                 "add --cropped to classify it whole)")
         for i, face in enumerate(faces, start=1):
             _say(f"{photo}: face {i} at x={face.box[0]} y={face.box[1]} ({face.box[2]}x{face.box[3]}): "
                  f"{face.emotion} {face.probabilities[face.emotion]:.0%}")
