@@ -335,3 +335,95 @@ def test_the_peer_sentence_names_the_final_run_once_and_reads_the_paired_test():
     text = cg.peer_comparison(ours, {"test": (np.zeros((len(y), 48, 48, 1)), y)}, peer, "fast-50ep-seed3")
     assert text.count("fast-50ep-seed3") == 1 and text.startswith("Our final model here is fast-50ep-seed3.")
     assert "exact McNemar test" in text and "not beyond chance" in text
+
+
+def _one_hot_probabilities(answers: list[int], confidence) -> np.ndarray:
+    """Probabilities that put `confidence` (one number, or one per face) on each answer and
+    share the rest."""
+    confidence = np.broadcast_to(np.asarray(confidence, float), (len(answers),))
+    out = np.repeat(((1 - confidence) / 6)[:, None], 7, axis=1)
+    out[np.arange(len(answers)), answers] = confidence
+    return out
+
+
+def test_the_ensemble_is_chosen_greedily_and_stops_when_nothing_helps():
+    from ferlib.evaluate import select_ensemble
+
+    y = np.array([0, 1, 2, 3])
+    candidates = {"a": _one_hot_probabilities([0, 1, 2, 0], 0.9),   # 3 of 4
+                  "b": _one_hot_probabilities([5, 5, 5, 3], [0.2, 0.2, 0.2, 0.95]),  # sure only of the one "a" misses
+                  "c": _one_hot_probabilities([0, 1, 2, 0], 0.5)}   # "a" again, less sure: adds nothing
+    assert select_ensemble(candidates, y) == ["a", "b"]  # together: 4 of 4
+    assert select_ensemble(candidates, y, max_members=1) == ["a"]
+    tied = {"z": candidates["a"], "m": candidates["a"]}
+    assert select_ensemble(tied, y) == ["m"]  # a tie goes to the earlier name; a copy adds nothing
+    with pytest.raises(ValueError, match="no candidate"):
+        select_ensemble({}, y)
+
+
+def test_a_runs_probabilities_are_cached_and_scored_again_for_other_faces(tmp_path, monkeypatch):
+    import keras
+
+    from ferlib.files import save_model
+    from ferlib.recipes import fast
+
+    inputs = keras.Input((48, 48, 1))
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs)))
+    save_model(model, tmp_path / "run" / "model.keras")
+    rng = np.random.default_rng(0)
+    arrays = {part: (rng.random((5, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, 5)) for part in ("val", "test")}
+    first = fast.run_probabilities(tmp_path / "run", arrays)
+    x = arrays["test"][0]
+    assert np.allclose(first["test"], model.predict(x, verbose=0), atol=1e-6)
+    assert np.allclose(first["test_tta"], (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2,
+                       atol=1e-6)
+    assert (tmp_path / "run" / fast.PROBABILITIES).exists()
+    monkeypatch.setattr(fast, "load_model", lambda path: pytest.fail("the cache should have answered"))
+    again = fast.run_probabilities(tmp_path / "run", arrays)
+    assert all(np.array_equal(again[k], first[k]) for k in first)
+    monkeypatch.undo()
+    other = {**arrays, "test": (x, (arrays["test"][1] + 1) % 7)}  # other faces (their labels differ)
+    calls = []
+    monkeypatch.setattr(fast, "load_model", lambda path: calls.append(path) or model)
+    fast.run_probabilities(tmp_path / "run", other)
+    assert calls, "faces other than the cached ones must be scored again"
+    assert fast.run_probabilities(tmp_path / "no-weights", arrays) is None
+
+
+def test_the_small_ensemble_is_scored_once_on_privatetest_and_said_with_its_test(monkeypatch):
+    from ferlib.recipes.verdicts import ensemble_verdict
+
+    y_val, y_test = np.array([0, 1, 2, 3]), np.array([0, 1, 2, 3, 4])
+    answers = {"a": ([0, 1, 2, 0], [0, 1, 2, 0, 0]), "b": ([5, 5, 5, 3], [5, 5, 5, 3, 4]), "c": ([6, 6, 6, 6], [0] * 5)}
+    sure = {"a": ([0.9] * 4, [0.9] * 5), "b": ([0.2, 0.2, 0.2, 0.95], [0.2, 0.2, 0.2, 0.95, 0.95]),
+            "c": ([0.9] * 4, [0.9] * 5)}
+    probabilities = {name: {key: _one_hot_probabilities(v if key.startswith("val") else t,
+                                                        sure[name][0] if key.startswith("val") else sure[name][1])
+                            for key in ("val", "val_tta", "test", "test_tta")}
+                     for name, (v, t) in answers.items()}
+    probabilities["none"] = None  # a run that kept no weights
+    monkeypatch.setattr(cg, "run_probabilities", lambda folder, arrays: probabilities[folder.name])
+    plan = tuple(PlannedRun(name, FastRecipe(epochs=10), seed=i) for i, name in enumerate(probabilities))
+    runs = {name: FastRun(Path(name), [], {"train_seconds": 600.0}) for name in probabilities}
+    trainings = cg.GapTrainings(runs, (), plan)
+    arrays = {"val": (None, y_val), "test": (None, y_test)}
+    ensemble = cg.small_ensemble(trainings, arrays)
+    assert ensemble.members == ["a", "b"] and ensemble.candidates == 3 and ensemble.seeds == [0, 1]
+    assert ensemble.public_test == 1.0 and ensemble.private_test == ensemble.private_test_tta == 1.0
+    assert ensemble.train_seconds == 1200.0
+    final = cg.FinalModel("a", np.array(answers["a"][1]), 0.75)
+    text = ensemble_verdict(ensemble, final, y_test)
+    assert "among the 3 runs whose weights are kept, the ensemble averages 2 networks (a, b; 20 min of" in text
+    assert "100.0% on PrivateTest (95% interval" in text
+    assert "2 faces only the ensemble gets right and 0 only the final model; exact McNemar p = 0.5, within noise" in text
+    records = cg.gap_records(pd.DataFrame(), cg.PeerScores(unavailable="absent"), ensemble)
+    assert records == [{"name": "small ensemble (2 networks)", "private_test": 1.0, "private_test_tta": 1.0,
+                        "public_test": 1.0, "train_seconds": 1200.0, "seeds": [0, 1], "members": ["a", "b"],
+                        "note": records[0]["note"]}]
+    few = cg.GapTrainings({"a": runs["a"], "none": runs["none"]}, (), plan)
+    assert cg.small_ensemble(few, arrays) is None
+    assert "no ensemble to choose yet" in ensemble_verdict(None, final, y_test)
+    alone = replace(ensemble, members=["a"])
+    text = ensemble_verdict(alone, final, y_test)
+    assert "no second network raised the PublicTest accuracy of the best one, a, so the ensemble is that network" in text
+    assert "McNemar" not in text  # the final model itself: nothing to test

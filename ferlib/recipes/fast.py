@@ -150,6 +150,39 @@ def read_predictions(folder: str | Path, x_test: np.ndarray | None = None) -> di
     return answers
 
 
+#: A finished run's probabilities on PublicTest and PrivateTest, plain and averaged over the face
+#: and its mirror, cached beside its weights (an ensemble reads them; the book keeps them out of git).
+PROBABILITIES = "probabilities.npz"
+
+
+def run_probabilities(folder: str | Path, arrays: dict) -> dict[str, np.ndarray] | None:
+    """A finished run's probabilities on PublicTest (``"val"``) and PrivateTest (``"test"``) of
+    `arrays`, plain and flip-averaged (``"val_tta"``, ``"test_tta"``), from :data:`PROBABILITIES`
+    or, the first time, from its ``model.keras`` (then cached, written whole or not at all).
+    None where the run kept no weights."""
+    from ..files import atomic_write
+
+    folder, parts = Path(folder), ("val", "test")
+    labels = {f"{part}_labels": np.asarray(arrays[part][1]) for part in parts}
+    if (folder / PROBABILITIES).exists():
+        with np.load(folder / PROBABILITIES) as stored:
+            cached = {name: stored[name] for name in stored.files}
+        # the same faces in the same order (their labels stand for them), else scored again
+        if all(name in cached and np.array_equal(cached[name], value) for name, value in labels.items()):
+            return {name: cached[name] for name in ("val", "val_tta", "test", "test_tta")}
+    if not (folder / "model.keras").exists():
+        return None
+    model = load_model(folder / "model.keras")
+    computed = {}
+    for part in parts:
+        x = np.asarray(arrays[part][0], np.float32)
+        plain = model.predict(x, batch_size=512, verbose=0)
+        mirrored = model.predict(x[:, :, ::-1], batch_size=512, verbose=0)
+        computed[part], computed[f"{part}_tta"] = plain, (plain + mirrored) / 2  # as predict_with_tta(shift=0)
+    atomic_write(folder / PROBABILITIES, lambda f: np.savez(f, **computed, **labels))
+    return computed
+
+
 def with_averaged_weights(model: keras.Model, score):
     """``score()`` computed with the optimizer's moving average of the weights in the model,
     which then gets its training weights back (training goes on from those)."""

@@ -1,12 +1,12 @@
 """The verdicts of page 8, "Closing the gap": the fast recipe against its goal and the
-literature, and the best model's emotions."""
+literature, the best model's emotions, and the small ensemble."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ...display import duration
-from ._shared import points, too_small
+from ._shared import LEVEL, p_text, points, too_small
 
 
 def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, profile: str) -> str:
@@ -73,3 +73,33 @@ def per_class_verdict(model: str, per_class, confusion) -> str:
         sentence += (f" Its most frequent mistake is to call a {confusion.index[true]} face "
                      f"{confusion.columns[predicted]} ({int(counts.max())} faces).")
     return sentence
+
+
+def ensemble_verdict(ensemble, final, y_test) -> str:
+    """What page 8's small ensemble (``closing_gap.Ensemble``, or None) is and scores, with its
+    interval, against the final model's answers (``closing_gap.FinalModel``) face by face
+    (exact McNemar)."""
+    from ...evaluate import interval, paired_test
+
+    if ensemble is None:
+        return ("Fewer than two of this run's trainings have kept their weights, so there is no ensemble to "
+                "choose yet.")
+    low, high = interval(ensemble.private_test, len(y_test))
+    y_test = np.asarray(y_test)
+    scores = (f"{ensemble.private_test:.1%} on PrivateTest (95% interval {low:.1%} to {high:.1%}), and "
+              f"{ensemble.private_test_tta:.1%} with each network's probabilities averaged over the face and its "
+              f"mirror ({ensemble.public_test:.1%} on PublicTest that way, the score the members were chosen on).")
+    chosen = f"Chosen on PublicTest among the {ensemble.candidates} runs whose weights are kept"
+    if len(ensemble.members) == 1:
+        text = (f"{chosen}, no second network raised the PublicTest accuracy of the best one, "
+                f"{ensemble.members[0]}, so the ensemble is that network alone: {scores}")
+    else:
+        text = (f"{chosen}, the ensemble averages {len(ensemble.members)} networks ({', '.join(ensemble.members)}; "
+                f"{duration(ensemble.train_seconds)} of training together): {scores}")
+    if final.answers is not None and ensemble.members != [final.name]:
+        test = paired_test("ensemble", ensemble.answers == y_test, final.name, final.answers == y_test)
+        verdict = "beyond chance" if test.p_value < LEVEL else "within noise"
+        text += (f" Against the final model alone ({test.second_accuracy:.1%}, its plain answers): "
+                 f"{test.only_first} faces only the ensemble gets right and {test.only_second} only the final model; "
+                 f"exact McNemar {p_text(test.p_value)}, {verdict}.")
+    return text
