@@ -427,3 +427,24 @@ def test_the_small_ensemble_is_scored_once_on_privatetest_and_said_with_its_test
     text = ensemble_verdict(alone, final, y_test)
     assert "no second network raised the PublicTest accuracy of the best one, a, so the ensemble is that network" in text
     assert "McNemar" not in text  # the final model itself: nothing to test
+
+
+def test_the_second_goal_reads_the_longer_recipe_and_the_ensemble_with_their_intervals():
+    from ferlib.recipes.verdicts import best_goal_verdict
+
+    plan = (PlannedRun("final0", FastRecipe(epochs=10), seed=0),
+            PlannedRun("wide0", FastRecipe(epochs=200), seed=0, group="longer", label="wide CNN"))
+    summary = {"private_test": 0.742, "private_test_tta": 0.752, "public_test": 0.73, "train_seconds": 6 * 3600.0}
+    runs = {"final0": FastRun(Path("."), [], {**summary, "private_test": 0.69, "train_seconds": 1500.0}),
+            "wide0": FastRun(Path("."), [], summary)}
+    seeds = cg.seeds_table(cg.GapTrainings(runs, (), plan), n_test=3589)
+    assert list(seeds["group"]) == ["seeds", "longer"]
+    text = best_goal_verdict(seeds, None, goal=(8, 0.735, 0.75), n_test=3589)
+    assert "\"wide CNN\" trained for 6 h 00 min, within the 8 hours, and scores 74.2% (one seed)" in text
+    assert "which is above 73.5%, though its 95% interval" in text and "does not rule out less" in text
+    assert "with flip averaging it scores 75.2%, which is above 75.0%" in text
+    ensemble = cg.Ensemble(["a", "b"], 3, 0.77, 0.77, 0.78, np.zeros(3589), 3000.0, [0, 1])
+    assert "The small ensemble, flip-averaged, scores 78.0%, which reaches 75.0% (95% interval" in \
+        best_goal_verdict(seeds, ensemble, (8, 0.735, 0.75), 3589)
+    short = best_goal_verdict(seeds.iloc[:1], None, (8, 0.735, 0.75), 3589)
+    assert "No longer recipe has finished in this run yet." in short

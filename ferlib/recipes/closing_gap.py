@@ -118,7 +118,7 @@ def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
     for name in sorted(names, key=lambda n: RECIPE_GROUPS.index(planned[n].group)):
         result = trainings.runs[name]
         s = result.summary
-        rows.append({"recipe": recipe_label(planned[name]), "seed": planned[name].seed,
+        rows.append({"recipe": recipe_label(planned[name]), "group": planned[name].group, "seed": planned[name].seed,
                      "private_test": s["private_test"], "private_test_tta": s["private_test_tta"],
                      "public_test": s["public_test"], "train_seconds": s["train_seconds"],
                      "epochs": s.get("epochs", len(result.log)), "median_epoch_seconds": median_epoch_seconds(result.log),
@@ -130,7 +130,7 @@ def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
     for recipe, group in frame.groupby("recipe", sort=False):
         mean = group["private_test"].mean()
         low, high = interval(mean, n_test)
-        out.append({"recipe": recipe, "seeds": sorted(group["seed"].tolist()),
+        out.append({"recipe": recipe, "group": group["group"].iloc[0], "seeds": sorted(group["seed"].tolist()),
                     "private_test": mean, "private_test_sd": group["private_test"].std(ddof=1) if len(group) > 1 else np.nan,
                     "private_test_low": low, "private_test_high": high,
                     "private_test_tta": group["private_test_tta"].mean(), "public_test": group["public_test"].mean(),

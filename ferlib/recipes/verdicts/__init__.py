@@ -9,7 +9,7 @@ smoke run and a full run never print the same claim when their numbers disagree 
 from ._shared import LEARNED_MARGIN, OVERFIT_GAP, TUNING_MARGIN, points, too_small
 from .beyond import (activation_verdict, attention_verdict, class_weight_verdict, cluster_verdict, dispute_verdict,
                      ferplus_verdict, tta_verdict)
-from .closing_gap import ensemble_verdict, gap_verdict, per_class_verdict
+from .closing_gap import best_goal_verdict, ensemble_verdict, gap_verdict, per_class_verdict
 from .reproduction import (FLAG, comparison_verdicts, difference_verdict, difference_verdicts, fit_story, fit_verdict,
                            hard_sample_verdict, phase2_verdict, precision_verdict, ranking_verdict, reading_verdict,
                            release_of, release_sentence, schedule_verdict, tuning_learned, tuning_verdict)
@@ -18,6 +18,6 @@ from .vit_question import NOT_MEASURED, QuestionVerdict, map_border_verdict, vit
 __all__ = ["FLAG", "LEARNED_MARGIN", "NOT_MEASURED", "OVERFIT_GAP", "TUNING_MARGIN", "QuestionVerdict", "map_border_verdict",
            "activation_verdict", "attention_verdict", "class_weight_verdict", "cluster_verdict", "comparison_verdicts",
            "difference_verdict", "difference_verdicts", "dispute_verdict", "ferplus_verdict", "fit_story", "fit_verdict",
-           "ensemble_verdict", "gap_verdict", "hard_sample_verdict", "per_class_verdict", "phase2_verdict", "points", "precision_verdict",
+           "best_goal_verdict", "ensemble_verdict", "gap_verdict", "hard_sample_verdict", "per_class_verdict", "phase2_verdict", "points", "precision_verdict",
            "ranking_verdict", "reading_verdict", "release_of", "release_sentence", "schedule_verdict", "too_small",
            "tta_verdict", "tuning_learned", "tuning_verdict", "vit_question_verdict"]

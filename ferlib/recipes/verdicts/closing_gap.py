@@ -57,6 +57,45 @@ def gap_verdict(seeds, goal: tuple[float, float], best_from_scratch: float, prof
     return " ".join(sentences)
 
 
+def _against(accuracy: float, n: int, target: float) -> str:
+    """How an accuracy on `n` faces stands against a `target`, its Wilson interval included."""
+    from ...evaluate import interval
+
+    low, high = interval(accuracy, n)
+    span = f"95% interval {low:.1%} to {high:.1%}"
+    if low >= target:
+        return f"reaches {target:.1%} ({span})"
+    if high < target:
+        return f"is short of {target:.1%} ({span})"
+    if accuracy >= target:
+        return f"is above {target:.1%}, though its {span} does not rule out less"
+    return f"is below {target:.1%}, though its {span} does not rule {target:.1%} out"
+
+
+def best_goal_verdict(seeds, ensemble, goal: tuple[float, float, float], n_test: int) -> str:
+    """What page 8 says of the chapter's second goal (`goal`: hours, the accuracy of one
+    network, the accuracy with test-time augmentation or a small ensemble), from the longer
+    recipes' rows of the seeds table (group ``longer``), the small ensemble (or None) and the
+    number of PrivateTest faces `n_test`."""
+    hours, one, more = goal
+    sentences = [f"The second goal: {one:.1%} on PrivateTest with one network trained in a background run of "
+                 f"at most about {hours:.0f} hours, and {more:.0%} with test-time augmentation or a small ensemble."]
+    longer = seeds[seeds["group"] == "longer"] if seeds is not None and len(seeds) else []
+    if not len(longer):
+        sentences.append("No longer recipe has finished in this run yet.")
+    for _, row in (longer.iterrows() if len(longer) else []):
+        within = "within" if row["train_seconds"] <= hours * 3600 else "over"
+        seeds_said = "one seed" if len(row["seeds"]) == 1 else f"the mean of {len(row['seeds'])} seeds"
+        sentences.append(f"\"{row['recipe']}\" trained for {duration(row['train_seconds'])}, {within} the "
+                         f"{hours:.0f} hours, and scores {row['private_test']:.1%} ({seeds_said}), which "
+                         f"{_against(row['private_test'], n_test, one)}; with flip averaging it scores "
+                         f"{row['private_test_tta']:.1%}, which {_against(row['private_test_tta'], n_test, more)}.")
+    if ensemble is not None:
+        sentences.append(f"The small ensemble, flip-averaged, scores {ensemble.private_test_tta:.1%}, which "
+                         f"{_against(ensemble.private_test_tta, n_test, more)}.")
+    return " ".join(sentences)
+
+
 def per_class_verdict(model: str, per_class, confusion) -> str:
     """Which emotions `model` recognises best and worst (recall, on emotions with test faces),
     and the confusion it makes most often (`confusion`: counts, rows true, columns predicted)."""
