@@ -299,7 +299,9 @@ def gap_records(seeds: pd.DataFrame, peer: PeerScores, ensemble: Ensemble | None
                 "seeds": row["seeds"], "private_test_sd": None if pd.isna(row["private_test_sd"]) else row["private_test_sd"]}
                for _, row in seeds.iterrows()]
     if ensemble is not None:
-        records.append({"name": f"small ensemble ({len(ensemble.members)} network{'s' if len(ensemble.members) != 1 else ''})", "private_test": ensemble.private_test,
+        size = len(ensemble.members)
+        records.append({"name": f"small ensemble ({size} network{'s' if size != 1 else ''})",
+                        "private_test": ensemble.private_test,
                         "private_test_tta": ensemble.private_test_tta, "public_test": ensemble.public_test,
                         "train_seconds": ensemble.train_seconds, "seeds": ensemble.seeds, "members": ensemble.members,
                         "note": "members chosen on PublicTest (flip-averaged) by greedy forward selection; "
