@@ -260,6 +260,8 @@ def _predict(args) -> int:
     # The others are still read: one mistyped name among many does not cost the rest.
     found = [p for p in args.photos if p not in missing]
     photos = [p for p in found if not is_video(p)]
+    if args.cropped and len(photos) < len(found):
+        _say("--cropped applies to photos; the faces of each video frame are still looked for")
     try:
         model, label = _predictor(run_dir, args.model)
         failed = any([_predict_video(video, model, label, args) for video in found if is_video(video)]) or bool(missing)
