@@ -495,7 +495,8 @@ def test_the_step_parts_come_with_the_speed_and_say_what_caps_a_speed_up(tmp_pat
     table = vq.step_parts_table(parts)
     assert list(table["part"]) == list(seconds) and list(table["of the step"].round(2)) == [1.0, 0.6, 0.35, 0.4]
     note = vq.step_parts_note(parts)
-    assert "Of the 100 ms a batch of 64 takes, the attention core of the 4 blocks takes 60 ms (60%)" in note
+    assert "On the benchmark's machine, of the 100 ms a batch of 64 takes, the attention core of the 4 blocks takes " \
+        "60 ms (60%)" in note
     assert "the dropout on the attention weights accounts for 25 ms" in note and "take 40 ms" in note
     assert "50 GFLOP/s, 25% of the matrix-multiply peak" in note and "21 MB per block" in note
     assert "would be only 1.67 times as fast" in note

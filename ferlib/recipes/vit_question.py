@@ -535,7 +535,8 @@ def step_parts_note(parts: dict) -> str:
     core, plain, products = (seconds[k] for k in ("attention core", "attention core, no dropout", "attention products"))
     megabytes = parts["attention_weights_bytes"] / 1e6
     ms = lambda value: f"{1000 * value:.0f} ms"  # noqa: E731
-    return (f"Of the {ms(step)} a batch of {parts['batch_size']} takes, the attention core of the "
+    machine = parts.get("machine", "the benchmark's machine").removeprefix("cpu: ")
+    return (f"On {machine}, of the {ms(step)} a batch of {parts['batch_size']} takes, the attention core of the "
             f"{parts['blocks']} blocks takes {ms(core)} ({core / step:.0%}): the dropout on the attention weights "
             f"accounts for {ms(core - plain)} of it, and the two products alone (the scores and the weighted sum, "
             f"forward and backward) take {ms(products)}. Those products compute at "
