@@ -12,9 +12,10 @@ BACKEND ?=
 
 .PHONY: setup run test test-all book publish bench clean
 
+# setuptools 77 reads pyproject's SPDX licence; the install tests build the wheel with this one.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=77"
 	$(BIN)/python -m pip install --quiet -e ".[dev,jax,opencv]"
 	touch $@
 
