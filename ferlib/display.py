@@ -14,7 +14,7 @@ from .fer2013 import EMOTIONS
 from .models import count_params, display_name
 
 #: The chance row's label in every table with baselines.
-GUESS = "guessing (chance)"
+GUESS = "guessing"
 
 
 class EpochLine(keras.callbacks.Callback):
@@ -45,10 +45,10 @@ def epoch_lines(verbose: int, epochs: int) -> tuple[int, list]:
 
 
 def majority_label(train_labels) -> str:
-    """The majority-class row's label, from the training labels themselves: "always Happy
-    (majority class)" on FER2013, whatever emotion is most common elsewhere."""
+    """The majority-class row's label, from the training labels themselves: "always Happy"
+    on FER2013, whatever emotion is most common elsewhere."""
     majority = int(np.bincount(np.asarray(train_labels), minlength=len(EMOTIONS)).argmax())
-    return f"always {EMOTIONS[majority]} (majority class)"
+    return f"always {EMOTIONS[majority]}"
 
 
 def describe_params(model) -> str:
@@ -123,7 +123,7 @@ def style_table1(table: pd.DataFrame):
     to two decimals, as it printed them; ours to one) and Δ in percentage points, as on the
     reproduction page; the loss row in its own units."""
     rows = {name: name.replace("phase1", "phase 1").replace("phase2", "phase 2").replace(" accuracy", "")
-            .replace(", test", " (test)").replace(" (majority class)", "").replace(" (chance)", "")
+            .replace(", test", " (test)")
             .replace(", last epoch's log", " (log)").replace(", measured after training", " (measured)")
             for name in table.index}
     frame = table.rename(index=rows)

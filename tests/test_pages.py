@@ -32,7 +32,7 @@ def test_with_baselines_adds_majority_and_chance_rows_per_part():
     run = SimpleNamespace(baselines=lambda part: {"majority class": majority[part], "chance": 1 / 7},
                           arrays={"train": (None, train_labels)})
     MAJORITY = majority_label(train_labels)
-    assert MAJORITY == "always Happy (majority class)"
+    assert MAJORITY == "always Happy"
     steps = pd.DataFrame({"train accuracy": [0.9], "test accuracy": [0.6], "loss": [1.0]}, index=["phase 1"])
     table = with_baselines(steps, run)
     assert list(table.index) == ["phase 1", MAJORITY, GUESS]
@@ -60,10 +60,10 @@ def test_the_majority_row_names_the_runs_own_majority_emotion():
     from ferlib.recipes.pages import with_baselines
 
     train = np.array([4, 4, 3, 0])  # Sad (4) is the most common, not Happy
-    assert majority_label(train) == "always Sad (majority class)"
+    assert majority_label(train) == "always Sad"
     run = SimpleNamespace(baselines=lambda part: {"majority class": 0.5, "chance": 1 / 7}, arrays={"train": (None, train)})
     table = with_baselines(pd.DataFrame({"test accuracy": [0.6]}, index=["model"]), run)
-    assert "always Sad (majority class)" in table.index and "always Happy (majority class)" not in table.index
+    assert "always Sad" in table.index and "always Happy" not in table.index
 
 
 def test_style_table_puts_an_interval_beside_each_measured_accuracy():
@@ -72,7 +72,7 @@ def test_style_table_puts_an_interval_beside_each_measured_accuracy():
     from ferlib.display import GUESS, style_table
     from ferlib.evaluate import interval
 
-    frame = pd.DataFrame({"config": ["L4-H4-D16", "always Happy (majority class)", GUESS],
+    frame = pd.DataFrame({"config": ["L4-H4-D16", "always Happy", GUESS],
                           "test_accuracy": [0.40, 0.25, 1 / 7]})
     shown = style_table(frame, intervals={"test_accuracy": 5742}).data
     assert list(shown.columns) == ["configuration", "test", "test 95%"]

@@ -401,8 +401,8 @@ def test_activation_sentence_follows_the_scale_free_spreads(first, last, words):
 def test_dispute_sentence_follows_fishers_test():
     from ferlib.recipes.verdicts import dispute_verdict
 
-    row = {"model": "CNN", "hard samples": 6000, "disputed among them": 0.45,
-           "disputed among the other training faces": 0.20, "Fisher p": 1e-40}
+    row = {"model": "CNN", "hard samples": 6000, "hard, disputed": 0.45,
+           "others, disputed": 0.20, "Fisher p": 1e-40}
     assert "45%" in dispute_verdict(row) and "richer in disputed labels" in dispute_verdict(row)
     assert "no richer" in dispute_verdict({**row, "Fisher p": 0.4})
     assert dispute_verdict({**row, "Fisher p": float("nan")}).endswith("training faces.")

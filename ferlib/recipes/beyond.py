@@ -278,6 +278,6 @@ def hard_sample_disputes(run: Run, ferplus: FERPlusResult) -> pd.DataFrame:
         a, b = int((disputed & hard).sum()), int((voted & hard & ~disputed).sum())
         c, d = int((disputed & ~hard).sum()), int((voted & ~hard & ~disputed).sum())
         p = float(fisher_exact([[a, b], [c, d]], alternative="greater").pvalue) if min(a + b, c + d) else float("nan")
-        table.append({"model": display_name(model), "hard samples": a + b, "disputed among them": a / max(a + b, 1),
-                      "disputed among the other training faces": c / max(c + d, 1), "Fisher p": p})
+        table.append({"model": display_name(model), "hard samples": a + b, "hard, disputed": a / max(a + b, 1),
+                      "others, disputed": c / max(c + d, 1), "Fisher p": p})
     return pd.DataFrame(table)

@@ -55,7 +55,7 @@ def cluster_verdict(nmi: float, purity: float, random_purity: float) -> str:
 def dispute_verdict(row) -> str:
     """What share of one model's hard samples FER+ disputes, against the rest of the training
     faces (a row of :func:`~ferlib.recipes.beyond.hard_sample_disputes`)."""
-    share, rest, p = row["disputed among them"], row["disputed among the other training faces"], row["Fisher p"]
+    share, rest, p = row["hard, disputed"], row["others, disputed"], row["Fisher p"]
     start = (f"Of the {row['model']}'s {row['hard samples']:,} hard samples with a FER+ label, {share:.0%} carry a "
              f"FER2013 label that the FER+ majority disputes, against {rest:.0%} of the other training faces")
     if p != p:  # NaN: one group is empty
