@@ -405,6 +405,9 @@ def test_dispute_sentence_follows_fishers_test():
            "others, disputed": 0.20, "Fisher p": 1e-40}
     assert "45%" in dispute_verdict(row) and "richer in disputed labels" in dispute_verdict(row)
     assert "no richer" in dispute_verdict({**row, "Fisher p": 0.4})
+    # a p-value that underflows to 0 is not written as "p = 0"
+    underflow = dispute_verdict({**row, "Fisher p": 0.0})
+    assert "p < 0.001" in underflow and "p = 0)" not in underflow
     assert dispute_verdict({**row, "Fisher p": float("nan")}).endswith("training faces.")
 
 

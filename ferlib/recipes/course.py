@@ -126,7 +126,7 @@ EXERCISES: dict[str, tuple[Exercise, ...]] = {
                  {"photo": "my_small_face.jpg"}, "smoke"),
     ),
     "07_beyond": (
-        Exercise("Longer fine-tuning",
+        Exercise("Class weights on two seeds",
                  "Run the page at the cpu profile, once as it stands and once more with another seed. Does "
                  "the class-weighted loss raise Disgust's recall beyond chance in both, and what does it "
                  "cost the other classes?",

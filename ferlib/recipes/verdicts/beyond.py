@@ -3,7 +3,7 @@ changed (class weights, test-time views, FER+)."""
 
 from __future__ import annotations
 
-from ._shared import points
+from ._shared import p_text, points
 
 
 def attention_verdict(ratio_max: float, ratio_min: float, hottest: tuple[int, int] | None = None,
@@ -61,9 +61,9 @@ def dispute_verdict(row) -> str:
     if p != p:  # NaN: one group is empty
         return start + "."
     if p < 0.05:
-        return (start + f" (Fisher's exact test, p = {p:.2g}): the hard samples are richer in disputed labels, so "
+        return (start + f" (Fisher's exact test, {p_text(p)}): the hard samples are richer in disputed labels, so "
                 "part of what phase 2 fine-tunes on is label noise rather than hard faces.")
-    return start + f" (Fisher's exact test, p = {p:.2g}): no richer in disputed labels than the rest."
+    return start + f" (Fisher's exact test, {p_text(p)}): no richer in disputed labels than the rest."
 
 
 def class_weight_verdict(plain: dict, weighted: dict, epochs: int, profile: str, tests: dict | None = None,
