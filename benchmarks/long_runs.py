@@ -80,8 +80,9 @@ def page9_weights(run_dir: Path, data: str, kept: Path | None = None) -> None:
         if (training / "training" / "model.keras").exists():
             say(f"{training.name} has its weights")
             continue
-        if (training / "record.json").exists() and not (training / "training").exists():
-            (training / "record.json").unlink()  # its weights were lost: train it again
+        # its weights were lost, or its training was interrupted before it saved them: the
+        # record (git's copy, or the run's own) would make the training skip, so it goes
+        (training / "record.json").unlink(missing_ok=True)
         run([sys.executable, "benchmarks/vit_question.py", "--root", str(root), "--only", name, "--seeds", "0",
              "--data", data])
 

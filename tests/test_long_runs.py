@@ -36,6 +36,8 @@ def test_page9_weights_restores_the_records_and_retrains_only_the_explained_mode
     weights = run_dir / "vit-question" / "fastcnn-seed0" / "training" / "model.keras"
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"kept")  # the best CNN's weights survived; the transformers' did not
+    # the best transformer's training was interrupted before it saved its weights
+    (run_dir / "vit-question" / "hybrid-seed0" / "training").mkdir(parents=True)
 
     queue.page9_weights(run_dir, "DATA", kept=kept)
 
