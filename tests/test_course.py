@@ -86,7 +86,9 @@ def test_the_shipped_times_agree_with_the_published_run():
     shipped = json.loads((REPO / "ferlib" / "recipes" / "page_times.json").read_text())
     for name, seconds in published["notebook_seconds"].items():
         entry = shipped[name][published["profile"]]["2-core CPU"]
-        assert entry["seconds"] == round(seconds, 1) and entry["commit"] == published["commit"], name
+        # a page published alone ran its own commit, which the card keeps apart
+        commit = published.get("page_commits", {}).get(name, published["commit"])
+        assert entry["seconds"] == round(seconds, 1) and entry["commit"] == commit, name
     for name, run in published.get("long_runs", {}).items():
         entry = shipped[name][run["profile"]]["2-core CPU"]
         assert entry["long_run"] == {"seconds": run["seconds"], "trainings": run["trainings"]}, name

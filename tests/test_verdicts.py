@@ -271,8 +271,8 @@ def test_the_hard_sample_verdict_follows_each_steps_numbers():
     tested = hard_sample_verdict("ViT", scores(0.36, 0.345, 0.38), 11000, 18373,
                                  {"after hard samples": _paired(40, 50), "phase 2": _paired(70, 55)})
     assert "a change not beyond chance (paired test against phase 1, p = " in tested
-    assert "+2.0 points from phase 1, not beyond chance" in tested
-    assert "points above" not in tested
+    assert "2.0 points above phase 1, a difference not beyond chance" in tested
+    assert "above phase 1 (paired" not in tested  # never a rise stated bare, as if it were beyond chance
 
 
 def test_difference_verdicts_flag_only_what_differs_and_read_the_logs():

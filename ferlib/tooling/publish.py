@@ -398,14 +398,18 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
     else:
         summary.get("other_profiles", {}).pop(page, None)
         summary.setdefault("notebook_seconds", {})[page] = round(float(seconds), 1)
+        # the code this page ran, which a later publish of the other pages does not change
+        commit = card.get("commit", summary.get("commit"))
+        summary.setdefault("page_commits", {})[page] = commit
         if page_times is not None:  # the chapters' openings quote these times
             from ..recipes.course import record_page_time
 
-            # the published card's profile and commit (the openings and the card must agree), the
-            # machine this page ran on
+            # the published card's profile (the openings and the card must agree), the machine
+            # and the commit this page ran on
             machine = card.get("device", summary.get("device"))
-            record_page_time({page: seconds}, {**summary, "device": machine}, date.today().isoformat(),
-                             path=page_times, long_runs={page: long_run} if long_run else None)
+            record_page_time({page: seconds}, {**summary, "device": machine, "commit": commit},
+                             date.today().isoformat(), path=page_times,
+                             long_runs={page: long_run} if long_run else None)
     write_json(results_dir / "run.json", summary)
     comparison = read_json(results_dir / "comparison.json", {})
     write_text(results_dir / "reproduction.md", reproduction_page(summary, comparison.get("results", {}),
@@ -502,7 +506,7 @@ def _carry_standalone_pages(pages: list[str], published: Path, results_dir: Path
         metrics = published / f"{STANDALONE_METRICS[page]}.json"
         if metrics.exists():
             write_text(results_dir / metrics.name, metrics.read_text())
-        for key in ("notebook_seconds", "notebook_cpu", "long_runs", "other_profiles"):
+        for key in ("notebook_seconds", "notebook_cpu", "long_runs", "other_profiles", "page_commits"):
             if page in old.get(key, {}):
                 summary.setdefault(key, {})[page] = old[key][page]
     for folder in [STANDALONE_PAGES[page] for page in pages]:

@@ -124,8 +124,11 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int, tes
         step2 += f", {change:.1f} points above phase 1{tested}."
     elif moved and change < 0:
         step2 += f", {-change:.1f} points below phase 1{tested}."
+    elif final is not None and change:
+        side = "above" if change > 0 else "below"
+        step2 += f", {abs(change):.1f} points {side} phase 1, a difference not beyond chance{tested}."
     elif final is not None:
-        step2 += f", {change:+.1f} points from phase 1, not beyond chance{tested}."
+        step2 += f", where phase 1 ended{tested}."
     else:
         step2 += ", where phase 1 ended."
     return step1 + step2
