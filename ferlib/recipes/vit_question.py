@@ -414,8 +414,19 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
                      "weights": int(mine["params"].iloc[0]), "multiply-adds": int(mine["multiply_adds"].iloc[0]),
                      "epochs": int(mine["epochs"].iloc[0]), "minutes": float(mine["train_seconds"].mean() / 60),
                      "budget minutes": float(mine["budget_seconds"].iloc[0] / 60),
-                     "machine": " and ".join(sorted({str(m).removeprefix("cpu: ") for m in mine["machine"]}))})
+                     "machine": _machines(mine["machine"]), "budget machine": _budget_machines(mine)})
     return pd.DataFrame(rows)
+
+
+def _machines(names) -> str:
+    return " and ".join(sorted({str(name).removeprefix("cpu: ") for name in names}))
+
+
+def _budget_machines(rows: pd.DataFrame) -> str:
+    """Where a contender's budget (its epochs) was measured: a seed trained later on another
+    machine keeps the epochs the first one measured."""
+    budgets = rows["budget"] if "budget" in rows else [None] * len(rows)
+    return _machines(b.get("machine", m) if isinstance(b, dict) else m for b, m in zip(budgets, rows["machine"]))
 
 
 def write_question_json(run, records: list[dict], missing: list[str], vit_speedup: dict | None) -> dict:

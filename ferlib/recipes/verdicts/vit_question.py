@@ -74,7 +74,9 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
         return ""
     cnn, transformer = cnns.loc[cnns["PublicTest"].idxmax()], transformers.loc[transformers["PublicTest"].idxmax()]
     gap = points(cnn["PrivateTest"], transformer["PrivateTest"])
-    where = f" on {cnn['machine']}" if "machine" in summary else ""
+    # the budget is epochs, measured once per contender: name the machine that measured them
+    machine = cnn.get("budget machine", cnn.get("machine"))
+    where = f", measured on {machine}" if isinstance(machine, str) and machine else ""
     budget = f" ({_budget(cnn['budget minutes'])} of training each{where})" if "budget minutes" in summary else ""
     sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
                  f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
