@@ -557,7 +557,8 @@ def step_parts_note(parts: dict) -> str:
             f"the weights they write and read take {megabytes:.0f} MB per block. Even if every other layer and "
             f"the optimizer cost nothing, the step would be only {parts['ceiling_speedup']:.2f} times as fast. "
             "Five times needs a faster attention itself, one that never writes its weights out (a fused kernel); "
-            "Keras calls its fused `ops.dot_product_attention` only for attention without dropout, which is "
+            # plain text: the conclusion quotes this sentence with {glue:text}, which shows no Markdown
+            "Keras calls its fused ops.dot_product_attention only for attention without dropout, which is "
             "another network.")
 
 
