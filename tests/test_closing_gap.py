@@ -202,15 +202,17 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
     (tmp_path / "book" / "results" / "comparison.json").write_text("{}")
     (tmp_path / "book" / "results" / "run.json").write_text(json.dumps(
         {"profile": "full", "commit": "abc", "device": "cpu: Old CPU", "notebook_seconds": {"08_closing_the_gap": 40.0}}))
-    (run / "run.json").write_text(json.dumps({"profile": "full", "device": "cpu: New CPU"}))
+    (run / "run.json").write_text(json.dumps({"profile": "full", "device": "cpu: New CPU", "commit": "def"}))
     (run / "timings.json").write_text(json.dumps({"08_closing_the_gap": 66.84}))
     times = tmp_path / "page_times.json"
     published = publish_page(run, "08_closing_the_gap", book_dir=tmp_path / "book", page_times=times)
-    # the card and the chapters' table of page times agree on the new time
-    assert json.loads((tmp_path / "book" / "results" / "run.json").read_text())["notebook_seconds"] == {
-        "08_closing_the_gap": 66.8}
+    # the card and the chapters' table of page times agree on the new time, and on the commit
+    # the page ran (its own run's, which a later publish of pages 1-7 leaves as it is)
+    card = json.loads((tmp_path / "book" / "results" / "run.json").read_text())
+    assert card["notebook_seconds"] == {"08_closing_the_gap": 66.8}
+    assert card["commit"] == "abc" and card["page_commits"] == {"08_closing_the_gap": "def"}
     entry = json.loads(times.read_text())["08_closing_the_gap"]["full"]["2-core CPU"]
-    assert entry["seconds"] == 66.8 and entry["commit"] == "abc" and entry["machine"] == "cpu: New CPU"
+    assert entry["seconds"] == 66.8 and entry["commit"] == "def" and entry["machine"] == "cpu: New CPU"
     assert published.exists()
     assert json.loads((tmp_path / "book" / "results" / "closing_the_gap.json").read_text()) == {"recipes": []}
     assert (tmp_path / "book" / "results" / "comparison.json").read_text() == "{}"  # other pages untouched
