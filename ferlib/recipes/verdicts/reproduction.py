@@ -127,10 +127,8 @@ def hard_sample_verdict(model: str, scores: dict, n_hard: int, n_train: int, tes
     elif final is not None and change:
         side = "above" if change > 0 else "below"
         step2 += f", {abs(change):.1f} points {side} phase 1, a difference not beyond chance{tested}."
-    elif final is not None:
+    else:  # no change, or a small one without a paired test to weigh it ("tested" is empty then)
         step2 += f", where phase 1 ended{tested}."
-    else:
-        step2 += ", where phase 1 ended."
     return step1 + step2
 
 
