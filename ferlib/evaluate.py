@@ -103,6 +103,50 @@ def interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float
     return float(ci.low), float(ci.high)
 
 
+def above_rate_p_value(accuracy: float, n: int, rate: float) -> float:
+    """The one-sided exact binomial test that an accuracy measured on `n` images beats `rate`
+    (the always-majority rate, say): the p-value."""
+    return float(binomtest(int(round(accuracy * n)), n, rate, alternative="greater").pvalue)
+
+
+def stratified_permutation_p_value(values, in_group, strata, max_exact: int = 200_000, draws: int = 20_000) -> float:
+    """Whether a group's values differ from the rest's within strata (the two-sided p-value).
+
+    The statistic sums, over each stratum that holds both groups, the group's mean minus the
+    rest's; the null relabels the group within each stratum. Every relabelling is counted when
+    there are at most `max_exact`, otherwise `draws` random ones are (seeded, so the answer repeats).
+    """
+    from itertools import combinations, product
+    from math import comb, prod
+
+    values, in_group, strata = np.asarray(values, float), np.asarray(in_group, bool), np.asarray(strata)
+    parts = []  # each stratum that holds both groups: its values and its group mask
+    for stratum in np.unique(strata):
+        where = strata == stratum
+        if 0 < in_group[where].sum() < where.sum():
+            parts.append((values[where], in_group[where]))
+    if not parts:
+        raise ValueError("no stratum holds both groups: there is nothing to compare")
+
+    def statistic(masks) -> float:
+        return abs(sum(vals[mask].mean() - vals[~mask].mean() for (vals, _), mask in zip(parts, masks)))
+
+    def mask(size: int, chosen) -> np.ndarray:
+        out = np.zeros(size, bool)
+        out[list(chosen)] = True
+        return out
+
+    observed = statistic([group for _, group in parts])
+    sizes = [(len(vals), int(group.sum())) for vals, group in parts]
+    if prod(comb(n, k) for n, k in sizes) <= max_exact:
+        relabellings = product(*(combinations(range(n), k) for n, k in sizes))
+        stats = [statistic([mask(n, c) for (n, _), c in zip(sizes, choice)]) for choice in relabellings]
+    else:
+        rng = np.random.default_rng(0)
+        stats = [statistic([mask(n, rng.choice(n, k, replace=False)) for n, k in sizes]) for _ in range(draws)]
+    return float(np.mean(np.asarray(stats) >= observed - 1e-12))
+
+
 @dataclass
 class PairedTest:
     """Two models scored on the same images: their accuracies, the images only one of them

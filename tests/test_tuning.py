@@ -133,8 +133,57 @@ def test_the_search_note_names_the_best_trial_in_plain_english():
         {"transformer_layers": 2, "num_heads": 4, "projection_dim": 64, "patch_size": 3, "public_test": 0.25}])
     note = search_note(trials)
     assert "2 trials finished" in note and "1 layer, 1 head, width 16 and 4 x 4 patches" in note
-    assert "widths of 32 or less average 30.0%, those of 64 or more 25.0%" in note
+    # one trial a side: no test can tell the widths apart
+    assert "average 25.0% against 30.0% (a permutation test within each length, p = 1)" in note
+    assert "could be chance" in note
     assert search_note(trials.iloc[1:]).startswith("Of the search over the ViT's sizes, 1 trial finished. "
                                                    "The best reaches 25.0% on PublicTest with "
                                                    "2 layers, 4 heads")
     assert "No trial" in search_note(trials.iloc[:0])
+
+
+def test_the_search_note_compares_widths_only_at_equal_epochs_and_tests_stagnation():
+    import numpy as np
+    import pandas as pd
+
+    from ferlib.recipes.tuning import search_note
+
+    def trial(width, epochs, accuracy):
+        return {"transformer_layers": 1, "num_heads": 1, "projection_dim": width, "patch_size": 4,
+                "epochs": epochs, "public_test": accuracy}
+
+    # Wide trials trained 1 epoch, narrow ones 9: pooled, the narrow ones would look better.
+    # Within each length the wide ones win every time.
+    trials = pd.DataFrame([trial(128, 9, 0.40), trial(64, 9, 0.39), trial(16, 9, 0.33), trial(32, 9, 0.32),
+                           trial(128, 1, 0.27), trial(64, 1, 0.26), trial(16, 1, 0.25), trial(32, 1, 0.24),
+                           trial(16, 9, 0.34), trial(32, 9, 0.35), trial(16, 1, 0.23), trial(32, 1, 0.22)])
+    trials = trials.sort_values("public_test", ascending=False, ignore_index=True)
+    # 1,000 faces, a quarter of them the most common emotion (Happy)
+    labels = np.repeat([3, 0, 2, 4, 5, 6, 1], [250, 150, 150, 150, 150, 100, 50])
+    note = search_note(trials, labels)
+    assert "after 1 epoch and " in note and "after 9 epochs (a permutation test" in note
+    assert "the wider trials did better, the reverse of the report's finding" in note
+    # 26% and 27% of 1,000 faces do not beat 25% by chance; 39% and 40% do
+    assert "Of the 4 trials of width 64 or more, 2 beat always answering Happy (25.0% of PublicTest" in note
+    assert note.endswith("every one trained for 9 epochs or more did.")
+    reversed_widths = trials.assign(projection_dim=trials["projection_dim"].map({128: 16, 64: 32, 16: 128, 32: 64}))
+    assert "the narrower trials did better, as the report found" in search_note(reversed_widths)
+
+
+def test_the_stratified_permutation_test_counts_relabellings_within_strata():
+    import numpy as np
+    import pytest
+
+    from ferlib.evaluate import stratified_permutation_p_value
+
+    # two strata of four, the group's two values the top two in each: 1 of 6 x 6 relabellings
+    # is as extreme in each direction
+    values = [4, 3, 2, 1, 40, 30, 20, 10]
+    group = [True, True, False, False, True, True, False, False]
+    strata = [0, 0, 0, 0, 1, 1, 1, 1]
+    assert stratified_permutation_p_value(values, group, strata) == pytest.approx(2 / 36)
+    # the same data sampled instead of enumerated gives about the same answer
+    assert abs(stratified_permutation_p_value(values, group, strata, max_exact=1) - 2 / 36) < 0.01
+    with pytest.raises(ValueError, match="both groups"):
+        stratified_permutation_p_value(values, [True] * 4 + [False] * 4, strata)
+    assert np.isclose(stratified_permutation_p_value([1, 1, 1, 1], group[:4], strata[:4]), 1.0)

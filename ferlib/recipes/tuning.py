@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..evaluate import one_hot
+from ..evaluate import above_rate_p_value, one_hot, stratified_permutation_p_value
+from ..fer2013 import EMOTIONS, NUM_CLASSES
 from ..models.fastcnn import with_augmentation
 from ..models.transformers import TransformerConfig, build_transformer
 from .fast import compile_fast
@@ -221,9 +222,15 @@ def budget_sentence(max_epochs: int, skipped: int = 0) -> str:
     return sentence + "."
 
 
-def search_note(trials: pd.DataFrame) -> str:
+def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, level: float = 0.05) -> str:
     """What the search's trials (:func:`trials_frame`) say: the best one, and whether the
-    report's finding (small widths learn, large ones stagnate) holds across them."""
+    report's finding (small widths learn, large ones stagnate) holds across them.
+
+    Hyperband trains its trials for different numbers of epochs, so widths are compared only
+    between trials trained as long as each other (a permutation test within each length).
+    Given PublicTest's labels (`val_labels`), each wide trial is also tested against always
+    answering PublicTest's most common emotion: a trial that stagnates does no better. (A
+    configuration that Hyperband promoted counts once at each length it reached.)"""
     if trials.empty:
         return "No trial of the search over the ViT's sizes has finished in this run yet."
 
@@ -235,11 +242,41 @@ def search_note(trials: pd.DataFrame) -> str:
             f"The best reaches {best['public_test']:.1%} on PublicTest with "
             f"{count(int(best['transformer_layers']), 'layer')}, {count(int(best['num_heads']), 'head')}, width "
             f"{int(best['projection_dim'])} and {int(best['patch_size'])} x {int(best['patch_size'])} patches.")
-    small = trials[trials["projection_dim"] <= 32]["public_test"]
-    large = trials[trials["projection_dim"] >= 64]["public_test"]
-    if len(small) and len(large):
-        note += (f" Trials with widths of 32 or less average {small.mean():.1%}, those of 64 or more "
-                 f"{large.mean():.1%}, after the epochs Hyperband gave each.")
+    wide = (trials["projection_dim"] >= 64).to_numpy()
+    lengths = trials["epochs"] if "epochs" in trials else pd.Series(0, index=trials.index)
+    shared = [e for e in sorted(lengths.unique()) if 0 < wide[(lengths == e).to_numpy()].sum() < (lengths == e).sum()]
+    if shared:
+        means = [(e, trials.loc[wide & (lengths == e).to_numpy(), "public_test"].mean(),
+                  trials.loc[~wide & (lengths == e).to_numpy(), "public_test"].mean()) for e in shared]
+        pairs = [f"{w:.1%} against {n:.1%}" + (f" after {count(int(e), 'epoch')}" if e else "") for e, w, n in means]
+        pairs = ", ".join(pairs[:-1]) + (" and " if len(pairs) > 1 else "") + pairs[-1]
+        p_value = stratified_permutation_p_value(trials["public_test"], wide, lengths)
+        note += (f" Trained as long as each other, trials of width 64 or more and those of width 32 or less "
+                 f"average {pairs} (a permutation test within each length, p = {p_value:.2g}): ")
+        wider_better = sum(w - n for _, w, n in means) > 0
+        if p_value >= level:
+            note += "a difference of this size could be chance."
+        elif wider_better:
+            note += "the wider trials did better, the reverse of the report's finding."
+        else:
+            note += "the narrower trials did better, as the report found."
+    if val_labels is not None and wide.any():
+        val_labels = np.asarray(val_labels)
+        shares = np.bincount(val_labels, minlength=NUM_CLASSES) / len(val_labels)
+        common = int(shares.argmax())
+        beats = np.array([above_rate_p_value(a, len(val_labels), shares[common]) < level
+                          for a in trials.loc[wide, "public_test"]])
+        wide_lengths = lengths[wide].to_numpy()
+        note += (f" Of the {count(int(wide.sum()), 'trial')} of width 64 or more, {int(beats.sum())} beat always "
+                 f"answering {EMOTIONS[common]} ({shares[common]:.1%} of PublicTest; a one-sided binomial test, "
+                 f"p < {level:g} each)")
+        enough = [e for e in sorted(set(wide_lengths)) if beats[wide_lengths >= e].all()]
+        if beats.all():
+            note += ": none of them stagnated."
+        elif enough and enough[0] > 0:
+            note += f"; every one trained for {count(int(enough[0]), 'epoch')} or more did."
+        else:
+            note += "."
     return note
 
 
