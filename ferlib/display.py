@@ -346,7 +346,11 @@ _SEARCH_COLUMNS = {"patch_size": "patch", "transformer_layers": "layers", "num_h
                    "projection_dim": "width", "public_test": "PublicTest"}
 
 
-def style_trials(frame: pd.DataFrame, rows: int = 10):
-    """The best `rows` trials of the transformer search (:func:`~ferlib.recipes.tuning.trials_frame`)."""
+def style_trials(frame: pd.DataFrame, rows: int | None = None):
+    """The finished trials of the transformer search (:func:`~ferlib.recipes.tuning.trials_frame`),
+    the longest-trained first and the best first within each length, so that the rows a reader
+    compares (trials trained as long as each other) sit together; `rows` keeps only the first."""
+    if "epochs" in frame:
+        frame = frame.sort_values(["epochs", "public_test"], ascending=False, kind="stable")
     table = frame.head(rows).rename(columns=_SEARCH_COLUMNS)
     return table.style.format({"PublicTest": "{:.1%}"}).hide(axis="index")

@@ -187,3 +187,18 @@ def test_the_stratified_permutation_test_counts_relabellings_within_strata():
     with pytest.raises(ValueError, match="both groups"):
         stratified_permutation_p_value(values, [True] * 4 + [False] * 4, strata)
     assert np.isclose(stratified_permutation_p_value([1, 1, 1, 1], group[:4], strata[:4]), 1.0)
+
+
+def test_the_trials_table_shows_every_trial_grouped_by_epochs():
+    import pandas as pd
+
+    from ferlib.display import style_trials
+
+    trials = pd.DataFrame([{"patch_size": 4, "transformer_layers": 1, "num_heads": 1, "projection_dim": w,
+                            "epochs": e, "public_test": a, "trial": f"{i:04d}"}
+                           for i, (w, e, a) in enumerate([(16, 1, 0.30), (128, 9, 0.39), (32, 3, 0.31),
+                                                          (64, 9, 0.35)] * 4)])
+    table = style_trials(trials.sort_values("public_test", ascending=False)).data
+    assert len(table) == 16  # all of them, not the best ten
+    assert list(table["epochs"]) == [9] * 8 + [3] * 4 + [1] * 4
+    assert list(table["PublicTest"][:4]) == [0.39] * 4
