@@ -80,7 +80,7 @@ _OWNERS = {
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
                          "tta_verdict", "gap_verdict", "best_goal_verdict", "ensemble_verdict", "per_class_verdict", "activation_verdict", "dispute_verdict",
                          "vit_question_verdict"),
-    "features": ("attention_rollout", "border_share", "cnn_feature_maps", "grad_cam", "vit_attention_map", "vit_block_activations"),
+    "features": ("attention_rollout", "border_share", "border_shares", "cnn_feature_maps", "grad_cam", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",
                "CNNConfig", "ModelSpec", "display_name", "model_names", "model_spec", "register_model",
                "FusedBatchNormalization", "build_cnn", "build_model", "build_vit", "count_multiply_adds", "count_params",

@@ -343,7 +343,7 @@ def style_question(frame: pd.DataFrame):
 
 #: The transformer search's hyperparameters as a narrow table names them.
 _SEARCH_COLUMNS = {"patch_size": "patch", "transformer_layers": "layers", "num_heads": "heads",
-                   "projection_dim": "width", "public_test": "PublicTest"}
+                   "projection_dim": "width", "public_test": "PublicTest", "continues": "continues"}
 
 
 def style_trials(frame: pd.DataFrame, rows: int | None = None):

@@ -235,17 +235,23 @@ def grad_cam(model: keras.Model, images, layer: str, classes=None) -> np.ndarray
     return np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0)
 
 
-def border_share(maps, ring: float = 1 / 6) -> tuple[float, float]:
-    """How much of the maps' weight lies on the image's outer ring, averaged over the maps
-    ``(N, h, w)`` (a Grad-CAM's pixels or a rollout's token grid), and how much an even map
-    would put there: the ring is `ring` of the side wide (8 pixels of 48, 2 of 12 patches),
-    at least one cell. The border of a FER2013 face is mostly hair, background and black
-    padding, so a map that weighs it far above the even share draws on little of the face."""
+def border_shares(maps, ring: float = 1 / 6) -> tuple[np.ndarray, float]:
+    """How much of each map's weight lies on the image's outer ring, one share per map of
+    ``(N, h, w)`` (a Grad-CAM's pixels or a rollout's token grid; maps with no weight are left
+    out), and how much an even map would put there: the ring is `ring` of the side wide (8
+    pixels of 48, 2 of 12 patches), at least one cell. The border of a FER2013 face is mostly
+    hair, background and black padding, so a map that weighs it far above the even share draws
+    on little of the face."""
     maps = np.asarray(maps, dtype=float)
     h, w = maps.shape[1:]
     width = max(1, round(ring * h))
     inner = np.zeros((h, w), bool)
     inner[width:h - width, width:w - width] = True
     totals = maps.sum(axis=(1, 2))
-    shares = maps[:, ~inner].sum(axis=1)[totals > 0] / totals[totals > 0]
-    return float(shares.mean()) if len(shares) else float("nan"), float((~inner).mean())
+    return maps[:, ~inner].sum(axis=1)[totals > 0] / totals[totals > 0], float((~inner).mean())
+
+
+def border_share(maps, ring: float = 1 / 6) -> tuple[float, float]:
+    """The mean of :func:`border_shares` over the maps, and the even map's share."""
+    shares, even = border_shares(maps, ring)
+    return float(shares.mean()) if len(shares) else float("nan"), even

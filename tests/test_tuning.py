@@ -162,12 +162,33 @@ def test_the_search_note_compares_widths_only_at_equal_epochs_and_tests_stagnati
     labels = np.repeat([3, 0, 2, 4, 5, 6, 1], [250, 150, 150, 150, 150, 100, 50])
     note = search_note(trials, labels)
     assert "after 1 epoch and " in note and "after 9 epochs (a permutation test" in note
-    assert "the wider trials did better, the reverse of the report's finding" in note
+    assert "the wider networks did better, the reverse of the report's finding" in note
     # 26% and 27% of 1,000 faces do not beat 25% by chance; 39% and 40% do
-    assert "Of the 4 trials of width 64 or more, 2 beat always answering Happy (25.0% of PublicTest" in note
+    assert "Of the 4 configurations of width 64 or more, 2 beat always answering Happy (25.0% of PublicTest" in note
     assert note.endswith("every one trained for 9 epochs or more did.")
     reversed_widths = trials.assign(projection_dim=trials["projection_dim"].map({128: 16, 64: 32, 16: 128, 32: 64}))
-    assert "the narrower trials did better, as the report found" in search_note(reversed_widths)
+    assert "the narrower networks did better, as the report found" in search_note(reversed_widths)
+
+
+def test_a_configuration_hyperband_trained_on_counts_once_at_its_longest_training():
+    import pandas as pd
+
+    from ferlib.recipes.tuning import search_note
+
+    def trial(trial_id, width, epochs, accuracy, continues=""):
+        return {"transformer_layers": 1, "num_heads": 1, "projection_dim": width, "patch_size": 4,
+                "epochs": epochs, "public_test": accuracy, "trial": trial_id, "continues": continues}
+
+    # 0003 is 0001 trained on: without it, the 1-epoch round holds one narrow trial and one
+    # wide, so the wide trial's 1-epoch score leaves the comparison with it
+    trials = pd.DataFrame([trial("0003", 128, 3, 0.33, continues="0001"), trial("0002", 16, 3, 0.30),
+                           trial("0001", 128, 1, 0.27), trial("0000", 16, 1, 0.25), trial("0004", 32, 1, 0.24)])
+    note = search_note(trials)
+    assert "(each configuration once, at its longest training)" in note
+    assert "average 33.0% against 30.0% after 3 epochs (a permutation test" in note
+    assert "after 1 epoch" not in note
+    # without the ids, every trial counts
+    assert "after 1 epoch and" in search_note(trials.drop(columns=["trial", "continues"]))
 
 
 def test_the_stratified_permutation_test_counts_relabellings_within_strata():

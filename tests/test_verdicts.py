@@ -431,6 +431,28 @@ def test_the_maps_border_share_and_its_sentence():
     middle = np.zeros((2, 48, 48))
     middle[:, 20:28, 20:28] = 1.0
     assert border_share(rim)[0] == 1.0 and border_share(middle)[0] == 0.0
+    # one mean share per model: described, not tested
     sentence = map_border_verdict({"fast CNN": border_share(middle), "ViT": border_share(rim)})
-    assert "fast CNN, 0%; ViT, 100%." in sentence
-    assert "ViT draws more from the border" in sentence and "Fast CNN draws less from the border" in sentence
+    assert "fast CNN, 0%; ViT, 100%." in sentence and "too few faces to test" in sentence
+    assert "draws" not in sentence
+
+
+def test_the_maps_sentence_tests_each_models_faces_against_an_even_map():
+    from ferlib.features import border_shares
+    from ferlib.recipes.verdicts import map_border_verdict
+
+    rng = np.random.default_rng(0)
+    faces = 40
+    rim = rng.random((faces, 12, 12))
+    rim[:, 2:10, 2:10] *= 0.2  # most weight on the ring
+    middle = rng.random((faces, 12, 12))
+    middle[:, 2:10, 2:10] *= 3.0
+    even = rng.random((faces, 12, 12))  # no place favoured: the shares scatter around the even one
+    shares, area = border_shares(middle)
+    assert shares.shape == (faces,) and area == pytest.approx(1 - (8 / 12) ** 2)
+    sentence = map_border_verdict({"fast CNN": border_shares(middle), "ViT": border_shares(rim),
+                                   "CCT": border_shares(even)})
+    assert sentence.startswith(f"Over {faces} PrivateTest faces, each map")
+    assert "fast CNN draws less from the border, more from the face (p < 0.001)" in sentence
+    assert "ViT draws more from the border (p < 0.001)" in sentence
+    assert "CCT is not told apart from an even map (p = " in sentence

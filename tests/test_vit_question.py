@@ -124,7 +124,7 @@ def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
     # vit-fast leads on PublicTest (cct's better PrivateTest must not choose it)
     assert "best transformer on PublicTest, vit-fast, scores 54.0%" in text
     assert "13.0 points below the CNN" in text and "is not met" in text
-    assert ("On AMD EPYC, one epoch of vit-patch3 would take 17 minutes and one of vit-patch2 83, longer than the "
+    assert ("On AMD EPYC, one epoch of vit-patch3 would take 17 minutes and one of vit-patch2 83 minutes, longer than the "
             "budget of 15 min, so they are measured, not trained, and stay out of this comparison.") in text
     assert "would take 83 minutes, longer than the budget of 15 min, so it is measured" in \
         vit_question_verdict(summary, None, "full", over=over.iloc[1:]).text
@@ -143,7 +143,8 @@ def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
     assert "epochs" not in vit_question_verdict(close, None, "full").text  # met: nothing to explain
     close["budget minutes"], close["machine"] = 15.0, "AMD EPYC (2 cores) and B (2 cores)"
     close["budget machine"] = "AMD EPYC (2 cores)"  # a seed retrained on B kept the epochs EPYC measured
-    assert "At the same training budget (15 min of training each, measured on AMD EPYC (2 cores)) the best" in \
+    assert ("At the same training budget, 15 min of training each, as timed on AMD EPYC (2 cores), where each "
+            "contender's first seed trained, the best") in \
         vit_question_verdict(close, None, "full").text
     assert vit_question_verdict(close.iloc[:0], None, "full").text.startswith("No contender has finished")
 
@@ -228,7 +229,7 @@ def test_the_speed_note_reads_the_benchmark_it_shows():
                          {"option": "bfloat16", "backend": "tensorflow", "images_per_second": 150.0, "speedup": 1.5}]}
     note = vq.speed_note(speed)
     assert "(Some CPU (2 cores))" in note and "bfloat16, reaches 150 (1.50 times as many)" in note
-    assert "Slower on this CPU: XLA." in note and "10.0 GFLOP/s, 10% of the 100 GFLOP/s" in note
+    assert "Slower than the pages' own way on this CPU: XLA." in note and "10.0 GFLOP/s, 10% of the 100 GFLOP/s" in note
     assert list(vq.speed_table(speed).columns) == ["option", "backend", "batch", "faces/s", "against as trained"]
     assert "larger" not in note
 
@@ -473,7 +474,8 @@ def test_a_smoke_budget_reads_in_seconds():
 
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     close["budget minutes"], close["machine"] = 0.5, "AMD EPYC (2 cores)"
-    assert "(30 s of training each, measured on AMD EPYC (2 cores))" in vit_question_verdict(close, None, "smoke").text
+    assert ", 30 s of training each, as timed on AMD EPYC (2 cores), where" in \
+        vit_question_verdict(close, None, "smoke").text
 
 
 def test_the_step_parts_come_with_the_speed_and_say_what_caps_a_speed_up(tmp_path):
@@ -501,3 +503,17 @@ def test_the_step_parts_come_with_the_speed_and_say_what_caps_a_speed_up(tmp_pat
     assert "the dropout on the attention weights accounts for 25 ms" in note and "take 40 ms" in note
     assert "50 GFLOP/s, 25% of the matrix-multiply peak" in note and "21 MB per block" in note
     assert "would be only 1.67 times as fast" in note
+
+
+def test_the_speed_note_says_plainly_when_nothing_was_faster():
+    speed = {"machine": "cpu: Some CPU (2 cores)", "before": 100.0, "after": 90.0, "how": "as trained + aug",
+             "speedup": 0.9,
+             "options": [{"option": "as trained", "images_per_second": 100.0, "speedup": 1.0},
+                         {"option": "as trained + aug", "images_per_second": 90.0, "speedup": 0.9},
+                         {"option": "JAX, batch 256", "images_per_second": 50.0, "speedup": 0.5},
+                         {"option": "XLA", "images_per_second": 60.0, "speedup": 0.6}]}
+    note = vq.speed_note(speed)
+    assert "no other way of training the same network in the same batches was faster: the closest, " \
+           "as trained + aug, reaches 90 (0.90 times as many)" in note
+    # the closest is named once, not also among the slower ones; names with commas stay whole
+    assert note.endswith("Slower than the pages' own way on this CPU: JAX, batch 256; XLA.")

@@ -186,7 +186,7 @@ def search(arrays: dict, folder, *, max_epochs: int = 9, factor: int = 3, batch_
 
 def trials_frame(folder) -> pd.DataFrame:
     """Every finished trial of the search kept under `folder`, best first: its hyperparameters,
-    epochs, PublicTest accuracy and which process trained it. Read from the trial files, so it
+    epochs, PublicTest accuracy, its id and the id of the trial it continues ("" for none). Read from the trial files, so it
     works in any process (the chief's, a worker's, or a notebook's afterwards)."""
     rows = []
     for trial in _trials(folder):
@@ -195,7 +195,9 @@ def trials_frame(folder) -> pd.DataFrame:
         values = trial["hyperparameters"]["values"]
         rows.append({**{name: values.get(name) for name in SEARCH_SPACE},
                      "epochs": values.get("tuner/epochs"), "public_test": trial["score"],
-                     "trial": trial["trial_id"]})
+                     "trial": trial["trial_id"],
+                     # Hyperband trains a promising trial on in a new trial of the next round
+                     "continues": values.get("tuner/trial_id") or ""})
     frame = pd.DataFrame(rows)
     return frame.sort_values("public_test", ascending=False, ignore_index=True) if len(frame) else frame
 
@@ -228,9 +230,10 @@ def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, leve
 
     Hyperband trains its trials for different numbers of epochs, so widths are compared only
     between trials trained as long as each other (a permutation test within each length).
-    Given PublicTest's labels (`val_labels`), each wide trial is also tested against always
-    answering PublicTest's most common emotion: a trial that stagnates does no better. (A
-    configuration that Hyperband promoted counts once at each length it reached.)"""
+    Given PublicTest's labels (`val_labels`), each wide configuration is also tested against
+    always answering PublicTest's most common emotion: one that stagnates does no better. A
+    configuration that Hyperband trained on in a later round counts once, at its longest
+    training (the trial it continued is left out), so that the tests see independent draws."""
     if trials.empty:
         return "No trial of the search over the ViT's sizes has finished in this run yet."
 
@@ -242,34 +245,39 @@ def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, leve
             f"The best reaches {best['public_test']:.1%} on PublicTest with "
             f"{count(int(best['transformer_layers']), 'layer')}, {count(int(best['num_heads']), 'head')}, width "
             f"{int(best['projection_dim'])} and {int(best['patch_size'])} x {int(best['patch_size'])} patches.")
-    wide = (trials["projection_dim"] >= 64).to_numpy()
-    lengths = trials["epochs"] if "epochs" in trials else pd.Series(0, index=trials.index)
+    # A trial that Hyperband trained on in a later round is the same network: each configuration
+    # counts once, at the longest training it got, so that the tests below see independent draws.
+    continued = set(trials["continues"]) if "continues" in trials else set()
+    configs = trials[~trials["trial"].isin(continued)] if continued and "trial" in trials else trials
+    wide = (configs["projection_dim"] >= 64).to_numpy()
+    lengths = configs["epochs"] if "epochs" in configs else pd.Series(0, index=configs.index)
     shared = [e for e in sorted(lengths.unique()) if 0 < wide[(lengths == e).to_numpy()].sum() < (lengths == e).sum()]
+    once = " (each configuration once, at its longest training)" if continued else ""
     if shared:
-        means = [(e, trials.loc[wide & (lengths == e).to_numpy(), "public_test"].mean(),
-                  trials.loc[~wide & (lengths == e).to_numpy(), "public_test"].mean()) for e in shared]
+        means = [(e, configs.loc[wide & (lengths == e).to_numpy(), "public_test"].mean(),
+                  configs.loc[~wide & (lengths == e).to_numpy(), "public_test"].mean()) for e in shared]
         pairs = [f"{w:.1%} against {n:.1%}" + (f" after {count(int(e), 'epoch')}" if e else "") for e, w, n in means]
         pairs = ", ".join(pairs[:-1]) + (" and " if len(pairs) > 1 else "") + pairs[-1]
-        p_value = stratified_permutation_p_value(trials["public_test"], wide, lengths)
-        note += (f" Trained as long as each other, trials of width 64 or more and those of width 32 or less "
+        p_value = stratified_permutation_p_value(configs["public_test"], wide, lengths)
+        note += (f" Trained as long as each other{once}, widths of 64 or more and widths of 32 or less "
                  f"average {pairs} (a permutation test within each length, p = {p_value:.2g}): ")
         wider_better = sum(w - n for _, w, n in means) > 0
         if p_value >= level:
             note += "a difference of this size could be chance."
         elif wider_better:
-            note += "the wider trials did better, the reverse of the report's finding."
+            note += "the wider networks did better, the reverse of the report's finding."
         else:
-            note += "the narrower trials did better, as the report found."
+            note += "the narrower networks did better, as the report found."
     if val_labels is not None and wide.any():
         val_labels = np.asarray(val_labels)
         shares = np.bincount(val_labels, minlength=NUM_CLASSES) / len(val_labels)
         common = int(shares.argmax())
         beats = np.array([above_rate_p_value(a, len(val_labels), shares[common]) < level
-                          for a in trials.loc[wide, "public_test"]])
+                          for a in configs.loc[wide, "public_test"]])
         wide_lengths = lengths[wide].to_numpy()
-        note += (f" Of the {count(int(wide.sum()), 'trial')} of width 64 or more, {int(beats.sum())} beat always "
-                 f"answering {EMOTIONS[common]} ({shares[common]:.1%} of PublicTest; a one-sided binomial test, "
-                 f"p < {level:g} each)")
+        note += (f" Of the {count(int(wide.sum()), 'configuration')} of width 64 or more, {int(beats.sum())} beat "
+                 f"always answering {EMOTIONS[common]} ({shares[common]:.1%} of PublicTest; a one-sided binomial "
+                 f"test, p < {level:g} each)")
         enough = [e for e in sorted(set(wide_lengths)) if beats[wide_lengths >= e].all()]
         if beats.all():
             note += ": none of them stagnated."

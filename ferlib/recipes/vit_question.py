@@ -509,18 +509,26 @@ def speed_note(speed: dict) -> str:
     """What the benchmark measured, in words: the fastest option that trains the same network
     the same way, the fastest with larger batches, and the options slower than the report's
     pages' own way."""
-    slower = [row["option"] for row in speed["options"] if row["speedup"] < 0.95]
+    faster = speed["speedup"] >= 1
+    slower = [row["option"] for row in speed["options"]
+              if row["speedup"] < 0.95 and (faster or row["option"] != speed["how"])]
     machine = speed["machine"].removeprefix("cpu: ")
     note = (f"On the benchmark's machine ({machine}), the report's ViT trains at {speed['before']:.0f} faces per "
-            f"second as the report's pages train it; the fastest option that trains the same network in the same "
-            f"batches, {speed['how']}, reaches {speed['after']:.0f} ({speed['speedup']:.2f} times as many).")
+            f"second as the report's pages train it; ")
+    if faster:
+        note += (f"the fastest option that trains the same network in the same batches, {speed['how']}, reaches "
+                 f"{speed['after']:.0f} ({speed['speedup']:.2f} times as many).")
+    else:
+        note += (f"no other way of training the same network in the same batches was faster: the closest, "
+                 f"{speed['how']}, reaches {speed['after']:.0f} ({speed['speedup']:.2f} times as many).")
     batch = speed.get("larger_batch")
     if batch:
         note += (f" With batches of {batch['batch_size']} ({batch['how']}) it reaches {batch['images_per_second']:.0f} "
                  f"({batch['speedup']:.2f} times as many), but that is another training: fewer, larger steps per "
                  "epoch.")
     if slower:
-        note += f" Slower on this CPU: {', '.join(slower)}."
+        # semicolons: an option's name may hold a comma ("JAX, batch 256")
+        note += f" Slower than the pages' own way on this CPU: {'; '.join(slower)}."
     as_trained = next(row for row in speed["options"] if row["option"] == "as trained")
     if speed.get("peak") and as_trained.get("flop_per_second"):
         note += (f" As trained, the step computes {as_trained['flop_per_second'] / 1e9:.1f} GFLOP/s, "
@@ -550,16 +558,27 @@ def step_parts_note(parts: dict) -> str:
     return (f"On {machine}, of the {ms(step)} a batch of {parts['batch_size']} takes, the attention core of the "
             f"{parts['blocks']} blocks takes {ms(core)} ({core / step:.0%}): the dropout on the attention weights "
             f"accounts for {ms(core - plain)} of it, and the two products alone (the scores and the weighted sum, "
-            f"forward and backward) take {ms(products)}. Those products compute at "
+            f"forward and backward) take {ms(products)}"
+            + (", about as long as the whole core without its dropout: its softmax costs little"
+               if products >= 0.9 * plain else "")
+            + ". Those products compute at "
             f"{parts['product_flop_per_second'] / 1e9:.0f} GFLOP/s, "
             f"{parts['product_flop_per_second'] / parts['matmul_peak_flops']:.0%} of the matrix-multiply peak "
             f"measured in the same run: they are many small products over {parts['key_dim']}-number vectors, and "
             f"the weights they write and read take {megabytes:.0f} MB per block. Even if every other layer and "
             f"the optimizer cost nothing, the step would be only {parts['ceiling_speedup']:.2f} times as fast. "
-            "Five times needs a faster attention itself, one that never writes its weights out (a fused kernel); "
+            "The chapter's goal of five times needs a faster attention itself, one that never writes its weights "
+            "out (a fused kernel); "
             # plain text: the conclusion quotes this sentence with {glue:text}, which shows no Markdown
             "Keras calls its fused ops.dot_product_attention only for attention without dropout, which is "
             "another network.")
+
+
+def sample_faces(y_test: np.ndarray, n: int = 200, seed: int = 0) -> np.ndarray:
+    """Indices of `n` PrivateTest faces drawn at random (seeded, so every model and every run
+    sees the same faces), sorted: the faces the maps' border shares are measured and tested on."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(len(y_test), size=min(n, len(y_test)), replace=False))
 
 
 def example_faces(y_test: np.ndarray, per_emotion: int = 1, emotions=(0, 3, 4, 5, 6)) -> np.ndarray:

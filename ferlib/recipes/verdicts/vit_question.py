@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...display import duration
-from ._shared import listed, points, too_small
+from ._shared import listed, p_text, points, too_small
 
 
 #: What a part of page 9's verdict says when the run has not trained what it needs.
@@ -76,8 +78,10 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
     gap = points(cnn["PrivateTest"], transformer["PrivateTest"])
     # the budget is epochs, measured once per contender: name the machine that measured them
     machine = cnn.get("budget machine", cnn.get("machine"))
-    where = f", measured on {machine}" if isinstance(machine, str) and machine else ""
-    budget = f" ({_budget(cnn['budget minutes'])} of training each{where})" if "budget minutes" in summary else ""
+    # the machine's own brackets ("(2 cores)") would nest in the budget's: commas instead
+    where = (f", as timed on {machine}, where each contender's first seed trained"
+             if isinstance(machine, str) and machine else "")
+    budget = f", {_budget(cnn['budget minutes'])} of training each{where}," if "budget minutes" in summary else ""
     sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
                  f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
                  f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "
@@ -160,7 +164,7 @@ def _over_budget_sentence(over) -> str:
     if over is None or len(over) == 0:
         return ""
     first = over.iloc[0]
-    costs = [f"{name} would take {minutes:.0f} minutes" if i == 0 else f"one of {name} {minutes:.0f}"
+    costs = [f"{name} would take {minutes:.0f} minutes" if i == 0 else f"one of {name} {minutes:.0f} minutes"
              for i, (name, minutes) in enumerate(zip(over["name"], over["minutes per epoch"]))]
     one = len(over) == 1
     return (f"On {first['machine']}, one epoch of {listed(costs)}, longer than the budget of "
@@ -207,20 +211,34 @@ def vit_question_verdict(summary, tests=None, profile: str = "full", goal_points
     return verdict
 
 
-def map_border_verdict(shares: dict[str, tuple[float, float]]) -> str:
-    """What the maps of page 9 show, from :func:`~ferlib.features.border_share` of each
-    model's maps (name -> (its share on the outer ring, an even map's share))."""
+def map_border_verdict(shares: dict, level: float = 0.05) -> str:
+    """What the maps of page 9 show, from :func:`~ferlib.features.border_shares` of each model's
+    maps: name -> (each face's share on the outer ring, an even map's share). Each model's
+    shares are tested against the even map's with the Wilcoxon signed-rank test over the faces;
+    only a difference beyond chance is put into words. (A single share per model, as
+    :func:`~ferlib.features.border_share` gives, is described and not tested.)"""
+    from scipy.stats import wilcoxon
+
     if not shares:
         return ""
     even = next(iter(shares.values()))[1]
-    parts = "; ".join(f"{name}, {share:.0%}" for name, (share, _) in shares.items())
-    sentence = (f"On these faces, each map puts this share of its weight on the image's outer ring, a band a "
-                f"sixth of the side wide that covers {even:.0%} of the image and holds mostly hair, background and "
-                f"border (an even map would put {even:.0%} there): {parts}.")
-    for names, words in (([n for n, (share, _) in shares.items() if share > even + 0.1], "more from the border than "
-                          "an even map would"), ([n for n, (share, _) in shares.items() if share < even - 0.1],
-                                                 "less from the border than an even map would, more from the face")):
-        if names:
-            subject = listed(names)
-            sentence += f" {subject[0].upper()}{subject[1:]} {'draws' if len(names) == 1 else 'draw'} {words}."
-    return sentence
+    per_face = {name: np.atleast_1d(np.asarray(values, float)) for name, (values, _) in shares.items()}
+    faces = min(len(values) for values in per_face.values())
+    parts = "; ".join(f"{name}, {values.mean():.0%}" for name, values in per_face.items())
+    where = f"Over {faces} PrivateTest faces, each" if faces > 1 else "On these faces, each"
+    sentence = (f"{where} map puts this share of its weight on the image's outer ring, a band a sixth of the "
+                f"side wide that covers {even:.0%} of the image and holds mostly hair, background and border "
+                f"(an even map would put {even:.0%} there): {parts}.")
+    if faces < 6:  # too few faces for the signed-rank test to reach any usual level
+        return sentence + " These are too few faces to test the shares against an even map's."
+    findings = []
+    for name, values in per_face.items():
+        p_value = float(wilcoxon(values - even).pvalue) if np.any(values != even) else 1.0
+        if p_value >= level:
+            findings.append(f"{name} is not told apart from an even map ({p_text(p_value)})")
+        elif values.mean() > even:
+            findings.append(f"{name} draws more from the border ({p_text(p_value)})")
+        else:
+            findings.append(f"{name} draws less from the border, more from the face ({p_text(p_value)})")
+    text = "; ".join(findings)
+    return sentence + f" Against an even map (a Wilcoxon signed-rank test over the faces), {text}."
