@@ -456,3 +456,6 @@ def test_the_maps_sentence_tests_each_models_faces_against_an_even_map():
     assert "fast CNN draws less from the border, more from the face (p < 0.001)" in sentence
     assert "ViT draws more from the border (p < 0.001)" in sentence
     assert "CCT is not told apart from an even map (p = " in sentence
+    # one finding for every map: said once
+    alike = map_border_verdict({"fast CNN": border_shares(middle), "hybrid": border_shares(middle)})
+    assert alike.endswith("all 2 maps draw less from the border, more from the face (p < 0.001 each).")

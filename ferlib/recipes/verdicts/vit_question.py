@@ -231,14 +231,20 @@ def map_border_verdict(shares: dict, level: float = 0.05) -> str:
                 f"(an even map would put {even:.0%} there): {parts}.")
     if faces < 6:  # too few faces for the signed-rank test to reach any usual level
         return sentence + " These are too few faces to test the shares against an even map's."
-    findings = []
+    groups: dict[str, list[tuple[str, float]]] = {}  # each finding: the maps it holds for, with their p
     for name, values in per_face.items():
         p_value = float(wilcoxon(values - even).pvalue) if np.any(values != even) else 1.0
-        if p_value >= level:
-            findings.append(f"{name} is not told apart from an even map ({p_text(p_value)})")
-        elif values.mean() > even:
-            findings.append(f"{name} draws more from the border ({p_text(p_value)})")
-        else:
-            findings.append(f"{name} draws less from the border, more from the face ({p_text(p_value)})")
+        finding = ("not told apart from an even map" if p_value >= level else
+                   "more from the border" if values.mean() > even else "less from the border, more from the face")
+        groups.setdefault(finding, []).append((name, p_value))
+    findings = []
+    for finding, members in groups.items():
+        texts = [p_text(p) for _, p in members]
+        ps = f"{texts[0]} each" if len(texts) > 1 and len(set(texts)) == 1 else ", ".join(texts)
+        one = len(members) == 1
+        subject = f"all {len(members)} maps" if not one and len(members) == len(per_face) else \
+            listed([name for name, _ in members])
+        verb = ("is" if one else "are") if finding.startswith("not") else ("draws" if one else "draw")
+        findings.append(f"{subject} {verb} {finding} ({ps})")
     text = "; ".join(findings)
     return sentence + f" Against an even map (a Wilcoxon signed-rank test over the faces), {text}."
