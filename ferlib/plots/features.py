@@ -174,6 +174,6 @@ def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Seque
         # A map of even colour means the model draws on the whole face alike, not on one part.
         bar = fig.colorbar(overlay, ax=axes[:, 1:], shrink=min(0.8, 2.5 / len(faces)), aspect=30)
         bar.solids.set_alpha(1)
-        bar.set_label("share of the face's highest value (inferno)", fontsize=8)
+        bar.set_label("share of the face's highest value", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     return fig

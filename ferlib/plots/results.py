@@ -142,7 +142,9 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
     drawn across every panel, such as always answering the most common emotion."""
     costs = (("params", "weights", True), ("multiply_adds", "multiply-adds per image", True),
              ("train_seconds", "training minutes", False))
-    fig, axes = _subplots(1, 3, figsize=(10, 3.8), layout="constrained", sharey=True)
+    # the book shows the figure at its text width: larger type than matplotlib's default keeps
+    # the points' names readable there
+    fig, axes = _subplots(1, 3, figsize=(11, 4.6), layout="constrained", sharey=True)
     means = records.groupby("name", sort=False).agg(
         family=("family", "first"), private_test=("private_test", "mean"), params=("params", "first"),
         multiply_adds=("multiply_adds", "first"), train_seconds=("train_seconds", "mean")).reset_index()
@@ -155,7 +157,7 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
             ax.scatter(mine[column] * scale, mine["private_test"], s=60, color=colour, marker=marker,
                        edgecolor="black", linewidth=0.6, label="CNN" if family == "cnn" else "transformer")
             for row in mine.itertuples():
-                ax.annotate(row.name, (getattr(row, column) * scale, row.private_test), fontsize=7,
+                ax.annotate(row.name, (getattr(row, column) * scale, row.private_test), fontsize=9,
                             xytext=(4, 3), textcoords="offset points")
         if log:
             ax.set_xscale("log")
@@ -171,6 +173,6 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
     axes[0].yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     # Below the panels, not inside one: a legend's marker among the points reads as a point.
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(title or "Accuracy against size, arithmetic and training time (small marks: seeds)", fontsize=10)
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=10, frameon=False)
+    fig.suptitle(title or "Accuracy against size, arithmetic and training time (small marks: seeds)", fontsize=12)
     return fig
