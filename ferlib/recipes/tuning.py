@@ -186,8 +186,9 @@ def search(arrays: dict, folder, *, max_epochs: int = 9, factor: int = 3, batch_
 
 def trials_frame(folder) -> pd.DataFrame:
     """Every finished trial of the search kept under `folder`, best first: its hyperparameters,
-    epochs, PublicTest accuracy, its id and the id of the trial it continues ("" for none). Read from the trial files, so it
-    works in any process (the chief's, a worker's, or a notebook's afterwards)."""
+    epochs, PublicTest accuracy, its id and the id of the trial it continues ("" for none). Read
+    from the trial files, so it works in any process (the chief's, a worker's, or a notebook's
+    afterwards)."""
     rows = []
     for trial in _trials(folder):
         if trial.get("status") != "COMPLETED" or trial.get("score") is None:
@@ -251,11 +252,12 @@ def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, leve
     configs = trials[~trials["trial"].isin(continued)] if continued and "trial" in trials else trials
     wide = (configs["projection_dim"] >= 64).to_numpy()
     lengths = configs["epochs"] if "epochs" in configs else pd.Series(0, index=configs.index)
-    shared = [e for e in sorted(lengths.unique()) if 0 < wide[(lengths == e).to_numpy()].sum() < (lengths == e).sum()]
+    # each length's mean accuracy, wide and narrow, where both were trained that long
+    by_length = (configs.groupby([lengths.to_numpy(), wide])["public_test"].mean().unstack()
+                 .reindex(columns=[True, False]).dropna())
     once = " (each configuration once, at its longest training)" if continued else ""
-    if shared:
-        means = [(e, configs.loc[wide & (lengths == e).to_numpy(), "public_test"].mean(),
-                  configs.loc[~wide & (lengths == e).to_numpy(), "public_test"].mean()) for e in shared]
+    if len(by_length):
+        means = [(e, row[True], row[False]) for e, row in by_length.iterrows()]
         pairs = [f"{w:.1%} against {n:.1%}" + (f" after {count(int(e), 'epoch')}" if e else "") for e, w, n in means]
         pairs = ", ".join(pairs[:-1]) + (" and " if len(pairs) > 1 else "") + pairs[-1]
         p_value = stratified_permutation_p_value(configs["public_test"], wide, lengths)
