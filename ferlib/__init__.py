@@ -65,7 +65,7 @@ _OWNERS = {
                 "as_model_input", "equalize_histogram"),
     "data": ("find_fer2013", "load_data", "load_fer2013", "load_synthetic"),
     "augment": ("BatchSequence", "RandomAffine", "augment_examples", "make_augmenter"),
-    "evaluate": ("confusion_frame", "evaluate_model", "majority_baseline", "per_class_metrics", "predict_labels",
+    "evaluate": ("confusion_frame", "evaluate_model", "majority_baseline", "majority_class", "per_class_metrics", "predict_labels",
                  "select_ensemble"),
     "recipes.report": ("REPORT_CORRECT_COUNTS", "REPORT_TABLE1", "REPORT_TRAININGS", "table1"),
     "recipes.run": ("PROFILES", "Run", "choose_precision", "prepare_run"),

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from .evaluate import majority_class
 from .fer2013 import EMOTIONS
 from .models import count_params, display_name
 
@@ -47,8 +48,7 @@ def epoch_lines(verbose: int, epochs: int) -> tuple[int, list]:
 def majority_label(train_labels) -> str:
     """The majority-class row's label, from the training labels themselves: "always Happy"
     on FER2013, whatever emotion is most common elsewhere."""
-    majority = int(np.bincount(np.asarray(train_labels), minlength=len(EMOTIONS)).argmax())
-    return f"always {EMOTIONS[majority]}"
+    return f"always {EMOTIONS[majority_class(train_labels)]}"
 
 
 def describe_params(model) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from ferlib.clustering import cluster_features, map_2d, purity
 from ferlib.data import FER2013, FER2013Error, FER2013NotFound
-from ferlib.evaluate import CHANCE, majority_baseline, predict_with_tta
+from ferlib.evaluate import CHANCE, majority_baseline, majority_class, predict_with_tta
 from ferlib.data.ferplus import COLUMNS, agreement, check_aligned, find_ferplus, load_ferplus, read_ferplus
 
 HEADER = "Usage,Image name," + ",".join(COLUMNS)
@@ -141,6 +141,8 @@ def test_tta_averages_probabilities_over_views():
 
 def test_baselines():
     assert majority_baseline(np.array([3, 3, 3, 1]), np.array([3, 0, 3, 3])) == 0.75
+    assert majority_class([6, 6, 2]) == 6  # the last emotion counts too
+    assert majority_class([5, 1, 1, 5]) == 1  # a tie goes to the lower index, as argmax does
     assert CHANCE == pytest.approx(1 / 7)
 
 

@@ -378,6 +378,28 @@ def test_accuracy_against_cost_draws_each_contender_and_the_majority_line_in_eve
     assert fig.axes[2].get_xlabel() == "training minutes"
 
 
+def test_accuracy_against_cost_keeps_close_contenders_names_apart_and_inside_their_panel():
+    import pandas as pd
+
+    from ferlib.plots import plot_accuracy_against_cost
+
+    # two transformers a few tenths of a point and seconds apart, and a CNN at the far right
+    records = pd.DataFrame([
+        {"name": "vit-spt", "family": "transformer", "private_test": 0.338, "params": 140_000,
+         "multiply_adds": 30_000_000, "train_seconds": 1_080.0},
+        {"name": "report-vit", "family": "transformer", "private_test": 0.342, "params": 24_000,
+         "multiply_adds": 13_000_000, "train_seconds": 1_100.0},
+        {"name": "fastcnn", "family": "cnn", "private_test": 0.57, "params": 1_176_359,
+         "multiply_adds": 117_450_496, "train_seconds": 1_400.0}])
+    fig = plot_accuracy_against_cost(records)
+    fig.draw_without_rendering()
+    minutes = fig.axes[2]
+    boxes = {t.get_text(): t.get_window_extent() for t in minutes.texts}
+    assert not boxes["vit-spt"].overlaps(boxes["report-vit"])
+    panel = minutes.get_window_extent()
+    assert all(panel.x0 <= box.x0 and box.x1 <= panel.x1 for box in boxes.values())
+
+
 def test_where_models_look_writes_each_models_answer_under_its_map():
     from ferlib.plots import plot_where_models_look
 
@@ -389,4 +411,7 @@ def test_where_models_look_writes_each_models_answer_under_its_map():
     grid = np.array(fig.axes[:6]).reshape(2, 3)
     assert grid[0, 1].get_xlabel() == "says Happy" and grid[1, 2].get_xlabel() == "says Sad"
     assert grid[0, 1].xaxis.label.get_color() != grid[1, 1].xaxis.label.get_color()  # right, then wrong
-    assert max(len(line) for line in grid[0, 1].get_title().split("\n")) <= 22  # wrapped to the column
+    title = grid[0, 1].title
+    assert len(title.get_text().split("\n")) == 3  # wrapped once, then the method on its own line
+    fig.draw_without_rendering()
+    assert title.get_window_extent().width <= 1.1 * grid[0, 1].get_window_extent().width  # fits its column

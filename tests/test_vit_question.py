@@ -274,7 +274,7 @@ def test_the_verdict_sets_each_locality_contender_and_patch_size_against_the_pla
     assert "cct +8.0 points (exact McNemar p = 0.001, beyond chance)" in verdict.locality
     assert verdict.patches == ("Against 4 x 4 patches with the same recipe and budget (50.0%): "
                                "2 x 2 -3.0 points (exact McNemar p = 0.04, beyond chance).")
-    assert verdict.training.endswith("(41.0% to 50.0%; exact McNemar p = 1e-09, beyond chance).")
+    assert verdict.training.endswith("(41.0% to 50.0%; exact McNemar p < 0.001, beyond chance).")
     # the whole, and each part alone for the conclusion
     glued = verdict.glue_values()
     assert glued["verdict_vit_question"] == verdict.text
@@ -340,7 +340,14 @@ def test_each_seed_is_tested_and_a_difference_is_beyond_chance_only_in_every_see
     assert [t.only_first for t in tests["cct"].tests] == [100, 4]  # seed 1's cct against seed 1's vit-fast
     assert tests["cct"].p_value == tests["cct"].tests[1].p_value > 0.05  # the least convincing seed
     assert _chance(tests["cct"]).endswith("in seeds 0 and 1, beyond chance in seed 0 only")
-    assert _chance(tests["vit-spt"]).startswith("exact McNemar p = ") and "seeds" not in _chance(tests["vit-spt"])
+    assert _chance(tests["vit-spt"]).startswith("exact McNemar p") and "seeds" not in _chance(tests["vit-spt"])
+    # seeds whose p-values are all tiny share one "p < 0.001", not "5.2e-72 and 7e-71"
+    from types import SimpleNamespace
+
+    tiny = SimpleNamespace(tests=(SimpleNamespace(p_value=5.2e-72), SimpleNamespace(p_value=7e-71)), seeds=(0, 1))
+    assert _chance(tiny) == "exact McNemar p < 0.001 in seeds 0 and 1, beyond chance in every seed"
+    mixed = SimpleNamespace(tests=(SimpleNamespace(p_value=0.03), SimpleNamespace(p_value=1e-9)), seeds=(0, 1))
+    assert _chance(mixed) == "exact McNemar p = 0.03 and < 0.001 in seeds 0 and 1, beyond chance in every seed"
     table = vq.summary_table(records).set_index("name")
     one_seed = interval(table.loc["vit-fast", "PrivateTest"], len(y))
     assert (table.loc["vit-fast", "interval low"], table.loc["vit-fast", "interval high"]) == one_seed

@@ -62,3 +62,23 @@ def _draw_baseline(ax, baseline: float | None, label: str = "majority class", st
     else:
         ax.text(0.99, baseline, f"{label} {baseline:.1%} ", transform=ax.get_yaxis_transform(), va="top",
                 ha="right", fontsize=8.5)
+
+
+def _label_points(ax, points) -> None:
+    """Name each ``(text, x, y)`` point beside it: up and to the right, or, where that label
+    would cover one already placed or leave the panel, at the next free corner around it.
+    Call it once the panel's scales and limits are set, since placement uses drawn positions."""
+    ax.figure.draw_without_rendering()  # lays the figure out, so that positions below are final
+    inside = ax.get_window_extent()
+    corners = (((4, 3), "left", "bottom"), ((-4, 3), "right", "bottom"),
+               ((4, -3), "left", "top"), ((-4, -3), "right", "top"))
+    placed = []
+    for text, x, y in points:
+        for number, (offset, ha, va) in enumerate(corners):
+            label = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=9)
+            box = label.get_window_extent()
+            free = not any(box.overlaps(other) for other in placed)
+            if (free and inside.x0 <= box.x0 and box.x1 <= inside.x1) or number == len(corners) - 1:
+                break
+            label.remove()
+        placed.append(box)

@@ -160,7 +160,7 @@ def plot_where_models_look(images, maps: Mapping[str, np.ndarray], titles: Seque
         for j, (name, stack) in enumerate(maps.items(), start=1):
             heat = np.asarray(stack[i], dtype=float)
             heat = heat / heat.max() if heat.max() > 0 else heat
-            column = "\n".join(textwrap.fill(line, 22) for line in name.split("\n"))
+            column = "\n".join(textwrap.fill(line, 26) for line in name.split("\n"))
             _show_image(axes[i, j], face, column if i == 0 else None)
             overlay = axes[i, j].imshow(heat, cmap="inferno", alpha=0.45, vmin=0, vmax=1,
                                         extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter
 
 from ..fer2013 import EMOTIONS
-from ._common import _class_names, _draw_baseline, _human, _subplots
+from ._common import _class_names, _draw_baseline, _human, _label_points, _subplots
 
 
 def plot_confusion_matrices(matrices: Mapping[str, object], normalize: bool = True) -> Figure:
@@ -156,9 +156,6 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
             mine = means[means["family"] == family]
             ax.scatter(mine[column] * scale, mine["private_test"], s=60, color=colour, marker=marker,
                        edgecolor="black", linewidth=0.6, label="CNN" if family == "cnn" else "transformer")
-            for row in mine.itertuples():
-                ax.annotate(row.name, (getattr(row, column) * scale, row.private_test), fontsize=9,
-                            xytext=(4, 3), textcoords="offset points")
         if log:
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))  # a label or two per decade
@@ -175,4 +172,7 @@ def plot_accuracy_against_cost(records: pd.DataFrame, title: str | None = None,
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=10, frameon=False)
     fig.suptitle(title or "Accuracy against size, arithmetic and training time (small marks: seeds)", fontsize=12)
+    for ax, (column, _, _) in zip(axes, costs):  # last: the labels dodge each other in the final layout
+        scale = 1 / 60 if column == "train_seconds" else 1
+        _label_points(ax, [(row.name, getattr(row, column) * scale, row.private_test) for row in means.itertuples()])
     return fig

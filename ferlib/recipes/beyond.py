@@ -17,7 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ..clustering import cluster_features, map_2d
 from ..fer2013 import EMOTIONS, NUM_CLASSES, FER2013NotFound, as_model_input
-from ..evaluate import CHANCE, majority_baseline, paired_test, per_class_metrics, predict_labels, predict_with_tta
+from ..evaluate import CHANCE, majority_baseline, majority_class, paired_test, per_class_metrics, predict_labels, predict_with_tta
 from .phase2 import load_or_train_stage
 from .run import Run
 from ..display import GUESS, majority_label
@@ -107,7 +107,7 @@ def feature_clusters(run: Run, model: str = "cnn", max_images: int = 3000) -> Cl
 def cluster_majorities(result: ClusterResult, method: str = "k-means") -> dict[int, int]:
     """Each cluster's most common emotion (its code), by cluster number."""
     clusters = result.assignments[method]
-    return {int(c): int(np.bincount(result.labels[clusters == c], minlength=NUM_CLASSES).argmax())
+    return {int(c): majority_class(result.labels[clusters == c])
             for c in np.unique(clusters)}
 
 
@@ -245,7 +245,7 @@ def ferplus_study(run: Run) -> FERPlusResult | None:
                      "vs FER+ majority": float(np.mean(predicted[valid] == test_plus[valid]))})
     rows.append({"model": "FER2013's own labels", "images": int(valid.sum()), "vs FER2013 labels": 1.0,
                  "vs FER+ majority": float(np.mean(y_test[valid] == test_plus[valid]))})
-    majority = np.bincount(run.arrays["train"][1], minlength=NUM_CLASSES).argmax()
+    majority = majority_class(run.arrays["train"][1])
     rows.append({"model": majority_label(run.arrays["train"][1]), "images": int(valid.sum()),
                  "vs FER2013 labels": float(np.mean(y_test[valid] == majority)),
                  "vs FER+ majority": float(np.mean(test_plus[valid] == majority))})

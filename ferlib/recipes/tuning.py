@@ -27,11 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..evaluate import above_rate_p_value, one_hot, stratified_permutation_p_value
-from ..fer2013 import EMOTIONS, NUM_CLASSES
+from ..evaluate import above_rate_p_value, majority_class, one_hot, stratified_permutation_p_value
+from ..fer2013 import EMOTIONS
 from ..models.fastcnn import with_augmentation
 from ..models.transformers import TransformerConfig, build_transformer
 from .fast import compile_fast
+from .verdicts._shared import p_text
 from .vit_question import TRANSFORMER_RECIPE
 
 #: What the search may choose; the rest of TransformerConfig keeps its defaults.
@@ -262,7 +263,7 @@ def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, leve
         pairs = ", ".join(pairs[:-1]) + (" and " if len(pairs) > 1 else "") + pairs[-1]
         p_value = stratified_permutation_p_value(configs["public_test"], wide, lengths)
         note += (f" Trained as long as each other{once}, widths of 64 or more and widths of 32 or less "
-                 f"average {pairs} (a permutation test within each length, p = {p_value:.2g}): ")
+                 f"average {pairs} (a permutation test within each length, {p_text(p_value)}): ")
         wider_better = sum(w - n for _, w, n in means) > 0
         if p_value >= level:
             note += "a difference of this size could be chance."
@@ -272,13 +273,13 @@ def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, leve
             note += "the narrower networks did better, as the report found."
     if val_labels is not None and wide.any():
         val_labels = np.asarray(val_labels)
-        shares = np.bincount(val_labels, minlength=NUM_CLASSES) / len(val_labels)
-        common = int(shares.argmax())
-        beats = np.array([above_rate_p_value(a, len(val_labels), shares[common]) < level
+        common = majority_class(val_labels)
+        share = float(np.mean(val_labels == common))
+        beats = np.array([above_rate_p_value(a, len(val_labels), share) < level
                           for a in configs.loc[wide, "public_test"]])
         wide_lengths = lengths[wide].to_numpy()
         note += (f" Of the {count(int(wide.sum()), 'configuration')} of width 64 or more, {int(beats.sum())} beat "
-                 f"always answering {EMOTIONS[common]} ({shares[common]:.1%} of PublicTest; a one-sided binomial "
+                 f"always answering {EMOTIONS[common]} ({share:.1%} of PublicTest; a one-sided binomial "
                  f"test, p < {level:g} each)")
         enough = [e for e in sorted(set(wide_lengths)) if beats[wide_lengths >= e].all()]
         if beats.all():

@@ -17,16 +17,18 @@ NOT_MEASURED = "This run has not trained the contenders this comparison needs."
 
 def _chance(test, level: float = 0.05) -> str:
     """"exact McNemar p = 0.0044, beyond chance"; for a test per seed (a ``SeedTests``), each
-    seed's p-value, and "beyond chance" only where every seed's test puts the difference there."""
+    seed's p-value (as ``p_text`` writes it), and "beyond chance" only where every seed's test puts the difference there."""
     tests = getattr(test, "tests", (test,))
     if len(tests) == 1:
-        return f"exact McNemar p = {tests[0].p_value:.2g}, {'beyond' if tests[0].p_value < level else 'not beyond'} chance"
+        return f"exact McNemar {p_text(tests[0].p_value)}, {'beyond' if tests[0].p_value < level else 'not beyond'} chance"
     beyond = [seed for seed, t in zip(test.seeds, tests) if t.p_value < level]
     where = ("beyond chance in every seed" if len(beyond) == len(tests) else
              "not beyond chance in any seed" if not beyond else
              f"beyond chance in seed{'s' if len(beyond) > 1 else ''} {listed(beyond)} only")
-    return (f"exact McNemar p = {listed([f'{t.p_value:.2g}' for t in tests])} in seeds {listed(test.seeds)}, "
-            f"{where}")
+    # one p_text for all seeds where each is below its floor: "p < 0.001 and < 0.001" says nothing more
+    values = (p_text(max(t.p_value for t in tests)) if all(t.p_value < 0.001 for t in tests) else
+              "p = " + listed([p_text(t.p_value).removeprefix("p = ").removeprefix("p ") for t in tests]))
+    return f"exact McNemar {values} in seeds {listed(test.seeds)}, {where}"
 
 
 @dataclass
