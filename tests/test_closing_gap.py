@@ -301,6 +301,25 @@ def test_scrubbing_a_path_inside_an_escaped_json_string_keeps_the_notebook_json(
     assert json.loads(scrubbed) == {"source": 'data = "<path>"  # a path'}
 
 
+def test_reading_the_plan_back_counts_the_epochs_of_the_runs_still_training(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    plan = cg.page_plan("full")
+    finished, training = plan[0], plan[1]
+    root = tmp_path / cg.FOLDER
+    (root / finished.name).mkdir(parents=True)
+    (root / finished.name / "summary.json").write_text("{}")
+    (root / training.name).mkdir(parents=True)
+    (root / training.name / "log.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
+    # reading a finished run back is train_fast's own business (tested in test_fast.py)
+    monkeypatch.setattr(cg, "train_fast", lambda arrays, recipe, folder, **kw: FastRun(folder, [], {}))
+    run = SimpleNamespace(run_dir=tmp_path, profile_name="full", parameters=SimpleNamespace(batch_size=None))
+    trainings = cg.train_plan(run, {}, train_missing=False)
+    assert list(trainings.runs) == [finished.name]
+    assert trainings.in_progress == {training.name: 3}  # the others have not logged an epoch
+    assert len(trainings.missing) == len(plan) - 1
+
+
 def test_the_plan_table_has_a_row_per_recipe_with_what_is_trained():
     trainings = _trainings({"a": 0.60, "b": 0.62})
     trainings.plan += (PlannedRun("c", FastRecipe(epochs=30), group="longer"),)
@@ -309,6 +328,9 @@ def test_the_plan_table_has_a_row_per_recipe_with_what_is_trained():
     assert table.loc["fast CNN, 10 epochs", "trained"] == "0, 1"
     assert table.loc["fast CNN, 10 epochs", "PublicTest"] == "60.0%"
     assert table.loc["fast CNN, 30 epochs", "trained"] == "none yet"
+    # a long run's unfinished training says how far it has come
+    trainings.in_progress["c"] = 12
+    assert cg.plan_table(trainings).loc["fast CNN, 30 epochs", "trained"] == "none yet; seed 0 at epoch 12 of 30"
 
 
 def test_another_batch_size_scales_sgds_learning_rate_and_trains_in_folders_of_its_own():

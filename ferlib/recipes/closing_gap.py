@@ -21,7 +21,7 @@ from ..files import write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name
 from ..splits import official_split, split_arrays, subsample
-from .fast import PLAN, FastRun, PlannedRun, read_predictions, run_probabilities, train_fast
+from .fast import PLAN, FastRun, PlannedRun, read_log, read_predictions, run_probabilities, train_fast
 from .run import Run
 
 #: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).
@@ -59,11 +59,13 @@ def page_plan(profile: str, batch_size: int | None = None) -> tuple[PlannedRun, 
 
 @dataclass
 class GapTrainings:
-    """The page's trainings: the finished ones, and the planned ones not (yet) trained."""
+    """The page's trainings: the finished ones, and the planned ones not (yet) trained, with
+    `in_progress` the epochs each unfinished one has logged so far (a long run's)."""
 
     runs: dict[str, FastRun]
     missing: tuple[str, ...]
     plan: tuple[PlannedRun, ...]
+    in_progress: dict[str, int] = field(default_factory=dict)
 
     def log(self, groups: tuple[str, ...] = RECIPE_GROUPS) -> pd.DataFrame:
         """Every epoch of every run of `groups` (the whole recipes, by default): one row each,
@@ -91,11 +93,13 @@ def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=N
     missing (a long run may still be training them). Each epoch trained prints one line
     (`progress` replaces that)."""
     plan = page_plan(run.profile_name, run.parameters.batch_size)
-    runs, missing = {}, []
+    runs, missing, in_progress = {}, [], {}
     for planned in plan:
         folder = run.run_dir / FOLDER / planned.name
         if not train_missing and not (folder / "summary.json").exists():
             missing.append(planned.name)
+            if epochs := len(read_log(folder / "log.jsonl")):
+                in_progress[planned.name] = epochs
             continue
         runs[planned.name] = train_fast(arrays, planned.recipe, folder=folder, seed=planned.seed,
                                         model_name=planned.model, config=planned.config,
@@ -104,7 +108,7 @@ def train_plan(run: Run, arrays: dict, *, train_missing: bool = True, progress=N
         raise FileNotFoundError(
             f"{run.run_dir / FOLDER}: no training of this page has finished there. Start the long run "
             f"(python benchmarks/fast_recipe.py --root {run.run_dir / FOLDER}) or set train_missing = True")
-    return GapTrainings(runs, tuple(missing), plan)
+    return GapTrainings(runs, tuple(missing), plan, in_progress)
 
 
 def seeds_table(trainings: GapTrainings, n_test: int) -> pd.DataFrame:
@@ -355,14 +359,18 @@ def check_same_compile(model, planned: PlannedRun, steps_per_epoch: int) -> None
 
 
 def plan_table(trainings: GapTrainings) -> pd.DataFrame:
-    """The plan as a table, one row per recipe: the seeds trained so far and those planned
-    with the trained ones' mean PublicTest accuracy and training minutes ("–" before any)."""
+    """The plan as a table, one row per recipe: the seeds trained so far (and how far an
+    unfinished one has come) and those planned, with the trained ones' mean PublicTest accuracy
+    and training minutes ("–" before any)."""
     rows = []
     for label in dict.fromkeys(recipe_label(p) for p in trainings.plan):
         planned = [p for p in trainings.plan if recipe_label(p) == label]
         done = [trainings.runs[p.name].summary for p in planned if p.name in trainings.runs]
+        trained = seeds_text(p.seed for p in planned if p.name in trainings.runs) or "none yet"
+        going = [f"seed {p.seed} at epoch {trainings.in_progress[p.name]} of {p.recipe.epochs}"
+                 for p in planned if p.name in trainings.in_progress]
         rows.append({"recipe": label,
-                     "trained": seeds_text(p.seed for p in planned if p.name in trainings.runs) or "none yet",
+                     "trained": "; ".join([trained, *going]),
                      "planned": seeds_text(p.seed for p in planned),
                      "PublicTest": f"{np.mean([d['public_test'] for d in done]):.1%}" if done else "–",
                      "minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
