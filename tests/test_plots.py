@@ -354,18 +354,21 @@ def test_accuracies_with_intervals_and_the_reports_marks():
     assert any("interval" in t.get_text() for t in [ax.title])
 
 
-def test_accuracy_against_cost_draws_each_contender_and_the_majority_line_in_every_panel():
+def _contenders(*rows):
+    """Page 9's records, one row per training: (name, family, PrivateTest, weights,
+    multiply-adds, training seconds)."""
     import pandas as pd
 
+    columns = ("name", "family", "private_test", "params", "multiply_adds", "train_seconds")
+    return pd.DataFrame([dict(zip(columns, row)) for row in rows])
+
+
+def test_accuracy_against_cost_draws_each_contender_and_the_majority_line_in_every_panel():
     from ferlib.plots import plot_accuracy_against_cost
 
-    records = pd.DataFrame([
-        {"name": "vit-fast", "family": "transformer", "private_test": 0.25, "params": 24_487,
-         "multiply_adds": 13_602_928, "train_seconds": 700.0},
-        {"name": "fastcnn", "family": "cnn", "private_test": 0.57, "params": 1_176_359,
-         "multiply_adds": 117_450_496, "train_seconds": 790.0},
-        {"name": "fastcnn", "family": "cnn", "private_test": 0.59, "params": 1_176_359,
-         "multiply_adds": 117_450_496, "train_seconds": 800.0}])
+    records = _contenders(("vit-fast", "transformer", 0.25, 24_487, 13_602_928, 700.0),
+                          ("fastcnn", "cnn", 0.57, 1_176_359, 117_450_496, 790.0),
+                          ("fastcnn", "cnn", 0.59, 1_176_359, 117_450_496, 800.0))
     fig = plot_accuracy_against_cost(records, baseline=("always Happy", 0.245))
     assert len(fig.axes) == 3
     for ax in fig.axes:
@@ -379,18 +382,12 @@ def test_accuracy_against_cost_draws_each_contender_and_the_majority_line_in_eve
 
 
 def test_accuracy_against_cost_keeps_close_contenders_names_apart_and_inside_their_panel():
-    import pandas as pd
-
     from ferlib.plots import plot_accuracy_against_cost
 
     # two transformers a few tenths of a point and seconds apart, and a CNN at the far right
-    records = pd.DataFrame([
-        {"name": "vit-spt", "family": "transformer", "private_test": 0.338, "params": 140_000,
-         "multiply_adds": 30_000_000, "train_seconds": 1_080.0},
-        {"name": "report-vit", "family": "transformer", "private_test": 0.342, "params": 24_000,
-         "multiply_adds": 13_000_000, "train_seconds": 1_100.0},
-        {"name": "fastcnn", "family": "cnn", "private_test": 0.57, "params": 1_176_359,
-         "multiply_adds": 117_450_496, "train_seconds": 1_400.0}])
+    records = _contenders(("vit-spt", "transformer", 0.338, 140_000, 30_000_000, 1_080.0),
+                          ("report-vit", "transformer", 0.342, 24_000, 13_000_000, 1_100.0),
+                          ("fastcnn", "cnn", 0.57, 1_176_359, 117_450_496, 1_400.0))
     fig = plot_accuracy_against_cost(records)
     fig.draw_without_rendering()
     minutes = fig.axes[2]
