@@ -272,6 +272,11 @@ def style_seeds(frame: pd.DataFrame):
 _PRECISION = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp16"}
 
 
+def signed(value: float) -> str:
+    """A difference to one decimal with its sign, and a true minus sign: "+1.2", "−3.1"."""
+    return f"{value:+.1f}".replace("-", "\N{MINUS SIGN}")
+
+
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
     PrivateTest accuracy as mean ± standard deviation over its seeds, its means' difference
@@ -287,10 +292,11 @@ def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     over_seeds = _over_seeds(frame)
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], "seeds": over_seeds["seeds"], "PrivateTest": over_seeds["PrivateTest"],
-        "Δ pts": [f"{100 * d:+.1f}" for d in frame["difference"]],
+        "Δ pts": [signed(100 * d) for d in frame["difference"]],
         "paired": ["–" if pair is None else f"{pair[0]} vs {pair[1]}" for pair in pairs],
-        "pair Δ": ["–" if np.isnan(d) else f"{100 * d:+.1f}" for d in paired],
-        "p": ["–" if np.isnan(p) else f"{p:.2g}" + (" *" if p < level else "") for p in frame["p_value"]],
+        "pair Δ": ["–" if np.isnan(d) else signed(100 * d) for d in paired],
+        "p": ["–" if np.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:#.2g}") + (" *" if p < level else "")
+              for p in frame["p_value"]],
     })
     # Numbers kept on one line each ("69.1% ± 0.8%"); the row's label is the column that wraps.
     numbers = list(table.columns[1:])

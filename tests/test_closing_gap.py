@@ -89,6 +89,33 @@ def test_the_best_run_is_chosen_on_public_test_among_those_with_answers(tmp_path
     assert "has no final model" in cg.final_model_note(cg.FinalModel(None, None))
 
 
+def test_the_run_that_ships_answers_with_the_shipped_weights_once_its_own_are_gone(tmp_path):
+    from ferlib.recipes import fast
+    from ferlib.shipped import shipped_card
+
+    card = shipped_card()
+    signature = {"recipe": card["recipe"], "model": "fastcnn", "config": None, "seed": card["seed"]}
+    folder = tmp_path / "fast-50ep-seed2"
+    folder.mkdir()
+    summary = {"signature": signature, "commit": card["training_commit"], "private_test": 0.7021,
+               "public_test": card["public_test"]}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    assert fast.ships(folder)
+    answers = fast.read_predictions(folder, np.full((3, 48, 48, 1), 0.5, np.float32))
+    assert answers["plain"].shape == (3,)
+    assert json.loads((folder / fast.PREDICTIONS).read_text())["weights"] == fast.SHIPPED_WEIGHTS
+    # another seed, or the same seed trained at another commit, is not the shipped model
+    for changed in ({"signature": {**signature, "seed": card["seed"] + 1}}, {"commit": "0123456789ab"}):
+        other = tmp_path / f"other-{len(list(tmp_path.iterdir()))}"
+        other.mkdir()
+        (other / "summary.json").write_text(json.dumps({**summary, **changed}))
+        assert not fast.ships(other) and fast.kept_model(other) == (None, None)
+
+    final = cg.FinalModel("fast-50ep-seed2", answers["plain"], card["public_test"], {}, fast.SHIPPED_WEIGHTS, 0.7021)
+    note = cg.final_model_note(final)
+    assert "It is the model ferlib ships" in note and "recorded 70.2% on PrivateTest" in note
+
+
 def test_the_paired_test_counts_the_discordant_faces():
     first = np.array([True] * 60 + [False] * 40)
     second = np.array([True] * 40 + [False] * 60)
@@ -108,6 +135,11 @@ def test_the_verdict_follows_the_numbers():
     seeds = cg.seeds_table(_trainings({"a": 0.60, "b": 0.62, "c": 0.64}), n_test=3589)
     text = gap_verdict(seeds, goal=(30, 0.70), best_from_scratch=0.7328, profile="full")
     assert "62.0% ± 2.0%" in text and "short of the 70% goal" in text and "11.3 percentage points" in text
+    compared = gap_verdict(seeds, (30, 0.70), 0.7328, "full", as_here=("the challenge winner", 0.7116))
+    assert compared.endswith("the challenge winner, 71.2%: 9.2 points above the best recipe's mean and above the "
+                             "interval of that mean; with flip averaging that mean is 63.0%.")
+    level = gap_verdict(seeds, (30, 0.70), 0.7328, "full", as_here=("X", 0.625))
+    assert "0.5 points above the best recipe's mean and inside the interval" in level
     reached = cg.seeds_table(_trainings({"a": 0.74, "b": 0.75}), n_test=3589)
     assert "reaches the 70% goal" in gap_verdict(reached, (30, 0.70), 0.7328, "full")
     assert "smoke run" in gap_verdict(seeds, (30, 0.70), 0.7328, "smoke")
@@ -280,9 +312,27 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01,
                                                                    paired_seeds=[(1, 3)], paired_difference=0.012)
     shown = style_ablation(ablation).data
-    assert shown.loc[0, "Δ pts"] == "-3.1" and shown.loc[0, "p"] == "0.01 *"
+    assert shown.loc[0, "Δ pts"] == "\N{MINUS SIGN}3.1" and shown.loc[0, "p"] == "0.010 *"  # two digits each
     # the tested pair's own difference, which here has the other sign than the means'
     assert shown.loc[0, "paired"] == "1 vs 3" and shown.loc[0, "pair Δ"] == "+1.2"
+
+
+def test_the_ablation_verdict_says_what_finished_what_is_beyond_chance_and_what_is_still_to_train():
+    from ferlib.recipes.verdicts import ablation_verdict
+
+    rows = pd.DataFrame({"ablation": ["no label smoothing", "per-face crops"], "difference": [-0.004, 0.001],
+                         "p_value": [0.74, 0.2], "private_test": [0.691, 0.696]})
+    text = ablation_verdict(rows, ["plain momentum", "the report's CNN"])
+    assert text.startswith("2 of the plan's 4 changes have finished; their means lie \N{MINUS SIGN}0.4 to +0.1 points")
+    assert "None differs from the recipe beyond chance" in text
+    assert text.endswith("Not trained yet: plain momentum, the report's CNN. The long run trains them one after "
+                         "another; the question of network against training waits for the row \"the report's CNN\".")
+    rows.loc[1, "p_value"] = 0.01
+    rows.loc[2] = ["the report's CNN", -0.05, 1e-6, 0.645]
+    text = ablation_verdict(rows, [])
+    assert "Beyond chance in their paired test: per-face crops (+0.1 points, p = 0.01), the report's CNN" in text
+    assert "The report's CNN under this recipe scores 64.5%, \N{MINUS SIGN}5.0 points from the fast CNN" in text
+    assert "Not trained yet" not in text and ablation_verdict(rows.iloc[:0], ["x"]) == ""
 
 
 def test_seeds_are_written_short_where_they_run_on():
@@ -328,6 +378,7 @@ def test_the_plan_table_has_a_row_per_recipe_with_what_is_trained():
     assert table.loc["fast CNN, 10 epochs", "trained"] == "0, 1"
     assert table.loc["fast CNN, 10 epochs", "PublicTest"] == "60.0%"
     assert table.loc["fast CNN, 30 epochs", "trained"] == "none yet"
+    assert trainings.untrained("longer") == ["fast CNN, 30 epochs"] and trainings.untrained("seeds") == []
     # a long run's unfinished training says how far it has come
     trainings.in_progress["c"] = 12
     assert cg.plan_table(trainings).loc["fast CNN, 30 epochs", "trained"] == "none yet; seed 0 at epoch 12 of 30"

@@ -412,3 +412,22 @@ def test_where_models_look_writes_each_models_answer_under_its_map():
     assert len(title.get_text().split("\n")) == 3  # wrapped once, then the method on its own line
     fig.draw_without_rendering()
     assert title.get_window_extent().width <= 1.1 * grid[0, 1].get_window_extent().width  # fits its column
+
+
+def test_accuracy_against_time_labels_every_reference_and_magnifies_the_band_around_the_goal():
+    from ferlib.plots import plot_accuracy_against_time
+
+    log = pd.DataFrame({"recipe": ["fast"] * 4 + ["first"] * 2, "run": ["a", "a", "b", "b", "c", "c"],
+                        "train_seconds": [60, 1800, 60, 1900, 100, 1500],
+                        "private": [0.17, 0.69, 0.17, 0.70, 0.17, 0.63]})
+    references = {"humans": 0.65, "challenge winner": 0.712, "fer": 0.655}
+    fig = plot_accuracy_against_time(log, references, target=(30, 0.70))
+    main, inset = fig.axes[0], fig.axes[0].child_axes[0]
+    labels = [t.get_text() for t in main.texts]
+    assert all(any(name in label for label in labels) for name in references)  # each one named
+    assert inset.get_ylim()[0] == pytest.approx(0.62) and inset.get_ylim()[1] == main.get_ylim()[1]
+    assert len(inset.get_lines()) == 3 + len(references) + 1  # the runs, the references, the goal
+    assert [t.get_text() for t in main.get_legend().get_texts()][:2] == ["fast (2 seeds, one line each)", "first"]
+    assert main.get_xlabel() == "training minutes (wall clock)"
+    without = plot_accuracy_against_time(log, references)
+    assert not without.axes[0].child_axes  # no goal, no band to magnify

@@ -215,23 +215,30 @@ def _spread(levels: Sequence[float], gap: float, top: float) -> list[float]:
 
 
 def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float], target: tuple[float, float] | None = None,
-                               metric: str = "private", title: str = "PrivateTest accuracy against training time") -> Figure:
+                               metric: str = "private", title: str = "PrivateTest accuracy against training time",
+                               zoom: float = 0.08) -> Figure:
     """Accuracy after each epoch against the training minutes so far, one curve per run (one
     colour per recipe, one line per seed), with published and reference accuracies drawn
     across and labelled in the right margin (they come without a training time).
 
     ``log``: one row per epoch, columns ``recipe``, ``run``, ``train_seconds`` and `metric`.
     ``references``: ``{label: accuracy}``. ``target``: ``(minutes, accuracy)``, drawn as a
-    point to reach (the chapter's goal)."""
+    point to reach (the chapter's goal); with one, an inset magnifies the band around it, where
+    the curves end and the published numbers lie (`zoom`: how far below the goal it reaches)."""
     fig, ax = _subplots(1, 1, figsize=(8.6, 5.2), layout="constrained")
     recipes = list(dict.fromkeys(log["recipe"])) if len(log) else []
     colors = dict(zip(recipes, sns.color_palette("deep", max(len(recipes), 1))))
     seeds = log.groupby("recipe", sort=False)["run"].nunique() if len(log) else {}
-    for (recipe, run), epochs in (log.groupby(["recipe", "run"], sort=False) if len(log) else []):
-        first = run == log.loc[log["recipe"] == recipe, "run"].iloc[0]
-        label = f"{recipe} ({seeds[recipe]} seeds, one line each)" if seeds[recipe] > 1 else recipe
-        ax.plot(epochs["train_seconds"] / 60, epochs[metric], marker="o", markersize=3.5, linewidth=1.4,
-                color=colors[recipe], alpha=1.0 if first else 0.55, label=label if first else None)
+
+    def draw_curves(axes, labelled: bool) -> None:
+        for (recipe, run), epochs in (log.groupby(["recipe", "run"], sort=False) if len(log) else []):
+            first = run == log.loc[log["recipe"] == recipe, "run"].iloc[0]
+            label = f"{recipe} ({seeds[recipe]} seeds, one line each)" if seeds[recipe] > 1 else recipe
+            axes.plot(epochs["train_seconds"] / 60, epochs[metric], marker="o", markersize=3.5 if labelled else 2.5,
+                      linewidth=1.4 if labelled else 1.0, color=colors[recipe], alpha=1.0 if first else 0.55,
+                      label=label if first and labelled else None)
+
+    draw_curves(ax, labelled=True)
     levels = sorted(references.items(), key=lambda item: item[1])
     low = min([v for _, v in levels] + ([log[metric].min()] if len(log) else []) + ([target[1]] if target else []))
     high = max([v for _, v in levels] + ([log[metric].max()] if len(log) else []) + ([target[1]] if target else []))
@@ -239,15 +246,30 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
     gap = (ax.get_ylim()[1] - ax.get_ylim()[0]) / 24
     for (label, level), at in zip(levels, _spread([v for _, v in levels], gap, ax.get_ylim()[1] - gap / 2)):
         ax.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
+        # the leader runs from the line's end to its label, which may sit a little above or below
         ax.annotate(f"{level:.1%} {label}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
                     xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=10,
-                    arrowprops={"arrowstyle": "-", "color": "0.7", "linewidth": 0.6})
+                    arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.8})
     if target:
         ax.plot(*target, marker="*", markersize=14, color="goldenrod", linestyle="none",
                 label=f"goal: {target[1]:.0%} within {target[0]:.0f} min")
+        # Where the curves end, the seeds and the published numbers lie within a few points:
+        # the inset shows that band at a readable scale, in the empty lower right of the panel.
+        inset = ax.inset_axes([0.36, 0.24, 0.6, 0.4])
+        draw_curves(inset, labelled=False)
+        for _, level in levels:
+            inset.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
+        inset.plot(*target, marker="*", markersize=11, color="goldenrod", linestyle="none")
+        inset.set_ylim(target[1] - zoom, ax.get_ylim()[1])
+        inset.set_xlim(0, ax.get_xlim()[1])
+        inset.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        inset.tick_params(labelsize=8)
+        box = ax.indicate_inset_zoom(inset, edgecolor="0.5")
+        for connector in box.connectors:  # the box says where; lines across the curves would not help
+            connector.set_visible(False)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_xlim(left=0)
-    ax.set_xlabel("training minutes (wall clock, this run's machine)")
+    ax.set_xlabel("training minutes (wall clock)")
     ax.set_ylabel({"private": "PrivateTest", "public": "PublicTest"}.get(metric, metric) + " accuracy")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=9, frameon=False)

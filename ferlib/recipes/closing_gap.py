@@ -17,11 +17,12 @@ import pandas as pd
 
 from ..display import seeds_text, training_progress
 from ..evaluate import interval, paired_test, select_ensemble
-from ..files import write_json
+from ..files import read_json, write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name
 from ..splits import official_split, split_arrays, subsample
-from .fast import PLAN, FastRun, PlannedRun, read_log, read_predictions, run_probabilities, train_fast
+from .fast import (PLAN, PREDICTIONS, SHIPPED_WEIGHTS, FastRun, PlannedRun, read_log, read_predictions,
+                   run_probabilities, train_fast)
 from .run import Run
 
 #: Epochs of each training on the smaller profiles (the full profile trains the plan as it is).
@@ -66,6 +67,12 @@ class GapTrainings:
     missing: tuple[str, ...]
     plan: tuple[PlannedRun, ...]
     in_progress: dict[str, int] = field(default_factory=dict)
+
+    def untrained(self, group: str) -> list[str]:
+        """The labels of `group`'s planned variants of which no seed has finished yet."""
+        labels = dict.fromkeys(recipe_label(p) for p in self.plan if p.group == group)
+        done = {recipe_label(p) for p in self.plan if p.group == group and p.name in self.runs}
+        return [label for label in labels if label not in done]
 
     def log(self, groups: tuple[str, ...] = RECIPE_GROUPS) -> pd.DataFrame:
         """Every epoch of every run of `groups` (the whole recipes, by default): one row each,
@@ -175,6 +182,8 @@ class FinalModel:
     public_test: float | None = None
     # better on PublicTest, but without known answers, so not choosable: name -> PublicTest
     passed: dict[str, float] = field(default_factory=dict)
+    weights: str | None = None  # which weights answered, where not the run's own (fast.kept_model)
+    logged_private_test: float | None = None  # as its training log scored it, with its own weights
 
 
 def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> FinalModel:
@@ -190,7 +199,9 @@ def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> Fi
     best = max(kept, key=public.__getitem__)
     passed = {name: public[name] for name, answered in answers.items()
               if answered is None and public[name] > public[best]}
-    return FinalModel(best, answers[best]["plain"], public[best], passed)
+    weights = read_json(trainings.runs[best].folder / PREDICTIONS, {}).get("weights")
+    return FinalModel(best, answers[best]["plain"], public[best], passed, weights,
+                      trainings.runs[best].summary["private_test"])
 
 
 def final_model_note(final: FinalModel) -> str:
@@ -210,7 +221,12 @@ def final_model_note(final: FinalModel) -> str:
         card = shipped_card()
     except FileNotFoundError:  # a copy of ferlib without the shipped model
         card = None
-    if card:
+    if final.weights == SHIPPED_WEIGHTS and card:
+        text += (f" It is the model ferlib ships ({card['chosen']}). Its own weights were lost with a run "
+                 f"folder, so its answers below are those of {final.weights}; its training log, scored with "
+                 f"the float32 weights, recorded {final.logged_private_test:.1%} on PrivateTest, and the seeds "
+                 "table keeps that number.")
+    elif card:
         text += (f" The model ferlib ships is seed {card['seed']} of the final recipe ({card['chosen']}): "
                  f"{card['public_test']:.1%} on PublicTest, {card['private_test']:.1%} on PrivateTest.")
     return text

@@ -123,26 +123,63 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, *, flip: bool) ->
 PREDICTIONS = "predictions.json"
 
 
-def write_predictions(folder: str | Path, model: keras.Model, x_test: np.ndarray) -> dict[str, np.ndarray]:
-    """Score `model` on PrivateTest's faces `x_test` and write :data:`PREDICTIONS` in `folder`."""
+#: Where a run's answers came from when its own weights are gone but the package ships them.
+SHIPPED_WEIGHTS = "the float16 copy of its weights that ferlib ships"
+
+
+def write_predictions(folder: str | Path, model: keras.Model, x_test: np.ndarray,
+                      weights: str | None = None) -> dict[str, np.ndarray]:
+    """Score `model` on PrivateTest's faces `x_test` and write :data:`PREDICTIONS` in `folder`;
+    `weights` says which weights answered where they are not the run's own ``model.keras``."""
     answers = {"plain": predicted_labels(model, x_test, flip=False),
                "tta": predicted_labels(model, x_test, flip=True)}
     write_json(Path(folder) / PREDICTIONS, {"part": "PrivateTest", "faces": int(len(x_test)),
+                                            **({"weights": weights} if weights else {}),
                                             **{k: labels_text(v) for k, v in answers.items()}})
     return answers
+
+
+def ships(folder: str | Path) -> bool:
+    """Whether the model ferlib ships is this finished run's: its card names the run's seed
+    and recipe and the commit the run trained at."""
+    from ..shipped import shipped_card
+
+    summary = read_json(Path(folder) / "summary.json")
+    try:
+        card = shipped_card()
+    except FileNotFoundError:  # a copy of ferlib without the shipped model
+        return False
+    signature = (summary or {}).get("signature", {})
+    return (summary is not None and signature.get("model") == "fastcnn" and card.get("seed") == signature.get("seed")
+            and card.get("recipe") == signature.get("recipe") and card.get("training_commit") == summary.get("commit"))
+
+
+def kept_model(folder: str | Path) -> tuple[keras.Model | None, str | None]:
+    """A finished run's trained network and, where it is not the run's own ``model.keras``,
+    which weights it has: the shipped copy, for the run that ships (:func:`ships`) once its
+    own weights are gone. ``(None, None)`` where no weights of the run are kept."""
+    from ..shipped import load_shipped_model
+
+    folder = Path(folder)
+    if (folder / "model.keras").exists():
+        return load_model(folder / "model.keras"), None
+    if ships(folder):
+        return load_shipped_model(), SHIPPED_WEIGHTS
+    return None, None
 
 
 def read_predictions(folder: str | Path, x_test: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
     """A finished run's PrivateTest answers (``{"plain": labels, "tta": labels}``) from
     :data:`PREDICTIONS`. A run finished before the file existed gets it here from its
-    ``model.keras`` when `x_test` is given; None where neither is in `folder` (a run restored
-    from the book without its answers)."""
+    ``model.keras`` (or the shipped copy of its weights: :func:`kept_model`) when `x_test` is
+    given; None where neither is kept (a run restored from the book without its answers)."""
     folder = Path(folder)
     stored = read_json(folder / PREDICTIONS)
     if stored is None:
-        if x_test is None or not (folder / "model.keras").exists():
+        model, weights = kept_model(folder) if x_test is not None else (None, None)
+        if model is None:
             return None
-        return write_predictions(folder, load_model(folder / "model.keras"), x_test)
+        return write_predictions(folder, model, x_test, weights)
     answers = {key: labels_from_text(stored[key]) for key in ("plain", "tta")}
     if x_test is not None and len(answers["plain"]) != len(x_test):
         raise ValueError(f"{folder / PREDICTIONS} holds answers for {len(answers['plain'])} faces, not the "
@@ -158,8 +195,8 @@ PROBABILITIES = "probabilities.npz"
 def run_probabilities(folder: str | Path, arrays: dict) -> dict[str, np.ndarray] | None:
     """A finished run's probabilities on PublicTest (``"val"``) and PrivateTest (``"test"``) of
     `arrays`, plain and flip-averaged (``"val_tta"``, ``"test_tta"``), from :data:`PROBABILITIES`
-    or, the first time, from its ``model.keras`` (then cached, written whole or not at all).
-    None where the run kept no weights."""
+    or, the first time, from its weights (:func:`kept_model`; then cached, written whole or not
+    at all). None where the run kept no weights."""
     from ..files import atomic_write
 
     folder, parts = Path(folder), ("val", "test")
@@ -170,9 +207,9 @@ def run_probabilities(folder: str | Path, arrays: dict) -> dict[str, np.ndarray]
         # the same faces in the same order (their labels stand for them), else scored again
         if all(name in cached and np.array_equal(cached[name], value) for name, value in labels.items()):
             return {name: cached[name] for name in ("val", "val_tta", "test", "test_tta")}
-    if not (folder / "model.keras").exists():
+    model, _ = kept_model(folder)
+    if model is None:
         return None
-    model = load_model(folder / "model.keras")
     computed = {}
     for part in parts:
         x = np.asarray(arrays[part][0], np.float32)
@@ -418,6 +455,11 @@ class PlannedRun:
     label: str = ""
 
 
+#: The ablation's row that trains the report's network under the final recipe: against the
+#: recipe's own row, what the network is worth when the training is the same.
+REPORT_NETWORK = "the report's CNN"
+
+
 def _ablation(name: str, label: str, recipe: FastRecipe, **fields) -> tuple[PlannedRun, ...]:
     return tuple(PlannedRun(f"{name}-seed{seed}", recipe, seed=seed, group="ablation", label=label, **fields)
                  for seed in (0, 1))
@@ -471,7 +513,7 @@ PLAN: tuple[PlannedRun, ...] = (
     # recipe's training.
     *_ablation("narrow-net", "narrow network", replace(RECIPE, precision="float32"),
                config=replace(_NET, widths=FIRST.network.widths)),
-    *_ablation("report-cnn", "the report's CNN", RECIPE, model="cnn"),
+    *_ablation("report-cnn", REPORT_NETWORK, RECIPE, model="cnn"),
 )
 
 

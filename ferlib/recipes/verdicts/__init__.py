@@ -9,7 +9,7 @@ smoke run and a full run never print the same claim when their numbers disagree 
 from ._shared import LEARNED_MARGIN, OVERFIT_GAP, TUNING_MARGIN, points, too_small
 from .beyond import (activation_verdict, attention_verdict, class_weight_verdict, cluster_verdict, dispute_verdict,
                      ferplus_verdict, tta_verdict)
-from .closing_gap import best_goal_verdict, ensemble_verdict, gap_verdict, per_class_verdict
+from .closing_gap import ablation_verdict, best_goal_verdict, ensemble_verdict, gap_verdict, per_class_verdict
 from .reproduction import (FLAG, comparison_verdicts, difference_verdict, difference_verdicts, fit_story, fit_verdict,
                            hard_sample_verdict, phase2_verdict, precision_verdict, ranking_verdict, reading_verdict,
                            release_of, release_sentence, schedule_verdict, tuning_learned, tuning_verdict)
