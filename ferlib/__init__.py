@@ -78,7 +78,7 @@ _OWNERS = {
     "recipes.verdicts": ("comparison_verdicts", "difference_verdicts", "fit_story", "map_border_verdict", "fit_verdict", "phase2_verdict", "hard_sample_verdict", "ranking_verdict", "attention_verdict",
                          "tuning_verdict", "schedule_verdict", "class_weight_verdict", "cluster_verdict", "reading_verdict",
                          "precision_verdict", "release_of", "release_sentence", "ferplus_verdict", "too_small",
-                         "tta_verdict", "gap_verdict", "best_goal_verdict", "ensemble_verdict", "per_class_verdict", "activation_verdict", "dispute_verdict",
+                         "tta_verdict", "gap_verdict", "ablation_verdict", "best_goal_verdict", "ensemble_verdict", "per_class_verdict", "activation_verdict", "dispute_verdict",
                          "vit_question_verdict"),
     "features": ("attention_rollout", "border_share", "border_shares", "cnn_feature_maps", "grad_cam", "vit_attention_map", "vit_block_activations"),
     "models": ("CNN_READINGS", "READING_NOTES", "READINGS", "VIT_READINGS", "VIT_TUNING_STORY", "ViTConfig",

@@ -252,6 +252,16 @@ def test_only_a_page_that_stands_alone_is_published_by_itself(tmp_path):
     # the epoch log and the PrivateTest answers (for the paired tests), never the weights
     assert sorted(p.name for p in kept.iterdir()) == ["log.jsonl", "predictions.json"]
 
+    # a page whose execution stopped on an error is not published over the good one
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": 15, "source": "fl.nothing",
+                              "outputs": [{"output_type": "error", "ename": "AttributeError", "evalue": "x",
+                                           "traceback": []}]})
+    (run / "notebooks" / "08_closing_the_gap.ipynb").write_text(json.dumps(notebook))
+    before = published.read_text()
+    with pytest.raises(PipelineError, match=r"cell \[15\] raised an error"):
+        publish_page(run, "08_closing_the_gap", book_dir=tmp_path / "book", page_times=times)
+    assert published.read_text() == before
+
 
 @pytest.mark.slow
 def test_the_ablation_table_compares_each_ablation_with_the_recipe(tmp_path):

@@ -60,7 +60,14 @@ def _copy_page(folder: RunFolder, name: str, results_dir: Path) -> None:
     source = folder.notebook(name)
     if not source.exists():
         raise PipelineError(f"{source} is missing: the run is incomplete, nothing was published")
-    notebook = _tidy_for_book(json.loads(source.read_text()))
+    executed = json.loads(source.read_text())
+    failed = [cell.get("execution_count") for cell in executed.get("cells", [])
+              if any(output.get("output_type") == "error" for output in cell.get("outputs", []))]
+    if failed or executed.get("metadata", {}).get("papermill", {}).get("exception"):
+        where = f"cell [{failed[0]}] raised an error" if failed else "papermill recorded an exception"
+        raise PipelineError(f"{source}: {where} when it ran, so it was not published; fix the page and "
+                            "execute it again")
+    notebook = _tidy_for_book(executed)
     write_text(results_dir / f"{name}.ipynb", _scrub(json.dumps(notebook, indent=1, ensure_ascii=False),
                                                      folder.root) + "\n")
 
