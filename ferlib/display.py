@@ -280,9 +280,9 @@ def signed(value: float) -> str:
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
     PrivateTest accuracy as mean ± standard deviation over its seeds, its means' difference
-    from the full recipe in percentage points (Δ pts), the two seeds the paired test compares
-    (the ablation's against the recipe's), that pair's own difference (pair Δ), and the exact
-    McNemar test's p value, starred below `level`. Headers are short, and the page's text names
+    from the full recipe in percentage points (Δ pts) with Welch's t-test over the seeds (p
+    seeds), the paired pair's own difference with its two seeds (the ablation's against the
+    recipe's; pair Δ), and the exact McNemar test's p value (p pair), each p starred below `level`. Headers are short, and the page's text names
     the test: seven columns must fit the page's column (the accuracies' intervals are in the
     frame, not shown)."""
     if frame.empty:
@@ -290,13 +290,18 @@ def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     pairs = frame["paired_seeds"] if "paired_seeds" in frame else [None] * len(frame)
     paired = frame["paired_difference"] if "paired_difference" in frame else [np.nan] * len(frame)
     over_seeds = _over_seeds(frame)
+    over_seeds_p = frame["seeds_p_value"] if "seeds_p_value" in frame else [np.nan] * len(frame)
+
+    def p_cell(p: float) -> str:
+        return "–" if np.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:#.2g}") + (" *" if p < level else "")
+
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], "seeds": over_seeds["seeds"], "PrivateTest": over_seeds["PrivateTest"],
         "Δ pts": [signed(100 * d) for d in frame["difference"]],
-        "paired": ["–" if pair is None else f"{pair[0]} vs {pair[1]}" for pair in pairs],
-        "pair Δ": ["–" if np.isnan(d) else signed(100 * d) for d in paired],
-        "p": ["–" if np.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:#.2g}") + (" *" if p < level else "")
-              for p in frame["p_value"]],
+        "p seeds": [p_cell(p) for p in over_seeds_p],
+        "pair Δ": ["–" if pair is None or np.isnan(d) else f"{signed(100 * d)} ({pair[0]} vs {pair[1]})"
+                   for d, pair in zip(paired, pairs)],
+        "p pair": [p_cell(p) for p in frame["p_value"]],
     })
     # Numbers kept on one line each ("69.1% ± 0.8%"); the row's label is the column that wraps.
     numbers = list(table.columns[1:])

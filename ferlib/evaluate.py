@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
+from scipy.stats import binomtest, ttest_ind
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .fer2013 import EMOTIONS, NUM_CLASSES
@@ -111,6 +111,16 @@ def above_rate_p_value(accuracy: float, n: int, rate: float) -> float:
     """The one-sided exact binomial test that an accuracy measured on `n` images beats `rate`
     (the always-majority rate, say): the p-value."""
     return float(binomtest(int(round(accuracy * n)), n, rate, alternative="greater").pvalue)
+
+
+def seeds_p_value(first, second) -> float:
+    """Welch's t-test between two recipes' accuracies, one per seed: whether their means differ
+    by more than the seeds' own spread allows (nan with fewer than two seeds on either side).
+    A paired test on one network of each sees only the test faces' noise, not the seeds'."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    if len(first) < 2 or len(second) < 2:
+        return float("nan")
+    return float(ttest_ind(first, second, equal_var=False).pvalue)
 
 
 def stratified_permutation_p_value(values, in_group, strata, max_exact: int = 200_000, draws: int = 20_000) -> float:

@@ -139,6 +139,14 @@ def test_tta_averages_probabilities_over_views():
     assert not np.allclose(ten, two)  # the shifted views count
 
 
+def test_seeds_p_value_weighs_the_seeds_spread():
+    from ferlib.evaluate import seeds_p_value
+
+    assert seeds_p_value([0.690, 0.692], [0.640, 0.642, 0.641]) < 0.01  # far apart, seeds agree
+    assert seeds_p_value([0.69, 0.70], [0.68, 0.71, 0.695]) > 0.5  # within the spread
+    assert np.isnan(seeds_p_value([0.69], [0.68, 0.70]))  # one seed has no spread
+
+
 def test_baselines():
     assert majority_baseline(np.array([3, 3, 3, 1]), np.array([3, 0, 3, 3])) == 0.75
     assert majority_class([6, 6, 2]) == 6  # the last emotion counts too

@@ -286,6 +286,7 @@ def test_the_ablation_table_compares_each_ablation_with_the_recipe(tmp_path):
     cut = np.mean([runs[n].summary["private_test"] for n in ("cut-seed0", "cut-seed1")])
     assert row["difference"] == pytest.approx(cut - base)
     assert row["seeds"] == [0, 1] and 0 <= row["p_value"] <= 1 and row["paired_seeds"] == (0, 0)
+    assert 0 <= row["seeds_p_value"] <= 1  # Welch's t-test over the two seeds of each
     assert row["private_test_low"] <= row["private_test"] <= row["private_test_high"]
     # A seed restored from the book without its answers: the test pairs the next seed that has them.
     for name in ("predictions.json", "model.keras"):
@@ -321,26 +322,30 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     assert shown.loc[0, "dtype"] == "bf16"  # what the trainings recorded
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01,
                                                                    paired_seeds=[(1, 3)], paired_difference=0.012)
-    shown = style_ablation(ablation).data
-    assert shown.loc[0, "Δ pts"] == "\N{MINUS SIGN}3.1" and shown.loc[0, "p"] == "0.010 *"  # two digits each
-    # the tested pair's own difference, which here has the other sign than the means'
-    assert shown.loc[0, "paired"] == "1 vs 3" and shown.loc[0, "pair Δ"] == "+1.2"
+    shown = style_ablation(ablation.assign(seeds_p_value=0.2)).data
+    assert shown.loc[0, "Δ pts"] == "\N{MINUS SIGN}3.1" and shown.loc[0, "p pair"] == "0.010 *"  # two digits each
+    assert shown.loc[0, "p seeds"] == "0.20"
+    # the tested pair's own difference, which here has the other sign than the means', and its seeds
+    assert shown.loc[0, "pair Δ"] == "+1.2 (1 vs 3)"
 
 
 def test_the_ablation_verdict_says_what_finished_what_is_beyond_chance_and_what_is_still_to_train():
     from ferlib.recipes.verdicts import ablation_verdict
 
     rows = pd.DataFrame({"ablation": ["no label smoothing", "per-face crops"], "difference": [-0.004, 0.001],
-                         "p_value": [0.74, 0.2], "private_test": [0.691, 0.696]})
+                         "seeds_p_value": [0.3, np.nan], "p_value": [0.74, 0.2], "private_test": [0.691, 0.696]})
     text = ablation_verdict(rows, ["plain momentum", "the report's CNN"])
     assert text.startswith("2 of the plan's 4 changes have finished; their means lie \N{MINUS SIGN}0.4 to +0.1 points")
     assert "None differs from the recipe beyond chance" in text
     assert text.endswith("Not trained yet: plain momentum, the report's CNN. The long run trains them one after "
                          "another; the question of network against training waits for the row \"the report's CNN\".")
+    # a pair that differs while the means stay within the seeds' spread is not claimed
     rows.loc[1, "p_value"] = 0.01
-    rows.loc[2] = ["the report's CNN", -0.05, 1e-6, 0.645]
+    rows.loc[2] = ["the report's CNN", -0.05, 0.002, 1e-6, 0.645]
     text = ablation_verdict(rows, [])
-    assert "Beyond chance in their paired test: per-face crops (+0.1 points, p = 0.01), the report's CNN" in text
+    assert "Beyond chance both over the seeds and in the paired test (p < 0.05 each): the report's CNN" in text
+    assert "Beyond chance in the paired test only: per-face crops (+0.1 points)." in text
+    assert "does not claim them as effects" in text and "None differs" not in text
     assert "The report's CNN under this recipe scores 64.5%, \N{MINUS SIGN}5.0 points from the fast CNN" in text
     assert "Not trained yet" not in text and ablation_verdict(rows.iloc[:0], ["x"]) == ""
 

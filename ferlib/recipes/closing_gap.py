@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..display import seeds_text, training_progress
-from ..evaluate import interval, paired_test, select_ensemble
+from ..evaluate import interval, paired_test, seeds_p_value, select_ensemble
 from ..files import read_json, write_json
 from ..literature import HUMAN_ACCURACY, LITERATURE, STANDARD_PROTOCOL
 from ..models import display_name
@@ -434,7 +434,8 @@ def gap_glue_values(seeds: pd.DataFrame, peer: PeerScores) -> dict[str, float]:
 
 def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
     """One row per finished ablation: PrivateTest accuracy over its seeds (mean, standard
-    deviation, the mean's Wilson interval), its difference from the full recipe's mean, and
+    deviation, the mean's Wilson interval), its difference from the full recipe's mean with
+    Welch's t-test over the two recipes' seeds (``seeds_p_value``), and
     the exact McNemar test on the same faces between the first seed of each recipe whose
     PrivateTest answers are known (``predictions.json``, or the run's weights), the seeds so
     paired and that pair's own difference; no test where either recipe has no such seed."""
@@ -456,7 +457,8 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
                 return planned[name].seed, answers
         return None, None
 
-    base_mean = float(np.mean([trainings.runs[n].summary["private_test"] for n in base]))
+    base_scores = [trainings.runs[n].summary["private_test"] for n in base]
+    base_mean = float(np.mean(base_scores))
     base_seed, base_correct = first_correct(base)
     rows = []
     for label in dict.fromkeys(planned[n].label for n in ablations):
@@ -473,6 +475,7 @@ def ablation_table(trainings: GapTrainings, arrays: dict) -> pd.DataFrame:
         rows.append({"ablation": label, "seeds": [planned[n].seed for n in names], "private_test": mean,
                      "private_test_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else np.nan,
                      "private_test_low": low, "private_test_high": high, "difference": mean - base_mean,
+                     "seeds_p_value": seeds_p_value(scores, base_scores),
                      "p_value": p_value, "paired_seeds": (ablated_seed, base_seed) if tested else None,
                      "paired_difference": paired_difference,
                      "train_seconds": float(np.mean([trainings.runs[n].summary["train_seconds"] for n in names]))})

@@ -165,18 +165,27 @@ def ablation_verdict(ablation, not_trained, level: float = LEVEL) -> str:
     network has trained under the recipe, what the network is worth."""
     if ablation is None or len(ablation) == 0:
         return ""
-    tested = ablation[ablation["p_value"] == ablation["p_value"]]
-    beyond = tested[tested["p_value"] < level]
+    pair = ablation["p_value"].fillna(1.0) < level
+    seeds = (ablation["seeds_p_value"] if "seeds_p_value" in ablation else ablation["p_value"] * np.nan).fillna(1.0) < level
     differences = 100 * ablation["difference"]
     sentences = [f"{len(ablation)} of the plan's {len(ablation) + len(not_trained)} changes have finished; their "
                  f"means lie {signed(differences.min())} to {signed(differences.max())} points from the recipe's."]
-    if len(beyond):
-        listed_rows = ", ".join(f"{row.ablation} ({signed(100 * row.difference)} points, {p_text(row.p_value)})"
-                                for row in beyond.itertuples())
-        sentences.append(f"Beyond chance in their paired test: {listed_rows}.")
-    elif len(tested):
-        sentences.append(f"None differs from the recipe beyond chance in its paired test (every p ≥ {level:g}): "
-                         "each change costs or gains less than these 3,589 test faces can tell apart.")
+
+    def rows(chosen) -> str:
+        return ", ".join(f"{row.ablation} ({signed(100 * row.difference)} points)" for row in ablation[chosen].itertuples())
+
+    if (pair & seeds).any():
+        sentences.append(f"Beyond chance both over the seeds and in the paired test (p < {level:g} each): "
+                         f"{rows(pair & seeds)}.")
+    if (pair & ~seeds).any():
+        sentences.append(f"Beyond chance in the paired test only: {rows(pair & ~seeds)}. Their two networks differ "
+                         "by more than the test faces' noise, but the recipes' means do not differ by more than "
+                         "the seeds' own spread, so this page does not claim them as effects.")
+    if (seeds & ~pair).any():
+        sentences.append(f"Beyond chance over the seeds only: {rows(seeds & ~pair)}.")
+    if not (pair | seeds).any():
+        sentences.append(f"None differs from the recipe beyond chance, over the seeds or in its paired test (every "
+                         f"p ≥ {level:g}).")
     report = ablation[ablation["ablation"] == REPORT_NETWORK]
     if len(report):
         row = report.iloc[0]
