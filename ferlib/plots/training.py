@@ -248,8 +248,8 @@ def plot_accuracy_against_time(log: pd.DataFrame, references: Mapping[str, float
         ax.axhline(level, color="0.55", linestyle=":", linewidth=0.9)
         # the leader runs from the line's end to its label, which may sit a little above or below
         ax.annotate(f"{level:.1%} {label}", xy=(1.0, level), xycoords=ax.get_yaxis_transform(),
-                    xytext=(1.015, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=10,
-                    arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.8})
+                    xytext=(1.06, at), textcoords=ax.get_yaxis_transform(), va="center", fontsize=10,
+                    arrowprops={"arrowstyle": "-", "color": "0.45", "linewidth": 0.7, "shrinkA": 0, "shrinkB": 2})
     if target:
         ax.plot(*target, marker="*", markersize=14, color="goldenrod", linestyle="none",
                 label=f"goal: {target[1]:.0%} within {target[0]:.0f} min")
