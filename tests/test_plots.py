@@ -164,6 +164,12 @@ def test_plot_per_class():
 def test_plot_per_class_several_metrics():
     fig = plots.plot_per_class(_per_class_frame(), metric=["recall", "correct"])
     assert len(fig.axes) == 2
+    assert fig.axes[0].get_legend() is not None  # two models: the legend tells them apart
+    fig.draw_without_rendering()
+    # the lower panel's title stays clear of the upper panel's tick labels
+    assert fig.axes[1].title.get_window_extent().y1 < min(t.get_window_extent().y0 for t in fig.axes[0].get_xticklabels())
+    one = plots.plot_per_class(_per_class_frame().query("model == 'CNN'"), metric=["recall", "precision"])
+    assert all(ax.get_legend() is None for ax in one.axes)  # one model: nothing to tell apart
 
 
 @pytest.mark.parametrize("with_image, select", [(True, "active"), (False, "first")])
