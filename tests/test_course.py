@@ -79,6 +79,12 @@ def test_a_page_executed_after_its_long_run_shows_both_times():
                            standalone=True)
     assert "earlier pages" not in alone and "A page opened alone" not in alone
     assert "Measured on cpu: test (2 cores) (2026-12-05). At the full profile" in alone
+    # one machine measuring two profiles on two days is named once
+    smoke = {**entry, "measured": "2026-12-07"}
+    smoke.pop("long_run")
+    both = times_markdown("08_closing_the_gap", {"08_closing_the_gap": {"full": {"2-core CPU": entry},
+                                                                        "smoke": {"2-core CPU": smoke}}}, standalone=True)
+    assert "Measured on cpu: test (2 cores) (2026-12-05 and 2026-12-07)." in both
 
 
 def test_the_shipped_times_agree_with_the_published_run():

@@ -173,7 +173,10 @@ def times_markdown(page: str, times: dict | None = None, *, standalone: bool = F
             else:
                 cells.append(duration(entry["seconds"]))
         lines.append(f"| {profile} | " + " | ".join(cells) + " |")
-    measured = sorted({(e["machine"], e["measured"]) for e in found.values() if e})
+    dates: dict[str, list[str]] = {}  # each machine once, with every date it measured on
+    for machine, date in sorted({(e["machine"], e["measured"]) for e in found.values() if e}):
+        dates.setdefault(machine, []).append(date)
+    measured = [(machine, " and ".join(days)) for machine, days in dates.items()]
     where = "" if standalone else ", as one notebook of a whole run (earlier pages' trainings done before)"
     note = ("Measured on " + "; ".join(f"{m} ({d})" for m, d in measured) + where + "." if measured
             else "No time measured yet.")
