@@ -82,7 +82,8 @@ def test_the_best_run_is_chosen_on_public_test_among_those_with_answers(tmp_path
     final = cg.final_model(trainings, np.zeros((4, 48, 48, 1)))
     assert final.name == "a" and final.answers.tolist() == [0, 0, 0, 0] and final.passed == {"c": 0.80}
     note = cg.final_model_note(final)
-    assert note.startswith("The final model is a, 70.0% on PublicTest.") and "c (80.0%)" in note
+    assert note.startswith("The final model is seed 0 of the fast CNN, 10 epochs (run a), 70.0% on PublicTest.")
+    assert "c (80.0%)" in note
     # an ablation's variant is never the page's final model, however it scores on PublicTest
     trainings.plan = tuple(replace(p, group="ablation") if p.name == "a" else p for p in trainings.plan)
     assert cg.final_model(trainings).name == "b"

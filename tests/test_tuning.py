@@ -162,12 +162,12 @@ def test_the_search_note_compares_widths_only_at_equal_epochs_and_tests_stagnati
     labels = np.repeat([3, 0, 2, 4, 5, 6, 1], [250, 150, 150, 150, 150, 100, 50])
     note = search_note(trials, labels)
     assert "after 1 epoch and " in note and "after 9 epochs (a permutation test" in note
-    assert "the wider networks did better, the reverse of the report's finding" in note
+    assert "in this search the wider networks did better, the reverse of what the report found" in note
     # 26% and 27% of 1,000 faces do not beat 25% by chance; 39% and 40% do
     assert "Of the 4 configurations of width 64 or more, 2 beat always answering Happy (25.0% of PublicTest" in note
     assert note.endswith("every one trained for 9 epochs or more did.")
     reversed_widths = trials.assign(projection_dim=trials["projection_dim"].map({128: 16, 64: 32, 16: 128, 32: 64}))
-    assert "the narrower networks did better, as the report found" in search_note(reversed_widths)
+    assert "in this search the narrower networks did better, as the report found" in search_note(reversed_widths)
 
 
 def test_a_configuration_hyperband_trained_on_counts_once_at_its_longest_training():

@@ -143,8 +143,8 @@ def test_the_verdict_chooses_on_publictest_and_names_the_networks_over_budget():
     assert "epochs" not in vit_question_verdict(close, None, "full").text  # met: nothing to explain
     close["budget minutes"], close["machine"] = 15.0, "AMD EPYC (2 cores) and B (2 cores)"
     close["budget machine"] = "AMD EPYC (2 cores)"  # a seed retrained on B kept the epochs EPYC measured
-    assert ("At the same training budget, 15 min of training each, as timed on AMD EPYC (2 cores), where each "
-            "contender's first seed trained, the best") in \
+    assert ("At the same training budget, 15 min of training converted to epochs as timed on AMD EPYC (2 cores), "
+            "the best") in \
         vit_question_verdict(close, None, "full").text
     assert vit_question_verdict(close.iloc[:0], None, "full").text.startswith("No contender has finished")
 
@@ -481,7 +481,7 @@ def test_a_smoke_budget_reads_in_seconds():
 
     close = _summary([("cct", "transformer", 0.65, 0.66, False), ("fastcnn", "cnn", 0.66, 0.67, False)])
     close["budget minutes"], close["machine"] = 0.5, "AMD EPYC (2 cores)"
-    assert ", 30 s of training each, as timed on AMD EPYC (2 cores), where" in \
+    assert ", 30 s of training converted to epochs as timed on AMD EPYC (2 cores)," in \
         vit_question_verdict(close, None, "smoke").text
 
 

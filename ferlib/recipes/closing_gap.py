@@ -184,6 +184,7 @@ class FinalModel:
     passed: dict[str, float] = field(default_factory=dict)
     weights: str | None = None  # which weights answered, where not the run's own (fast.kept_model)
     logged_private_test: float | None = None  # as its training log scored it, with its own weights
+    label: str | None = None  # what a sentence calls it: "seed 2 of the fast CNN, 50 epochs"
 
 
 def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> FinalModel:
@@ -200,8 +201,9 @@ def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> Fi
     passed = {name: public[name] for name, answered in answers.items()
               if answered is None and public[name] > public[best]}
     weights = read_json(trainings.runs[best].folder / PREDICTIONS, {}).get("weights")
+    planned = {p.name: p for p in trainings.plan}[best]
     return FinalModel(best, answers[best]["plain"], public[best], passed, weights,
-                      trainings.runs[best].summary["private_test"])
+                      trainings.runs[best].summary["private_test"], f"seed {planned.seed} of the {recipe_label(planned)}")
 
 
 def final_model_note(final: FinalModel) -> str:
@@ -212,7 +214,8 @@ def final_model_note(final: FinalModel) -> str:
 
     if final.name is None:
         return "No whole recipe's run has its PrivateTest answers kept here, so the page has no final model yet."
-    text = f"The final model is {final.name}, {final.public_test:.1%} on PublicTest."
+    named = f"{final.label} (run {final.name})" if final.label else final.name
+    text = f"The final model is {named}, {final.public_test:.1%} on PublicTest."
     if final.passed:
         listed_runs = ", ".join(f"{name} ({public:.1%})" for name, public in final.passed.items())
         text += (f" Better on PublicTest but without kept answers, so not chosen here: {listed_runs}; they were "

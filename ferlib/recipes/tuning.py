@@ -268,9 +268,10 @@ def search_note(trials: pd.DataFrame, val_labels: np.ndarray | None = None, leve
         if p_value >= level:
             note += "a difference of this size could be chance."
         elif wider_better:
-            note += "the wider networks did better, the reverse of the report's finding."
+            note += ("in this search the wider networks did better, the reverse of what the report found with "
+                     "its own training.")
         else:
-            note += "the narrower networks did better, as the report found."
+            note += "in this search the narrower networks did better, as the report found with its own training."
     if val_labels is not None and wide.any():
         val_labels = np.asarray(val_labels)
         common = majority_class(val_labels)

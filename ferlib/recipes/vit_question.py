@@ -132,7 +132,8 @@ def budget_epochs(c: Contender, arrays: dict, budget_seconds: float, folder: Pat
     """How many epochs of `c` fit `budget_seconds` of training on this machine: measured once,
     then read back from ``folder/budget.json`` (a resumed run keeps its schedule). `measured`
     is the budget another seed of `c` measured (:func:`first_seed_budget`): a later seed
-    trains the same epochs, so that seeds differ by their seed alone, whatever machine each ran on."""
+    trains the same epochs, whatever machine each ran on (a machine that computes bfloat16
+    natively trains the fast CNN in it: each record names its machine and precision)."""
     path = Path(folder) / "budget.json"
     known = read_json(path)
     if known is not None and known.get("budget_seconds") == budget_seconds:
@@ -559,16 +560,16 @@ def step_parts_note(parts: dict) -> str:
             f"{parts['blocks']} blocks takes {ms(core)} ({core / step:.0%}): the dropout on the attention weights "
             f"accounts for {ms(core - plain)} of it, and the two products alone (the scores and the weighted sum, "
             f"forward and backward) take {ms(products)}"
-            + (", about as long as the whole core without its dropout: its softmax costs little"
-               if products >= 0.9 * plain else "")
+            + (", about as long as the whole core without its dropout: what the softmax adds is within "
+               "the timings' own noise" if products >= 0.9 * plain else "")
             + ". Those products compute at "
             f"{parts['product_flop_per_second'] / 1e9:.0f} GFLOP/s, "
             f"{parts['product_flop_per_second'] / parts['matmul_peak_flops']:.0%} of the matrix-multiply peak "
             f"measured in the same run: they are many small products over {parts['key_dim']}-number vectors, and "
             f"the weights they write and read take {megabytes:.0f} MB per block. Even if every other layer and "
             f"the optimizer cost nothing, the step would be only {parts['ceiling_speedup']:.2f} times as fast. "
-            "The chapter's goal of five times needs a faster attention itself, one that never writes its weights "
-            "out (a fused kernel); "
+            "Training it five times as fast, the speed-up page 9 sought, needs a faster attention itself, one "
+            "that never writes its weights out (a fused kernel); "
             # plain text: the conclusion quotes this sentence with {glue:text}, which shows no Markdown
             "Keras calls its fused ops.dot_product_attention only for attention without dropout, which is "
             "another network.")

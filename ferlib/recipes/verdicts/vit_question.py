@@ -81,9 +81,9 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
     # the budget is epochs, measured once per contender: name the machine that measured them
     machine = cnn.get("budget machine", cnn.get("machine"))
     # the machine's own brackets ("(2 cores)") would nest in the budget's: commas instead
-    where = (f", as timed on {machine}, where each contender's first seed trained"
-             if isinstance(machine, str) and machine else "")
-    budget = f", {_budget(cnn['budget minutes'])} of training each{where}," if "budget minutes" in summary else ""
+    where = f" as timed on {machine}" if isinstance(machine, str) and machine else ""
+    budget = (f", {_budget(cnn['budget minutes'])} of training converted to epochs{where},"
+              if "budget minutes" in summary else "")
     sentences = [f"At the same training budget{budget} the best transformer on PublicTest, {transformer['contender']}, scores "
                  f"{transformer['PrivateTest']:.1%} on PrivateTest and the best CNN, {cnn['contender']}, "
                  f"{cnn['PrivateTest']:.1%}: the transformer stands {abs(gap):.1f} points "
