@@ -280,7 +280,7 @@ def signed(value: float) -> str:
 def style_ablation(frame: pd.DataFrame, level: float = 0.05):
     """:func:`~ferlib.recipes.closing_gap.ablation_table` as a page shows it: each ablation's
     PrivateTest accuracy as mean ± standard deviation over its seeds, its means' difference
-    from the full recipe in percentage points (Δ pts) with Welch's t-test over the seeds (p
+    from the full recipe in percentage points (Δ) with Welch's t-test over the seeds (p
     seeds), the paired pair's own difference with its two seeds (the ablation's against the
     recipe's; pair Δ), and the exact McNemar test's p value (p pair), each p starred below `level`. Headers are short, and the page's text names
     the test: seven columns must fit the page's column (the accuracies' intervals are in the
@@ -297,7 +297,7 @@ def style_ablation(frame: pd.DataFrame, level: float = 0.05):
 
     table = pd.DataFrame({
         "removed or changed": frame["ablation"], "seeds": over_seeds["seeds"], "PrivateTest": over_seeds["PrivateTest"],
-        "Δ pts": [signed(100 * d) for d in frame["difference"]],
+        "Δ": [signed(100 * d) for d in frame["difference"]],
         "p seeds": [p_cell(p) for p in over_seeds_p],
         "pair Δ": ["–" if pair is None or np.isnan(d) else f"{signed(100 * d)} ({pair[0]} vs {pair[1]})"
                    for d, pair in zip(paired, pairs)],

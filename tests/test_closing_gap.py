@@ -324,7 +324,7 @@ def test_the_seeds_and_ablation_tables_show_mean_spread_and_interval():
     ablation = seeds.rename(columns={"recipe": "ablation"}).assign(difference=-0.031, p_value=0.01,
                                                                    paired_seeds=[(1, 3)], paired_difference=0.012)
     shown = style_ablation(ablation.assign(seeds_p_value=0.2)).data
-    assert shown.loc[0, "Δ pts"] == "\N{MINUS SIGN}3.1" and shown.loc[0, "p pair"] == "0.010 *"  # two digits each
+    assert shown.loc[0, "Δ"] == "\N{MINUS SIGN}3.1" and shown.loc[0, "p pair"] == "0.010 *"  # two digits each
     assert shown.loc[0, "p seeds"] == "0.20"
     # the tested pair's own difference, which here has the other sign than the means', and its seeds
     assert shown.loc[0, "pair Δ"] == "+1.2 (1 vs 3)"
@@ -396,8 +396,9 @@ def test_the_plan_table_has_a_row_per_recipe_with_what_is_trained():
     assert table.loc["fast CNN, 30 epochs", "trained"] == "none yet"
     assert trainings.untrained("longer") == ["fast CNN, 30 epochs"] and trainings.untrained("seeds") == []
     # a long run's unfinished training says how far it has come
+    assert cg.progress_note(trainings) == ""
     trainings.in_progress["c"] = 12
-    assert cg.plan_table(trainings).loc["fast CNN, 30 epochs", "trained"] == "none yet; seed 0 at epoch 12 of 30"
+    assert cg.progress_note(trainings) == "Still training when this page ran: fast CNN, 30 epochs, seed 0, at epoch 12 of 30."
 
 
 def test_another_batch_size_scales_sgds_learning_rate_and_trains_in_folders_of_its_own():

@@ -378,23 +378,29 @@ def check_same_compile(model, planned: PlannedRun, steps_per_epoch: int) -> None
 
 
 def plan_table(trainings: GapTrainings) -> pd.DataFrame:
-    """The plan as a table, one row per recipe: the seeds trained so far (and how far an
-    unfinished one has come) and those planned, with the trained ones' mean PublicTest accuracy
-    and training minutes ("–" before any)."""
+    """The plan as a table, one row per recipe: the seeds trained so far and those planned,
+    with the trained ones' mean PublicTest accuracy and training minutes ("–" before any);
+    :func:`progress_note` says how far the unfinished ones have come."""
     rows = []
     for label in dict.fromkeys(recipe_label(p) for p in trainings.plan):
         planned = [p for p in trainings.plan if recipe_label(p) == label]
         done = [trainings.runs[p.name].summary for p in planned if p.name in trainings.runs]
-        trained = seeds_text(p.seed for p in planned if p.name in trainings.runs) or "none yet"
-        going = [f"seed {p.seed} at epoch {trainings.in_progress[p.name]} of {p.recipe.epochs}"
-                 for p in planned if p.name in trainings.in_progress]
         rows.append({"recipe": label,
-                     "trained": "; ".join([trained, *going]),
+                     "trained": seeds_text(p.seed for p in planned if p.name in trainings.runs) or "none yet",
                      "planned": seeds_text(p.seed for p in planned),
                      "PublicTest": f"{np.mean([d['public_test'] for d in done]):.1%}" if done else "–",
                      "minutes": f"{np.mean([d['train_seconds'] for d in done]) / 60:.0f}" if done else "–"})
     # "recipe" heads the label column in the header row (an index name would add a row of its own)
     return pd.DataFrame(rows).set_index("recipe").rename_axis(index=None, columns="recipe")
+
+
+def progress_note(trainings: GapTrainings) -> str:
+    """A sentence on the plan's trainings that a long run has started and not finished: how
+    many of its epochs each has logged ("" where none is under way)."""
+    planned = {p.name: p for p in trainings.plan}
+    going = [f"{recipe_label(planned[name])}, seed {planned[name].seed}, at epoch {epochs} of "
+             f"{planned[name].recipe.epochs}" for name, epochs in trainings.in_progress.items()]
+    return f"Still training when this page ran: {'; '.join(going)}." if going else ""
 
 
 def reference_lines(peer: PeerScores) -> dict[str, float]:

@@ -502,7 +502,7 @@ PLAN: tuple[PlannedRun, ...] = (
                replace(RECIPE, network=replace(_NET, crop_style="translate"))),
     # Nor this: rotations (up to 10 degrees) and zooms (up to 10%) beside the shifts and flips,
     # as the literature's long recipes use, against the plateau the recipe reaches halfway.
-    *_ablation("rotate-zoom", "rotations and zooms",
+    *_ablation("rotate-zoom", "rotation and zoom",
                replace(RECIPE, network=replace(_NET, rotation_degrees=10.0, zoom=0.1))),
     # Nor this: training on 40 x 40 crops drawn for each face, as Khaireddin and Chen do, and
     # scoring whole faces; 69% of the arithmetic per training image.

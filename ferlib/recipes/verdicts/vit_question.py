@@ -92,7 +92,7 @@ def _gap_sentences(summary, test, goal_points: float) -> str:
         seed = f"seed {test.seeds[0]}" if hasattr(test, "seeds") else "the first seed"
         sentences.append(f"Face by face ({seed} of the two chosen on PublicTest), {test.only_first} faces only "
                          f"the CNN gets right and {test.only_second} only the transformer; {_chance(test)}.")
-    sentences.append(f"The chapter's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
+    sentences.append(f"Page 9's goal, a transformer within {goal_points:.0f} points of the best CNN, is "
                      f"{'met' if gap <= goal_points else 'not met'}.")
     if gap > goal_points and "epochs" in summary:
         sentences.append(_epochs_reason(int(cnn["epochs"]), int(transformer["epochs"])))
