@@ -72,7 +72,7 @@ def plot_per_class(frame: pd.DataFrame, metric: str | Sequence[str] = "recall") 
         ax.set_title(f"{name} per emotion")
         if frame["model"].nunique() > 1:
             sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model", frameon=False, fontsize=9)
-        else:  # one model: the legend would only repeat what the page says
+        elif ax.get_legend() is not None:  # one model: the legend would only repeat what the page says
             ax.get_legend().remove()
         sns.despine(ax=ax)
     fig.get_layout_engine().set(h_pad=0.2)  # each title clear of the tick labels above it
