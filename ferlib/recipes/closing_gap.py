@@ -190,9 +190,9 @@ class FinalModel:
 def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> FinalModel:
     """:class:`FinalModel` among `trainings`. A run's answers are read once, from its
     ``predictions.json`` or, given `x_test`, scored from its ``model.keras``."""
-    groups = {p.name: p.group for p in trainings.plan}
+    planned = {p.name: p for p in trainings.plan}
     answers = {name: read_predictions(run.folder, x_test) for name, run in trainings.runs.items()
-               if groups.get(name) in RECIPE_GROUPS}
+               if name in planned and planned[name].group in RECIPE_GROUPS}
     public = {name: trainings.runs[name].summary["public_test"] for name in answers}
     kept = [name for name, answered in answers.items() if answered is not None]
     if not kept:
@@ -201,9 +201,9 @@ def final_model(trainings: GapTrainings, x_test: np.ndarray | None = None) -> Fi
     passed = {name: public[name] for name, answered in answers.items()
               if answered is None and public[name] > public[best]}
     weights = read_json(trainings.runs[best].folder / PREDICTIONS, {}).get("weights")
-    planned = {p.name: p for p in trainings.plan}[best]
     return FinalModel(best, answers[best]["plain"], public[best], passed, weights,
-                      trainings.runs[best].summary["private_test"], f"seed {planned.seed} of the {recipe_label(planned)}")
+                      trainings.runs[best].summary["private_test"],
+                      f"seed {planned[best].seed} of the {recipe_label(planned[best])}")
 
 
 def final_model_note(final: FinalModel) -> str:
