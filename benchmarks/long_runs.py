@@ -4,22 +4,29 @@
         >> ~/.cache/ferlib/runs/full/long-runs.log 2>&1 &
 
 A session ends every process it started, and no run of these fits in one session, so each
-step resumes where the last session stopped and is skipped once done:
+step resumes where the last session stopped and is skipped once done. A run folder that was
+lost gets back first the finished trainings of pages 8 and 9 whose records git keeps
+(``ferlib.tooling.publish.restore_histories``), so only what was unfinished trains again.
 
 1. ``pages``: pages 1 to 7 at the full profile (``ferlib run --only 01_data ... 07_beyond
    --no-book``): finished notebooks are skipped, the interrupted one runs again from the top
    and its trainings go on from their last complete epoch. A run of it already going on (started
-   by hand with ``--background``) is waited for.
-2. ``page9-weights``: the models page 9 explains with Grad-CAM and attention rollout (seed 0
+   by hand with ``--background``) is waited for. Where the run folder holds no run but the book
+   publishes all seven pages from a full run, the step has nothing to resume and says so
+   (rerunning them is days of CPU: ``ferlib run --profile full`` by hand).
+2. ``page8-plan``: the fast recipe's plan (``benchmarks/fast_recipe.py``: the ablation's runs
+   and the long "best" training), each run resuming from its last epoch.
+3. ``page9-weights``: the models page 9 explains with Grad-CAM and attention rollout (seed 0
    of the best CNN, the report's ViT and the best transformer on PublicTest). The page's
-   trainings are read from their records, which git keeps (``book/results/vit-question``);
-   their weights are not in git, so a contender whose ``model.keras`` is missing trains again
-   for its budget (the epochs in its ``budget.json``), and its new record replaces the old.
-3. ``vit-search``: page 9's KerasTuner search over the transformer's sizes (``ferlib tune``,
+   trainings are read from their records; their weights are not in git, so a contender whose
+   ``model.keras`` is missing trains again for its budget (the epochs in its ``budget.json``),
+   and its new record replaces the old.
+4. ``vit-search``: page 9's KerasTuner search over the transformer's sizes (``ferlib tune``,
    Hyperband with the page's settings, in the folder the page reads); KerasTuner takes it up
    again from its last finished trial.
-4. ``page8-plan``: the fast recipe's plan (``benchmarks/fast_recipe.py``: the ablation's runs,
-   then the long "best" training), each run resuming from its last epoch.
+
+Page 8's plan comes before page 9's steps because page 9 is published whole, and only a
+re-execution of it needs their weights and search again.
 
 ``--only STEP`` runs the steps named. Publishing stays a person's job: ``ferlib publish``
 changes the repository, which a background job must not do.
@@ -35,7 +42,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STEPS = ("pages", "page9-weights", "vit-search", "page8-plan")
+STEPS = ("pages", "page8-plan", "page9-weights", "vit-search")
 PAGES = ("01_data", "02_cnn", "03_vit_tuning", "04_phase2", "05_comparison", "06_features", "07_beyond")
 
 
@@ -49,9 +56,16 @@ def run(command: list[str]) -> None:
 
 
 def pages(run_dir: Path, data: str, poll_seconds: float = 300) -> None:
+    from ferlib.files import read_json
     from ferlib.runfolder import RunFolder
     from ferlib.runstatus import running_pid
 
+    book = REPO / "book" / "results"
+    published = read_json(book / "run.json", {})
+    if (not (run_dir / "run.json").exists() and published.get("profile") == "full"
+            and all((book / f"{page}.ipynb").exists() for page in PAGES)):
+        say(f"{run_dir} holds no run, and the book publishes pages 1 to 7 from a full run: nothing to resume")
+        return
     # a run started by hand (`ferlib run --background`) goes on: wait for it, then resume what is left
     if (pid := running_pid(RunFolder(run_dir))) is not None:
         say(f"waiting for the run in progress in {run_dir} (pid {pid})")
@@ -61,17 +75,11 @@ def pages(run_dir: Path, data: str, poll_seconds: float = 300) -> None:
          "--no-book", "--only", *PAGES])
 
 
-def page9_weights(run_dir: Path, data: str, kept: Path | None = None) -> None:
-    """`kept`: the page's records in git (default: ``book/results/vit-question``)."""
-    from ferlib.files import read_json, write_text
+def page9_weights(run_dir: Path, data: str) -> None:
+    from ferlib.files import read_json
     from ferlib.recipes.vit_question import FOLDER, best_of
 
-    root, kept = run_dir / FOLDER, kept or REPO / "book" / "results" / FOLDER
-    for record in sorted(kept.glob("*/record.json")):  # the records git keeps, where the run has none
-        if not (root / record.parent.name / "record.json").exists():
-            for name in ("record.json", "budget.json"):
-                if (record.parent / name).exists():
-                    write_text(root / record.parent.name / name, (record.parent / name).read_text())
+    root = run_dir / FOLDER
     records = [read_json(path) for path in sorted(root.glob("*-seed0/record.json"))]
     explained = dict.fromkeys(name for name in (best_of(records, "cnn"), "report-vit", best_of(records, "transformer"))
                               if name is not None)
@@ -104,7 +112,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps, in the usual order")
     args = parser.parse_args()
     run_dir = args.run_dir.expanduser()
-    steps = {"pages": pages, "page9-weights": page9_weights, "vit-search": vit_search, "page8-plan": page8_plan}
+    from ferlib.tooling.publish import restore_histories
+
+    if restored := restore_histories(run_dir):
+        say(f"restored from git the records of {len(restored)} finished trainings: {', '.join(restored)}")
+    steps = {"pages": pages, "page8-plan": page8_plan, "page9-weights": page9_weights, "vit-search": vit_search}
     for step in STEPS:
         if args.only is None or step in args.only:
             say(f"step {step}")

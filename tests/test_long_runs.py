@@ -25,10 +25,12 @@ def _record(folder: Path, name: str, family: str, public: float) -> None:
 
 def test_page9_weights_restores_the_records_and_retrains_only_the_explained_models_without_weights(
         tmp_path, monkeypatch):
+    from ferlib.tooling.publish import restore_histories
+
     queue = _queue()
     commands = []
     monkeypatch.setattr(queue, "run", commands.append)
-    kept = tmp_path / "git"
+    kept = tmp_path / "book" / "results" / "vit-question"
     for name, family, public in [("fastcnn", "cnn", 0.56), ("report-vit", "transformer", 0.37),
                                  ("hybrid", "transformer", 0.42), ("cct", "transformer", 0.40)]:
         _record(kept / f"{name}-seed0", name, family, public)
@@ -39,7 +41,8 @@ def test_page9_weights_restores_the_records_and_retrains_only_the_explained_mode
     # the best transformer's training was interrupted before it saved its weights
     (run_dir / "vit-question" / "hybrid-seed0" / "training").mkdir(parents=True)
 
-    queue.page9_weights(run_dir, "DATA", kept=kept)
+    assert len(restore_histories(run_dir, tmp_path / "book")) == 4
+    queue.page9_weights(run_dir, "DATA")
 
     root = run_dir / "vit-question"
     retrained = [command[command.index("--only") + 1] for command in commands]
@@ -51,6 +54,50 @@ def test_page9_weights_restores_the_records_and_retrains_only_the_explained_mode
     assert (root / "hybrid-seed0" / "budget.json").exists()  # the same epochs as before
     assert json.loads((root / "cct-seed0" / "record.json").read_text())["public_test"] == 0.40
     assert (root / "fastcnn-seed0" / "record.json").exists()
+    # the next session's restore leaves the retraining trainings alone
+    assert restore_histories(run_dir, tmp_path / "book") == []
+    assert not (root / "hybrid-seed0" / "record.json").exists()
+
+
+def test_restore_brings_back_finished_fast_runs_only_and_never_over_a_training_in_progress(tmp_path):
+    from ferlib.tooling.publish import restore_histories
+
+    kept = tmp_path / "book" / "results" / "closing-the-gap"
+    for name, files in [("fast-50ep-seed0", ("log.jsonl", "signature.json", "summary.json", "predictions.json")),
+                        ("wide-200ep-seed0", ("log.jsonl", "signature.json")),  # unfinished when banked
+                        ("no-ema-seed0", ("log.jsonl", "signature.json", "summary.json"))]:
+        (kept / name).mkdir(parents=True)
+        for file in files:
+            (kept / name / file).write_text(f"{name} {file}")
+    run_dir = tmp_path / "full"
+    training = run_dir / "closing-the-gap" / "no-ema-seed0"
+    training.mkdir(parents=True)
+    (training / "log.jsonl").write_text("its own epochs")  # trained again, not finished yet
+
+    assert restore_histories(run_dir, tmp_path / "book") == ["closing-the-gap/fast-50ep-seed0"]
+    restored = run_dir / "closing-the-gap" / "fast-50ep-seed0"
+    assert sorted(p.name for p in restored.iterdir()) == ["log.jsonl", "predictions.json", "signature.json",
+                                                          "summary.json"]
+    assert (restored / "summary.json").read_text() == "fast-50ep-seed0 summary.json"
+    assert not (run_dir / "closing-the-gap" / "wide-200ep-seed0").exists()
+    assert (training / "log.jsonl").read_text() == "its own epochs" and not (training / "summary.json").exists()
+
+
+def test_the_pages_step_has_nothing_to_resume_where_the_book_publishes_a_lost_full_run(tmp_path, monkeypatch):
+    queue = _queue()
+    commands = []
+    monkeypatch.setattr(queue, "run", commands.append)
+    book = tmp_path / "book" / "results"
+    book.mkdir(parents=True)
+    (book / "run.json").write_text(json.dumps({"profile": "full"}))
+    monkeypatch.setattr(queue, "REPO", tmp_path)
+    for page in queue.PAGES[:-1]:
+        (book / f"{page}.ipynb").write_text("{}")
+    queue.pages(tmp_path / "full", "DATA", poll_seconds=0)
+    assert len(commands) == 1  # a page is missing from the book: the run goes on
+    (book / f"{queue.PAGES[-1]}.ipynb").write_text("{}")
+    queue.pages(tmp_path / "full", "DATA", poll_seconds=0)
+    assert len(commands) == 1
 
 
 def test_the_pages_step_waits_for_a_run_in_progress_then_resumes_it(tmp_path, monkeypatch):
@@ -60,6 +107,7 @@ def test_the_pages_step_waits_for_a_run_in_progress_then_resumes_it(tmp_path, mo
     commands, alive = [], iter([4242, 4242, None])
     monkeypatch.setattr(queue, "run", commands.append)
     monkeypatch.setattr(ferlib.runstatus, "running_pid", lambda folder: next(alive))
+    monkeypatch.setattr(queue, "REPO", tmp_path)  # a book without the published pages
     queue.pages(tmp_path / "full", "DATA", poll_seconds=0)
     assert len(commands) == 1 and commands[0][2:4] == ["ferlib", "run"]
     assert commands[0][commands[0].index("--only") + 1:] == list(queue.PAGES)

@@ -445,6 +445,34 @@ def _copy_histories(run_dir: Path, results_dir: Path) -> None:
 
 
 
+#: The file that marks a kept training of :data:`PUBLISHED_HISTORIES` as finished: a fast-recipe
+#: run's summary, a page-9 training's record.
+_FINISHED_FILES = ("summary.json", "record.json")
+
+
+def restore_histories(run_dir: Path, book_dir: Path | None = None) -> list[str]:
+    """Bring back into a run folder that lost them the finished trainings of pages 8 and 9
+    whose records the book keeps (:func:`_copy_histories` in reverse), so that their long runs
+    skip them instead of training them again. A training of which the run folder holds any
+    record is left alone (it may be training again). An unfinished one is not restored: its
+    weights and its resume state went with the folder, so it starts again from its first
+    epoch, and its old epochs' log would read as the new run's. Returns the trainings
+    restored, as ``folder/training``."""
+    run_dir, results_dir = Path(run_dir), (book_dir or REPO / "book") / "results"
+    restored = []
+    for folder in PUBLISHED_HISTORIES:
+        for kept in sorted(p for p in (results_dir / folder).glob("*") if p.is_dir()):
+            finished = [name for name in _FINISHED_FILES if (kept / name).exists()]
+            target = run_dir / folder / kept.name
+            if not finished or any((target / name).exists() for name in _HISTORY_FILES):
+                continue
+            for name in _HISTORY_FILES:
+                if (kept / name).exists():
+                    write_text(target / name, (kept / name).read_text())
+            restored.append(f"{folder}/{kept.name}")
+    return restored
+
+
 #: Where :func:`bank` keeps an unfinished run's records, under ``book/results``.
 BANKED = "banked"
 #: A run's own small files :func:`bank` keeps: its card, its notebooks' times, its tally of CPU.
