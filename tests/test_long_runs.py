@@ -69,6 +69,7 @@ def test_restore_brings_back_finished_fast_runs_only_and_never_over_a_training_i
         (kept / name).mkdir(parents=True)
         for file in files:
             (kept / name / file).write_text(f"{name} {file}")
+    (kept / "fast-50ep-seed0" / "probabilities.npz").write_bytes(b"\x93NUMPY\xff\x00")  # not text
     run_dir = tmp_path / "full"
     training = run_dir / "closing-the-gap" / "no-ema-seed0"
     training.mkdir(parents=True)
@@ -76,8 +77,9 @@ def test_restore_brings_back_finished_fast_runs_only_and_never_over_a_training_i
 
     assert restore_histories(run_dir, tmp_path / "book") == ["closing-the-gap/fast-50ep-seed0"]
     restored = run_dir / "closing-the-gap" / "fast-50ep-seed0"
-    assert sorted(p.name for p in restored.iterdir()) == ["log.jsonl", "predictions.json", "signature.json",
-                                                          "summary.json"]
+    assert sorted(p.name for p in restored.iterdir()) == ["log.jsonl", "predictions.json", "probabilities.npz",
+                                                          "signature.json", "summary.json"]
+    assert (restored / "probabilities.npz").read_bytes() == b"\x93NUMPY\xff\x00"
     assert (restored / "summary.json").read_text() == "fast-50ep-seed0 summary.json"
     assert not (run_dir / "closing-the-gap" / "wide-200ep-seed0").exists()
     assert (training / "log.jsonl").read_text() == "its own epochs" and not (training / "summary.json").exists()

@@ -256,10 +256,10 @@ class Ensemble:
 
 
 def small_ensemble(trainings: GapTrainings, arrays: dict, max_members: int = ENSEMBLE_SIZE) -> Ensemble | None:
-    """The page's small ensemble: among every finished run whose weights are kept (whole recipes
+    """The page's small ensemble: among every finished run whose probabilities are kept (whole recipes
     and ablation variants alike: all trained on the standard protocol), members chosen on
     PublicTest (flip-averaged) by :func:`ferlib.select_ensemble`, then scored once on
-    PrivateTest. None where fewer than two runs have weights."""
+    PrivateTest. None where fewer than two runs have them (:func:`ferlib.recipes.fast.run_probabilities`)."""
     probabilities = {name: run_probabilities(run.folder, arrays) for name, run in trainings.runs.items()}
     probabilities = {name: p for name, p in probabilities.items() if p is not None}
     if len(probabilities) < 2:

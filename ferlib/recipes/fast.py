@@ -187,37 +187,44 @@ def read_predictions(folder: str | Path, x_test: np.ndarray | None = None) -> di
     return answers
 
 
-#: A finished run's probabilities on PublicTest and PrivateTest, plain and averaged over the face
-#: and its mirror, cached beside its weights (an ensemble reads them; the book keeps them out of git).
+#: A finished run's probabilities, averaged over the face and its mirror on PublicTest (where
+#: an ensemble chooses its members) and plain and averaged on PrivateTest (where it is scored),
+#: in float16 and compressed (about 0.1 MB), so that the book keeps them in git beside the run's
+#: log: an ensemble of runs whose weights were lost with a run folder still comes out the same.
 PROBABILITIES = "probabilities.npz"
+#: The probabilities :data:`PROBABILITIES` holds.
+PROBABILITY_PARTS = ("val_tta", "test", "test_tta")
 
 
 def run_probabilities(folder: str | Path, arrays: dict) -> dict[str, np.ndarray] | None:
-    """A finished run's probabilities on PublicTest (``"val"``) and PrivateTest (``"test"``) of
-    `arrays`, plain and flip-averaged (``"val_tta"``, ``"test_tta"``), from :data:`PROBABILITIES`
-    or, the first time, from its weights (:func:`kept_model`; then cached, written whole or not
-    at all). None where the run kept no weights."""
+    """A finished run's probabilities (:data:`PROBABILITY_PARTS`: ``"val_tta"`` on PublicTest,
+    ``"test"`` and ``"test_tta"`` on PrivateTest of `arrays`) from :data:`PROBABILITIES` or, the
+    first time, from its weights (:func:`kept_model`; then cached, written whole or not at all).
+    They go through float16 either way, so a cached answer equals a fresh one. None where the
+    run kept neither."""
     from ..files import atomic_write
 
-    folder, parts = Path(folder), ("val", "test")
-    labels = {f"{part}_labels": np.asarray(arrays[part][1]) for part in parts}
+    folder = Path(folder)
+    labels = {f"{part}_labels": np.asarray(arrays[part][1], np.int8) for part in ("val", "test")}
     if (folder / PROBABILITIES).exists():
         with np.load(folder / PROBABILITIES) as stored:
             cached = {name: stored[name] for name in stored.files}
         # the same faces in the same order (their labels stand for them), else scored again
-        if all(name in cached and np.array_equal(cached[name], value) for name, value in labels.items()):
-            return {name: cached[name] for name in ("val", "val_tta", "test", "test_tta")}
+        if all(name in cached and np.array_equal(cached[name], value) for name, value in labels.items()) \
+                and all(name in cached for name in PROBABILITY_PARTS):
+            return {name: cached[name].astype(np.float32) for name in PROBABILITY_PARTS}
     model, _ = kept_model(folder)
     if model is None:
         return None
     computed = {}
-    for part in parts:
+    for part in ("val", "test"):
         x = np.asarray(arrays[part][0], np.float32)
         plain = model.predict(x, batch_size=512, verbose=0)
         mirrored = model.predict(x[:, :, ::-1], batch_size=512, verbose=0)
         computed[part], computed[f"{part}_tta"] = plain, (plain + mirrored) / 2  # as predict_with_tta(shift=0)
-    atomic_write(folder / PROBABILITIES, lambda f: np.savez(f, **computed, **labels))
-    return computed
+    kept = {name: computed[name].astype(np.float16) for name in PROBABILITY_PARTS}
+    atomic_write(folder / PROBABILITIES, lambda f: np.savez_compressed(f, **kept, **labels))
+    return {name: value.astype(np.float32) for name, value in kept.items()}
 
 
 def with_averaged_weights(model: keras.Model, score):
@@ -390,6 +397,7 @@ def train_fast(arrays: dict, recipe: FastRecipe = FastRecipe(), *, folder, seed:
     # fit ends by putting the averaged weights into the model: the one the run reports.
     save_model(model, folder / "model.keras")
     write_predictions(folder, model, arrays["test"][0])
+    run_probabilities(folder, arrays)  # kept beside the answers: an ensemble needs no weights then
     last = log.rows[-1]
     summary = {"signature": signature, "epochs": last["epoch"], "train_seconds": last["train_seconds"],
                "public_test": last["public"], "public_test_tta": last["public_tta"],

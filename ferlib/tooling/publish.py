@@ -20,7 +20,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from ..files import read_json, write_json, write_text
+from ..files import atomic_write, read_json, write_json, write_text
 from ..notebooks import NOTEBOOKS
 from ..runfolder import RunFolder
 from ..runstatus import run_status, trainings
@@ -426,14 +426,18 @@ def _record_page_time(folder: RunFolder, page: str, results_dir: Path, page_time
 #: The pages that train and read nothing of the other pages (see :func:`publish_page`), each
 #: with the folder of the run in which its long run trains.
 STANDALONE_PAGES = {"08_closing_the_gap": "closing-the-gap", "09_vit_question": "vit-question"}
-#: Folders of a run whose trainings' small records (each run's epoch log, summary, signature
-#: and PrivateTest answers) the book keeps in git, so that losing the run folder costs a
+#: Folders of a run whose trainings' small records (each run's epoch log, summary, signature,
+#: PrivateTest answers and the probabilities an ensemble averages) the book keeps in git, so that losing the run folder costs a
 #: rerun, never the numbers or the paired tests: the long runs of pages 8 and 9.
 PUBLISHED_HISTORIES = tuple(STANDALONE_PAGES.values())
 #: Each standalone page's metrics among :data:`PUBLISHED_METRICS`.
 STANDALONE_METRICS = {"08_closing_the_gap": "closing_the_gap", "09_vit_question": "vit_question"}
 _HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json",
-                  "predictions.json")
+                  "predictions.json", "probabilities.npz")
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    atomic_write(target, lambda f: f.write(source.read_bytes()))  # bytes: the probabilities are not text
 
 
 def _copy_histories(run_dir: Path, results_dir: Path) -> None:
@@ -441,7 +445,7 @@ def _copy_histories(run_dir: Path, results_dir: Path) -> None:
         for training in sorted(p for p in (run_dir / folder).glob("*") if p.is_dir()):
             for name in _HISTORY_FILES:
                 if (training / name).exists():
-                    write_text(results_dir / folder / training.name / name, (training / name).read_text())
+                    _copy_file(training / name, results_dir / folder / training.name / name)
 
 
 
@@ -468,7 +472,7 @@ def restore_histories(run_dir: Path, book_dir: Path | None = None) -> list[str]:
                 continue
             for name in _HISTORY_FILES:
                 if (kept / name).exists():
-                    write_text(target / name, (kept / name).read_text())
+                    _copy_file(kept / name, target / name)
             restored.append(f"{folder}/{kept.name}")
     return restored
 

@@ -141,7 +141,7 @@ def ensemble_verdict(ensemble, final, y_test) -> str:
     scores = (f"{ensemble.private_test:.1%} on PrivateTest (95% interval {low:.1%} to {high:.1%}), and "
               f"{ensemble.private_test_tta:.1%} with each network's probabilities averaged over the face and its "
               f"mirror ({ensemble.public_test:.1%} on PublicTest that way, the score the members were chosen on).")
-    chosen = f"Chosen on PublicTest among the {ensemble.candidates} runs whose weights are kept"
+    chosen = f"Chosen on PublicTest among the {ensemble.candidates} runs whose probabilities are kept"
     if len(ensemble.members) == 1:
         text = (f"{chosen}, no second network raised the PublicTest accuracy of the best one, "
                 f"{ensemble.members[0]}, so the ensemble is that network alone: {scores}")
