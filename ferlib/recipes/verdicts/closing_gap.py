@@ -134,8 +134,8 @@ def ensemble_verdict(ensemble, final, y_test) -> str:
     from ...evaluate import interval, paired_test
 
     if ensemble is None:
-        return ("Fewer than two of this run's trainings have kept their weights or their probabilities, so there is no ensemble to "
-                "choose yet.")
+        return ("Fewer than two of this run's trainings have kept their weights or their probabilities, so there "
+                "is no ensemble to choose yet.")
     low, high = interval(ensemble.private_test, len(y_test))
     y_test = np.asarray(y_test)
     scores = (f"{ensemble.private_test:.1%} on PrivateTest (95% interval {low:.1%} to {high:.1%}), and "
