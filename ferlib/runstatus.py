@@ -4,6 +4,7 @@ training in progress, and the notebooks done."""
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -32,9 +33,12 @@ def _fast_training(folder: RunFolder, training: Path) -> dict:
     log, summary = read_json_lines(training / "log.jsonl"), read_json(training / "summary.json", {})
     planned = read_json(training / "signature.json", {}).get("recipe", {}).get("epochs")
     last = log[-1] if log else {}
+    # the median of the last ten epochs: this machine's pace (a resume on another machine changes it)
+    recent = [row["epoch_seconds"] for row in log[-10:] if row.get("epoch_seconds")]
     return {"training": training.relative_to(folder.root).as_posix(), "state": "finished" if summary else "in progress",
             "epochs": last.get("epoch", 0), "seconds": summary.get("train_seconds", last.get("train_seconds")),
-            "planned_epochs": planned}
+            "planned_epochs": planned, "epoch_seconds": statistics.median(recent) if recent else None,
+            "machine": last.get("machine")}
 
 def running_pid(folder: RunFolder) -> int | None:
     """The pid of this run's background process, if it is alive."""
@@ -71,7 +75,9 @@ def run_status(folder: RunFolder) -> dict:
     return {
         "run_dir": str(folder.root), "profile": card.get("profile"), "data": card.get("data"),
         "running": pid is not None, "pid": pid,
-        "notebooks": {name: ("done" if name in finished else "pending") for name in NOTEBOOKS},
+        # a folder of long runs alone (page 8's or 9's, or a full run's folder that lost its
+        # pages) has no run card and lists no pages
+        "notebooks": {name: ("done" if name in finished else "pending") for name in NOTEBOOKS} if card else {},
         "notebook_seconds": finished, "current": current, "trainings": found,
         "training_seconds": sum(t["seconds"] or 0 for t in found if t["state"] == "finished"),
         "elapsed_seconds": time.time() - started if started else None,
@@ -80,8 +86,11 @@ def run_status(folder: RunFolder) -> dict:
 
 def format_status(status: dict) -> str:
     """``ferlib status`` as text."""
-    lines = [f"run {status['run_dir']}: {status['profile'] or '?'} profile on {status['data'] or '?'}, "
-             + (f"running (pid {status['pid']})" if status["running"] else "not running")]
+    if status["notebooks"]:
+        lines = [f"run {status['run_dir']}: {status['profile'] or '?'} profile on {status['data'] or '?'}, "
+                 + (f"running (pid {status['pid']})" if status["running"] else "not running")]
+    else:
+        lines = [f"{status['run_dir']}: long runs only (no run card, so no pages run here)"]
     width = max(map(len, status["notebooks"]), default=0)
     for name, state in status["notebooks"].items():
         seconds = status["notebook_seconds"].get(name)
@@ -106,6 +115,11 @@ def format_status(status: dict) -> str:
     for t in going:  # the long runs' trainings, which keep no progress file of their own
         lines.append(f"long run, not finished: {t['training']}, {t['epochs']} of {t['planned_epochs']} epochs done"
                      + (f" in {_duration(t['seconds'])}" if t["seconds"] else ""))
+        if t.get("epoch_seconds"):
+            left = (t["planned_epochs"] - t["epochs"]) * t["epoch_seconds"]
+            lines.append(f"  {_duration(t['epoch_seconds'])} per epoch lately"
+                         + (f" on {t['machine']}" if t.get("machine") else "")
+                         + f": about {_duration(left)} of training left at that pace")
     finished = [t for t in status["trainings"] if t["state"] == "finished"]
     lines.append(f"trainings finished: {len(finished)} ({_duration(status['training_seconds'])} of training)")
     width = max((len(t["training"]) for t in finished), default=0)

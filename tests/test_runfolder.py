@@ -131,6 +131,23 @@ def test_status_shows_the_long_runs_fast_recipe_trainings(tmp_path):
     assert "vit-question/cct-seed0/training 7 epochs, 11 min 40 s" in text
 
 
+def test_status_of_a_folder_of_long_runs_alone_says_how_long_the_training_has_left(tmp_path, capsys):
+    """A full run's folder that lost its pages (the queue then trains only the long runs) has
+    no run card: the status lists no pages, and gives the training in progress its pace."""
+    going = tmp_path / "full" / "closing-the-gap" / "wide-200ep-seed0"
+    going.mkdir(parents=True)
+    write_json(going / "signature.json", {"recipe": {"epochs": 200}})
+    seconds = [300.0] + [260.0] * 9 + [270.0] * 10  # the first epoch traces the step
+    (going / "log.jsonl").write_text("".join(
+        json.dumps({"epoch": e, "epoch_seconds": s, "train_seconds": sum(seconds[:e]), "machine": "cpu: AMD EPYC"})
+        + "\n" for e, s in enumerate(seconds, 1)))
+    assert main(["status", str(tmp_path / "full")]) == 0
+    text = capsys.readouterr().out
+    assert "long runs only" in text and "01_data" not in text
+    assert "wide-200ep-seed0, 20 of 200 epochs done" in text
+    assert "4 min 30 s per epoch lately on cpu: AMD EPYC: about 13 h 30 min of training left at that pace" in text
+
+
 def test_a_cut_short_epoch_log_is_named_with_its_line(tmp_path):
     from ferlib.files import DamagedFile, read_json_lines
 

@@ -398,8 +398,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _status(run_dir: Path) -> int:
     folder = RunFolder(run_dir)
-    if not folder.card.exists():
-        return _error(f"{folder.root} is not a run folder (it has no run.json)")
+    if not folder.card.exists() and not any(folder.root.glob("*/*/log.jsonl")):
+        return _error(f"{folder.root} is not a run folder (it has no run.json, and no long run's log.jsonl)")
     _say(format_status(run_status(folder)))
     return 0
 
