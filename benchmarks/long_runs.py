@@ -112,15 +112,33 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps, in the usual order")
     args = parser.parse_args()
     run_dir = args.run_dir.expanduser()
+    from ferlib.files import write_text
+    from ferlib.runfolder import RunFolder
+    from ferlib.runstatus import queue_pid
+
+    # two queues in one folder would train the same runs at once, each over the other's files
+    folder = RunFolder(run_dir)
+    if (pid := queue_pid(folder)) is not None and pid != os.getpid():
+        say(f"a queue is already running in {run_dir} (pid {pid}); `ferlib status {run_dir}` says where it stands")
+        return 1
+    write_text(folder.queue_pid_file, f"{os.getpid()}\n")
+    try:
+        run_steps(run_dir, args.data, args.only)
+    finally:
+        folder.queue_pid_file.unlink(missing_ok=True)
+    return 0
+
+
+def run_steps(run_dir: Path, data: str, only: list[str] | None) -> None:
     from ferlib.tooling.publish import restore_histories
 
     if restored := restore_histories(run_dir):
         say(f"restored from git the records of {len(restored)} finished trainings: {', '.join(restored)}")
     steps = {"pages": pages, "page8-plan": page8_plan, "page9-weights": page9_weights, "vit-search": vit_search}
     for step in STEPS:
-        if args.only is None or step in args.only:
+        if only is None or step in only:
             say(f"step {step}")
-            steps[step](run_dir, args.data)
+            steps[step](run_dir, data)
     say("every step is done")
 
 

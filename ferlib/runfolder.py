@@ -4,6 +4,7 @@ A run is one execution of the notebooks at one profile. Its folder holds::
 
     run.json                    the run card: data, split, profile, seed, precision, device, dates
     run.log, run.pid            the background run's log and process (``ferlib run --background``)
+    long-runs.pid               the long runs' queue's process (``benchmarks/long_runs.py``)
     code/                       the package and notebooks that background run executes, and their COMMIT
     progress.json               the training in progress: epoch n of N, best so far (``ferlib status``)
     timings.json                wall time of each finished notebook
@@ -66,6 +67,10 @@ class RunFolder:
     @property
     def pid_file(self) -> Path:
         return self.root / "run.pid"
+
+    @property
+    def queue_pid_file(self) -> Path:
+        return self.root / "long-runs.pid"
 
     @property
     def code(self) -> Path:

@@ -42,8 +42,17 @@ def _fast_training(folder: RunFolder, training: Path) -> dict:
 
 def running_pid(folder: RunFolder) -> int | None:
     """The pid of this run's background process, if it is alive."""
+    return _live_pid(folder.pid_file)
+
+
+def queue_pid(folder: RunFolder) -> int | None:
+    """The pid of the long runs' queue working in this folder, if it is alive."""
+    return _live_pid(folder.queue_pid_file)
+
+
+def _live_pid(pid_file: Path) -> int | None:
     try:
-        pid = int(folder.pid_file.read_text().strip())
+        pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
     try:
@@ -74,7 +83,7 @@ def run_status(folder: RunFolder) -> dict:
     started = card.get("first_started_unix")
     return {
         "run_dir": str(folder.root), "profile": card.get("profile"), "data": card.get("data"),
-        "running": pid is not None, "pid": pid,
+        "running": pid is not None, "pid": pid, "queue_pid": queue_pid(folder),
         # a folder of long runs alone (page 8's or 9's, or a full run's folder that lost its
         # pages) has no run card and lists no pages
         "notebooks": {name: ("done" if name in finished else "pending") for name in NOTEBOOKS} if card else {},
@@ -91,6 +100,11 @@ def format_status(status: dict) -> str:
                  + (f"running (pid {status['pid']})" if status["running"] else "not running")]
     else:
         lines = [f"{status['run_dir']}: long runs only (no run card, so no pages run here)"]
+    queue = status.get("queue_pid")
+    if queue is not None:
+        lines.append(f"the long runs' queue is running (pid {queue})")
+    elif any(t["state"] == "in progress" and t["planned_epochs"] for t in status["trainings"]):
+        lines.append("the long runs' queue is not running: resume it with benchmarks/long_runs.py (README)")
     width = max(map(len, status["notebooks"]), default=0)
     for name, state in status["notebooks"].items():
         seconds = status["notebook_seconds"].get(name)

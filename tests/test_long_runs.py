@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -128,3 +130,28 @@ def test_the_search_step_searches_where_page_9_reads_with_its_settings(tmp_path,
     assert command[2:4] == ["ferlib", "tune"]
     assert command[command.index("--folder") + 1] == str(tmp_path / "full" / "transformer-search")
     assert command[command.index("--max-epochs") + 1] == "9" and command[command.index("--factor") + 1] == "3"
+
+
+def test_a_second_queue_in_the_same_folder_is_refused_and_a_finished_one_lets_go(tmp_path, monkeypatch, capsys):
+    import os
+    import subprocess
+    import sys
+
+    queue = _queue()
+    run_dir = tmp_path / "full"
+    run_dir.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / "long-runs.pid").write_text(f"{other.pid}\n")
+        monkeypatch.setattr(sys, "argv", ["long_runs.py", "--data", "DATA", "--run-dir", str(run_dir)])
+        monkeypatch.setattr(queue, "run_steps", lambda *a: pytest.fail("the second queue must not start"))
+        assert queue.main() == 1
+        assert f"a queue is already running in {run_dir} (pid {other.pid})" in capsys.readouterr().out
+    finally:
+        other.kill()
+        other.wait()
+    seen = []
+    monkeypatch.setattr(queue, "run_steps",
+                        lambda *a: seen.append((run_dir / "long-runs.pid").read_text().strip()))
+    assert queue.main() == 0  # the old queue is gone: this one claims the folder, and lets go at the end
+    assert seen == [str(os.getpid())] and not (run_dir / "long-runs.pid").exists()

@@ -144,6 +144,7 @@ def test_status_of_a_folder_of_long_runs_alone_says_how_long_the_training_has_le
     assert main(["status", str(tmp_path / "full")]) == 0
     text = capsys.readouterr().out
     assert "long runs only" in text and "01_data" not in text
+    assert "the long runs' queue is not running: resume it" in text
     assert "wide-200ep-seed0, 20 of 200 epochs done" in text
     assert "4 min 30 s per epoch lately on cpu: AMD EPYC: about 13 h 30 min of training left at that pace" in text
 
