@@ -137,6 +137,13 @@ def test_tta_averages_probabilities_over_views():
     assert ten.shape == (5, 7) and ten.dtype == np.float32
     np.testing.assert_allclose(ten.sum(axis=1), 1.0, rtol=1e-5)
     assert not np.allclose(ten, two)  # the shifted views count
+    # the fast recipe's scoring gets both from two passes, to the bit
+    from ferlib.evaluate import predict_flip_pair
+
+    pair = predict_flip_pair(model, x, batch_size=512)
+    assert np.array_equal(pair[0], model.predict(x, batch_size=512, verbose=0))
+    assert np.array_equal(pair[1], predict_with_tta(model, x, shift=0, batch_size=512))
+    assert not np.array_equal(pair[0], pair[1])
 
 
 def test_seeds_p_value_weighs_the_seeds_spread():

@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..evaluate import labels_from_text, labels_text, one_hot, predict_labels, predict_with_tta
+from ..evaluate import labels_from_text, labels_text, one_hot, predict_flip_pair, predict_labels, predict_with_tta
 from ..files import read_json, read_json_lines, save_model, write_json, write_text
 from ..models import build_model, load_model
 from ..models.fastcnn import FastCNNConfig, with_augmentation
@@ -116,6 +116,12 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, *, flip: bool) ->
     return float(np.mean(predicted_labels(model, x, flip=flip) == y))
 
 
+def plain_and_flipped_labels(model: keras.Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predicted_labels` without and with `flip`, from two passes over `x` instead of three."""
+    plain, flipped = predict_flip_pair(model, x, batch_size=512)
+    return plain.argmax(axis=1), flipped.argmax(axis=1)
+
+
 #: A finished run's answers on PrivateTest, plain and with flip averaging, one digit (the class
 #: index) per face. The book keeps this file in git beside the run's log and summary, and the
 #: weights stay out; so the paired tests and the confusion matrix of a run restored from the
@@ -131,8 +137,7 @@ def write_predictions(folder: str | Path, model: keras.Model, x_test: np.ndarray
                       weights: str | None = None) -> dict[str, np.ndarray]:
     """Score `model` on PrivateTest's faces `x_test` and write :data:`PREDICTIONS` in `folder`;
     `weights` says which weights answered where they are not the run's own ``model.keras``."""
-    answers = {"plain": predicted_labels(model, x_test, flip=False),
-               "tta": predicted_labels(model, x_test, flip=True)}
+    answers = dict(zip(("plain", "tta"), plain_and_flipped_labels(model, x_test)))
     write_json(Path(folder) / PREDICTIONS, {"part": "PrivateTest", "faces": int(len(x_test)),
                                             **({"weights": weights} if weights else {}),
                                             **{k: labels_text(v) for k, v in answers.items()}})
@@ -218,10 +223,7 @@ def run_probabilities(folder: str | Path, arrays: dict) -> dict[str, np.ndarray]
         return None
     computed = {}
     for part in ("val", "test"):
-        x = np.asarray(arrays[part][0], np.float32)
-        plain = model.predict(x, batch_size=512, verbose=0)
-        mirrored = model.predict(x[:, :, ::-1], batch_size=512, verbose=0)
-        computed[part], computed[f"{part}_tta"] = plain, (plain + mirrored) / 2  # as predict_with_tta(shift=0)
+        computed[part], computed[f"{part}_tta"] = predict_flip_pair(model, arrays[part][0], batch_size=512)
     kept = {name: computed[name].astype(np.float16) for name in PROBABILITY_PARTS}
     atomic_write(folder / PROBABILITIES, lambda f: np.savez_compressed(f, **kept, **labels))
     return {name: value.astype(np.float32) for name, value in kept.items()}
@@ -268,8 +270,11 @@ class EpochLog(keras.callbacks.Callback):
             out = {}
             for label, part in (("public", "val"), ("private", "test")):
                 x, y = self.arrays[part]
-                out[label] = accuracy(self.model, x, y, flip=False)
-                out[f"{label}_tta"] = accuracy(self.model, x, y, flip=True) if self.flip_tta else None
+                if self.flip_tta:
+                    plain, flipped = plain_and_flipped_labels(self.model, x)
+                    out[label], out[f"{label}_tta"] = float(np.mean(plain == y)), float(np.mean(flipped == y))
+                else:
+                    out[label], out[f"{label}_tta"] = accuracy(self.model, x, y, flip=False), None
             return out
 
         row = {"epoch": epoch + 1, "train_seconds": round(before + seconds, 1),
