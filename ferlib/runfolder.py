@@ -72,6 +72,11 @@ class RunFolder:
     def queue_pid_file(self) -> Path:
         return self.root / "long-runs.pid"
 
+    def holds_long_runs(self) -> bool:
+        """Whether a long run (page 8's or 9's trainings, each with its ``log.jsonl``) trains
+        or trained here: a folder that holds them is a run folder even without a run card."""
+        return next(self.root.glob("**/log.jsonl"), None) is not None
+
     @property
     def code(self) -> Path:
         """The copy of the package and notebooks a background run executes (``COMMIT`` inside)."""

@@ -452,6 +452,15 @@ def test_bank_keeps_an_unfinished_runs_numbers_without_weights_or_csv(tmp_path, 
     monkeypatch.setattr(cli, "bank", functools.partial(publish_module.bank, book_dir=book))
     assert cli.main(["bank", str(tmp_path / "nowhere")]) != 0
     assert "no such run folder" in capsys.readouterr().err
+    # a full run's folder that lost its pages, where the long runs train again: banked, no card needed
+    alone = tmp_path / "long-runs-alone"
+    (alone / "closing-the-gap" / "wide-200ep-seed0").mkdir(parents=True)
+    assert cli.main(["bank", str(alone)]) != 0  # nothing trains there yet: not a run folder
+    assert "not a run folder" in capsys.readouterr().err
+    (alone / "closing-the-gap" / "wide-200ep-seed0" / "log.jsonl").write_text('{"epoch": 1}\n')
+    assert cli.main(["bank", str(alone)]) == 0
+    assert (book / "results" / "closing-the-gap" / "wide-200ep-seed0" / "log.jsonl").read_text() == '{"epoch": 1}\n'
+    assert cli.main(["publish", str(alone)]) != 0  # no pages to publish
 
 
 def test_the_publish_command_refuses_a_worse_run(tmp_path, book, monkeypatch, capsys, repo_book_snapshot):

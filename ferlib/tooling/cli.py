@@ -370,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"rewrote {len(rewrite_sentences())} sentences of {REPO / 'book' / 'results' / '05_comparison.ipynb'}")
             return 0
         if args.command in ("publish", "bank"):
-            _check_publishable(args.run_dir)
+            # a folder of long runs alone has measured something to bank, but no pages to publish
+            _check_publishable(args.run_dir, long_runs_alone=args.command == "bank")
         if args.command == "bank":
             _say(f"banked what {args.run_dir} has measured in {bank(args.run_dir.expanduser())}; commit it")
             return 0
@@ -398,21 +399,23 @@ def main(argv: list[str] | None = None) -> int:
 
 def _status(run_dir: Path) -> int:
     folder = RunFolder(run_dir)
-    if not folder.card.exists() and not any(folder.root.glob("*/*/log.jsonl")):
+    if not folder.card.exists() and not folder.holds_long_runs():
         return _error(f"{folder.root} is not a run folder (it has no run.json, and no long run's log.jsonl)")
     _say(format_status(run_status(folder)))
     return 0
 
 
-def _check_publishable(run_dir: Path) -> None:
-    """Refuse, in one line, a run folder that does not exist or has no readable run card,
-    and an installed package with no book to publish into."""
+def _check_publishable(run_dir: Path, long_runs_alone: bool = False) -> None:
+    """Refuse, in one line, a run folder that does not exist or has no readable run card
+    (with `long_runs_alone`, no card is needed where long runs train), and an installed
+    package with no book to publish into."""
     folder = RunFolder(run_dir.expanduser())
     if not folder.root.is_dir():
         raise PipelineError(f"{folder.root}: no such run folder")
-    if not folder.card.exists():
+    if not folder.card.exists() and not (long_runs_alone and folder.holds_long_runs()):
         raise PipelineError(f"{folder.root} is not a run folder (it has no run.json)")
-    read_json(folder.card)  # a damaged card: DamagedFile, naming it
+    if folder.card.exists():
+        read_json(folder.card)  # a damaged card: DamagedFile, naming it
     if not (REPO / "_toc.yml").exists():
         raise PipelineError(f"no book to publish into: {REPO} is an installed package, not a clone of the "
                             "repository; publish from a clone (git clone, then pip install -e .)")
