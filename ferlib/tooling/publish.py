@@ -96,7 +96,7 @@ def _copy_results(run_dir: Path, results_dir: Path, published: Path | None = Non
         _carry_standalone_pages(carried, published, results_dir, summary)
     if published is not None:  # unfinished runs' records stay, whatever run is published
         for record in sorted(p for p in (published / BANKED).glob("**/*") if p.is_file()):
-            write_text(results_dir / record.relative_to(published), record.read_text())
+            _copy_file(record, results_dir / record.relative_to(published))
     write_json(results_dir / "run.json", summary)
     _copy_histories(run_dir, results_dir)
     comparison = read_json(results_dir / "comparison.json", {})
@@ -550,7 +550,7 @@ def _carry_standalone_pages(pages: list[str], published: Path, results_dir: Path
                 summary.setdefault(key, {})[page] = old[key][page]
     for folder in [STANDALONE_PAGES[page] for page in pages]:
         for record in sorted(p for p in (published / folder).glob("**/*") if p.is_file()):
-            write_text(results_dir / record.relative_to(published), record.read_text())
+            _copy_file(record, results_dir / record.relative_to(published))  # probabilities.npz too
 
 
 def long_run_time(run_dir: Path, folder: str) -> dict | None:
