@@ -65,13 +65,13 @@ def test_restore_brings_back_finished_fast_runs_only_and_never_over_a_training_i
     from ferlib.tooling.publish import restore_histories
 
     kept = tmp_path / "book" / "results" / "closing-the-gap"
-    for name, files in [("fast-50ep-seed0", ("log.jsonl", "signature.json", "summary.json", "predictions.json")),
+    for name, files in [("fast-50ep-seed0", ("log.jsonl", "signature.json", "summary.json", "predictions.json",
+                                             "probabilities.json")),
                         ("wide-200ep-seed0", ("log.jsonl", "signature.json")),  # unfinished when banked
                         ("no-ema-seed0", ("log.jsonl", "signature.json", "summary.json"))]:
         (kept / name).mkdir(parents=True)
         for file in files:
             (kept / name / file).write_text(f"{name} {file}")
-    (kept / "fast-50ep-seed0" / "probabilities.npz").write_bytes(b"\x93NUMPY\xff\x00")  # not text
     run_dir = tmp_path / "full"
     training = run_dir / "closing-the-gap" / "no-ema-seed0"
     training.mkdir(parents=True)
@@ -79,9 +79,8 @@ def test_restore_brings_back_finished_fast_runs_only_and_never_over_a_training_i
 
     assert restore_histories(run_dir, tmp_path / "book") == ["closing-the-gap/fast-50ep-seed0"]
     restored = run_dir / "closing-the-gap" / "fast-50ep-seed0"
-    assert sorted(p.name for p in restored.iterdir()) == ["log.jsonl", "predictions.json", "probabilities.npz",
+    assert sorted(p.name for p in restored.iterdir()) == ["log.jsonl", "predictions.json", "probabilities.json",
                                                           "signature.json", "summary.json"]
-    assert (restored / "probabilities.npz").read_bytes() == b"\x93NUMPY\xff\x00"
     assert (restored / "summary.json").read_text() == "fast-50ep-seed0 summary.json"
     assert not (run_dir / "closing-the-gap" / "wide-200ep-seed0").exists()
     assert (training / "log.jsonl").read_text() == "its own epochs" and not (training / "summary.json").exists()

@@ -400,7 +400,7 @@ def test_a_run_of_pages_1_to_7_keeps_the_published_standalone_pages(tmp_path, bo
         (old / "metrics" / f"{STANDALONE_METRICS[page]}.json").write_text(json.dumps({"page": page}))
         (old / folder / "seed0").mkdir(parents=True)
         (old / folder / "seed0" / "summary.json").write_text(json.dumps({"from": "old"}))
-        (old / folder / "seed0" / "probabilities.npz").write_bytes(b"PK\x03\x04\xb4\x00")  # not text
+        (old / folder / "seed0" / "probabilities.json").write_text(json.dumps({"test": "999000"}))
     publish(old, book_dir=book)
     (book / "results" / BANKED / "other").mkdir(parents=True)
     (book / "results" / BANKED / "other" / "run.json").write_text("{}")
@@ -418,7 +418,7 @@ def test_a_run_of_pages_1_to_7_keeps_the_published_standalone_pages(tmp_path, bo
         assert "made by run old" in (results / f"{page}.ipynb").read_text()
         assert json.loads((results / f"{STANDALONE_METRICS[page]}.json").read_text()) == {"page": page}
         assert json.loads((results / folder / "seed0" / "summary.json").read_text()) == {"from": "old"}
-        assert (results / folder / "seed0" / "probabilities.npz").read_bytes() == b"PK\x03\x04\xb4\x00"
+        assert json.loads((results / folder / "seed0" / "probabilities.json").read_text()) == {"test": "999000"}
     assert json.loads((results / gap / "seed1" / "summary.json").read_text()) == {"from": "new"}
     assert (results / BANKED / "other" / "run.json").exists()
     summary = json.loads((results / "run.json").read_text())

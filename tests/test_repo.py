@@ -156,20 +156,7 @@ def repo_files() -> list[str]:
 
 
 def test_no_data_or_weights_are_committed(repo_files):
-    import numpy as np
-
-    from ferlib.recipes.fast import PROBABILITIES, PROBABILITY_PARTS
-
     heavy = [f for f in repo_files if re.search(r"\.csv(\.\w+)?$|\.npz$|\.npy$|\.keras$|\.h5$|\.pkl$", f)]
-    # page 8's runs' ensemble probabilities are results: seven per face of PublicTest and PrivateTest
-    # (with the faces' labels, which say which faces), float16, nothing else, and small
-    probabilities = [f for f in heavy if re.fullmatch(rf"book/results/closing-the-gap/[\w.-]+/{PROBABILITIES}", f)]
-    for name in probabilities:
-        assert (REPO / name).stat().st_size <= 200_000, name
-        with np.load(REPO / name) as stored:
-            assert sorted(stored.files) == sorted([*PROBABILITY_PARTS, "val_labels", "test_labels"]), name
-            assert all(stored[part].dtype == np.float16 and stored[part].shape[1] == 7 for part in PROBABILITY_PARTS)
-    heavy = [f for f in heavy if f not in probabilities]
     # the one exception: the small model the package ships, with its card (tests/test_shipped.py)
     assert heavy == ["ferlib/shipped/fastcnn.weights.h5"], f"data or weight files in the repository: {heavy}"
     assert (REPO / heavy[0]).stat().st_size <= 4 * 2**20

@@ -194,39 +194,48 @@ def read_predictions(folder: str | Path, x_test: np.ndarray | None = None) -> di
 
 #: A finished run's probabilities, averaged over the face and its mirror on PublicTest (where
 #: an ensemble chooses its members) and plain and averaged on PrivateTest (where it is scored),
-#: in float16 and compressed (about 0.1 MB), so that the book keeps them in git beside the run's
-#: log: an ensemble of runs whose weights were lost with a run folder still comes out the same.
-PROBABILITIES = "probabilities.npz"
+#: rounded to thousandths and written as three digits per class and face (about 0.23 MB of text,
+#: like :data:`PREDICTIONS`), so that the book keeps them in git beside the run's log: an
+#: ensemble of runs whose weights were lost with a run folder still comes out the same.
+PROBABILITIES = "probabilities.json"
 #: The probabilities :data:`PROBABILITIES` holds.
 PROBABILITY_PARTS = ("val_tta", "test", "test_tta")
+_PLACES = np.array([100, 10, 1])
+
+
+def _thousandths(probabilities: np.ndarray) -> str:
+    kept = np.clip(np.rint(np.asarray(probabilities, np.float64) * 1000), 0, 999).astype(np.int64)
+    return (kept[..., None] // _PLACES % 10 + ord("0")).astype(np.uint8).tobytes().decode()
+
+
+def _from_thousandths(text: str, classes: int) -> np.ndarray:
+    digits = np.frombuffer(text.encode(), np.uint8).astype(np.int64) - ord("0")
+    return (digits.reshape(-1, classes, 3) @ _PLACES / 1000).astype(np.float32)
 
 
 def run_probabilities(folder: str | Path, arrays: dict) -> dict[str, np.ndarray] | None:
     """A finished run's probabilities (:data:`PROBABILITY_PARTS`: ``"val_tta"`` on PublicTest,
     ``"test"`` and ``"test_tta"`` on PrivateTest of `arrays`) from :data:`PROBABILITIES` or, the
-    first time, from its weights (:func:`kept_model`; then cached, written whole or not at all).
-    They go through float16 either way, so a cached answer equals a fresh one. None where the
-    run kept neither."""
-    from ..files import atomic_write
-
+    first time, from its weights (:func:`kept_model`; then kept, written whole or not at all).
+    They go through the rounding either way, so a kept answer equals a fresh one. None where
+    the run kept neither."""
     folder = Path(folder)
-    labels = {f"{part}_labels": np.asarray(arrays[part][1], np.int8) for part in ("val", "test")}
-    if (folder / PROBABILITIES).exists():
-        with np.load(folder / PROBABILITIES) as stored:
-            cached = {name: stored[name] for name in stored.files}
-        # the same faces in the same order (their labels stand for them), else scored again
-        if all(name in cached and np.array_equal(cached[name], value) for name, value in labels.items()) \
-                and all(name in cached for name in PROBABILITY_PARTS):
-            return {name: cached[name].astype(np.float32) for name in PROBABILITY_PARTS}
+    labels = {f"{part}_labels": labels_text(arrays[part][1]) for part in ("val", "test")}
+    stored = read_json(folder / PROBABILITIES)
+    # the same faces in the same order (their labels stand for them), else scored again
+    if stored is not None and all(stored.get(name) == value for name, value in labels.items()):
+        return {name: _from_thousandths(stored[name], stored["classes"]) for name in PROBABILITY_PARTS}
     model, _ = kept_model(folder)
     if model is None:
         return None
     computed = {}
     for part in ("val", "test"):
         computed[part], computed[f"{part}_tta"] = predict_flip_pair(model, arrays[part][0], batch_size=512)
-    kept = {name: computed[name].astype(np.float16) for name in PROBABILITY_PARTS}
-    atomic_write(folder / PROBABILITIES, lambda f: np.savez_compressed(f, **kept, **labels))
-    return {name: value.astype(np.float32) for name, value in kept.items()}
+    kept = {name: _thousandths(computed[name]) for name in PROBABILITY_PARTS}
+    classes = int(computed["test"].shape[1])
+    write_json(folder / PROBABILITIES, {"classes": classes, "digits": "three per class and face, in thousandths",
+                                        **labels, **kept})
+    return {name: _from_thousandths(text, classes) for name, text in kept.items()}
 
 
 def with_averaged_weights(model: keras.Model, score):

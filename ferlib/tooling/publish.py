@@ -433,7 +433,7 @@ PUBLISHED_HISTORIES = tuple(STANDALONE_PAGES.values())
 #: Each standalone page's metrics among :data:`PUBLISHED_METRICS`.
 STANDALONE_METRICS = {"08_closing_the_gap": "closing_the_gap", "09_vit_question": "vit_question"}
 _HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", "budget.json",
-                  "predictions.json", "probabilities.npz")
+                  "predictions.json", "probabilities.json")
 
 
 def _copy_file(source: Path, target: Path) -> None:
@@ -550,7 +550,7 @@ def _carry_standalone_pages(pages: list[str], published: Path, results_dir: Path
                 summary.setdefault(key, {})[page] = old[key][page]
     for folder in [STANDALONE_PAGES[page] for page in pages]:
         for record in sorted(p for p in (published / folder).glob("**/*") if p.is_file()):
-            _copy_file(record, results_dir / record.relative_to(published))  # probabilities.npz too
+            _copy_file(record, results_dir / record.relative_to(published))
 
 
 def long_run_time(run_dir: Path, folder: str) -> dict | None:
