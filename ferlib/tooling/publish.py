@@ -437,7 +437,7 @@ _HISTORY_FILES = ("log.jsonl", "summary.json", "signature.json", "record.json", 
 
 
 def _copy_file(source: Path, target: Path) -> None:
-    atomic_write(target, lambda f: f.write(source.read_bytes()))  # bytes: the probabilities are not text
+    atomic_write(target, lambda f: f.write(source.read_bytes()))  # as bytes: any record, text or not, comes back as it was
 
 
 def _copy_histories(run_dir: Path, results_dir: Path) -> None:
