@@ -35,10 +35,13 @@ def _fast_training(folder: RunFolder, training: Path) -> dict:
     last = log[-1] if log else {}
     # the median of the last ten epochs: this machine's pace (a resume on another machine changes it)
     recent = [row["epoch_seconds"] for row in log[-10:] if row.get("epoch_seconds")]
+    # PublicTest chooses the checkpoint (the standard protocol), so it is the progress to watch
+    scored = [row for row in log if row.get("public") is not None]
+    best = max(scored, key=lambda row: row["public"], default={})
     return {"training": training.relative_to(folder.root).as_posix(), "state": "finished" if summary else "in progress",
             "epochs": last.get("epoch", 0), "seconds": summary.get("train_seconds", last.get("train_seconds")),
             "planned_epochs": planned, "epoch_seconds": statistics.median(recent) if recent else None,
-            "machine": last.get("machine")}
+            "machine": last.get("machine"), "best_public": best.get("public"), "best_epoch": best.get("epoch")}
 
 def running_pid(folder: RunFolder) -> int | None:
     """The pid of this run's background process, if it is alive."""
@@ -134,6 +137,8 @@ def format_status(status: dict) -> str:
             lines.append(f"  {_duration(t['epoch_seconds'])} per epoch lately"
                          + (f" on {t['machine']}" if t.get("machine") else "")
                          + f": about {_duration(left)} of training left at that pace")
+        if t.get("best_public") is not None:
+            lines.append(f"  best PublicTest so far: {t['best_public']:.1%} (epoch {t['best_epoch']})")
     finished = [t for t in status["trainings"] if t["state"] == "finished"]
     lines.append(f"trainings finished: {len(finished)} ({_duration(status['training_seconds'])} of training)")
     width = max((len(t["training"]) for t in finished), default=0)

@@ -138,8 +138,10 @@ def test_status_of_a_folder_of_long_runs_alone_says_how_long_the_training_has_le
     going.mkdir(parents=True)
     write_json(going / "signature.json", {"recipe": {"epochs": 200}})
     seconds = [300.0] + [260.0] * 9 + [270.0] * 10  # the first epoch traces the step
+    public = [0.5 + 0.01 * e for e in range(1, 15)] + [0.6] * 6  # best at epoch 14, then lower
     (going / "log.jsonl").write_text("".join(
-        json.dumps({"epoch": e, "epoch_seconds": s, "train_seconds": sum(seconds[:e]), "machine": "cpu: AMD EPYC"})
+        json.dumps({"epoch": e, "epoch_seconds": s, "train_seconds": sum(seconds[:e]), "machine": "cpu: AMD EPYC",
+                    "public": public[e - 1]})
         + "\n" for e, s in enumerate(seconds, 1)))
     assert main(["status", str(tmp_path / "full")]) == 0
     text = capsys.readouterr().out
@@ -147,6 +149,7 @@ def test_status_of_a_folder_of_long_runs_alone_says_how_long_the_training_has_le
     assert "the long runs' queue is not running: resume it" in text
     assert "wide-200ep-seed0, 20 of 200 epochs done" in text
     assert "4 min 30 s per epoch lately on cpu: AMD EPYC: about 13 h 30 min of training left at that pace" in text
+    assert "best PublicTest so far: 64.0% (epoch 14)" in text
 
 
 def test_a_cut_short_epoch_log_is_named_with_its_line(tmp_path):
