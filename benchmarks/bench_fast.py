@@ -19,13 +19,13 @@ them hold even on a busy machine; the absolute figures need an idle one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fresh_process import matmul_peak, report, run_fresh
 
 FIRST = "24,48,96,192"  # the first recipe's widths
 FINAL = "recipe"  # FastCNNConfig's widths: the final recipe's
@@ -43,21 +43,6 @@ OPTIONS = [  # (model, widths of the fast CNN, precision, fused batch norm)
     ("cnn", "", "mixed_bfloat16", True),
 ]
 
-
-def matmul_peak(dtype: str, size: int = 2048, repeats: int = 10) -> float:
-    """FLOP/s of the best of `repeats` (size x size) products in `dtype`."""
-    import tensorflow as tf
-
-    a = tf.random.uniform((size, size), dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    product = tf.function(lambda m: tf.linalg.matmul(m, m))
-    product(a).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        product(a).numpy()
-        best = min(best, time.perf_counter() - started)
-    return 2 * size**3 / best
 
 
 def worker(model_name: str, widths: str, precision: str, fused: bool, steps: int) -> dict:
@@ -92,13 +77,8 @@ def worker(model_name: str, widths: str, precision: str, fused: bool, steps: int
 
 def _run_worker(option, steps: int) -> dict:
     model, widths, precision, fused = option
-    command = [sys.executable, __file__, "--worker", model, widths or "-", precision, str(int(fused)),
-               "--steps", str(steps)]
-    proc = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{option} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_fresh([__file__, "--worker", model, widths or "-", precision, str(int(fused)), "--steps", str(steps)],
+                     str(option))
 
 
 def _label(option) -> str:
@@ -116,7 +96,7 @@ def main() -> int:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if args.worker:
         model, widths, precision, fused = args.worker
-        print("RESULT " + json.dumps(worker(model, widths, precision, fused == "1", args.steps)), flush=True)
+        report(worker(model, widths, precision, fused == "1", args.steps))
         return 0
 
     import keras

@@ -21,13 +21,12 @@ epoch of each in turn, and prints every epoch's seconds: the spread shows stalls
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fresh_process import report, run_fresh
 
 OPTIONS = [  # (model, precision, op determinism, fused batch norm)
     ("cnn", "float32", True, True),
@@ -94,14 +93,8 @@ def worker(model_name: str, precision: str, determinism: bool, fused: bool, read
 
 def _run_worker(option, reading: str, steps: int, full_epochs: int = 0) -> dict:
     model, precision, determinism, fused = option
-    command = [sys.executable, __file__, "--worker", model, precision, str(int(determinism)), str(int(fused)),
-               "--reading", reading, "--steps", str(steps), "--full-epochs", str(full_epochs)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(command, capture_output=True, text=True, env=env)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{option} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_fresh([__file__, "--worker", model, precision, str(int(determinism)), str(int(fused)),
+                      "--reading", reading, "--steps", str(steps), "--full-epochs", str(full_epochs)], str(option))
 
 
 def _label(option) -> str:
@@ -123,7 +116,7 @@ def main() -> int:
     if args.worker:
         model, precision, determinism, fused = args.worker
         result = worker(model, precision, determinism == "1", fused == "1", args.reading, args.steps, args.full_epochs)
-        print("RESULT " + json.dumps(result), flush=True)
+        report(result)
         return 0
 
     import keras

@@ -34,13 +34,13 @@ figures need an idle one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fresh_process import matmul_peak, report, run_fresh
 
 BATCH = 64
 OPTIONS = [  # (label, backend, how the step runs, batch); "+ aug": the report's augmentation in every batch
@@ -108,29 +108,11 @@ def worker(how: str, steps: int, model_name: str, batch: int = BATCH) -> dict:
     return {"images_per_second": n / seconds, "multiply_adds": madds}
 
 
-def matmul_peak(size: int = 1024, repeats: int = 10) -> float:
-    """float32 FLOP/s of the best of `repeats` (size x size) products (NumPy's BLAS)."""
-    import numpy as np
-
-    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - started)
-    return 2 * size**3 / best
-
 
 def _run_worker(option, steps: int, model_name: str) -> dict:
     _, backend, how, batch = option
-    command = [sys.executable, __file__, "--worker", how, "--steps", str(steps), "--model", model_name,
-               "--batch", str(batch)]
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(command, capture_output=True, text=True, env=env)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{option[0]} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_fresh([__file__, "--worker", how, "--steps", str(steps), "--model", model_name, "--batch", str(batch)],
+                     option[0], env={"KERAS_BACKEND": backend})
 
 
 def main() -> int:
@@ -144,7 +126,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if args.worker:
-        print("RESULT " + json.dumps(worker(args.worker, args.steps, args.model, args.batch)), flush=True)
+        report(worker(args.worker, args.steps, args.model, args.batch))
         return 0
 
     from ferlib.provenance import device_name

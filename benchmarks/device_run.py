@@ -46,6 +46,10 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "jax")  # the machine has JAX, not TensorFlow
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # for fresh_process, also when a test loads this file
+
+from fresh_process import report, run_fresh  # noqa: E402
+
 DEVICE = REPO / ".device"
 PIECE_BYTES = 45 * 2**20  # two pieces of FER2013's 90 MiB, each beside the repository under 64 MiB
 WHEELS = ("keras", "namex", "optree")  # what the machine's image lacks (its KINDS.md package list)
@@ -217,15 +221,13 @@ def speed(out: Path, images: int, epochs: int) -> list[dict]:
     for model_name, augment in (("cnn", False), ("cnn", True), ("fastcnn", False)):
         for deterministic in (False, True):
             flags = os.environ.get("XLA_FLAGS", "")
-            env = {**os.environ, "XLA_FLAGS": (flags + " --xla_gpu_deterministic_ops=true").strip()
+            env = {"XLA_FLAGS": (flags + " --xla_gpu_deterministic_ops=true").strip()
                    if deterministic else flags}
-            done = subprocess.run([sys.executable, __file__, "epoch-seconds", model_name, str(images), str(epochs),
-                                   "1" if augment else "0"], env=env, capture_output=True, text=True)
-            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-            if done.returncode != 0 or not lines:
-                rows.append({"model": model_name, "deterministic": deterministic, "error": done.stderr[-1500:]})
-            else:
-                rows.append(json.loads(lines[-1][len("RESULT "):]))
+            try:
+                rows.append(run_fresh([__file__, "epoch-seconds", model_name, str(images), str(epochs),
+                                       "1" if augment else "0"], model_name, env=env))
+            except RuntimeError as error:
+                rows.append({"model": model_name, "deterministic": deterministic, "error": str(error)[-1500:]})
             _write(out, "device_speed.json", rows)
             print(_speed_line(rows[-1]), flush=True)
     return rows
@@ -366,7 +368,7 @@ def main(argv=None) -> int:
         elif args.command == "train":
             train(args.out, args.minutes, args.smoke)
         else:
-            print("RESULT " + json.dumps(epoch_seconds_child(args.model, args.images, args.epochs, bool(args.augment))))
+            report(epoch_seconds_child(args.model, args.images, args.epochs, bool(args.augment)))
     return 0
 
 

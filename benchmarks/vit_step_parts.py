@@ -55,7 +55,7 @@ def measure(rounds: int, repeats: int) -> dict:
     from ferlib.models import build_model
     from ferlib.train import compile_model, set_seed
 
-    from bench_vit import matmul_peak  # the CPU's float32 peak, measured the same way in both benchmarks
+    from fresh_process import matmul_peak  # the CPU's float32 peak, measured as in every benchmark
 
     set_seed(0)  # as ferlib.train: op determinism on, and with it XLA off
     model = compile_model(build_model("vit"))
