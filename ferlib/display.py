@@ -337,7 +337,7 @@ def style_contenders(frame: pd.DataFrame):
 def style_question(frame: pd.DataFrame):
     """:func:`~ferlib.recipes.vit_question.summary_table` as page 9 shows it: each contender's
     PublicTest and PrivateTest accuracy (means over its seeds), the 95% interval, the spread
-    between seeds, PrivateTest with flip averaging, its epochs and training minutes."""
+    between seeds, PrivateTest with flip averaging, its epochs, training minutes and precision."""
     if frame.empty:
         return frame.style
     table = pd.DataFrame({
@@ -348,6 +348,8 @@ def style_question(frame: pd.DataFrame):
         "spread": ["–" if v != v else f"{v:.1%}" for v in frame["seed spread"]],
         "flip": [f"{v:.1%}" for v in frame["flip TTA"]],
         "epochs": frame["epochs"], "min": [f"{v:.1f}" for v in frame["minutes"]],
+        **({"dtype": [", ".join(_PRECISION.get(p, p) for p in ps) for ps in frame["precisions"]]}
+           if "precisions" in frame else {}),
     })
     return table.style.hide(axis="index")
 

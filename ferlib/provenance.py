@@ -163,8 +163,10 @@ def describe_run(prov: dict) -> str:
     """One line naming the run, for the top of a results page."""
     precision = prov.get("precision")
     names = prov.get("display_names") or {}  # written into the card by the run (an older card: the callers add them)
+    # a dict names each model's dtype policy; a text (a page whose networks each train in their
+    # own, named in its tables) is shown as it is
     precision = (", ".join(f"{names.get(model, model)} {policy}" for model, policy in precision.items())
-                 if isinstance(precision, dict) else None)
+                 if isinstance(precision, dict) else precision if isinstance(precision, str) else None)
     fingerprint = str(prov.get("data_fingerprint", ""))
     parts = [
         f"{prov['profile']} profile",

@@ -36,6 +36,14 @@ def test_prepare_run_writes_a_card_that_keeps_its_start(run, tmp_path):
         prepare_run(data="synthetic", profile="huge", run_dir=tmp_path)
 
 
+def test_the_banner_names_the_runs_precisions_or_the_pages_own(run):
+    """Pages 1 to 7 train the run's CNN and ViT in the card's precisions; pages 8 and 9 train
+    their own networks, each in its own, and say so instead of the card's."""
+    assert all(f"{policy}" in run.banner() for policy in run.precision.values())
+    own = run.banner("each network's own, in its table")
+    assert "(each network's own, in its table)" in own and "ViT" not in own
+
+
 def test_readings_rank_the_fits_and_phase1_trains_the_chosen_one(run):
     readings = compare_readings(run, "cnn", verbose=0)
     assert list(readings.table["reading"]) == list(READINGS["cnn"])

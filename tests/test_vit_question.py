@@ -353,6 +353,22 @@ def test_each_seed_is_tested_and_a_difference_is_beyond_chance_only_in_every_see
     assert (table.loc["vit-fast", "interval low"], table.loc["vit-fast", "interval high"]) == one_seed
 
 
+def test_the_table_names_the_precision_each_contenders_seeds_trained_in():
+    """A seed trained on a CPU without bfloat16 trains in float32: the table says so beside the
+    seed that had it, so the run box need not name one precision for the whole page."""
+    from ferlib.display import style_question
+
+    def record(name, seed, precision):
+        return {"name": name, "family": "cnn", "seed": seed, "public_test": 0.5, "private_test": 0.5,
+                "private_test_tta": 0.5, "params": 1, "multiply_adds": 1, "epochs": 3, "train_seconds": 60.0,
+                "budget_seconds": 900.0, "machine": "cpu: test", "test_images": 100, "precision": precision}
+
+    records = [record("fastcnn", 0, "mixed_bfloat16"), record("fastcnn", 1, "float32"),
+               record("cct", 0, "float32"), record("cct", 1, "float32")]
+    shown = style_question(vq.summary_table(records)).data.set_index("contender")
+    assert shown.loc["fastcnn", "dtype"] == "fp32, bf16" and shown.loc["cct", "dtype"] == "fp32"
+
+
 def test_paired_tests_are_the_pairs_fixed_before_the_run():
     y = np.array([0, 1, 2, 3, 4, 5, 6, 0])
 

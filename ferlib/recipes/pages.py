@@ -37,12 +37,14 @@ def glue_values(values: dict) -> None:
         glue(name, value)
 
 
-def setup_notebook(namespace=None, **values) -> Run:
+def setup_notebook(namespace=None, *, precision_note: str | None = None, **values) -> Run:
     """Set a results page up: prepare the run (data, split, seeds, run card), glue the run's
     profile and data for the chapters, and show the banner that names the run.
 
     A page passes its ``globals()``, so the parameters cell above it is read whole
     (:class:`~ferlib.parameters.PageParameters`); keywords change single parameters.
+    `precision_note` replaces, in the banner, the dtype policies of the run's CNN and ViT
+    (pages 1 to 7), for a page whose networks each train in their own.
     """
     import logging
 
@@ -58,7 +60,7 @@ def setup_notebook(namespace=None, **values) -> Run:
         from IPython.display import Markdown, display
     except ImportError:  # pragma: no cover - outside Jupyter there is no page to show it on
         return run
-    display(Markdown(run.banner()))
+    display(Markdown(run.banner(precision_note)))
     return run
 
 

@@ -127,12 +127,15 @@ class Run:
         return provenance(self.dataset, self.split, self.profile_name, self.seed, started, precision=self.precision,
                           display_names={model: display_name(model) for model in self.precision}, **extra)
 
-    def describe(self) -> str:
-        return describe_run(self.provenance())
+    def describe(self, precision_note: str | None = None) -> str:
+        """One line naming the run; `precision_note` replaces the run's dtype policies (for a
+        page whose networks each train in their own)."""
+        prov = self.provenance()
+        return describe_run({**prov, "precision": precision_note} if precision_note else prov)
 
-    def banner(self) -> str:
+    def banner(self, precision_note: str | None = None) -> str:
         """Markdown for the top of a results page: which run made it, and any caveat."""
-        lines = [f"**Run:** {self.describe()}"]
+        lines = [f"**Run:** {self.describe(precision_note)}"]
         if self.dataset.is_synthetic:
             lines.append("**Synthetic data:** these numbers come from generated faces, not FER2013; "
                          "they check the pipeline and say nothing about emotion recognition.")

@@ -402,7 +402,7 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
     """One row per contender, in the chapter's order: the mean PrivateTest accuracy over its
     seeds with a 95% interval on the test faces (as wide for two seeds as for one: they score
     the same faces), the seeds' spread, flip TTA, weights,
-    multiply-adds, epochs and training minutes."""
+    multiply-adds, epochs, training minutes and the precisions its seeds trained in."""
     rows = []
     for c, mine in _by_contender(records):
         mean = float(mine["private_test"].mean())
@@ -415,7 +415,9 @@ def summary_table(records: list[dict]) -> pd.DataFrame:
                      "weights": int(mine["params"].iloc[0]), "multiply-adds": int(mine["multiply_adds"].iloc[0]),
                      "epochs": int(mine["epochs"].iloc[0]), "minutes": float(mine["train_seconds"].mean() / 60),
                      "budget minutes": float(mine["budget_seconds"].iloc[0] / 60),
-                     "machine": _machines(mine["machine"]), "budget machine": _budget_machines(mine)})
+                     "machine": _machines(mine["machine"]), "budget machine": _budget_machines(mine),
+                     # a seed resumed or trained on a CPU without bfloat16 trains in float32
+                     "precisions": sorted({p for p in mine.get("precision", pd.Series(dtype=object)) if isinstance(p, str)})})
     return pd.DataFrame(rows)
 
 
