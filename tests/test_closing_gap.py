@@ -530,13 +530,14 @@ def test_the_second_goal_reads_the_longer_recipe_and_the_ensemble_with_their_int
 
     plan = (PlannedRun("final0", FastRecipe(epochs=10), seed=0),
             PlannedRun("wide0", FastRecipe(epochs=200), seed=0, group="longer", label="wide CNN"))
-    summary = {"private_test": 0.742, "private_test_tta": 0.752, "public_test": 0.73, "train_seconds": 6 * 3600.0}
+    summary = {"private_test": 0.742, "private_test_tta": 0.752, "public_test": 0.73, "train_seconds": 6 * 3600.0,
+               "machines": ["cpu: AMD EPYC (2 cores)"]}
     runs = {"final0": FastRun(Path("."), [], {**summary, "private_test": 0.69, "train_seconds": 1500.0}),
             "wide0": FastRun(Path("."), [], summary)}
     seeds = cg.seeds_table(cg.GapTrainings(runs, (), plan), n_test=3589)
     assert list(seeds["group"]) == ["seeds", "longer"]
     text = best_goal_verdict(seeds, None, goal=(8, 0.735, 0.75), n_test=3589)
-    assert "\"wide CNN\" trained for 6 h 00 min, within the 8 hours, and scores 74.2% (one seed)" in text
+    assert "\"wide CNN\" trained for 6 h 00 min on AMD EPYC (2 cores), within the 8 hours, and scores 74.2% (one seed)" in text
     assert "which is above 73.5%, though its 95% interval" in text and "does not rule out less" in text
     assert "with flip averaging it scores 75.2%, which is above 75.0%" in text
     ensemble = cg.Ensemble(["a", "b"], 3, 0.77, 0.77, 0.78, np.zeros(3589), 3000.0, [0, 1])

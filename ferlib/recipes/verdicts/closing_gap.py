@@ -99,7 +99,10 @@ def best_goal_verdict(seeds, ensemble, goal: tuple[float, float, float], n_test:
     for _, row in (longer.iterrows() if len(longer) else []):
         within = "within" if row["train_seconds"] <= hours * 3600 else "over"
         seeds_said = "one seed" if len(row["seeds"]) == 1 else f"the mean of {len(row['seeds'])} seeds"
-        sentences.append(f"\"{row['recipe']}\" trained for {duration(row['train_seconds'])}, {within} the "
+        # the hours depend on the CPU (twice as long without AMX): the sentence names it
+        machines = " and ".join(str(m).removeprefix("cpu: ") for m in row.get("machines") or [])
+        on = f" on {machines}" if machines else ""
+        sentences.append(f"\"{row['recipe']}\" trained for {duration(row['train_seconds'])}{on}, {within} the "
                          f"{hours:.0f} hours, and scores {row['private_test']:.1%} ({seeds_said}), which "
                          f"{_against(row['private_test'], n_test, one)}; with flip averaging it scores "
                          f"{row['private_test_tta']:.1%}, which {_against(row['private_test_tta'], n_test, more)}.")
