@@ -263,13 +263,18 @@ def style_seeds(frame: pd.DataFrame):
         "recipe": frame["recipe"], **_over_seeds(frame),
         "flip": [f"{v:.1%}" for v in frame["private_test_tta"]],
         "min": [f"{v / 60:.0f}" for v in frame["train_seconds"]],
-        "dtype": [", ".join(_PRECISION.get(p, p) for p in ps) for ps in frame["precisions"]],
+        "dtype": _dtypes(frame["precisions"]),
     })
     return table.style.hide(axis="index")
 
 
 #: Keras's dtype policies as a narrow table column names them.
 _PRECISION = {"mixed_bfloat16": "bf16", "float32": "fp32", "mixed_float16": "fp16"}
+
+
+def _dtypes(precisions) -> list[str]:
+    """Each row's dtype policies, short, for a table's ``dtype`` column."""
+    return [", ".join(_PRECISION.get(p, p) for p in policies) for policies in precisions]
 
 
 def signed(value: float) -> str:
@@ -348,8 +353,7 @@ def style_question(frame: pd.DataFrame):
         "spread": ["–" if v != v else f"{v:.1%}" for v in frame["seed spread"]],
         "flip": [f"{v:.1%}" for v in frame["flip TTA"]],
         "epochs": frame["epochs"], "min": [f"{v:.1f}" for v in frame["minutes"]],
-        **({"dtype": [", ".join(_PRECISION.get(p, p) for p in ps) for ps in frame["precisions"]]}
-           if "precisions" in frame else {}),
+        **({"dtype": _dtypes(frame["precisions"])} if "precisions" in frame else {}),
     })
     return table.style.hide(axis="index")
 
